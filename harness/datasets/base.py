@@ -1,0 +1,78 @@
+"""Cards and the adapter base class."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.data import Sequence
+from harness.errors import ConfigError
+from harness.registry import _suggest, adapter
+
+CARDS_DIR = Path(os.environ.get("TRACKBENCH_CARDS", Path(__file__).resolve().parents[2] / "datasets"))
+REQUIRED_CARD_KEYS = ("name", "adapter", "description", "source", "license", "splits", "protocol")
+
+
+class DatasetAdapter:
+    """Turns a card and a root folder into named splits of sequences.
+
+    ``root`` is where the data lives (real datasets) or the cache folder (synthetic ones).
+    """
+
+    def __init__(self, card: dict[str, Any], root: str | Path | None = None):
+        self.card = card
+        self.root = None if root is None else Path(root)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.card.get("params", {})
+
+    def splits(self) -> list[str]:
+        return list(self.card["splits"])
+
+    def sequences(self, split: str) -> list[Sequence]:
+        raise NotImplementedError
+
+    def check_split(self, split: str) -> None:
+        if split not in self.card["splits"]:
+            raise ConfigError(
+                f"dataset {self.card['name']!r} has no split {split!r}"
+                + _suggest(split, list(self.card["splits"]))
+            )
+
+
+def card_names() -> list[str]:
+    return sorted(p.stem.replace("_", "-") for p in CARDS_DIR.glob("*.yaml"))
+
+
+def card_path(name: str) -> Path:
+    """The card file of dataset ``name`` (``sprites-mot`` -> datasets/sprites_mot.yaml)."""
+    path = CARDS_DIR / f"{name.replace('-', '_')}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"unknown dataset {name!r}" + _suggest(name, card_names()))
+    return path
+
+
+def load_card(name: str) -> dict[str, Any]:
+    """Read and check the card of dataset ``name``."""
+    path = card_path(name)
+    try:
+        card = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise ConfigError(f"invalid YAML: {exc}", path, None if line is None else line + 1) from None
+    if not isinstance(card, dict):
+        raise ConfigError("a card must be a mapping", path)
+    missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
+    if missing:
+        raise ConfigError(f"card lacks keys {missing}", path)
+    return card
+
+
+def load_dataset(name: str, root: str | Path | None = None) -> DatasetAdapter:
+    """The adapter for dataset ``name`` over ``root``."""
+    card = load_card(name)
+    return adapter(card["adapter"])(card, root)

@@ -1,0 +1,155 @@
+"""MOTChallenge text files: ground truth, detections and results, read with validation.
+
+Rows are ``frame, id, left, top, width, height, conf, x, y, z`` (results, detections, MOT15 gt) or
+``frame, id, left, top, width, height, consider, class, visibility`` (MOT16/17/20 gt). Commas or
+white space separate fields. Every problem is reported as ``file:line: problem``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from harness.data import BoxTable
+from harness.errors import FormatError
+
+Kind = Literal["gt", "det", "result"]
+MIN_COLUMNS = 6
+MAX_COLUMNS = 10
+
+
+def read_mot(path: str | Path, kind: Kind = "result") -> BoxTable:
+    """Read a MOTChallenge file of ``kind`` into a BoxTable, validating every row.
+
+    Ground truth keeps column 7 as the consider flag, 8 as class and 9 as visibility; detections
+    and results keep column 7 as the score. An empty ground-truth file is an error; empty
+    detections or results are valid (nothing detected or tracked).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError("file not found", path)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return parse_mot(text, kind, path)
+
+
+def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
+    """Parse MOTChallenge ``text``; ``path`` only names the source in error messages."""
+    if not text.strip():
+        if kind == "gt":
+            raise FormatError("empty ground-truth file", path)
+        return BoxTable.empty()
+    first = next(line for line in text.splitlines() if line.strip())
+    sep = "," if "," in first else r"\s+"
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), sep=sep, header=None, skip_blank_lines=False,
+            engine="c", dtype=str if sep == r"\s+" else None,
+            keep_default_na=False, na_values=[""],
+        )
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            expected, line, saw = (int(g) for g in match.groups())
+            raise FormatError(f"expected {expected} columns, found {saw}", path, line) from None
+        raise FormatError(f"unreadable: {exc}", path) from None
+    ncols = df.shape[1]
+    if sep == "," and ncols > MIN_COLUMNS and df.iloc[:, -1].isna().all():
+        df = df.iloc[:, :-1]  # a trailing comma on every row
+        ncols -= 1
+    if not MIN_COLUMNS <= ncols <= MAX_COLUMNS:
+        raise FormatError(f"expected {MIN_COLUMNS} to {MAX_COLUMNS} columns, found {ncols}", path, 1)
+
+    blank = df.isna().all(axis=1).to_numpy() & _blank_lines(text, len(df))
+    values = np.empty(df.shape, dtype=np.float64)
+    for j in range(ncols):
+        column = pd.to_numeric(df.iloc[:, j], errors="coerce").to_numpy(dtype=np.float64)
+        raw = df.iloc[:, j]
+        bad = np.isnan(column) & ~blank
+        if bad.any():
+            i = int(np.argmax(bad))
+            token = raw.iloc[i]
+            if isinstance(token, str) and token.strip().lower() in ("nan", "-nan", "+nan"):
+                raise FormatError(f"column {j + 1} is NaN", path, i + 1)
+            if token is None or (isinstance(token, float) and np.isnan(token)):
+                raise FormatError(f"expected {ncols} columns, found {j}", path, i + 1)
+            raise FormatError(f"column {j + 1} is not a number: {token!r}", path, i + 1)
+        values[:, j] = column
+    keep = ~blank
+    lines = np.flatnonzero(keep) + 1
+    values = values[keep]
+    if len(values) == 0:
+        if kind == "gt":
+            raise FormatError("empty ground-truth file", path)
+        return BoxTable.empty()
+    _validate(values, kind, lines, path)
+
+    n = len(values)
+    conf = values[:, 6] if ncols > 6 else np.ones(n)
+    cls = values[:, 7] if kind == "gt" and ncols > 7 else np.full(n, -1.0)
+    vis = values[:, 8] if kind == "gt" and ncols > 8 else np.full(n, -1.0)
+    return BoxTable(
+        frame=values[:, 0].astype(np.int64), id=values[:, 1].astype(np.int64),
+        box=values[:, 2:6], conf=conf, cls=cls.astype(np.int64), visibility=vis,
+    )
+
+
+def _blank_lines(text: str, nrows: int) -> np.ndarray:
+    """Mask of rows that are blank lines in ``text`` (rows as pandas numbered them)."""
+    lines = text.splitlines()
+    mask = np.zeros(nrows, dtype=bool)
+    for i, line in enumerate(lines[:nrows]):
+        if not line.strip():
+            mask[i] = True
+    return mask
+
+
+def _validate(values: np.ndarray, kind: Kind, lines: np.ndarray, path) -> None:
+    def fail(mask: np.ndarray, problem: str) -> None:
+        if mask.any():
+            raise FormatError(problem, path, int(lines[np.argmax(mask)]))
+
+    fail(~np.isfinite(values).all(axis=1), "non-finite number (inf)")
+    frame, ids = values[:, 0], values[:, 1]
+    fail(frame != np.floor(frame), "frame number is not an integer")
+    fail(frame < 1, "frame number must be >= 1 (MOTChallenge frames are 1-based)")
+    fail(ids != np.floor(ids), "id is not an integer")
+    if kind != "det":
+        fail(ids < 0, "id must be >= 0")
+    fail(values[:, 4] <= 0, "box width must be > 0")
+    fail(values[:, 5] <= 0, "box height must be > 0")
+    if kind == "det":
+        return
+    key = frame.astype(np.int64) * (int(ids.max()) + 1) + ids.astype(np.int64)
+    order = np.argsort(key, kind="stable")
+    dup = np.zeros(len(key), dtype=bool)
+    dup[order[1:]] = key[order[1:]] == key[order[:-1]]
+    if dup.any():
+        i = int(np.argmax(dup))
+        fail(dup, f"id {int(ids[i])} appears twice in frame {int(frame[i])}")
+
+
+def write_mot(path: str | Path, table: BoxTable, kind: Kind = "result") -> None:
+    """Write ``table`` as MOTChallenge text (10 columns; gt as frame,id,box,consider,class,vis)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = table.sorted()
+    n = len(table)
+    if kind == "gt":
+        extra = [table.conf, table.cls, table.visibility]
+    else:
+        extra = [table.conf, -np.ones(n), -np.ones(n), -np.ones(n)]
+    frame = pd.Series(table.frame).astype(str)
+    ident = pd.Series(table.id).astype(str)
+    parts = [frame, ident] + [pd.Series(c).map(_fmt) for c in [*table.box.T, *extra]]
+    body = parts[0].str.cat(parts[1:], sep=",")
+    path.write_text("".join(line + "\n" for line in body), encoding="utf-8")
+
+
+def _fmt(x: float) -> str:
+    """Shortest exact text of a float (integers without a decimal point)."""
+    return str(int(x)) if float(x).is_integer() else repr(float(x))

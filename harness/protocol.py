@@ -1,0 +1,98 @@
+"""The tracker contract (small, like got10k's ``init``/``update``).
+
+Multi-object trackers declare the inputs they need (``"image"``, ``"detections"``); the runner
+hands them nothing else. Learnable trackers add ``fit`` and a checkpoint (state_dict + JSON card,
+loaded with ``torch.load(weights_only=True)``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from harness.data import BoxTable, FrameInput, Sequence, TrackOutput, frame_inputs, outputs_to_table
+
+INPUT_KINDS = frozenset({"image", "detections"})
+
+
+class MultiObjectTracker:
+    """Base class of multi-object trackers: ``reset`` once per sequence, then ``step`` per frame."""
+
+    inputs: ClassVar[frozenset[str]] = frozenset()
+
+    def reset(self, info: dict[str, Any]) -> None:
+        """Start a new sequence; ``info`` has name, width, height, fps and num_frames."""
+        raise NotImplementedError
+
+    def step(self, frame: FrameInput) -> TrackOutput:
+        """Consume one frame and return the tracks visible in it."""
+        raise NotImplementedError
+
+    def track(
+        self, sequences: list[Sequence], detections: list[BoxTable | None] | None = None
+    ) -> list[BoxTable]:
+        """Track whole sequences; batched trackers override this and must return the same tracks.
+
+        ``detections[i]`` replaces the public detections of ``sequences[i]`` when given.
+        """
+        detections = detections or [None] * len(sequences)
+        results = []
+        for sequence, dets in zip(sequences, detections):
+            self.reset(sequence_info(sequence))
+            outputs = [self.step(frame) for frame in frame_inputs(sequence, self.inputs, dets)]
+            results.append(outputs_to_table(outputs))
+        return results
+
+
+class SingleObjectTracker:
+    """Base class of single-object trackers: ``init`` on the first frame, ``update`` after."""
+
+    def init(self, image: np.ndarray, box: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        """Return the box (left, top, width, height) in ``image``."""
+        raise NotImplementedError
+
+
+@runtime_checkable
+class Learnable(Protocol):
+    """A tracker with trainable parameters and a checkpoint."""
+
+    def fit(self, train: Any, val: Any, config: dict[str, Any], run_dir: Path) -> dict: ...
+
+    def save(self, path: Path) -> None: ...
+
+    def load(self, path: Path) -> None: ...
+
+
+def sequence_info(sequence: Sequence) -> dict[str, Any]:
+    """The ``info`` dict handed to ``MultiObjectTracker.reset``."""
+    return {
+        "name": sequence.name,
+        "width": sequence.width,
+        "height": sequence.height,
+        "fps": sequence.fps,
+        "num_frames": sequence.num_frames,
+    }
+
+
+def check_result(result: BoxTable, num_frames: int) -> None:
+    """Raise ValueError if a tracker's result breaks the contract (frames, ids, NaN, sizes)."""
+    if len(result) == 0:
+        return
+    if result.frame.min() < 1 or result.frame.max() > num_frames:
+        raise ValueError(f"result has frames outside 1..{num_frames}")
+    if not np.isfinite(result.box).all():
+        bad = result.frame[~np.isfinite(result.box).all(axis=1)][0]
+        raise ValueError(f"frame {bad}: tracker returned a NaN or infinite box")
+    if result.id.min() < 1:
+        raise ValueError("track ids must be positive ints")
+    if (result.box[:, 2:] <= 0).any():
+        bad = result.frame[(result.box[:, 2:] <= 0).any(axis=1)][0]
+        raise ValueError(f"frame {bad}: tracker returned a box with width or height <= 0")
+    pairs = result.frame * (int(result.id.max()) + 1) + result.id
+    if len(np.unique(pairs)) != len(pairs):
+        raise ValueError("a track id appears twice in one frame")

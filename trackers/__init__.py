@@ -1,0 +1,1 @@
+"""Tracker families; each subpackage registers its methods on import."""
