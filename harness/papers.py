@@ -1,0 +1,270 @@
+"""Paper tables as data: ``leaderboards/papers/*.yaml``, loaded and validated.
+
+A file holds one paper (``paper``, ``source``) and its ``tables``. Each table names the dataset and
+split it reports on, the protocol, its columns in the paper's order (printed name, our metric
+name, direction ``up``/``down``, unit ``percent``/``count``/``rate``) and its rows: the printed
+row name, the trackbench method it corresponds to (``method`` or ``method:ablation``) and the
+values exactly as printed (percentages as 0..100 numbers, a printed dash as null, abbreviated
+counts such as ``"28K"`` as strings). Every problem is a ConfigError naming file and line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from harness.errors import ConfigError
+from harness.registry import DEFAULT_ABLATION, _suggest
+
+PAPERS_DIR = Path(
+    os.environ.get(
+        "TRACKBENCH_PAPERS", Path(__file__).resolve().parents[1] / "leaderboards" / "papers"
+    )
+)
+DIRECTIONS = ("up", "down")
+UNITS = ("percent", "count", "rate")
+_ABBREVIATED = re.compile(r"^(\d+(?:\.\d+)?)([KM])$")
+_SCALE = {"K": 1e3, "M": 1e6}
+
+
+@dataclass(frozen=True)
+class PaperColumn:
+    name: str  # as printed, e.g. "IDS"
+    metric: str  # ours, e.g. "IDSW"
+    direction: str  # "up" (higher is better) or "down"
+    unit: str  # "percent" (0..100), "count" or "rate"
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    name: str  # as printed, e.g. "TBAc-noMem"
+    method: str  # trackbench method name
+    ablation: str  # trackbench ablation name
+    values: tuple[float, ...]  # NaN where the paper prints a dash
+    printed: tuple[str, ...]  # the cells as printed
+
+    @property
+    def ref(self) -> str:
+        return (
+            self.method if self.ablation == DEFAULT_ABLATION else f"{self.method}:{self.ablation}"
+        )
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    id: str
+    paper: str
+    table: str
+    page: int | None
+    source: str
+    caption: str
+    dataset: str
+    split: str
+    protocol: str
+    columns: tuple[PaperColumn, ...]
+    rows: tuple[PaperRow, ...]
+    path: str
+    line: int
+
+    @property
+    def title(self) -> str:
+        page = "" if self.page is None else f", p. {self.page}"
+        return f"{self.table}{page}: {self.paper}"
+
+    def frame(self) -> pd.DataFrame:
+        """Rows x columns of the values (printed names; NaN for a printed dash)."""
+        return pd.DataFrame(
+            [row.values for row in self.rows],
+            index=pd.Index([row.name for row in self.rows], name="row"),
+            columns=[column.name for column in self.columns],
+        )
+
+
+class _Located:
+    """Mixin for YAML containers that remember their 1-based line."""
+
+    line: int
+
+
+class _LocatedDict(dict, _Located):
+    pass
+
+
+class _LocatedList(list, _Located):
+    pass
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader whose mappings and sequences carry the line they start on."""
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> _LocatedDict:
+    data = _LocatedDict(loader.construct_mapping(node, deep=True))
+    data.line = node.start_mark.line + 1
+    return data
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> _LocatedList:
+    data = _LocatedList(loader.construct_sequence(node, deep=True))
+    data.line = node.start_mark.line + 1
+    return data
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+def split_method_ref(ref: str) -> tuple[str, str]:
+    """``"tba:TBAc-noMem"`` -> ``("tba", "TBAc-noMem")``; ``"tba"`` -> ``("tba", "default")``."""
+    method, _, ablation = ref.partition(":")
+    return method, ablation or DEFAULT_ABLATION
+
+
+def load_paper_file(path: str | Path) -> list[PaperTable]:
+    """Read and validate one paper file."""
+    path = Path(path)
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(
+            f"invalid YAML: {exc}", path, None if mark is None else mark.line + 1
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read paper file: {exc.strerror}", path) from None
+    doc = _require(doc, dict, "a paper file", path, 1)
+    paper = _text(doc, "paper", path)
+    source = _text(doc, "source", path)
+    tables = _require(doc.get("tables"), list, "'tables'", path, doc.line)
+    if not tables:
+        raise ConfigError("'tables' is empty", path, doc.line)
+    return [_parse_table(table, paper, source, path, tables.line) for table in tables]
+
+
+def paper_tables(directory: str | Path | None = None) -> dict[str, PaperTable]:
+    """Every table of every paper file in ``directory`` (default ``leaderboards/papers``), by id."""
+    found: dict[str, PaperTable] = {}
+    for path in sorted(Path(directory or PAPERS_DIR).glob("*.yaml")):
+        for table in load_paper_file(path):
+            if table.id in found:
+                raise ConfigError(
+                    f"table id {table.id!r} already defined in {found[table.id].path}",
+                    path,
+                    table.line,
+                )
+            found[table.id] = table
+    return found
+
+
+def paper_table(table_id: str, directory: str | Path | None = None) -> PaperTable:
+    """The table ``table_id`` (e.g. ``"tba-t1"``)."""
+    tables = paper_tables(directory)
+    if table_id not in tables:
+        raise ConfigError(f"unknown paper table {table_id!r}" + _suggest(table_id, list(tables)))
+    return tables[table_id]
+
+
+def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) -> PaperTable:
+    table = _require(raw, dict, "a table", path, list_line)
+    line = table.line
+    page = table.get("page")
+    if page is not None and (isinstance(page, bool) or not isinstance(page, int)):
+        raise ConfigError(f"'page' must be an integer or null, got {page!r}", path, line)
+    columns = tuple(
+        _parse_column(c, path, line)
+        for c in _require(table.get("columns"), list, "'columns'", path, line)
+    )
+    names = [column.name for column in columns]
+    if not columns or len(set(names)) != len(names):
+        raise ConfigError(
+            f"'columns' must be non-empty with distinct names, got {names}", path, line
+        )
+    rows_raw = _require(table.get("rows"), list, "'rows'", path, line)
+    rows = tuple(_parse_row(r, len(columns), path, line) for r in rows_raw)
+    if not rows or len({row.name for row in rows}) != len(rows):
+        raise ConfigError("'rows' must be non-empty with distinct names", path, rows_raw.line)
+    refs = [row.ref for row in rows]
+    if len(set(refs)) != len(refs):
+        raise ConfigError(f"two rows map to the same method: {refs}", path, rows_raw.line)
+    return PaperTable(
+        id=_text(table, "id", path),
+        paper=paper,
+        table=_text(table, "table", path),
+        page=page,
+        source=str(table.get("source", source)),
+        caption=_text(table, "caption", path),
+        dataset=_text(table, "dataset", path),
+        split=_text(table, "split", path),
+        protocol=_text(table, "protocol", path).strip(),
+        columns=columns,
+        rows=rows,
+        path=str(path),
+        line=line,
+    )
+
+
+def _parse_column(raw: Any, path: Path, table_line: int) -> PaperColumn:
+    column = _require(raw, dict, "a column", path, table_line)
+    parsed = PaperColumn(
+        *(_text(column, key, path) for key in ("name", "metric", "direction", "unit"))
+    )
+    if parsed.direction not in DIRECTIONS:
+        raise ConfigError(
+            f"column {parsed.name!r}: direction must be one of {DIRECTIONS}", path, column.line
+        )
+    if parsed.unit not in UNITS:
+        raise ConfigError(f"column {parsed.name!r}: unit must be one of {UNITS}", path, column.line)
+    return parsed
+
+
+def _parse_row(raw: Any, width: int, path: Path, table_line: int) -> PaperRow:
+    row = _require(raw, dict, "a row", path, table_line)
+    name, ref = _text(row, "name", path), _text(row, "method", path)
+    method, ablation = split_method_ref(ref)
+    if not method or ":" in ablation:
+        raise ConfigError(
+            f"row {name!r}: method must be 'name' or 'name:ablation', got {ref!r}", path, row.line
+        )
+    cells = _require(row.get("values"), list, f"row {name!r}: 'values'", path, row.line)
+    if len(cells) != width:
+        raise ConfigError(
+            f"row {name!r} has {len(cells)} values for {width} columns", path, row.line
+        )
+    values = tuple(_cell_value(cell, name, path, row.line) for cell in cells)
+    printed = tuple("–" if cell is None else str(cell) for cell in cells)
+    return PaperRow(name=name, method=method, ablation=ablation, values=values, printed=printed)
+
+
+def _cell_value(cell: Any, row: str, path: Path, line: int) -> float:
+    """A printed cell as a number: null -> NaN, ``"28K"`` -> 28000.0."""
+    if cell is None:
+        return math.nan
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return float(cell)
+    match = _ABBREVIATED.match(cell) if isinstance(cell, str) else None
+    if match is None:
+        raise ConfigError(
+            f"row {row!r}: value {cell!r} is not a number, null or like '28K'", path, line
+        )
+    return float(match.group(1)) * _SCALE[match.group(2)]
+
+
+def _require(value: Any, kind: type, what: str, path: Path, line: int | None) -> Any:
+    if not isinstance(value, kind):
+        expected = "a mapping" if kind is dict else "a list"
+        raise ConfigError(f"{what} must be {expected}, got {type(value).__name__}", path, line)
+    return value
+
+
+def _text(mapping: _LocatedDict, key: str, path: Path) -> str:
+    value = mapping.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"missing or empty text field {key!r}", path, mapping.line)
+    return value

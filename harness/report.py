@@ -1,0 +1,625 @@
+"""Leaderboard reports: Markdown, CSV, HTML, LaTeX and seaborn plots from a results frame.
+
+Input is the long frame of ``metrics_frame()`` (experiment, dataset, split, detections, method,
+ablation, seed, sequence, metric, value). A report row is one (dataset, split, detections,
+method, ablation); a cell is the mean ± sample std (ddof=1) over seeds of the ``COMBINED``
+value, with the std left out when there is one seed (the ``n`` column always says how many).
+Ratios are stored as fractions and shown as percentages with one decimal, as papers print them.
+Columns follow a named paper order (``COLUMN_SETS``) with ↑/↓ arrows. Paper tables
+(``harness.papers``) are put beside ours with the delta ours − paper in the paper's units.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from pandas.api.typing import SeriesGroupBy
+
+from harness.errors import ConfigError, FormatError
+from harness.papers import PaperTable, paper_table
+from harness.registry import DEFAULT_ABLATION, _suggest
+
+KEY = ["dataset", "split", "detections", "method", "ablation"]
+COMBINED = "COMBINED"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """How a metric is shown: ``kind`` "ratio" (fraction, shown in %), "count" or "value"."""
+
+    label: str
+    higher_is_better: bool | None
+    kind: str
+    decimals: int = 1
+
+    @property
+    def header(self) -> str:
+        arrow = {True: " ↑", False: " ↓", None: ""}[self.higher_is_better]
+        return self.label + arrow
+
+
+def _ratio(label: str) -> MetricInfo:
+    return MetricInfo(label, True, "ratio")
+
+
+METRICS: dict[str, MetricInfo] = {
+    **{name: _ratio(name) for name in ("MOTA", "MOTP", "IDF1", "IDP", "IDR")},
+    **{
+        name: _ratio(name)
+        for name in ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
+    },
+    "FP": MetricInfo("FP", False, "count"),
+    "FN": MetricInfo("FN", False, "count"),
+    "IDSW": MetricInfo("IDS", False, "count"),
+    "Frag": MetricInfo("Frag", False, "count"),
+    "MT": MetricInfo("MT", True, "count"),
+    "PT": MetricInfo("PT", None, "count"),
+    "ML": MetricInfo("ML", False, "count"),
+    "FAF": MetricInfo("FAF", False, "value", decimals=2),
+    "GT_Dets": MetricInfo("GT Dets", None, "count"),
+    "GT_IDs": MetricInfo("GT IDs", None, "count"),
+}
+TIMINGS: dict[str, MetricInfo] = {
+    "fps": MetricInfo("fps", True, "value"),
+    "p50_ms": MetricInfo("p50 ms", False, "value"),
+    "p95_ms": MetricInfo("p95 ms", False, "value"),
+    "peak_memory_bytes": MetricInfo("peak memory", False, "count"),
+}
+TIMING_SHOWN = ("fps", "p50_ms")
+_TIMING_ALIASES = {"latency_p50_ms": "p50_ms", "latency_p95_ms": "p95_ms", "device_name": "device"}
+
+COLUMN_SETS: dict[str, tuple[str, ...]] = {
+    # He et al. 2019, Tables 1 and 2.
+    "tba": ("IDF1", "IDP", "IDR", "MOTA", "MOTP", "FAF", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
+    # MOTChallenge leaderboard order (HOTA era).
+    "mot": ("MOTA", "IDF1", "HOTA", "MOTP", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
+    # Luiten et al. 2021; Bastani et al. 2021, Table 3.
+    "hota": ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"),
+    # Bastani et al. 2021, Table 2.
+    "cis": ("IDF1", "MOTA", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
+}
+DEFAULT_COLUMN_SET = "mot"
+PLOT_METRICS = ("MOTA", "IDF1")
+_UNIT_KIND = {"percent": "ratio", "count": "count", "rate": "value"}
+
+
+def resolve_columns(columns: str | Sequence[str] | None = None) -> list[str]:
+    """A named column set (``None`` = the default) or an explicit list of metric names."""
+    if columns is None or isinstance(columns, str):
+        name = columns or DEFAULT_COLUMN_SET
+        if name not in COLUMN_SETS:
+            raise ConfigError(f"unknown column set {name!r}" + _suggest(name, list(COLUMN_SETS)))
+        return list(COLUMN_SETS[name])
+    if not columns:
+        raise ConfigError("no report columns given")
+    for name in columns:
+        if name not in METRICS:
+            raise ConfigError(f"unknown report column {name!r}" + _suggest(name, list(METRICS)))
+    return list(columns)
+
+
+def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per report key: ``n_seeds`` and ``<metric>_mean`` / ``<metric>_std`` over seeds.
+
+    Uses the ``COMBINED`` rows only; raw units (fractions, counts). Timing columns are added the
+    same way when ``timings`` is given (see ``_cell_timings``). Row order is the order of first
+    appearance.
+    """
+    combined = _combined(frame)
+    if combined.empty:
+        raise FormatError(f"results hold no {COMBINED} rows")
+    duplicated = combined.duplicated(KEY + ["seed", "metric"], keep=False)
+    if duplicated.any():
+        first = combined[duplicated].iloc[0]
+        raise FormatError(
+            f"results hold {int(duplicated.sum())} duplicate COMBINED values, e.g. "
+            f"{first['method']}:{first['ablation']} seed {first['seed']} {first['metric']}; "
+            "select one experiment first"
+        )
+    stats = _seed_stats(combined, "metric", "value")
+    present = set(stats.columns.get_level_values(1))
+    names = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
+    summary = _flatten(stats, names)
+    summary.insert(0, "n_seeds", combined.groupby(KEY, sort=False, dropna=False)["seed"].nunique())
+    if timings is not None:
+        timed = _cell_timings(timings)
+        present = [c for c in TIMINGS if c in timed.columns]
+        long = timed.melt(
+            id_vars=KEY + ["seed"], value_vars=present, var_name="metric", value_name="value"
+        )
+        summary = summary.join(_flatten(_seed_stats(long, "metric", "value"), present))
+        if "device" in timed.columns:
+            summary = summary.join(
+                _distinct(timed.groupby(KEY, sort=False, dropna=False)["device"])
+            )
+    return summary.reset_index()
+
+
+def format_cell(info: MetricInfo, mean: float, std: float, n: int) -> str:
+    """``mean ± std`` as papers print it (std only when ``n > 1``); ``—`` when missing."""
+    if not np.isfinite(mean):
+        return "—"
+    text = _format_number(info, mean)
+    if n > 1 and np.isfinite(std):
+        text += " ± " + _format_number(info, std, spread=True)
+    return text
+
+
+def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame:
+    """Tidy ours-vs-paper rows: one per (paper row, our matching report row, paper column).
+
+    Ours are converted to the paper's units (fractions -> percent); ``delta`` = ours − paper.
+    Our rows match on the table's dataset and split and the row's ``method:ablation``; a paper
+    row without a match keeps NaN for ours.
+    """
+    _check_paper_units(table)
+    mine = summary[(summary["dataset"] == table.dataset) & (summary["split"] == table.split)]
+    records = []
+    for row in table.rows:
+        matches = mine[(mine["method"] == row.method) & (mine["ablation"] == row.ablation)]
+        # one record set per matching report row (detection levels), or one with ours = NaN
+        for _, ours in matches.iterrows() if len(matches) else [(None, None)]:
+            for column, paper_value, printed in zip(table.columns, row.values, row.printed):
+                scale = 100.0 if column.unit == "percent" else 1.0
+                mean = ours.get(f"{column.metric}_mean", math.nan) if ours is not None else math.nan
+                std = ours.get(f"{column.metric}_std", math.nan) if ours is not None else math.nan
+                records.append(
+                    {
+                        "table": table.id,
+                        "paper_row": row.name,
+                        "ref": row.ref,
+                        "dataset": table.dataset,
+                        "split": table.split,
+                        "detections": ours["detections"] if ours is not None else "",
+                        "n_seeds": int(ours["n_seeds"]) if ours is not None else 0,
+                        "column": column.name,
+                        "metric": column.metric,
+                        "unit": column.unit,
+                        "direction": column.direction,
+                        "ours_mean": mean * scale,
+                        "ours_std": std * scale,
+                        "paper": paper_value,
+                        "paper_printed": printed,
+                        "delta": mean * scale - paper_value,
+                    }
+                )
+    return pd.DataFrame.from_records(records)
+
+
+def write_report(
+    frame: pd.DataFrame,
+    out_dir: str | Path,
+    title: str,
+    columns: str | Sequence[str] | None = None,
+    timings: pd.DataFrame | None = None,
+    papers: Sequence[PaperTable | str] | None = None,
+) -> list[Path]:
+    """Write ``leaderboard.{md,csv,html,tex,png}`` (+ ``speed_accuracy.png`` with timings and
+    ``paper_<table>.csv`` per paper table) to ``out_dir``; returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = resolve_columns(columns)
+    summary = summarize(frame, timings)
+    tables = [paper_table(p) if isinstance(p, str) else p for p in papers or ()]
+    comparisons = [(table, compare_with_paper(summary, table)) for table in tables]
+    layouts = [_leaderboard_layout(summary, metrics, title)]
+    layouts += [_comparison_layout(table, tidy) for table, tidy in comparisons]
+
+    written = [out / "leaderboard.csv"]
+    summary.to_csv(written[0], index=False)
+    for table, tidy in comparisons:
+        written.append(out / f"paper_{table.id}.csv")
+        tidy.to_csv(written[-1], index=False)
+    plotted = _plot_accuracy(frame, metrics, out / "leaderboard.png")
+    plots = [out / "leaderboard.png"]
+    if timings is not None and "fps_mean" in summary.columns:
+        plots.append(_plot_speed_accuracy(summary, plotted[0], out / "speed_accuracy.png"))
+    notes = _notes(timings is not None)
+    for suffix, render in ((".md", _markdown), (".html", _html), (".tex", _latex)):
+        path = out / f"leaderboard{suffix}"
+        path.write_text(render(title, layouts, notes, plots), encoding="utf-8")
+        written.append(path)
+    return written + plots
+
+
+# ----------------------------------------------------------------------------- aggregation
+
+
+def _keyed(frame: pd.DataFrame, needed: list[str], what: str) -> pd.DataFrame:
+    """A copy of ``frame`` with its key columns as text ("" for missing), after checking columns."""
+    missing = [c for c in KEY + needed if c not in frame.columns]
+    if missing:
+        raise FormatError(f"{what} frame lacks columns {missing}")
+    frame = frame.copy()
+    frame[KEY] = frame[KEY].fillna("").astype(str)
+    return frame
+
+
+def _combined(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``COMBINED`` rows of a results frame, keyed."""
+    frame = _keyed(frame, ["seed", "sequence", "metric", "value"], "results")
+    return frame[frame["sequence"] == COMBINED]
+
+
+def _cell_timings(timings: pd.DataFrame) -> pd.DataFrame:
+    """One timing row per cell (key + seed) from per-sequence records (``Store.timings_frame``).
+
+    Accepts the store's field names (``latency_p50_ms``, ``device_name``) or short ones. Uses the
+    ``COMBINED`` rows where there are any; otherwise combines sequences: fps = Σ frames / Σ
+    seconds when ``frames`` and ``total_seconds`` are there (else the median), p50/p95 = median of
+    the per-sequence values (exact for one sequence), peak memory = max.
+    """
+    frame = _keyed(timings.rename(columns=_TIMING_ALIASES), ["seed"], "timings")
+    if "sequence" in frame.columns and (frame["sequence"] == COMBINED).any():
+        frame = frame[frame["sequence"] == COMBINED]
+    numeric = [c for c in (*TIMINGS, "frames", "total_seconds") if c in frame.columns]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
+    groups = frame.groupby(KEY + ["seed"], sort=False, dropna=False)
+    cells = {c: groups[c].median() for c in ("fps", "p50_ms", "p95_ms") if c in frame.columns}
+    if {"frames", "total_seconds"} <= set(frame.columns):
+        cells["fps"] = groups["frames"].sum() / groups["total_seconds"].sum()
+    if "peak_memory_bytes" in frame.columns:
+        cells["peak_memory_bytes"] = groups["peak_memory_bytes"].max()
+    if "device" in frame.columns:
+        cells["device"] = _distinct(groups["device"])
+    return pd.DataFrame(cells).reset_index()
+
+
+def _distinct(grouped: SeriesGroupBy) -> pd.Series:
+    """The distinct values of each group, sorted and joined with "; "."""
+    return grouped.agg(lambda values: "; ".join(sorted(set(map(str, values)))))
+
+
+def _seed_stats(long: pd.DataFrame, name: str, value: str) -> pd.DataFrame:
+    """Mean and sample std over seeds, columns (stat, name)."""
+    grouped = long.groupby(KEY + [name], sort=False, dropna=False)[value]
+    stats = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1)})
+    return stats.unstack(name)
+
+
+def _flatten(stats: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {f"{n}_{stat}": stats[(stat, n)] for n in names for stat in ("mean", "std")},
+        index=stats.index,
+    )
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def _format_number(info: MetricInfo, x: float, spread: bool = False) -> str:
+    if info.kind == "ratio":
+        return f"{100 * x:.{info.decimals}f}"
+    if info.kind == "count" and not spread and float(x).is_integer():
+        return f"{x:,.0f}"
+    return f"{x:,.{info.decimals}f}"
+
+
+def _format_delta(info: MetricInfo, delta: float) -> str:
+    """A signed delta already in the paper's units (percentage points for ratios)."""
+    if info.kind == "count" and float(delta).is_integer():
+        return f"{delta:+,.0f}"
+    return f"{delta:+,.{info.decimals}f}"
+
+
+def _method_label(method: str, ablation: str) -> str:
+    return method if ablation == DEFAULT_ABLATION else f"{method}:{ablation}"
+
+
+def _check_paper_units(table: PaperTable) -> None:
+    for column in table.columns:
+        info = METRICS.get(column.metric)
+        if info is None:
+            raise ConfigError(
+                f"table {table.id}: column {column.name!r} names unknown metric {column.metric!r}"
+                + _suggest(column.metric, list(METRICS)),
+                table.path,
+                table.line,
+            )
+        if _UNIT_KIND[column.unit] != info.kind:
+            raise ConfigError(
+                f"table {table.id}: column {column.name!r} has unit {column.unit!r} "
+                f"but {column.metric} is a {info.kind}",
+                table.path,
+                table.line,
+            )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """A table ready to render: caption, header, text cells, and which columns are numeric."""
+
+    heading: str
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+
+
+def _leaderboard_layout(summary: pd.DataFrame, metrics: list[str], title: str) -> _Layout:
+    shown = [(m, METRICS[m]) for m in metrics]
+    shown += [(t, TIMINGS[t]) for t in TIMING_SHOWN if f"{t}_mean" in summary.columns]
+    rows = []
+    for record in summary.to_dict("records"):
+        n = int(record["n_seeds"])
+        cells = [record[k] or "—" for k in KEY] + [str(n)]
+        cells += [
+            format_cell(
+                info, record.get(f"{m}_mean", math.nan), record.get(f"{m}_std", math.nan), n
+            )
+            for m, info in shown
+        ]
+        rows.append(cells)
+    header = ["Dataset", "Split", "Detections", "Method", "Ablation", "n"] + [
+        i.header for _, i in shown
+    ]
+    return _Layout("Leaderboard", title, header, rows, [False] * 5 + [True] * (len(header) - 5))
+
+
+def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
+    header = ["Paper row", "Ours", "Detections", "n"]
+    header += [f"{c.name} {'↑' if c.direction == 'up' else '↓'}" for c in table.columns]
+    rows = []
+    for (paper_row, ref, detections), cells in tidy.groupby(
+        ["paper_row", "ref", "detections"], sort=False, dropna=False
+    ):
+        n = int(cells["n_seeds"].iloc[0])
+        row = [paper_row, ref, detections or "—", str(n)]
+        for cell in cells.to_dict("records"):
+            info = METRICS[cell["metric"]]
+            scale = 100.0 if cell["unit"] == "percent" else 1.0
+            ours = format_cell(info, cell["ours_mean"] / scale, cell["ours_std"] / scale, n)
+            delta = cell["delta"]
+            delta = f" ({_format_delta(info, delta)})" if np.isfinite(delta) else ""
+            row.append(f"{ours} / {cell['paper_printed']}{delta}")
+        rows.append(row)
+    page = f", page {table.page}" if table.page is not None else ""
+    caption = (
+        f"{table.caption} Source: {table.paper} {table.table}{page} ({table.source}). "
+        f"Dataset {table.dataset}, split {table.split}. Protocol: {table.protocol} "
+        "Cells: ours / paper (Δ = ours − paper, in the paper's units)."
+    )
+    return _Layout(
+        f"Paper: {table.id}", caption, header, rows, [False] * 3 + [True] * (len(header) - 3)
+    )
+
+
+def _notes(with_timings: bool) -> list[str]:
+    notes = [
+        (
+            "Cells are mean ± sample standard deviation over seeds of the COMBINED value; "
+            "n is the number of seeds (no ± when n = 1)."
+        ),
+        "Ratios are percentages; counts are totals (one decimal when a mean is fractional).",
+        "↑ higher is better, ↓ lower is better.",
+    ]
+    if with_timings:
+        notes.append("fps and p50 ms time the tracker only (warm-up excluded).")
+    return notes
+
+
+# ----------------------------------------------------------------------------- renderers
+
+_MARKDOWN_ESCAPES = {c: "\\" + c for c in "\\|*_`[]"} | {
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+    "\n": " ",
+}
+_LATEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "↑": r"$\uparrow$",
+    "↓": r"$\downarrow$",
+    "Δ": r"$\Delta$",
+    "−": r"$-$",
+    "—": "--",
+    "–": "--",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "\n": " ",
+}
+
+
+def markdown_escape(text: str) -> str:
+    """Text safe in a Markdown table cell: pipes and emphasis escaped, never HTML markup."""
+    return "".join(_MARKDOWN_ESCAPES.get(c, c) for c in str(text))
+
+
+def latex_escape(text: str) -> str:
+    """Text safe in LaTeX (special characters escaped, arrows and ± as math)."""
+    return "".join(_LATEX_ESCAPES.get(c, c) for c in str(text))
+
+
+def _markdown(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path]) -> str:
+    lines = [f"# {markdown_escape(title)}", ""]
+    for layout in layouts:
+        lines += [f"## {markdown_escape(layout.heading)}", "", markdown_escape(layout.caption), ""]
+        lines.append("| " + " | ".join(markdown_escape(h) for h in layout.header) + " |")
+        lines.append("|" + "|".join("---:" if num else "---" for num in layout.numeric) + "|")
+        lines += ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in layout.rows]
+        lines.append("")
+    lines += [f"- {markdown_escape(note)}" for note in notes] + [""]
+    lines += [f"![{p.stem}]({p.name})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.3em 0.6em; white-space: nowrap; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+caption { caption-side: top; text-align: left; padding: 0.4em 0; max-width: 60em;
+          white-space: normal; }
+img { max-width: 100%; }
+"""
+
+
+_CSP = (
+    '<meta http-equiv="Content-Security-Policy" '
+    "content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">"
+)
+
+
+def _html(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path]) -> str:
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        _CSP,
+        f"<title>{esc(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{esc(title)}</h1>",
+    ]
+    for layout in layouts:
+        parts += [
+            f"<h2>{esc(layout.heading)}</h2>",
+            "<table>",
+            f"<caption>{esc(layout.caption)}</caption>",
+        ]
+        parts.append(
+            "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in layout.header) + "</tr></thead>"
+        )
+        parts.append("<tbody>")
+        for row in layout.rows:
+            cells = (
+                f'<td class="num">{esc(c)}</td>' if num else f"<td>{esc(c)}</td>"
+                for c, num in zip(row, layout.numeric)
+            )
+            parts.append("<tr>" + "".join(cells) + "</tr>")
+        parts += ["</tbody>", "</table>"]
+    parts += ["<ul>"] + [f"<li>{esc(note)}</li>" for note in notes] + ["</ul>"]
+    for plot in plots:
+        data = base64.b64encode(plot.read_bytes()).decode("ascii")
+        parts.append(
+            f'<figure><img alt="{esc(plot.stem)}" src="data:image/png;base64,{data}"></figure>'
+        )
+    parts += ["</body>", "</html>"]
+    return "\n".join(parts) + "\n"
+
+
+def _latex(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path]) -> str:
+    lines = [f"% {latex_escape(title)}: generated by trackbench; needs \\usepackage{{booktabs}}"]
+    for layout in layouts:
+        spec = "".join("r" if num else "l" for num in layout.numeric)
+        lines += [
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\small",
+            rf"\caption{{{latex_escape(layout.caption)}}}",
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(latex_escape(h) for h in layout.header) + r" \\",
+            r"\midrule",
+        ]
+        lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in layout.rows]
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    lines += [f"% {latex_escape(note)}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- plots
+
+
+_PLOT_STYLE = {"text.parse_math": False}  # a "$" in a method name is text, never mathtext
+
+
+@plt.rc_context(_PLOT_STYLE)
+def _plot_accuracy(frame: pd.DataFrame, metrics: list[str], path: Path) -> list[str]:
+    """Bars of ``PLOT_METRICS`` (else the first two report columns) per method and detection
+    level, error bars = sample std over seeds; returns the metrics plotted."""
+    combined = _combined(frame)
+    available = set(combined["metric"])
+    fallback = [m for m in metrics if m in available][:2]
+    plotted = [m for m in PLOT_METRICS if m in available] or fallback
+    if not plotted:
+        raise FormatError(f"results hold none of the metrics {list(PLOT_METRICS) + metrics}")
+    data = combined[combined["metric"].isin(plotted)].copy()
+    data["method"] = [_method_label(m, a) for m, a in zip(data["method"], data["ablation"])]
+    percent = all(METRICS[m].kind == "ratio" for m in plotted)
+    data["score"] = data["value"] * (100.0 if percent else 1.0)
+    data["detections"] = data["detections"].replace("", "—")
+    several = data["dataset"].nunique() > 1
+    grid = sns.catplot(
+        data=data,
+        kind="bar",
+        x="method",
+        y="score",
+        hue="detections",
+        col="metric",
+        row="dataset" if several else None,
+        errorbar=("sd", 1),
+        capsize=0.1,
+        sharey=percent,
+        height=3.5,
+        aspect=1.3,
+        col_order=plotted,
+    )
+    grid.set_axis_labels("", "%" if percent else "value")
+    for ax in grid.axes.flat:
+        ax.tick_params(axis="x", labelrotation=30)
+    grid.savefig(path, dpi=100)
+    plt.close(grid.figure)
+    return plotted
+
+
+@plt.rc_context(_PLOT_STYLE)
+def _plot_speed_accuracy(summary: pd.DataFrame, metric: str, path: Path) -> Path:
+    """Mean fps (log x) against mean ``metric``, error bars = std over seeds."""
+    info = METRICS[metric]
+    scale = 100.0 if info.kind == "ratio" else 1.0
+    data = summary.assign(
+        method=[_method_label(m, a) for m, a in zip(summary["method"], summary["ablation"])],
+        score=summary[f"{metric}_mean"] * scale,
+        detections=summary["detections"].replace("", "—"),
+    )
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(
+        data["fps_mean"],
+        data["score"],
+        xerr=data["fps_std"].fillna(0),
+        yerr=(data[f"{metric}_std"] * scale).fillna(0),
+        fmt="none",
+        ecolor="0.6",
+        zorder=1,
+    )
+    sns.scatterplot(
+        data=data, x="fps_mean", y="score", hue="method", style="detections", s=60, ax=ax, zorder=2
+    )
+    ax.set(
+        xscale="log",
+        xlabel="frames per second (tracker only)",
+        ylabel=f"{info.label} (%)" if scale > 1 else info.label,
+    )
+    ax.legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
