@@ -21,6 +21,9 @@ class MultiObjectTracker:
     """Base class of multi-object trackers: ``reset`` once per sequence, then ``step`` per frame."""
 
     inputs: ClassVar[frozenset[str]] = frozenset()
+    online: ClassVar[bool] = True
+    """False for trackers whose output exists only for a whole sequence (an offline method, a
+    ground-truth replay): they implement ``track`` alone, and ``reset``/``step`` stay unimplemented."""
 
     def reset(self, info: dict[str, Any]) -> None:
         """Start a new sequence; ``info`` has name, width, height, fps and num_frames."""

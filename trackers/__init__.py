@@ -1,1 +1,3 @@
 """Tracker families; each subpackage registers its methods on import."""
+
+import trackers.baselines  # noqa: F401  (registers sort, iou, ground-truth)

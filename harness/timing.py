@@ -1,0 +1,192 @@
+"""Timing of a tracker's own work (DESIGN.md "Timing"): not data loading, not metrics.
+
+Inputs are materialised (images decoded, detections split per frame) before the clock runs, in
+chunks of ``chunk_frames`` so that a long image sequence does not have to fit in memory at once.
+Warm-up frames are tracked (their boxes are in the result) but left out of the statistics. On a
+GPU every frame is bracketed by CUDA events after a ``torch.cuda.synchronize()``; on the CPU by
+``time.perf_counter``. Throughput is frames/s, which is the Hz that MOTChallenge reports.
+"""
+
+from __future__ import annotations
+
+import platform
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+import torch
+
+from harness.data import BoxTable, Sequence, frame_inputs, outputs_to_table
+from harness.protocol import MultiObjectTracker, sequence_info
+
+
+@dataclass(frozen=True)
+class TimingRecord:
+    """One timing measurement. Latencies are None when only a whole-sequence time exists
+    (offline trackers, batched ``track``)."""
+
+    frames: int  # frames measured (warm-up excluded)
+    warmup_frames: int
+    total_seconds: float  # tracker time over the measured frames
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    fps: float  # measured frames / total_seconds (= Hz)
+    peak_memory_bytes: int
+    memory_source: str  # "cuda allocator" or "process RSS" (the process's peak, not the tracker's)
+    batch_size: int
+    dtype: str
+    device_name: str
+    torch_version: str
+    cuda_version: str | None
+
+
+class _CpuClock:
+    """Per-frame wall-clock latencies with ``time.perf_counter``."""
+
+    def __init__(self) -> None:
+        self.seconds: list[float] = []
+
+    def start(self) -> None:
+        self._started = time.perf_counter()
+
+    def stop(self) -> None:
+        self.seconds.append(time.perf_counter() - self._started)
+
+    def latencies(self) -> np.ndarray:
+        return np.array(self.seconds)
+
+
+class _CudaClock:
+    """Per-frame latencies from CUDA events, read after one final synchronize."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.events: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+
+    def start(self) -> None:
+        begin = torch.cuda.Event(enable_timing=True)
+        begin.record(torch.cuda.current_stream(self.device))
+        self.events.append((begin, torch.cuda.Event(enable_timing=True)))
+
+    def stop(self) -> None:
+        self.events[-1][1].record(torch.cuda.current_stream(self.device))
+
+    def latencies(self) -> np.ndarray:
+        torch.cuda.synchronize(self.device)
+        return np.array([begin.elapsed_time(end) / 1000.0 for begin, end in self.events])
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _peak_rss_bytes() -> int:
+    """The process's peak resident set size (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+class _Environment:
+    """Device-specific clock, synchronisation and memory readings."""
+
+    def __init__(self, device: str) -> None:
+        self.device = torch.device(device)
+        self.cuda = self.device.type == "cuda"
+        if self.cuda:
+            torch.cuda.reset_peak_memory_stats(self.device)
+
+    def clock(self) -> _CpuClock | _CudaClock:
+        return _CudaClock(self.device) if self.cuda else _CpuClock()
+
+    def synchronize(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+
+    def record(self, tracker, frames: int, warmup: int, seconds: float,
+               latencies: np.ndarray | None, batch_size: int) -> TimingRecord:
+        if self.cuda:
+            peak, source = int(torch.cuda.max_memory_allocated(self.device)), "cuda allocator"
+            name = torch.cuda.get_device_name(self.device)
+        else:
+            peak, source, name = _peak_rss_bytes(), "process RSS", _cpu_name()
+        p50, p95 = (None, None) if latencies is None else np.percentile(latencies * 1e3, [50, 95])
+        return TimingRecord(
+            frames=frames,
+            warmup_frames=warmup,
+            total_seconds=float(seconds),
+            latency_p50_ms=None if p50 is None else float(p50),
+            latency_p95_ms=None if p95 is None else float(p95),
+            fps=frames / seconds if seconds > 0 else float("inf"),
+            peak_memory_bytes=peak,
+            memory_source=source,
+            batch_size=batch_size,
+            dtype=str(getattr(tracker, "dtype", "unspecified")),
+            device_name=name,
+            torch_version=torch.__version__,
+            cuda_version=torch.version.cuda,
+        )
+
+
+def timed_track(
+    tracker: MultiObjectTracker,
+    sequence: Sequence,
+    detections: BoxTable | None = None,
+    warmup_frames: int = 10,
+    device: str = "cpu",
+    chunk_frames: int = 1000,
+) -> tuple[BoxTable, TimingRecord]:
+    """Track ``sequence`` frame by frame and time every ``step``.
+
+    The first ``warmup_frames`` frames (at most all frames but one) are excluded from the
+    statistics. An offline tracker (``online = False``) is timed as one ``track`` call, which
+    includes its own input handling and has no per-frame latencies.
+    """
+    env = _Environment(device)
+    if not getattr(tracker, "online", True):
+        results, record = _time_whole(tracker, [sequence], [detections], env)
+        return results[0], record
+    warmup = min(warmup_frames, max(sequence.num_frames - 1, 0))
+    clock = env.clock()
+    outputs = []
+    tracker.reset(sequence_info(sequence))
+    inputs = frame_inputs(sequence, tracker.inputs, detections)
+    while chunk := list(islice(inputs, chunk_frames)):
+        for frame in chunk:
+            if frame.number == warmup + 1:
+                env.synchronize()
+            clock.start()
+            outputs.append(tracker.step(frame))
+            clock.stop()
+    latencies = clock.latencies()[warmup:]
+    record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
+    return outputs_to_table(outputs), record
+
+
+def time_batched(
+    tracker: MultiObjectTracker,
+    sequences: list[Sequence],
+    detections: list[BoxTable | None] | None = None,
+    device: str = "cpu",
+) -> tuple[list[BoxTable], TimingRecord]:
+    """Time one batched ``track`` call over ``sequences``: throughput only, no warm-up."""
+    return _time_whole(tracker, sequences, detections, _Environment(device))
+
+
+def _time_whole(tracker, sequences, detections, env: _Environment):
+    env.synchronize()
+    started = time.perf_counter()
+    results = tracker.track(sequences, detections)
+    env.synchronize()
+    seconds = time.perf_counter() - started
+    frames = sum(s.num_frames for s in sequences)
+    return results, env.record(tracker, frames, 0, seconds, None, batch_size=len(sequences))
