@@ -20,10 +20,18 @@ class DatasetAdapter:
     """Turns a card and a root folder into named splits of sequences.
 
     ``root`` is where the data lives (real datasets) or the cache folder (synthetic ones).
+    ``params`` override the card's ``params`` (only keys the card declares).
     """
 
-    def __init__(self, card: dict[str, Any], root: str | Path | None = None):
-        self.card = card
+    def __init__(self, card: dict[str, Any], root: str | Path | None = None, **params: Any):
+        known = card.get("params") or {}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"dataset {card['name']!r} has no parameter {unknown[0]!r}"
+                + _suggest(unknown[0], list(known))
+            )
+        self.card = {**card, "params": {**known, **params}} if params else card
         self.root = None if root is None else Path(root)
 
     @property
@@ -72,7 +80,7 @@ def load_card(name: str) -> dict[str, Any]:
     return card
 
 
-def load_dataset(name: str, root: str | Path | None = None) -> DatasetAdapter:
-    """The adapter for dataset ``name`` over ``root``."""
+def load_dataset(name: str, root: str | Path | None = None, **params: Any) -> DatasetAdapter:
+    """The adapter for dataset ``name`` over ``root``, with card ``params`` overridden."""
     card = load_card(name)
-    return adapter(card["adapter"])(card, root)
+    return adapter(card["adapter"])(card, root, **params)
