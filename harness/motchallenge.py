@@ -43,11 +43,11 @@ def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
         if kind == "gt":
             raise FormatError("empty ground-truth file", path)
         return BoxTable.empty()
-    first = next(line for line in text.splitlines() if line.strip())
+    first = re.search(r"\S[^\n]*", text).group()
     sep = "," if "," in first else r"\s+"
     try:
         df = pd.read_csv(
-            io.StringIO(text), sep=sep, header=None, skip_blank_lines=False,
+            io.BytesIO(text.encode("utf-8")), sep=sep, header=None, skip_blank_lines=False,
             engine="c", dtype=str if sep == r"\s+" else None,
             keep_default_na=False, na_values=[""],
         )
@@ -64,7 +64,9 @@ def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
     if not MIN_COLUMNS <= ncols <= MAX_COLUMNS:
         raise FormatError(f"expected {MIN_COLUMNS} to {MAX_COLUMNS} columns, found {ncols}", path, 1)
 
-    blank = df.isna().all(axis=1).to_numpy() & _blank_lines(text, len(df))
+    blank = df.isna().all(axis=1).to_numpy()
+    if blank.any():  # only then is the per-line scan for blank lines needed
+        blank = blank & _blank_lines(text, len(df))
     values = np.empty(df.shape, dtype=np.float64)
     for j in range(ncols):
         column = pd.to_numeric(df.iloc[:, j], errors="coerce").to_numpy(dtype=np.float64)

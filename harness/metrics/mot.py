@@ -1,0 +1,169 @@
+"""CLEAR, Identity, HOTA and Count metrics computed by TrackEval's own metric classes, in memory.
+
+Per sequence we build the data dict TrackEval's datasets hand to ``eval_sequence`` (ids remapped
+to 0..K-1, one IoU matrix (n_gt, n_pred) per frame, counts), run each metric class, and combine
+sequences with each class's ``combine_sequences`` exactly as ``trackeval.Evaluator`` does.
+Metric names follow MOTChallenge (FP, FN, IDSW, Frag, MT/PT/ML as counts, FAF = FP per frame);
+ratios are fractions; HOTA-family values are the mean over TrackEval's 19 alphas.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from trackeval.metrics import CLEAR, HOTA, Count, Identity
+
+from harness.data import BoxTable
+from harness.errors import FormatError
+from harness.metrics.iou import FramePairs, overlapping_pairs
+from harness.metrics.protocols import check_protocol, rows_to_keep
+
+#: Our name -> (TrackEval metric class name, TrackEval field).
+FIELDS = {
+    "MOTA": ("CLEAR", "MOTA"), "MOTP": ("CLEAR", "MOTP"), "MODA": ("CLEAR", "MODA"),
+    "sMOTA": ("CLEAR", "sMOTA"), "MOTAL": ("CLEAR", "MOTAL"),
+    "Recall": ("CLEAR", "CLR_Re"), "Precision": ("CLEAR", "CLR_Pr"),
+    "TP": ("CLEAR", "CLR_TP"), "FP": ("CLEAR", "CLR_FP"), "FN": ("CLEAR", "CLR_FN"),
+    "IDSW": ("CLEAR", "IDSW"), "Frag": ("CLEAR", "Frag"),
+    "MT": ("CLEAR", "MT"), "PT": ("CLEAR", "PT"), "ML": ("CLEAR", "ML"),
+    "MTR": ("CLEAR", "MTR"), "PTR": ("CLEAR", "PTR"), "MLR": ("CLEAR", "MLR"),
+    "FAF": ("CLEAR", "FP_per_frame"), "Frames": ("CLEAR", "CLR_Frames"),
+    "IDF1": ("Identity", "IDF1"), "IDP": ("Identity", "IDP"), "IDR": ("Identity", "IDR"),
+    "IDTP": ("Identity", "IDTP"), "IDFP": ("Identity", "IDFP"), "IDFN": ("Identity", "IDFN"),
+    "HOTA": ("HOTA", "HOTA"), "DetA": ("HOTA", "DetA"), "AssA": ("HOTA", "AssA"),
+    "DetRe": ("HOTA", "DetRe"), "DetPr": ("HOTA", "DetPr"),
+    "AssRe": ("HOTA", "AssRe"), "AssPr": ("HOTA", "AssPr"),
+    "LocA": ("HOTA", "LocA"), "OWTA": ("HOTA", "OWTA"),
+    "HOTA(0)": ("HOTA", "HOTA(0)"), "LocA(0)": ("HOTA", "LocA(0)"),
+    "HOTALocA(0)": ("HOTA", "HOTALocA(0)"),
+    "GT_Dets": ("Count", "GT_Dets"), "GT_IDs": ("Count", "GT_IDs"),
+    "Dets": ("Count", "Dets"), "IDs": ("Count", "IDs"),
+}
+COUNTS = frozenset({
+    "TP", "FP", "FN", "IDSW", "Frag", "MT", "PT", "ML", "Frames",
+    "IDTP", "IDFP", "IDFN", "GT_Dets", "GT_IDs", "Dets", "IDs",
+})
+
+
+def metric_classes() -> dict:
+    """Fresh TrackEval metric objects by class name (configs silenced)."""
+    return {
+        "CLEAR": CLEAR({"THRESHOLD": 0.5, "PRINT_CONFIG": False}),
+        "Identity": Identity({"THRESHOLD": 0.5, "PRINT_CONFIG": False}),
+        "HOTA": HOTA(),
+        "Count": Count(),
+    }
+
+
+def sequence_data(
+    gt: BoxTable, pred: BoxTable, protocol: str, num_frames: int, name: str = "<sequence>"
+) -> dict:
+    """TrackEval's per-sequence data dict after ``protocol``'s preprocessing.
+
+    Rows keep their order within a frame (Hungarian ties break as in TrackEval's file reader).
+    """
+    for table, what in ((gt, "ground truth"), (pred, "prediction")):
+        _check_rows(table, num_frames, f"sequence {name}: {what}")
+    gt = gt.select(np.argsort(gt.frame, kind="stable"))
+    pred = pred.select(np.argsort(pred.frame, kind="stable"))
+    overlaps = overlapping_pairs(gt.frame, gt.box, pred.frame, pred.box)
+    keep_gt, keep_pred = rows_to_keep(protocol, gt, pred, overlaps, num_frames, name)
+    a, b, iou = overlaps
+    kept = keep_gt[a] & keep_pred[b]
+    a, b, iou = (np.cumsum(keep_gt) - 1)[a[kept]], (np.cumsum(keep_pred) - 1)[b[kept]], iou[kept]
+    gt, pred = gt.select(keep_gt), pred.select(keep_pred)
+
+    pairs = FramePairs(gt.frame, pred.frame, num_frames)
+    similarity = pairs.dense(a, b, iou)
+    gt_ids, gt_index = np.unique(gt.id, return_inverse=True)
+    pred_ids, pred_index = np.unique(pred.id, return_inverse=True)
+    gt_split = np.cumsum(pairs.a_counts)[:-1]
+    pred_split = np.cumsum(pairs.b_counts)[:-1]
+    return {
+        "gt_ids": np.split(gt_index.astype(int), gt_split),
+        "tracker_ids": np.split(pred_index.astype(int), pred_split),
+        "similarity_scores": pairs.matrices(similarity),
+        "num_timesteps": num_frames,
+        "num_gt_ids": len(gt_ids),
+        "num_tracker_ids": len(pred_ids),
+        "num_gt_dets": len(gt),
+        "num_tracker_dets": len(pred),
+        "seq": name,
+    }
+
+
+def _check_rows(table: BoxTable, num_frames: int, what: str) -> None:
+    if len(table) == 0:
+        return
+    outside = (table.frame < 1) | (table.frame > num_frames)
+    if outside.any():
+        raise FormatError(f"{what}: frame {int(table.frame[outside][0])} outside 1..{num_frames}")
+    key = table.frame * (int(table.id.max()) - int(table.id.min()) + 1) + table.id - table.id.min()
+    unique, counts = np.unique(key, return_counts=True)
+    if (counts > 1).any():
+        i = int(np.flatnonzero(key == unique[counts > 1][0])[0])
+        raise FormatError(f"{what}: id {int(table.id[i])} appears twice in frame {int(table.frame[i])}")
+
+
+def evaluate(
+    gt: dict[str, BoxTable],
+    pred: dict[str, BoxTable],
+    protocol: str = "plain",
+    num_frames: dict[str, int] | None = None,
+) -> dict:
+    """CLEAR/Identity/HOTA/Count per sequence and combined over sequences.
+
+    ``gt`` and ``pred`` map sequence names to tables (same names). ``num_frames[name]`` defaults
+    to the last frame seen in gt or pred. Returns ``{"sequences": {name: {metric: value}},
+    "combined": {metric: value}}``.
+    """
+    return evaluate_data(prepare(gt, pred, protocol, num_frames))
+
+
+def prepare(
+    gt: dict[str, BoxTable],
+    pred: dict[str, BoxTable],
+    protocol: str = "plain",
+    num_frames: dict[str, int] | None = None,
+) -> dict[str, dict]:
+    """Per-sequence TrackEval data dicts (see ``sequence_data``), sequences in name order."""
+    check_protocol(protocol)
+    missing = sorted(set(gt) ^ set(pred))
+    if missing:
+        raise FormatError(f"sequences without both gt and prediction: {', '.join(missing)}")
+    num_frames = num_frames or {}
+    return {
+        name: sequence_data(
+            gt[name], pred[name], protocol,
+            num_frames.get(name) or _last_frame(gt[name], pred[name]), name,
+        )
+        for name in sorted(gt)
+    }
+
+
+def evaluate_data(data: dict[str, dict]) -> dict:
+    """Run the metric classes on prepared per-sequence data dicts and combine them."""
+    metrics = metric_classes()
+    raw = {
+        family: {name: metric.eval_sequence(seq) for name, seq in data.items()}
+        for family, metric in metrics.items()
+    }
+    combined = {family: metrics[family].combine_sequences(per_seq) for family, per_seq in raw.items()}
+    return {
+        "sequences": {
+            name: named_metrics({family: raw[family][name] for family in metrics}) for name in data
+        },
+        "combined": named_metrics(combined),
+    }
+
+
+def named_metrics(by_family: dict[str, dict]) -> dict:
+    """Our metric names and plain Python values (alpha arrays averaged, counts as int)."""
+    out = {}
+    for ours, (family, field) in FIELDS.items():
+        value = by_family[family][field]
+        out[ours] = int(value) if ours in COUNTS else float(np.mean(value))
+    return out
+
+
+def _last_frame(gt: BoxTable, pred: BoxTable) -> int:
+    return int(max(gt.frame.max(initial=0), pred.frame.max(initial=0), 1))

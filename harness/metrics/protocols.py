@@ -1,0 +1,106 @@
+"""Evaluation protocols: which ground-truth and predicted rows count before the metrics run.
+
+``plain``: every prediction counts; a gt row counts unless its consider flag (``conf``) is 0.
+
+``mot15`` / ``mot16`` / ``mot17`` / ``mot20``: what TrackEval's
+``MotChallenge2DBox.get_preprocessed_seq_data`` does for that benchmark (trackeval 1.3.0):
+
+1. (not MOT15) per frame, predictions are matched to *all* gt boxes by the Hungarian algorithm on
+   IoU, pairs below ``0.5 - eps`` zeroed and matches kept when their score is ``> eps``;
+   predictions matched to a distractor class (person_on_vehicle 2, static_person 7, distractor 8,
+   reflection 12, and for MOT20 also non_mot_vehicle 6) are removed;
+2. gt rows whose consider flag is zero-marked are removed. TrackEval casts the flag with
+   ``astype(int)``, so a fractional flag in (-1, 1) also counts as zero-marked (``plain`` only
+   drops an exact 0);
+3. (not MOT15) gt rows of any class but pedestrian (1) are removed.
+
+Only frames where a distractor box overlaps a prediction by ``>= 0.5 - eps`` and that pair competes
+with another candidate pair run the Hungarian step (same matrix, same result); see
+``_matched_to_distractors``.
+MOT16/17/20 require every gt class in 1..13; TrackEval checks this only in frames that have both
+gt and predictions, we check every row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from harness.data import BoxTable
+from harness.errors import ConfigError, FormatError
+from harness.metrics.iou import EPS, FramePairs
+
+PEDESTRIAN = 1
+VALID_CLASSES = np.arange(1, 14)
+DISTRACTORS = {
+    "mot16": (2, 7, 8, 12),
+    "mot17": (2, 7, 8, 12),
+    "mot20": (2, 6, 7, 8, 12),
+}
+PROTOCOLS = ("plain", "mot15", "mot16", "mot17", "mot20")
+
+
+def check_protocol(protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise ConfigError(f"unknown evaluation protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def rows_to_keep(
+    protocol: str, gt: BoxTable, pred: BoxTable, overlaps: tuple[np.ndarray, np.ndarray, np.ndarray],
+    num_frames: int, sequence: str = "<sequence>",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the gt and pred rows that ``protocol`` evaluates.
+
+    Both tables are sorted by frame (stably, so file order holds within a frame); ``overlaps``
+    is ``iou.overlapping_pairs`` of their boxes.
+    """
+    check_protocol(protocol)
+    if protocol == "plain":
+        return gt.conf != 0, np.ones(len(pred), dtype=bool)
+    considered = gt.conf.astype(np.int64) != 0
+    if protocol == "mot15":
+        return considered, np.ones(len(pred), dtype=bool)
+
+    invalid = ~np.isin(gt.cls, VALID_CLASSES)
+    if invalid.any():
+        raise FormatError(
+            f"sequence {sequence}: ground-truth class {int(gt.cls[invalid][0])} is not a "
+            f"MOTChallenge class 1..13 (protocol {protocol} needs the 9-column gt format)"
+        )
+    distractor = np.isin(gt.cls, DISTRACTORS[protocol])
+    removed = _matched_to_distractors(gt, pred, distractor, overlaps, num_frames)
+    return considered & (gt.cls == PEDESTRIAN), ~removed
+
+
+def _matched_to_distractors(
+    gt: BoxTable, pred: BoxTable, distractor: np.ndarray,
+    overlaps: tuple[np.ndarray, np.ndarray, np.ndarray], num_frames: int,
+) -> np.ndarray:
+    """Mask of predictions that TrackEval's per-frame Hungarian match pairs with a distractor.
+
+    A candidate pair (IoU ``>= 0.5 - eps``) whose gt row and prediction have no other candidate
+    is in every optimal assignment, so it is decided without the Hungarian step; only frames
+    with a distractor candidate that competes with other candidates run it.
+    """
+    a, b, iou = overlaps
+    candidate = iou >= 0.5 - EPS
+    a, b, iou = a[candidate], b[candidate], iou[candidate]
+    row_degree = np.bincount(a, minlength=len(gt))
+    col_degree = np.bincount(b, minlength=len(pred))
+    on_distractor = distractor[a]
+    isolated = on_distractor & (row_degree[a] == 1) & (col_degree[b] == 1)
+    removed = np.zeros(len(pred), dtype=bool)
+    removed[b[isolated]] = True
+
+    layout = FramePairs(gt.frame, pred.frame, num_frames)
+    pair_frame = gt.frame[a]
+    for frame in np.unique(pair_frame[on_distractor & ~isolated]):
+        t = frame - 1
+        lo, hi = np.searchsorted(pair_frame, [frame, frame + 1])
+        scores = np.zeros((layout.a_counts[t], layout.b_counts[t]))
+        scores[a[lo:hi] - layout.a_start[t], b[lo:hi] - layout.b_start[t]] = iou[lo:hi]
+        match_rows, match_cols = linear_sum_assignment(-scores)
+        matched = scores[match_rows, match_cols] > EPS
+        hit = distractor[layout.a_start[t] + match_rows[matched]]
+        removed[layout.b_start[t] + match_cols[matched][hit]] = True
+    return removed

@@ -1,0 +1,74 @@
+"""Single-object IoU metrics and the TBA output protocol, on hand-made boxes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.metrics.single import (
+    SUCCESS_THRESHOLDS,
+    frame_ious,
+    iou_over_time,
+    mean_iou,
+    success_auc,
+    success_curve,
+)
+from harness.metrics.tba_output import slots_to_table
+
+NAN = [np.nan] * 4
+
+
+def test_frame_ious_skip_missing_gt_and_score_missing_prediction_zero():
+    gt = np.array([[0, 0, 10, 10], [0, 0, 10, 10], NAN, [0, 0, 10, 10]])
+    pred = np.array([[0, 0, 10, 10], [5, 0, 10, 10], [0, 0, 1, 1], NAN])
+    ious = frame_ious(gt, pred)
+    np.testing.assert_allclose(ious[[0, 1, 3]], [1.0, 50 / 150, 0.0])
+    assert np.isnan(ious[2])
+    with pytest.raises(ValueError, match="differ in length"):
+        frame_ious(gt, pred[:2])
+
+
+def test_mean_iou_per_sequence_then_over_sequences():
+    stats = mean_iou([np.array([1.0, 0.5, np.nan]), np.array([0.25, 0.25])])
+    assert stats["per_sequence"] == [0.75, 0.25]
+    assert stats["mean"] == 0.5 and stats["std"] == 0.25  # population std over sequences
+    assert (stats["min"], stats["max"], stats["median"]) == (0.25, 0.75, 0.5)
+
+
+def test_iou_over_time_averages_sequences_present_at_each_step():
+    curve = iou_over_time([np.array([1.0, 0.5, 0.2]), np.array([0.0, np.nan]), np.array([0.5])])
+    np.testing.assert_allclose(curve, [0.5, 0.5, 0.2])
+
+
+def test_success_curve_and_auc():
+    assert SUCCESS_THRESHOLDS.shape == (21,) and SUCCESS_THRESHOLDS[1] == 0.05
+    curve = success_curve(np.array([0.0, 0.5, 1.0, np.nan]))
+    assert curve[0] == pytest.approx(2 / 3)  # IoU > 0: strictly greater
+    assert curve[10] == pytest.approx(1 / 3)  # IoU 0.5 is not > 0.5
+    assert curve[20] == 0.0
+    mean_curve, auc = success_auc([np.array([1.0, 1.0]), np.array([0.0])])
+    np.testing.assert_allclose(mean_curve[:20], 0.5)
+    assert auc == pytest.approx(mean_curve.mean())
+
+
+def test_tba_slots_new_id_each_rise_past_threshold():
+    conf = np.array(
+        [  # frames x slots
+            [0.9, 0.1],
+            [0.8, 0.5],  # 0.5 is not > 0.5
+            [0.2, 0.7],  # slot 0 off, slot 1 born
+            [0.6, 0.9],  # slot 0 reborn with a new id
+        ]
+    )
+    slots = np.zeros((4, 2, 5))
+    slots[..., :4] = [1, 2, 3, 4]
+    slots[..., 0] += np.arange(4)[:, None]
+    slots[..., 4] = conf
+    result = slots_to_table(slots)
+    assert result.frame.tolist() == [1, 2, 3, 4, 4]
+    assert result.id.tolist() == [1, 1, 2, 3, 2]
+    np.testing.assert_allclose(result.box[:, 0], [1, 2, 3, 4, 4])
+    np.testing.assert_allclose(result.conf, [0.9, 0.8, 0.7, 0.6, 0.9])
+    assert len(slots_to_table(np.zeros((3, 2, 5)))) == 0
+    with pytest.raises(ValueError, match=r"\(T, I, 5\)"):
+        slots_to_table(np.zeros((3, 5)))
