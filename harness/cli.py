@@ -1,0 +1,247 @@
+"""The ``trackbench`` command line: run experiments, evaluate files, list trackers and datasets,
+write reports.
+
+Errors users can fix (TrackbenchError, missing files, bad YAML, bad options) print one line
+``trackbench: error: <message>`` to stderr and exit with code 2; ``--debug`` shows the traceback
+instead. ``trackbench run`` exits with 1 when a cell failed. Commands import the runner, torch and
+the trackers only when they run, so ``--help`` starts in about a second.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import TrackbenchError
+from harness.experiment import expand, load_experiment
+from harness.metrics.protocols import PROTOCOLS
+
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="trackbench: run tracker experiments, evaluate results files, list trackers and datasets, "
+    "write leaderboards.",
+)
+trackers_app = typer.Typer(help="Registered tracker methods and their ablations.")
+datasets_app = typer.Typer(help="Dataset cards.")
+app.add_typer(trackers_app, name="trackers")
+app.add_typer(datasets_app, name="datasets")
+
+EVALUATE_KEYS = tuple("MOTA MOTP IDF1 IDP IDR HOTA DetA AssA LocA FP FN IDSW Frag MT PT ML".split())
+_options = {"debug": False}
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    _options["debug"] = debug
+
+
+@app.command()
+def run(
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder [default: runs/<experiment name>].")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="Results database [default: <out>/results.sqlite].")
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    report: Annotated[
+        bool, typer.Option(help="Write the leaderboard into --out after the run.")
+    ] = True,
+) -> None:
+    """Run every cell of an experiment not already done in the database, then report."""
+    from harness.runner import run_experiment
+    from harness.store import Store
+
+    spec = load_experiment(experiment)
+    out = out or Path("runs") / spec.name
+    err = Console(stderr=True)
+    with Store(db or out / "results.sqlite") as store:
+        summary = run_experiment(spec, store, jobs=jobs, progress=err.is_terminal)
+        err.print(
+            f"{spec.name}: {summary.total} cells, {summary.skipped} already done, "
+            f"{summary.done} done now, {len(summary.failed)} failed ({store.path})",
+            markup=False,
+            highlight=False,
+        )
+        for outcome in summary.failed:
+            cell = outcome.cell
+            err.print(
+                f"  failed: {cell.dataset} {cell.detections} {cell.method_ref} seed {cell.seed}: "
+                f"{outcome.error}",
+                markup=False,
+                highlight=False,
+            )
+        if report:
+            _write_report(store, spec.name, out, [cell.config_hash for cell in expand(spec)])
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def evaluate(
+    gt: Annotated[Path, typer.Option(help="Ground-truth file or folder (MOTChallenge format).")],
+    pred: Annotated[Path, typer.Option(help="Tracker results file or folder.")],
+    protocol: Annotated[str, typer.Option(help=f"One of {', '.join(PROTOCOLS)}.")] = "plain",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Evaluate tracker results against ground truth like TrackEval does."""
+    from harness.metrics import evaluate_files
+
+    result = evaluate_files(gt, pred, protocol=protocol)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    columns = {**result["sequences"], "COMBINED": result["combined"]}
+    table = Table(caption=f"protocol {protocol}; ratios in %")
+    table.add_column("metric")
+    for name in columns:
+        table.add_column(name, justify="right")
+    for key in EVALUATE_KEYS:
+        table.add_row(key, *(_format_metric(values[key]) for values in columns.values()))
+    Console().print(table)
+
+
+@app.command()
+def report(
+    db: Annotated[Path, typer.Option(help="Results database.")],
+    out: Annotated[Path, typer.Option(help="Report folder.")],
+    experiment: Annotated[
+        str | None, typer.Option(help="Experiment to report (needed if several).")
+    ] = None,
+) -> None:
+    """Write the leaderboard (Markdown, CSV, HTML, LaTeX, plot) of an experiment's results."""
+    from harness.store import Store
+
+    with Store(db, create=False) as store:
+        known = store.experiments()
+        if experiment is None:
+            if len(known) != 1:
+                raise TrackbenchError(
+                    f"the database holds experiments {known}; choose one with --experiment", db
+                )
+            experiment = known[0]
+        elif experiment not in known:
+            raise TrackbenchError(f"no experiment {experiment!r} (known: {', '.join(known)})", db)
+        _write_report(store, experiment, out)
+
+
+@trackers_app.command("list")
+def trackers_list() -> None:
+    """Every method and ablation with its inputs, paper and table."""
+    from harness.registry import DEFAULT_ABLATION, methods
+
+    table = Table(title="trackers")
+    for column in ("method", "ablation", "inputs", "kind", "overrides", "paper", "table"):
+        table.add_column(column, overflow="fold")
+    for name, spec in methods().items():
+        inputs = ", ".join(sorted(spec.inputs)) or "-"
+        rows = {
+            DEFAULT_ABLATION: "-",
+            **{a: _format_overrides(o) for a, o in spec.ablations.items()},
+        }
+        for i, (ablation, overrides) in enumerate(rows.items()):
+            first = i == 0  # the method's own columns once, on its default row
+            table.add_row(
+                name if first else "",
+                ablation,
+                inputs if first else "",
+                spec.kind if first else "",
+                overrides,
+                spec.paper if first else "",
+                spec.table if first else "",
+            )
+    Console().print(table)
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """Every dataset card."""
+    from harness.datasets.base import card_names, load_card
+
+    table = Table(title="datasets")
+    for column in ("name", "splits", "protocol", "description"):
+        table.add_column(column, overflow="fold")
+    for name in card_names():
+        card = load_card(name)
+        table.add_row(
+            name,
+            ", ".join(card["splits"]),
+            str(card["protocol"]),
+            str(card["description"]).strip().split("\n")[0],
+        )
+    Console().print(table)
+
+
+@datasets_app.command("info")
+def datasets_info(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. sprites-mot.")],
+) -> None:
+    """Show a dataset card."""
+    from harness.datasets.base import load_card
+
+    typer.echo(yaml.safe_dump(load_card(name), sort_keys=False, allow_unicode=True), nl=False)
+
+
+def _write_report(
+    store, experiment: str, out: Path, config_hashes: list[str] | None = None
+) -> None:
+    from harness.report import write_report
+    from harness.store import combined_timings
+
+    frame = store.metrics_frame(experiment, config_hashes)
+    if frame.empty:
+        Console(stderr=True).print(f"{experiment}: no finished cells, no report written")
+        return
+    timings = combined_timings(store.timings_frame(experiment, config_hashes))
+    for path in write_report(frame, out, title=experiment, timings=timings):
+        Console().print(f"wrote {path}", markup=False, highlight=False)
+
+
+def _format_metric(value: Any) -> str:
+    """Ratios as percentages with one decimal, counts as integers."""
+    return f"{100 * value:.1f}" if isinstance(value, float) else str(value)
+
+
+def _format_overrides(overrides: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in overrides.items())
+
+
+def _fail(message: str, code: int = 2) -> int:
+    typer.echo(f"trackbench: error: {' '.join(message.split())}", err=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``trackbench`` console script."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="trackbench", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument
+        code = _fail(f"{exc.format_message()} (see trackbench --help)", exc.exit_code)
+    except typer.Abort:
+        code = _fail("aborted", 1)
+    except (TrackbenchError, FileNotFoundError, IsADirectoryError, yaml.YAMLError) as exc:
+        if _options["debug"]:
+            raise
+        message = str(exc)
+        if isinstance(exc, OSError) and exc.filename is not None:
+            message = f"{exc.filename}: {exc.strerror}"
+        code = _fail(message)
+    if code == 130:  # typer turns Ctrl-C into exit code 130
+        _fail("interrupted; finished cells are saved, run again to resume", 130)
+    sys.exit(code or 0)
+
+
+if __name__ == "__main__":
+    main()

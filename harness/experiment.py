@@ -1,0 +1,349 @@
+"""Experiments: a YAML file naming datasets, detection-noise levels, methods, seeds and protocol.
+
+An experiment is validated with pydantic (unknown keys are errors) and every problem is reported as
+one line ``file:line: problem``; the line comes from the YAML node tree. It expands into **cells**
+(dataset, split, detections, method, ablation, seed), each with a config hash: the sha256 of the
+canonical JSON of everything that determines its result (see ``Cell.identity``).
+
+Detection variants: a dataset's ``detections`` maps a name to oracle-noise levels (miss_rate,
+jitter, fp_rate; ``harness.detectors.OracleNoise``). Methods that take detections get one cell per
+variant; without ``detections`` they use the dataset's public detections (variant ``public``).
+Methods that take no detections get a single cell per seed (variant ``none``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+import harness
+from harness.datasets.base import load_card
+from harness.errors import ConfigError, TrackbenchError
+from harness.metrics.protocols import PROTOCOLS
+from harness.registry import _suggest, parse_method
+
+PUBLIC_DETECTIONS = "public"
+NO_DETECTIONS = "none"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class NoiseLevel(_Strict):
+    """Oracle-detector noise (``harness.detectors.OracleNoise``)."""
+
+    miss_rate: float = Field(0.0, ge=0.0, le=1.0)
+    jitter: float = Field(0.0, ge=0.0)
+    fp_rate: float = Field(0.0, ge=0.0)
+
+
+class DatasetEntry(_Strict):
+    name: str
+    split: str
+    root: str | None = None
+    params: dict[str, Any] = {}
+    detections: dict[str, NoiseLevel] = {}
+
+
+class TimingSettings(_Strict):
+    warmup_frames: int = Field(10, ge=0)
+    device: str = "cpu"
+
+
+class Experiment(_Strict):
+    """The validated content of an experiment file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    datasets: list[DatasetEntry] = Field(min_length=1)
+    methods: list[str] = Field(min_length=1)
+    seeds: list[int] = Field([0], min_length=1)
+    protocol: Literal[PROTOCOLS] | None = None  # None: each dataset card's protocol
+    timing: TimingSettings = TimingSettings()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One unit of work: a method (with ablation) on a dataset split, detection variant and seed."""
+
+    experiment: str
+    dataset: str
+    split: str
+    detections: str
+    method: str
+    ablation: str
+    seed: int
+    method_config: dict[str, Any]
+    dataset_params: dict[str, Any]
+    noise: dict[str, float] | None
+    protocol: str
+    warmup_frames: int
+    device: str
+    root: str | None = None
+    config_hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
+        object.__setattr__(self, "config_hash", hashlib.sha256(canonical.encode()).hexdigest())
+
+    @property
+    def key(self) -> dict[str, Any]:
+        """The fields that name the cell in tables and reports."""
+        return {
+            "experiment": self.experiment,
+            "dataset": self.dataset,
+            "split": self.split,
+            "detections": self.detections,
+            "method": self.method,
+            "ablation": self.ablation,
+            "seed": self.seed,
+        }
+
+    @property
+    def method_ref(self) -> str:
+        return f"{self.method}:{self.ablation}"
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the cell's result (the hashed document).
+
+        The experiment name, the variant's label and the data root are left out: they name or
+        locate things without changing the result. The code version is trackbench's version.
+        """
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "dataset_params": self.dataset_params,
+            "noise": self.noise,
+            "method": self.method,
+            "ablation": self.ablation,
+            "method_config": self.method_config,
+            "seed": self.seed,
+            "protocol": self.protocol,
+            "timing": {"warmup_frames": self.warmup_frames, "device": self.device},
+            "code_version": harness.__version__,
+        }
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read, validate and resolve an experiment file; any problem is a one-line ConfigError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("experiment file not found", path)
+    loader = yaml.SafeLoader(path.read_text(encoding="utf-8"))
+    try:
+        root = loader.get_single_node()  # the node tree gives every value's line
+        data = None if root is None else loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = f"invalid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark and exc.problem_mark:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise ConfigError(problem, path, None if mark is None else mark.line + 1) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise ConfigError("empty experiment file", path)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "an experiment must be a mapping of keys to values", path, root.start_mark.line + 1
+        )
+    _check_duplicate_keys(root, path)
+    try:
+        experiment = Experiment.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise _validation_error(exc, root, path) from None
+    _resolve_names(experiment, root, path)
+    return experiment
+
+
+def expand(experiment: Experiment) -> list[Cell]:
+    """All cells of ``experiment`` in a fixed order (dataset, detections, method, seed)."""
+    cells = []
+    for entry in experiment.datasets:
+        protocol = experiment.protocol or card_protocol(load_card(entry.name))
+        variants = {name: level.model_dump() for name, level in entry.detections.items()}
+        for ref in experiment.methods:
+            spec, ablation = parse_method(ref)
+            if "detections" not in spec.inputs:
+                method_variants = {NO_DETECTIONS: None}
+            else:
+                method_variants = variants or {PUBLIC_DETECTIONS: None}
+            for variant, noise in method_variants.items():
+                for seed in experiment.seeds:
+                    cells.append(
+                        Cell(
+                            experiment=experiment.name,
+                            dataset=entry.name,
+                            split=entry.split,
+                            detections=variant,
+                            method=spec.name,
+                            ablation=ablation,
+                            seed=seed,
+                            method_config=spec.config_for(ablation),
+                            dataset_params=dict(entry.params),
+                            noise=noise,
+                            protocol=protocol,
+                            warmup_frames=experiment.timing.warmup_frames,
+                            device=experiment.timing.device,
+                            root=entry.root,
+                        )
+                    )
+    return sorted(
+        cells, key=lambda c: (c.dataset, c.split, c.detections, c.method, c.ablation, c.seed)
+    )
+
+
+def card_protocol(card: dict[str, Any]) -> str:
+    """The evaluation protocol a dataset card names (its ``protocol.preprocessing``)."""
+    protocol = card["protocol"]
+    return protocol.get("preprocessing", "plain") if isinstance(protocol, dict) else str(protocol)
+
+
+def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
+    """Check that datasets, splits, card params and methods exist; errors carry the line."""
+
+    def located(exc: TrackbenchError, loc: tuple) -> ConfigError:
+        return ConfigError(exc.message, path, _line_of(root, loc))
+
+    for i, entry in enumerate(experiment.datasets):
+        try:
+            card = load_card(entry.name)
+        except ConfigError as exc:
+            raise located(exc, ("datasets", i, "name")) from None
+        splits = list(card["splits"])
+        if entry.split not in splits:
+            raise ConfigError(
+                f"dataset {entry.name!r} has no split {entry.split!r}"
+                + _suggest(entry.split, splits),
+                path,
+                _line_of(root, ("datasets", i, "split")),
+            )
+        first_of = {}
+        for variant, level in entry.detections.items():
+            first = first_of.setdefault(tuple(level.model_dump().values()), variant)
+            if first != variant:  # same levels, same cells: the config hash would collide
+                raise ConfigError(
+                    f"detections {variant!r} repeat the noise levels of {first!r}",
+                    path,
+                    _line_of(root, ("datasets", i, "detections", variant)),
+                )
+        known = list(card.get("params") or {})
+        for name in entry.params:
+            if name not in known:
+                raise ConfigError(
+                    f"dataset {entry.name!r} has no parameter {name!r}"
+                    + (_suggest(name, known) if known else " (it takes none)"),
+                    path,
+                    _line_of(root, ("datasets", i, "params", name)),
+                )
+    _check_unique(
+        [(d.name, d.split) for d in experiment.datasets], "dataset split", ("datasets",), root, path
+    )
+    for j, ref in enumerate(experiment.methods):
+        try:
+            spec, _ = parse_method(ref)
+        except ConfigError as exc:
+            raise located(exc, ("methods", j)) from None
+        if spec.kind != "multi":
+            raise ConfigError(
+                f"method {spec.name!r} is a single-object tracker;"
+                " experiments run multi-object trackers",
+                path,
+                _line_of(root, ("methods", j)),
+            )
+    canonical = [ref if ":" in ref else f"{ref}:default" for ref in experiment.methods]
+    _check_unique(canonical, "method", ("methods",), root, path)
+    _check_unique(experiment.seeds, "seed", ("seeds",), root, path)
+
+
+def _check_unique(values: list, what: str, loc: tuple, root: yaml.Node, path: Path) -> None:
+    """Reject a repeated value of the list (or mapping, in order) at ``loc``."""
+    seen = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise ConfigError(f"duplicate {what} {value!r}", path, _line_of(root, (*loc, i)))
+        seen.add(value)
+
+
+def _check_duplicate_keys(node: yaml.Node, path: Path) -> None:
+    """YAML silently keeps the last of two equal keys; we reject them."""
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise ConfigError(f"duplicate key {key.value!r}", path, key.start_mark.line + 1)
+            seen.add(key.value)
+            _check_duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_duplicate_keys(item, path)
+
+
+def _validation_error(exc: pydantic.ValidationError, root: yaml.Node, path: Path) -> ConfigError:
+    """The first pydantic error as one line, located in the file (unknown keys first: a misspelt
+    key also makes the key it meant missing)."""
+    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    error = errors[0]
+    loc = tuple(error["loc"])
+    where = _dotted(loc)
+    if error["type"] == "extra_forbidden":
+        known = _fields_at(Experiment, loc[:-1])
+        problem = f"unknown key {loc[-1]!r}" + (f" in {_dotted(loc[:-1])}" if loc[:-1] else "")
+        problem += _suggest(str(loc[-1]), known) if known else ""
+    elif error["type"] == "missing":
+        problem = f"missing key {where!r}"
+    else:
+        problem = f"{where}: {error['msg']}"
+        if error["type"] not in ("literal_error",) and "input" in error:
+            problem += f" (got {error['input']!r})"
+    more = len(errors) - 1
+    if more:
+        problem += f" (+{more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(problem, path, _line_of(root, loc))
+
+
+def _line_of(root: yaml.Node, loc: tuple) -> int:
+    """1-based line of the deepest node on ``loc`` (a mapping entry's line is its key's line)."""
+    node, line = root, root.start_mark.line
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+            if match is None:
+                break
+            line, node = match[0].start_mark.line, match[1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            line = node.start_mark.line
+        else:
+            break
+    return line + 1
+
+
+def _fields_at(model: type, loc: tuple) -> list[str]:
+    """Field names of the pydantic model reached by following ``loc`` from ``model``."""
+    annotation: Any = model
+    for part in loc:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            annotation = annotation.model_fields[part].annotation
+        else:  # list[X] or dict[str, X]: step into the item type
+            annotation = typing.get_args(annotation)[-1]
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _dotted(loc: tuple) -> str:
+    return "".join(
+        f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(loc)
+    )

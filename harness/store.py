@@ -1,0 +1,416 @@
+"""The results store: one SQLite file (WAL mode) holding runs, cells, metrics and timings.
+
+Tables:
+
+- ``runs``: one row per ``trackbench run``: experiment, start/finish time, git commit, package
+  versions (JSON), device, host.
+- ``cells``: one row per (experiment, config hash): the cell's key fields, its identity document
+  (JSON), status ``pending``/``running``/``done``/``failed``, error text and traceback, times.
+- ``metrics``: (cell, sequence or ``COMBINED``, metric, value).
+- ``timings``: (cell, sequence, one column per ``TimingRecord`` field; columns are added when a
+  record brings a new field, so the table follows ``harness.timing`` without a migration).
+
+A cell's metrics, timings and ``done`` status are written in one transaction, so a killed run never
+leaves a cell marked done without its results. Resuming skips cells whose hash is ``done``; cells
+left ``pending``, ``running`` or ``failed`` are computed again.
+
+Concurrency: only the process that owns the ``Store`` writes (the runner's parent; pool workers
+compute and send results back). ``busy_timeout`` still lets a second run or a reader share the file.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+import platform
+import socket
+import sqlite3
+import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from harness.errors import TrackbenchError
+
+COMBINED = "COMBINED"
+KEY_COLUMNS = ["experiment", "dataset", "split", "detections", "method", "ablation", "seed"]
+VERSIONED_PACKAGES = ("torch", "numpy", "trackeval", "motmetrics", "trackbench")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    git_commit TEXT,
+    versions TEXT NOT NULL,
+    device TEXT NOT NULL,
+    host TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    split TEXT NOT NULL,
+    detections TEXT NOT NULL,
+    method TEXT NOT NULL,
+    ablation TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    config TEXT NOT NULL,
+    run INTEGER REFERENCES runs(id),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    error TEXT,
+    traceback TEXT,
+    started TEXT,
+    finished TEXT,
+    UNIQUE (experiment, config_hash)
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    sequence TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,
+    PRIMARY KEY (cell, sequence, metric)
+);
+CREATE TABLE IF NOT EXISTS timings (
+    cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    sequence TEXT NOT NULL,
+    PRIMARY KEY (cell, sequence)
+);
+"""
+
+
+class Store:
+    """A results database at ``path`` (created unless ``create`` is false)."""
+
+    def __init__(self, path: str | Path, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise TrackbenchError("results database not found", self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise TrackbenchError(f"not a results database: {exc}", self.path) from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All statements inside commit together or not at all."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # runs ---------------------------------------------------------------------------------------
+
+    def start_run(self, experiment: str, device: str) -> int:
+        """Record a new run with its provenance; returns its id."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (experiment, started, git_commit, versions, device, host)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    experiment,
+                    utc_now(),
+                    git_commit(),
+                    json.dumps(package_versions()),
+                    device,
+                    socket.gethostname(),
+                ),
+            )
+        return int(cursor.lastrowid)
+
+    def finish_run(self, run_id: int) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET finished = ? WHERE id = ?", (utc_now(), run_id))
+
+    def runs(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM runs ORDER BY id", self._db)
+
+    # cells --------------------------------------------------------------------------------------
+
+    def done_hashes(self, experiment: str) -> set[str]:
+        rows = self._db.execute(
+            "SELECT config_hash FROM cells WHERE experiment = ? AND status = 'done'", (experiment,)
+        )
+        return {row[0] for row in rows}
+
+    def add_pending(self, run_id: int, cells: Iterable[Any]) -> None:
+        """Register ``cells`` (``harness.experiment.Cell``) as pending in run ``run_id``.
+
+        A cell already stored (pending, running or failed) is reset to pending; done cells must
+        not be passed (the runner skips them).
+        """
+        rows = [
+            (
+                c.experiment,
+                c.config_hash,
+                c.dataset,
+                c.split,
+                c.detections,
+                c.method,
+                c.ablation,
+                c.seed,
+                json.dumps(c.identity(), sort_keys=True, default=str),
+                run_id,
+            )
+            for c in cells
+        ]
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO cells (experiment, config_hash, dataset, split, detections, method,"
+                " ablation, seed, config, run, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')"
+                " ON CONFLICT (experiment, config_hash) DO UPDATE SET run = excluded.run,"
+                " status = 'pending', error = NULL, traceback = NULL, started = NULL,"
+                " finished = NULL",
+                rows,
+            )
+
+    def mark_running(self, cell: Any) -> None:
+        """Mark a cell handed to an executor (its ``started`` time comes with its result)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE cells SET status = 'running' WHERE experiment = ? AND config_hash = ?",
+                (cell.experiment, cell.config_hash),
+            )
+
+    def record_done(
+        self,
+        cell: Any,
+        evaluation: dict[str, Any],
+        timings: dict[str, dict[str, Any]],
+        started: str,
+    ) -> None:
+        """Store a finished cell in one transaction: metrics, timings, then status ``done``.
+
+        ``evaluation`` is ``harness.metrics.evaluate``'s dict (``sequences`` and ``combined``);
+        ``timings`` maps a sequence name to its timing record as a dict; ``started`` is when the
+        cell's computation began (``utc_now()``). Scalar metrics are kept.
+        """
+        metric_rows = [
+            (sequence, name, float(value))
+            for sequence, values in [
+                *evaluation["sequences"].items(),
+                (COMBINED, evaluation["combined"]),
+            ]
+            for name, value in values.items()
+            if isinstance(value, numbers.Real)
+        ]
+        with self.transaction() as db:
+            cell_id = self._cell_id(cell)
+            db.execute("DELETE FROM metrics WHERE cell = ?", (cell_id,))
+            db.execute("DELETE FROM timings WHERE cell = ?", (cell_id,))
+            db.executemany(
+                "INSERT INTO metrics (cell, sequence, metric, value) VALUES (?, ?, ?, ?)",
+                [(cell_id, *row) for row in metric_rows],
+            )
+            for sequence, record in timings.items():
+                self._insert_timing(cell_id, sequence, record)
+            db.execute(
+                "UPDATE cells SET status = 'done', error = NULL, traceback = NULL, started = ?,"
+                " finished = ? WHERE id = ?",
+                (started, utc_now(), cell_id),
+            )
+
+    def record_failed(self, cell: Any, error: str, traceback: str, started: str) -> None:
+        """Mark a cell failed with its error and traceback; it keeps no results."""
+        with self.transaction() as db:
+            cell_id = self._cell_id(cell)
+            db.execute("DELETE FROM metrics WHERE cell = ?", (cell_id,))
+            db.execute("DELETE FROM timings WHERE cell = ?", (cell_id,))
+            db.execute(
+                "UPDATE cells SET status = 'failed', error = ?, traceback = ?, started = ?,"
+                " finished = ? WHERE id = ?",
+                (error, traceback, started, utc_now(), cell_id),
+            )
+
+    def cells(self, experiment: str | None = None) -> pd.DataFrame:
+        """Every stored cell with its status, error and times."""
+        where, params = _experiment_filter(experiment)
+        return pd.read_sql_query(
+            "SELECT experiment, dataset, split, detections, method, ablation, seed, config_hash,"
+            f" status, error, traceback, started, finished, run FROM cells c {where}"
+            " ORDER BY experiment, dataset, split, detections, method, ablation, seed",
+            self._db,
+            params=params,
+        )
+
+    def experiments(self) -> list[str]:
+        return [
+            row[0] for row in self._db.execute("SELECT DISTINCT experiment FROM cells ORDER BY 1")
+        ]
+
+    # results ------------------------------------------------------------------------------------
+
+    def metrics_frame(
+        self, experiment: str | None = None, config_hashes: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """Long frame of done cells: key columns, sequence (or ``COMBINED``), metric, value."""
+        where, params = _experiment_filter(experiment, config_hashes)
+        frame = pd.read_sql_query(
+            f"SELECT {_key_select()}, m.sequence, m.metric, m.value"
+            f" FROM metrics m JOIN cells c ON m.cell = c.id {where} AND c.status = 'done'"
+            f" ORDER BY {_key_select()}, m.sequence, m.metric",
+            self._db,
+            params=params,
+        )
+        return frame.astype({"seed": "int64", "value": "float64"})
+
+    def timings_frame(
+        self, experiment: str | None = None, config_hashes: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """One row per (done cell, sequence): key columns, sequence and the timing record fields."""
+        where, params = _experiment_filter(experiment, config_hashes)
+        return pd.read_sql_query(
+            f"SELECT {_key_select()}, t.* FROM timings t JOIN cells c ON t.cell = c.id"
+            f" {where} AND c.status = 'done' ORDER BY {_key_select()}, t.sequence",
+            self._db,
+            params=params,
+        ).drop(columns="cell")
+
+    def _cell_id(self, cell: Any) -> int:
+        row = self._db.execute(
+            "SELECT id FROM cells WHERE experiment = ? AND config_hash = ?",
+            (cell.experiment, cell.config_hash),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"cell {cell.config_hash[:12]} of {cell.experiment!r} was never added")
+        return int(row[0])
+
+    def _insert_timing(self, cell_id: int, sequence: str, record: dict[str, Any]) -> None:
+        existing = {row[1] for row in self._db.execute("PRAGMA table_info(timings)")}
+        for name in record:
+            if name not in existing:
+                if not name.isidentifier():
+                    raise ValueError(f"timing field {name!r} is not an identifier")
+                self._db.execute(f'ALTER TABLE timings ADD COLUMN "{name}"')
+        names = ["cell", "sequence", *record]
+        values = [cell_id, sequence, *(_sql_value(v) for v in record.values())]
+        columns = ", ".join(f'"{n}"' for n in names)
+        self._db.execute(
+            f"INSERT INTO timings ({columns}) VALUES ({', '.join('?' * len(names))})", values
+        )
+
+
+def combined_timings(timings: pd.DataFrame) -> pd.DataFrame:
+    """One ``COMBINED`` timing row per cell, in the report's names (fps, p50_ms, p95_ms, ...).
+
+    fps is all measured frames over all tracker seconds and peak memory the maximum; p50/p95
+    latencies are kept for cells with one sequence only (percentiles of several sequences cannot
+    be combined from theirs) and are NaN otherwise.
+    """
+    cells = (
+        timings.groupby(KEY_COLUMNS, sort=False)
+        .agg(
+            frames=("frames", "sum"),
+            total_seconds=("total_seconds", "sum"),
+            peak_memory_bytes=("peak_memory_bytes", "max"),
+            device=("device_name", "first"),
+            p50_ms=("latency_p50_ms", "first"),
+            p95_ms=("latency_p95_ms", "first"),
+            sequences=("sequence", "size"),
+        )
+        .reset_index()
+    )
+    cells["fps"] = cells["frames"] / cells["total_seconds"]
+    cells.loc[cells["sequences"] > 1, ["p50_ms", "p95_ms"]] = float("nan")
+    cells["sequence"] = COMBINED
+    return cells.drop(columns="sequences")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that determine results."""
+    versions = {}
+    for package in VERSIONED_PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def git_commit() -> str | None:
+    """The commit of the trackbench checkout (``-dirty`` when tracked files changed), if any."""
+    repo = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "-dirty"
+    return commit
+
+
+def device_description(device: str) -> str:
+    """``device`` with the accelerator's or the CPU's name."""
+    if device.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    return f"{device} ({platform.processor() or platform.machine()})"
+
+
+def _key_select() -> str:
+    return ", ".join(f"c.{name}" for name in KEY_COLUMNS)
+
+
+def _experiment_filter(
+    experiment: str | None, config_hashes: Iterable[str] | None = None
+) -> tuple[str, list]:
+    clauses, params = ["1 = 1"], []
+    if experiment is not None:
+        clauses.append("c.experiment = ?")
+        params.append(experiment)
+    if config_hashes is not None:
+        hashes = list(config_hashes)
+        clauses.append(f"c.config_hash IN ({', '.join('?' * len(hashes))})" if hashes else "0 = 1")
+        params.extend(hashes)
+    return "WHERE " + " AND ".join(clauses), params
+
+
+def _sql_value(value: Any) -> Any:
+    """A timing field as SQLite stores it (numpy scalars as Python numbers, the rest as JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return json.dumps(value, default=str)
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 text (how the store writes times)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -1,0 +1,208 @@
+"""The command line: listings, evaluate, run/report, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import yaml
+
+from harness.cli import EVALUATE_KEYS, main
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+@pytest.fixture
+def tud(motmetrics_data, tmp_path):
+    """TUD gt in a ``<seq>/gt.txt`` folder and the motmetrics test results as ``<seq>.txt``."""
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    pred.mkdir()
+    for seq in ("TUD-Campus", "TUD-Stadtmitte"):
+        (gt / seq).mkdir(parents=True)
+        shutil.copy(motmetrics_data / seq / "gt.txt", gt / seq / "gt.txt")
+        shutil.copy(motmetrics_data / seq / "test.txt", pred / f"{seq}.txt")
+    return gt, pred
+
+
+def test_trackers_list(capsys):
+    code, out, _ = cli(capsys, "trackers", "list")
+    assert code == 0
+    for text in (
+        "sort",
+        "no-min-hits",
+        "min_hits=0",
+        "iou",
+        "offline",
+        "ground-truth",
+        "detections",
+        "Bewley",
+        "default",
+    ):
+        assert text in out
+
+
+def test_datasets_list_and_info(capsys):
+    code, out, _ = cli(capsys, "datasets", "list")
+    assert code == 0 and "sprites-mot" in out and "mnist-mot" in out
+    code, out, _ = cli(capsys, "datasets", "info", "sprites-mot")
+    card = yaml.safe_load(out)
+    assert code == 0 and card["name"] == "sprites-mot" and "eval" in card["splits"]
+
+
+def test_evaluate_json_has_the_documented_keys(capsys, tud):
+    gt, pred = tud
+    code, out, _ = cli(capsys, "evaluate", "--gt", gt, "--pred", pred, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert set(result["sequences"]) == {"TUD-Campus", "TUD-Stadtmitte"}
+    for values in [*result["sequences"].values(), result["combined"]]:
+        assert set(EVALUATE_KEYS) <= set(values)
+        assert 0 < values["MOTA"] < 1 and 0 < values["IDF1"] < 1
+        assert all(
+            isinstance(values[k], int) for k in ("FP", "FN", "IDSW", "Frag", "MT", "PT", "ML")
+        )
+        errors = values["FP"] + values["FN"] + values["IDSW"]
+        assert values["MOTA"] == pytest.approx(1 - errors / values["GT_Dets"])
+
+
+def test_evaluate_prints_a_table(capsys, tud):
+    gt, pred = tud
+    code, out, _ = cli(capsys, "evaluate", "--gt", gt, "--pred", pred)
+    assert code == 0
+    for text in ("MOTA", "IDF1", "HOTA", "Frag", "TUD-Campus", "TUD-Stadtmitte", "COMBINED"):
+        assert text in out
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: x\ndatasets: []\nmethod: [sort]\n", encoding="utf-8")
+    (tmp_path / "gt.txt").write_text(
+        "1,1,10,10,5,5,1,1,1\n1,2,abc,10,5,5,1,1,1\n", encoding="utf-8"
+    )
+    (tmp_path / "pred.txt").write_text("1,1,10,10,5,5,1,-1,-1,-1\n", encoding="utf-8")
+    return tmp_path
+
+
+ERROR_CASES = {
+    "missing experiment": (
+        ["run", "{d}/missing.yaml"],
+        "{d}/missing.yaml: experiment file not found",
+    ),
+    "bad experiment": (["run", "{d}/bad.yaml"], "{d}/bad.yaml:3: unknown key 'method'"),
+    "malformed gt": (
+        ["evaluate", "--gt", "{d}/gt.txt", "--pred", "{d}/pred.txt"],
+        "{d}/gt.txt:2: column 3 is not a number: 'abc'",
+    ),
+    "missing gt": (["evaluate", "--gt", "{d}/nope.txt", "--pred", "{d}/pred.txt"], "nope.txt"),
+    "unknown protocol": (
+        ["evaluate", "--gt", "{d}/pred.txt", "--pred", "{d}/pred.txt", "--protocol", "mot99"],
+        "unknown evaluation protocol 'mot99'",
+    ),
+    "missing database": (
+        ["report", "--db", "{d}/none.sqlite", "--out", "{d}/out"],
+        "{d}/none.sqlite: results database not found",
+    ),
+    "unknown dataset": (["datasets", "info", "sprite-mot"], "did you mean 'sprites-mot'?"),
+    "unknown command": (["frobnicate"], "No such command 'frobnicate'"),
+    "missing option": (["evaluate", "--gt", "{d}/gt.txt"], "Missing option '--pred'"),
+}
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_errors_print_one_line_and_exit_2(capsys, bad_files, case):
+    args, expected = ERROR_CASES[case]
+    code, out, err = cli(capsys, *(a.format(d=bad_files) for a in args))
+    assert code == 2
+    assert out == ""
+    assert err.startswith("trackbench: error: ") and err.count("\n") == 1
+    assert expected.format(d=bad_files) in err
+    assert "Traceback" not in err
+
+
+def test_installed_entry_point_errors_and_debug(tmp_path):
+    missing = tmp_path / "missing.yaml"
+    command = [sys.executable, "-m", "harness.cli"]
+    done = subprocess.run(
+        [*command, "run", str(missing)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"trackbench: error: {missing}: experiment file not found\n"
+    debug = subprocess.run(
+        [*command, "--debug", "run", str(missing)], capture_output=True, text=True, timeout=120
+    )
+    assert debug.returncode != 0 and "Traceback" in debug.stderr and "ConfigError" in debug.stderr
+
+
+def test_run_then_report(capsys, tmp_path):
+    experiment = tmp_path / "tiny.yaml"
+    experiment.write_text(
+        textwrap.dedent(f"""\
+        name: tiny
+        datasets:
+          - name: sprites-mot
+            split: eval
+            root: {tmp_path / "cache"}
+            params: {{eval_frames: 200}}
+            detections:
+              noisy: {{miss_rate: 0.1, jitter: 0.05, fp_rate: 0.2}}
+        methods: [iou, ground-truth]
+        seeds: [0, 1]
+        """),
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    code, stdout, err = cli(capsys, "run", experiment, "--out", out)
+    assert code == 0, err
+    assert "tiny: 4 cells, 0 already done, 4 done now, 0 failed" in err
+    for name in (
+        "results.sqlite",
+        "leaderboard.md",
+        "leaderboard.html",
+        "leaderboard.csv",
+        "leaderboard.png",
+    ):
+        assert (out / name).is_file()
+    assert "ground-truth" in (out / "leaderboard.md").read_text(encoding="utf-8")
+
+    code, _, err = cli(capsys, "run", experiment, "--out", out, "--no-report")
+    assert code == 0 and "4 already done, 0 done now" in err
+
+    code, stdout, _ = cli(
+        capsys, "report", "--db", out / "results.sqlite", "--out", tmp_path / "board"
+    )
+    assert code == 0 and "leaderboard.md" in stdout
+    assert (tmp_path / "board" / "leaderboard.html").is_file()
+
+
+def test_run_with_failed_cells_exits_1(capsys, tmp_path):
+    experiment = tmp_path / "mnist.yaml"
+    experiment.write_text(
+        textwrap.dedent(f"""\
+        name: no-digits
+        datasets:
+          - name: mnist-mot
+            split: eval
+            root: {tmp_path / "cache"}
+            params: {{eval_frames: 50, mnist_dir: {tmp_path / "missing"}}}
+        methods: [ground-truth]
+        """),
+        encoding="utf-8",
+    )
+    code, _, err = cli(capsys, "run", experiment, "--out", tmp_path / "run")
+    assert code == 1
+    assert "1 failed" in err and "failed: mnist-mot none ground-truth:default seed 0" in err
+    assert "no finished cells, no report written" in err

@@ -1,0 +1,174 @@
+"""Experiment files: validation errors with their line, name resolution, cell expansion, hashes."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.experiment import NO_DETECTIONS, PUBLIC_DETECTIONS, expand, load_experiment
+
+VALID = """\
+name: small
+description: a test experiment
+datasets:
+  - name: sprites-mot
+    split: eval
+    params: {eval_frames: 300}
+    detections:
+      clean: {miss_rate: 0.0, jitter: 0.0, fp_rate: 0.0}
+      noisy: {miss_rate: 0.1, jitter: 0.05, fp_rate: 0.5}
+methods:
+  - sort
+  - sort:no-min-hits
+  - iou
+  - ground-truth
+seeds: [0, 1]
+timing: {warmup_frames: 5, device: cpu}
+"""
+
+
+def write(tmp_path, text: str, name: str = "exp.yaml"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_valid_experiment_loads(tmp_path):
+    experiment = load_experiment(write(tmp_path, VALID))
+    assert experiment.name == "small"
+    assert experiment.datasets[0].detections["noisy"].fp_rate == 0.5
+    assert experiment.seeds == [0, 1]
+    assert experiment.timing.warmup_frames == 5
+    assert experiment.protocol is None
+
+
+def test_expansion_covers_every_combination_once(tmp_path):
+    cells = expand(load_experiment(write(tmp_path, VALID)))
+    # 3 detection-based refs x 2 noise levels x 2 seeds + ground truth (no detections) x 2 seeds
+    assert len(cells) == 3 * 2 * 2 + 2
+    keys = [tuple(c.key.values()) for c in cells]
+    assert len(set(keys)) == len(keys)
+    assert len({c.config_hash for c in cells}) == len(cells)
+    gt = [c for c in cells if c.method == "ground-truth"]
+    assert {c.detections for c in gt} == {NO_DETECTIONS} and all(c.noise is None for c in gt)
+    noisy = next(c for c in cells if c.detections == "noisy" and c.method == "sort")
+    assert noisy.noise == {"miss_rate": 0.1, "jitter": 0.05, "fp_rate": 0.5}
+    ablated = next(c for c in cells if c.ablation == "no-min-hits")
+    assert ablated.method_config["min_hits"] == 0
+    assert all(c.protocol == "plain" for c in cells)  # the sprites-mot card's protocol
+    assert cells == sorted(
+        cells, key=lambda c: (c.dataset, c.detections, c.method, c.ablation, c.seed)
+    )
+
+
+def test_hash_depends_on_the_result_determining_fields_only(tmp_path):
+    base = {
+        c.key["method"] + c.key["ablation"] + c.detections + str(c.seed): c.config_hash
+        for c in expand(load_experiment(write(tmp_path, VALID)))
+    }
+    again = {
+        c.key["method"] + c.key["ablation"] + c.detections + str(c.seed): c.config_hash
+        for c in expand(
+            load_experiment(write(tmp_path, VALID.replace("name: small", "name: other")))
+        )
+    }
+    assert again == base  # the experiment name does not change a result
+    changed = {
+        c.key["method"] + c.key["ablation"] + c.detections + str(c.seed): c.config_hash
+        for c in expand(
+            load_experiment(write(tmp_path, VALID.replace("jitter: 0.05", "jitter: 0.06")))
+        )
+    }
+    differs = {k for k in base if base[k] != changed[k]}
+    assert differs == {k for k in base if "noisy" in k}
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in base.values())
+
+
+def test_without_noise_levels_detection_methods_use_public_detections(tmp_path):
+    text = VALID.replace(
+        """    detections:
+      clean: {miss_rate: 0.0, jitter: 0.0, fp_rate: 0.0}
+      noisy: {miss_rate: 0.1, jitter: 0.05, fp_rate: 0.5}
+""",
+        "",
+    )
+    cells = expand(load_experiment(write(tmp_path, text)))
+    assert {c.detections for c in cells if c.method == "sort"} == {PUBLIC_DETECTIONS}
+
+
+BAD_CASES = {
+    "yaml syntax": (
+        "name: x\ndatasets:\n  - name: sprites-mot\n    split: [eval\nmethods: [sort]\n",
+        5,
+        "invalid YAML: expected ',' or ']', but got ':' (while parsing a flow sequence at line 4)",
+    ),
+    "unknown top key": (
+        VALID.replace("seeds: [0, 1]", "seed: [0, 1]"),
+        15,
+        "unknown key 'seed' (known: datasets, description, methods, name, protocol, seeds, timing);"
+        " did you mean 'seeds'?",
+    ),
+    "unknown nested key": (VALID.replace("miss_rate: 0.1", "miss: 0.1"), 9, "unknown key 'miss'"),
+    "unknown dataset": (
+        VALID.replace("name: sprites-mot", "name: sprite-mot"),
+        4,
+        "did you mean 'sprites-mot'?",
+    ),
+    "unknown split": (VALID.replace("split: eval", "split: test"), 5, "no split 'test'"),
+    "unknown param": (VALID.replace("eval_frames: 300", "frames: 300"), 6, "no parameter 'frames'"),
+    "unknown tracker": (VALID.replace("  - iou\n", "  - iuo\n"), 13, "unknown tracker 'iuo'"),
+    "unknown ablation": (
+        VALID.replace("sort:no-min-hits", "sort:no-hits"),
+        12,
+        "unknown ablation 'no-hits'",
+    ),
+    "wrong type in list": (VALID.replace("seeds: [0, 1]", "seeds: [0, one]"), 15, "seeds[1]"),
+    "wrong type of section": (
+        VALID.replace("timing: {warmup_frames: 5, device: cpu}", "timing: fast"),
+        16,
+        "timing",
+    ),
+    "out of range": (
+        VALID.replace("miss_rate: 0.1", "miss_rate: 1.5"),
+        9,
+        "less than or equal to 1",
+    ),
+    "unknown protocol": (VALID + "protocol: mot99\n", 17, "protocol"),
+    "missing key": (
+        VALID.replace("methods:\n  - sort\n  - sort:no-min-hits\n  - iou\n  - ground-truth\n", ""),
+        1,
+        "missing key 'methods'",
+    ),
+    "duplicate key": (VALID + "seeds: [3]\n", 17, "duplicate key 'seeds'"),
+    "duplicate method": (VALID.replace("  - iou\n", "  - sort:default\n"), 13, "duplicate method"),
+    "duplicate noise levels": (
+        VALID.replace("miss_rate: 0.1, jitter: 0.05, fp_rate: 0.5", "fp_rate: 0.0"),
+        9,
+        "detections 'noisy' repeat the noise levels of 'clean'",
+    ),
+    "not a mapping": ("- just\n- a list\n", 1, "must be a mapping"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_errors_are_one_line_with_file_and_line(tmp_path, case):
+    text, line, expected = BAD_CASES[case]
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path)
+    error = info.value
+    message = str(error)
+    assert "\n" not in message
+    assert expected in message
+    assert error.path == str(path)
+    assert error.line == line
+    assert message.startswith(f"{path}:{error.line}: ")
+
+
+def test_missing_and_empty_files(tmp_path):
+    with pytest.raises(ConfigError, match="experiment file not found"):
+        load_experiment(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match="empty experiment file"):
+        load_experiment(write(tmp_path, "# only a comment\n"))

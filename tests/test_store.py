@@ -1,0 +1,198 @@
+"""The results store: transactions, statuses, provenance, frames."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.errors import TrackbenchError
+from harness.experiment import Cell
+from harness.store import COMBINED, Store, combined_timings, utc_now
+
+
+def make_cell(seed: int = 0, method: str = "sort", experiment: str = "exp") -> Cell:
+    return Cell(
+        experiment=experiment,
+        dataset="sprites-mot",
+        split="eval",
+        detections="clean",
+        method=method,
+        ablation="default",
+        seed=seed,
+        method_config={"max_age": 1},
+        dataset_params={"eval_frames": 300},
+        noise={"miss_rate": 0.0, "jitter": 0.0, "fp_rate": 0.0},
+        protocol="plain",
+        warmup_frames=10,
+        device="cpu",
+    )
+
+
+EVALUATION = {
+    "sequences": {"seq-a": {"MOTA": 0.5, "IDSW": 3}, "seq-b": {"MOTA": 0.25, "IDSW": 1}},
+    "combined": {"MOTA": 0.375, "IDSW": 4},
+}
+TIMING = {
+    "frames": 290,
+    "total_seconds": 0.5,
+    "latency_p50_ms": np.float64(1.5),
+    "latency_p95_ms": 2.5,
+    "fps": 580.0,
+    "peak_memory_bytes": np.int64(10**9),
+    "device_name": "cpu (x86_64)",
+    "cuda_version": None,
+}
+STARTED = utc_now()
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "results.sqlite") as store:
+        yield store
+
+
+def test_done_cell_has_its_metrics_and_timings(store):
+    cell = make_cell()
+    run = store.start_run("exp", "cpu")
+    store.add_pending(run, [cell])
+    store.record_done(
+        cell, EVALUATION, {"seq-a": TIMING, "seq-b": {**TIMING, "frames": 100}}, STARTED
+    )
+
+    assert store.done_hashes("exp") == {cell.config_hash}
+    frame = store.metrics_frame("exp")
+    assert list(frame.columns) == [
+        "experiment",
+        "dataset",
+        "split",
+        "detections",
+        "method",
+        "ablation",
+        "seed",
+        "sequence",
+        "metric",
+        "value",
+    ]
+    values = frame.set_index(["sequence", "metric"])["value"]
+    assert values[(COMBINED, "MOTA")] == 0.375
+    assert values[("seq-b", "IDSW")] == 1.0
+    assert len(frame) == 6
+    timings = store.timings_frame("exp")
+    assert list(timings["sequence"]) == ["seq-a", "seq-b"]
+    assert list(timings["frames"]) == [290, 100]
+    assert timings["peak_memory_bytes"].iloc[0] == 10**9
+    assert timings["latency_p50_ms"].iloc[0] == 1.5
+    assert timings["cuda_version"].isna().all()
+    assert store.cells("exp")["started"].tolist() == [STARTED]
+
+
+def test_failure_inside_the_transaction_leaves_the_cell_not_done(store):
+    cell = make_cell()
+    store.add_pending(store.start_run("exp", "cpu"), [cell])
+    with pytest.raises(ValueError, match="not an identifier"):
+        # metrics are inserted first, then the bad timing field aborts the transaction
+        store.record_done(cell, EVALUATION, {"seq-a": {"bad field": 1}}, STARTED)
+    assert store.done_hashes("exp") == set()
+    assert store.metrics_frame().empty
+    assert store.cells("exp")["status"].tolist() == ["pending"]
+    rows = sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
+    assert rows == 0
+
+
+def test_failed_cell_keeps_error_and_traceback_and_is_rerun(store):
+    cell = make_cell()
+    run = store.start_run("exp", "cpu")
+    store.add_pending(run, [cell])
+    store.mark_running(cell)
+    assert store.cells("exp")["status"].tolist() == ["running"]
+    store.record_failed(cell, "ValueError: boom", "Traceback (most recent call last): ...", STARTED)
+    cells = store.cells("exp")
+    assert cells[["status", "error"]].values.tolist() == [["failed", "ValueError: boom"]]
+    assert cells["traceback"].iloc[0].startswith("Traceback")
+    assert store.done_hashes("exp") == set()
+
+    store.add_pending(store.start_run("exp", "cpu"), [cell])  # a new run resets it
+    cells = store.cells("exp")
+    assert cells["status"].tolist() == ["pending"] and cells["error"].isna().all()
+    assert cells["run"].tolist() == [2]
+
+
+def test_redone_cell_replaces_its_metrics(store):
+    cell = make_cell()
+    store.add_pending(store.start_run("exp", "cpu"), [cell])
+    store.record_done(cell, EVALUATION, {}, STARTED)
+    changed = {"sequences": {}, "combined": {"MOTA": 0.9}}
+    store.record_done(cell, changed, {}, STARTED)
+    frame = store.metrics_frame()
+    assert frame[["sequence", "metric", "value"]].values.tolist() == [[COMBINED, "MOTA", 0.9]]
+
+
+def test_frames_filter_by_experiment_and_hash(store):
+    a, b, other = make_cell(0), make_cell(1), make_cell(0, experiment="other")
+    run = store.start_run("exp", "cpu")
+    store.add_pending(run, [a, b, other])
+    for cell in (a, b, other):
+        store.record_done(cell, EVALUATION, {"seq-a": TIMING}, STARTED)
+    assert store.experiments() == ["exp", "other"]
+    assert set(store.metrics_frame("exp")["seed"]) == {0, 1}
+    assert set(store.metrics_frame("exp", [b.config_hash])["seed"]) == {1}
+    assert store.metrics_frame("exp", []).empty
+    assert set(store.metrics_frame()["experiment"]) == {"exp", "other"}
+    assert len(store.timings_frame("other")) == 1
+
+
+def test_run_provenance_and_wal(store):
+    run = store.start_run("exp", "cpu (test)")
+    store.finish_run(run)
+    runs = store.runs()
+    assert runs["experiment"].tolist() == ["exp"] and runs["finished"].notna().all()
+    versions = json.loads(runs["versions"].iloc[0])
+    assert set(versions) == {"torch", "numpy", "trackeval", "motmetrics", "trackbench"}
+    assert versions["numpy"] == np.__version__
+    commit = runs["git_commit"].iloc[0]
+    assert commit is None or len(commit.removesuffix("-dirty")) == 40
+    mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_missing_or_foreign_database_is_a_user_error(tmp_path):
+    with pytest.raises(TrackbenchError, match="results database not found"):
+        Store(tmp_path / "none.sqlite", create=False)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(TrackbenchError, match="not a results database"):
+        Store(junk)
+
+
+def test_combined_timings_aggregates_sequences_honestly():
+    key = {
+        "experiment": "e",
+        "dataset": "d",
+        "split": "s",
+        "detections": "x",
+        "method": "m",
+        "ablation": "default",
+    }
+    rows = [
+        {**key, "seed": 0, "sequence": "a", **TIMING},
+        {
+            **key,
+            "seed": 0,
+            "sequence": "b",
+            **TIMING,
+            "frames": 110,
+            "total_seconds": 0.1,
+            "peak_memory_bytes": 2 * 10**9,
+        },
+        {**key, "seed": 1, "sequence": "a", **TIMING},
+    ]
+    combined = combined_timings(pd.DataFrame(rows)).set_index("seed")
+    assert combined.loc[0, "fps"] == pytest.approx(400 / 0.6)
+    assert combined.loc[0, "peak_memory_bytes"] == 2 * 10**9
+    assert np.isnan(combined.loc[0, "p50_ms"])  # two sequences: no combined percentile
+    assert combined.loc[1, "p50_ms"] == 1.5 and combined.loc[1, "fps"] == 580.0
+    assert (combined["sequence"] == COMBINED).all() and combined.loc[1, "device"] == "cpu (x86_64)"
