@@ -109,7 +109,7 @@ def evaluate(
         table.add_column(name, justify="right")
     for key in EVALUATE_KEYS:
         table.add_row(key, *(_format_metric(values[key]) for values in columns.values()))
-    Console().print(table)
+    _console().print(table)
 
 
 @app.command()
@@ -161,7 +161,7 @@ def trackers_list() -> None:
                 spec.paper if first else "",
                 spec.table if first else "",
             )
-    Console().print(table)
+    _console().print(table)
 
 
 @datasets_app.command("list")
@@ -177,10 +177,10 @@ def datasets_list() -> None:
         table.add_row(
             name,
             ", ".join(card["splits"]),
-            str(card["protocol"]),
-            str(card["description"]).strip().split("\n")[0],
+            str(card["protocol"].get("preprocessing", "")),
+            " ".join(str(card["description"]).split()).split(". ")[0],
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @datasets_app.command("info")
@@ -193,19 +193,23 @@ def datasets_info(
     typer.echo(yaml.safe_dump(load_card(name), sort_keys=False, allow_unicode=True), nl=False)
 
 
+def _console() -> Console:
+    """A console for tables: the terminal's width, or 160 columns when piped to a file."""
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
 def _write_report(
     store, experiment: str, out: Path, config_hashes: list[str] | None = None
 ) -> None:
     from harness.report import write_report
-    from harness.store import combined_timings
 
     frame = store.metrics_frame(experiment, config_hashes)
     if frame.empty:
         Console(stderr=True).print(f"{experiment}: no finished cells, no report written")
         return
-    timings = combined_timings(store.timings_frame(experiment, config_hashes))
+    timings = store.timings_frame(experiment, config_hashes)
     for path in write_report(frame, out, title=experiment, timings=timings):
-        Console().print(f"wrote {path}", markup=False, highlight=False)
+        _console().print(f"wrote {path}", markup=False, highlight=False)
 
 
 def _format_metric(value: Any) -> str:

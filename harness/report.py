@@ -73,12 +73,11 @@ METRICS: dict[str, MetricInfo] = {
 }
 TIMINGS: dict[str, MetricInfo] = {
     "fps": MetricInfo("fps", True, "value"),
-    "p50_ms": MetricInfo("p50 ms", False, "value"),
-    "p95_ms": MetricInfo("p95 ms", False, "value"),
+    "latency_p50_ms": MetricInfo("p50 ms", False, "value"),
+    "latency_p95_ms": MetricInfo("p95 ms", False, "value"),
     "peak_memory_bytes": MetricInfo("peak memory", False, "count"),
 }
-TIMING_SHOWN = ("fps", "p50_ms")
-_TIMING_ALIASES = {"latency_p50_ms": "p50_ms", "latency_p95_ms": "p95_ms", "device_name": "device"}
+TIMING_SHOWN = ("fps", "latency_p50_ms")
 
 COLUMN_SETS: dict[str, tuple[str, ...]] = {
     # He et al. 2019, Tables 1 and 2.
@@ -113,9 +112,10 @@ def resolve_columns(columns: str | Sequence[str] | None = None) -> list[str]:
 def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per report key: ``n_seeds`` and ``<metric>_mean`` / ``<metric>_std`` over seeds.
 
-    Uses the ``COMBINED`` rows only; raw units (fractions, counts). Timing columns are added the
-    same way when ``timings`` is given (see ``_cell_timings``). Row order is the order of first
-    appearance.
+    Uses the ``COMBINED`` rows only; raw units (fractions, counts). With ``timings`` (the
+    per-sequence rows of ``Store.timings_frame``), the ``TIMINGS`` columns are added the same way
+    from each cell's combined timing (see ``_cell_timings``), and ``device_name``. Row order is
+    the order of first appearance.
     """
     combined = _combined(frame)
     if combined.empty:
@@ -135,15 +135,13 @@ def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.Da
     summary.insert(0, "n_seeds", combined.groupby(KEY, sort=False, dropna=False)["seed"].nunique())
     if timings is not None:
         timed = _cell_timings(timings)
-        present = [c for c in TIMINGS if c in timed.columns]
         long = timed.melt(
-            id_vars=KEY + ["seed"], value_vars=present, var_name="metric", value_name="value"
+            id_vars=KEY + ["seed"], value_vars=list(TIMINGS), var_name="metric", value_name="value"
         )
-        summary = summary.join(_flatten(_seed_stats(long, "metric", "value"), present))
-        if "device" in timed.columns:
-            summary = summary.join(
-                _distinct(timed.groupby(KEY, sort=False, dropna=False)["device"])
-            )
+        summary = summary.join(_flatten(_seed_stats(long, "metric", "value"), list(TIMINGS)))
+        summary = summary.join(
+            _distinct(timed.groupby(KEY, sort=False, dropna=False)["device_name"])
+        )
     return summary.reset_index()
 
 
@@ -254,27 +252,24 @@ def _combined(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell_timings(timings: pd.DataFrame) -> pd.DataFrame:
-    """One timing row per cell (key + seed) from per-sequence records (``Store.timings_frame``).
+    """One timing row per cell (key + seed) from per-sequence ``TimingRecord`` rows, as
+    ``Store.timings_frame`` gives them.
 
-    Accepts the store's field names (``latency_p50_ms``, ``device_name``) or short ones. Uses the
-    ``COMBINED`` rows where there are any; otherwise combines sequences: fps = Σ frames / Σ
-    seconds when ``frames`` and ``total_seconds`` are there (else the median), p50/p95 = median of
-    the per-sequence values (exact for one sequence), peak memory = max.
+    fps = Σ frames / Σ total_seconds; peak memory = the maximum; ``device_name`` = the distinct
+    names joined. Latency percentiles are kept for one-sequence cells only (percentiles of several
+    sequences cannot be combined from theirs) and are NaN otherwise.
     """
-    frame = _keyed(timings.rename(columns=_TIMING_ALIASES), ["seed"], "timings")
-    if "sequence" in frame.columns and (frame["sequence"] == COMBINED).any():
-        frame = frame[frame["sequence"] == COMBINED]
-    numeric = [c for c in (*TIMINGS, "frames", "total_seconds") if c in frame.columns]
+    latencies = ["latency_p50_ms", "latency_p95_ms"]
+    numeric = ["frames", "total_seconds", *latencies, "peak_memory_bytes"]
+    frame = _keyed(timings, ["seed", *numeric, "device_name"], "timings")
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
     groups = frame.groupby(KEY + ["seed"], sort=False, dropna=False)
-    cells = {c: groups[c].median() for c in ("fps", "p50_ms", "p95_ms") if c in frame.columns}
-    if {"frames", "total_seconds"} <= set(frame.columns):
-        cells["fps"] = groups["frames"].sum() / groups["total_seconds"].sum()
-    if "peak_memory_bytes" in frame.columns:
-        cells["peak_memory_bytes"] = groups["peak_memory_bytes"].max()
-    if "device" in frame.columns:
-        cells["device"] = _distinct(groups["device"])
-    return pd.DataFrame(cells).reset_index()
+    cells = groups[latencies].first()
+    cells.loc[groups.size() > 1, latencies] = math.nan
+    cells["fps"] = groups["frames"].sum() / groups["total_seconds"].sum()
+    cells["peak_memory_bytes"] = groups["peak_memory_bytes"].max()
+    cells["device_name"] = _distinct(groups["device_name"])
+    return cells.reset_index()
 
 
 def _distinct(grouped: SeriesGroupBy) -> pd.Series:

@@ -316,32 +316,6 @@ class Store:
         )
 
 
-def combined_timings(timings: pd.DataFrame) -> pd.DataFrame:
-    """One ``COMBINED`` timing row per cell, in the report's names (fps, p50_ms, p95_ms, ...).
-
-    fps is all measured frames over all tracker seconds and peak memory the maximum; p50/p95
-    latencies are kept for cells with one sequence only (percentiles of several sequences cannot
-    be combined from theirs) and are NaN otherwise.
-    """
-    cells = (
-        timings.groupby(KEY_COLUMNS, sort=False)
-        .agg(
-            frames=("frames", "sum"),
-            total_seconds=("total_seconds", "sum"),
-            peak_memory_bytes=("peak_memory_bytes", "max"),
-            device=("device_name", "first"),
-            p50_ms=("latency_p50_ms", "first"),
-            p95_ms=("latency_p95_ms", "first"),
-            sequences=("sequence", "size"),
-        )
-        .reset_index()
-    )
-    cells["fps"] = cells["frames"] / cells["total_seconds"]
-    cells.loc[cells["sequences"] > 1, ["p50_ms", "p95_ms"]] = float("nan")
-    cells["sequence"] = COMBINED
-    return cells.drop(columns="sequences")
-
-
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages that determine results."""
     versions = {}

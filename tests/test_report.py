@@ -14,6 +14,7 @@ from harness.papers import load_paper_file
 from harness.report import (
     COLUMN_SETS,
     METRICS,
+    _cell_timings,
     compare_with_paper,
     format_cell,
     latex_escape,
@@ -194,7 +195,13 @@ def test_plots_are_png_files(tmp_path):
     frame = pd.concat([HAND, noisy, mathtext])
     timings = frame[["experiment", "dataset", "split", "detections", "method", "ablation", "seed"]]
     timings = timings.drop_duplicates().assign(
-        fps=120.0, p50_ms=8.0, p95_ms=9.0, peak_memory_bytes=1e6, device="cpu"
+        sequence="s1",
+        frames=240,
+        total_seconds=2.0,
+        latency_p50_ms=8.0,
+        latency_p95_ms=9.0,
+        peak_memory_bytes=10**6,
+        device_name="cpu",
     )
     written = write_report(frame, tmp_path, "T", timings=timings)
     for name in ("leaderboard.png", "speed_accuracy.png"):
@@ -202,11 +209,56 @@ def test_plots_are_png_files(tmp_path):
         assert tmp_path / name in written and data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
     header = markdown_rows((tmp_path / "leaderboard.md").read_text(encoding="utf-8"))[0]
     assert header[-2:] == ["fps ↑", "p50 ms ↓"]
-    assert summarize(frame, timings)["fps_mean"].tolist() == [120.0] * 4
+    summary = summarize(frame, timings)
+    assert summary["fps_mean"].tolist() == [120.0] * 4
+    assert summary["latency_p50_ms_mean"].tolist() == [8.0] * 4  # one sequence: kept
+
+
+def test_cell_timings_combine_sequences_honestly():
+    """fps = Σ frames / Σ seconds (not the records' own fps), peak memory = max, latency
+    percentiles only for one-sequence cells, device names distinct and joined."""
+    record = {
+        **KEYS,
+        "method": "m",
+        "ablation": "default",
+        "frames": 290,
+        "total_seconds": 0.5,
+        "latency_p50_ms": 1.5,
+        "latency_p95_ms": 2.5,
+        "fps": 580.0,
+        "peak_memory_bytes": 10**9,
+        "device_name": "cpu (x86_64)",
+    }
+    rows = [
+        {**record, "seed": 0, "sequence": "a"},
+        {
+            **record,
+            "seed": 0,
+            "sequence": "b",
+            "frames": 110,
+            "total_seconds": 0.1,
+            "peak_memory_bytes": 2 * 10**9,
+            "device_name": "cuda:0 (H100)",
+        },
+        {**record, "seed": 1, "sequence": "a"},
+        {**record, "seed": 1, "sequence": "b", "device_name": "cpu (x86_64)"},
+        {**record, "seed": 2, "sequence": "a"},
+    ]
+    cells = _cell_timings(pd.DataFrame(rows)).set_index("seed")
+    assert cells.index.tolist() == [0, 1, 2]
+    assert cells.loc[0, "fps"] == pytest.approx(400 / 0.6)
+    assert cells.loc[1, "fps"] == pytest.approx(580.0)
+    assert cells.loc[0, "peak_memory_bytes"] == 2 * 10**9
+    two = cells.loc[[0, 1], ["latency_p50_ms", "latency_p95_ms"]].to_numpy(dtype=float)
+    assert np.isnan(two).all()  # several sequences: no combined percentile
+    assert cells.loc[2, "latency_p50_ms"] == 1.5 and cells.loc[2, "latency_p95_ms"] == 2.5
+    assert cells.loc[0, "device_name"] == "cpu (x86_64); cuda:0 (H100)"
+    assert cells.loc[1, "device_name"] == "cpu (x86_64)"
 
 
 def test_store_timings_combine_sequences_then_seeds():
-    """Per-sequence records as ``Store.timings_frame`` gives them: fps = frames / seconds."""
+    """Per-sequence records as ``Store.timings_frame`` gives them, combined per cell then
+    summarised over seeds."""
     rows = [
         {
             **KEYS,
@@ -232,8 +284,8 @@ def test_store_timings_combine_sequences_then_seeds():
     fps = [400 / 3, 400 / 6]
     assert full["fps_mean"] == pytest.approx(np.mean(fps))
     assert full["fps_std"] == pytest.approx(np.std(fps, ddof=1))
-    assert full["p50_ms_mean"] == 6.0 and math.isnan(full["p95_ms_mean"])
-    assert full["peak_memory_bytes_mean"] == 30 and full["device"] == "cpu"
+    assert math.isnan(full["latency_p50_ms_mean"]) and math.isnan(full["latency_p95_ms_mean"])
+    assert full["peak_memory_bytes_mean"] == 30 and full["device_name"] == "cpu"
     assert math.isnan(summary.loc[("tba", "TBAc-noMem"), "fps_mean"])
 
 

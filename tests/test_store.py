@@ -6,12 +6,11 @@ import json
 import sqlite3
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from harness.errors import TrackbenchError
 from harness.experiment import Cell
-from harness.store import COMBINED, Store, combined_timings, utc_now
+from harness.store import COMBINED, Store, utc_now
 
 
 def make_cell(seed: int = 0, method: str = "sort", experiment: str = "exp") -> Cell:
@@ -166,33 +165,3 @@ def test_missing_or_foreign_database_is_a_user_error(tmp_path):
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(TrackbenchError, match="not a results database"):
         Store(junk)
-
-
-def test_combined_timings_aggregates_sequences_honestly():
-    key = {
-        "experiment": "e",
-        "dataset": "d",
-        "split": "s",
-        "detections": "x",
-        "method": "m",
-        "ablation": "default",
-    }
-    rows = [
-        {**key, "seed": 0, "sequence": "a", **TIMING},
-        {
-            **key,
-            "seed": 0,
-            "sequence": "b",
-            **TIMING,
-            "frames": 110,
-            "total_seconds": 0.1,
-            "peak_memory_bytes": 2 * 10**9,
-        },
-        {**key, "seed": 1, "sequence": "a", **TIMING},
-    ]
-    combined = combined_timings(pd.DataFrame(rows)).set_index("seed")
-    assert combined.loc[0, "fps"] == pytest.approx(400 / 0.6)
-    assert combined.loc[0, "peak_memory_bytes"] == 2 * 10**9
-    assert np.isnan(combined.loc[0, "p50_ms"])  # two sequences: no combined percentile
-    assert combined.loc[1, "p50_ms"] == 1.5 and combined.loc[1, "fps"] == 580.0
-    assert (combined["sequence"] == COMBINED).all() and combined.loc[1, "device"] == "cpu (x86_64)"

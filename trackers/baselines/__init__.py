@@ -27,8 +27,8 @@ register_method(
         # Keep unmatched tracks alive 30 frames (DeepSORT's value) so they can be re-matched.
         "max-age-30": {"max_age": 30},
     },
-    paper="Bewley et al., Simple Online and Realtime Tracking, ICIP 2016",
-    table="cross-input (Bastani et al. 2021) T2 and T3 baseline (SORT17)",
+    paper="Bewley et al. 2016, Simple Online and Realtime Tracking",
+    table="Bastani et al. 2021 T2, T3 (SORT17)",
     description="Kalman filter + Hungarian IoU matching; reference defaults (abewley/sort).",
 )
 
@@ -52,9 +52,8 @@ register_method(
         "mot17-frcnn": mot17_offline(sigma_l=0.0, sigma_h=0.9, sigma_iou=0.3, t_min=3),
         "mot17-sdp": mot17_offline(sigma_l=0.4, sigma_h=0.5, sigma_iou=0.2, t_min=2),
     },
-    paper="Bochinski et al., High-Speed Tracking-by-Detection Without Using Image Information, "
-    "AVSS 2017",
-    table="cross-input (Bastani et al. 2021) T2 baseline (IOU17)",
+    paper="Bochinski et al. 2017, High-Speed Tracking-by-Detection Without Using Image Information",
+    table="Bastani et al. 2021 T2 (IOU17)",
     description="Greedy IoU association; 'online' reports a track once valid, 'offline' as the "
     "paper does.",
 )
@@ -64,7 +63,7 @@ register_method(
     GroundTruthTracker,
     config={},
     inputs=set(),
-    paper="test double (got10k IdentityTracker style)",
+    paper="test double (like got10k's IdentityTracker)",
     table="harness check: MOTA = IDF1 = 1",
     description="Replays each sequence's ground truth; not a method.",
 )
