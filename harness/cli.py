@@ -136,6 +136,80 @@ def report(
         _write_report(store, experiment, out)
 
 
+@app.command()
+def compare(
+    new: Annotated[Path, typer.Argument(help="Results database of the change.")],
+    baseline: Annotated[Path, typer.Option(help="Results database of the baseline.")],
+    experiment: Annotated[
+        str | None, typer.Option(help="Experiment to compare (needed if a database holds several).")
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated metrics or a column set (mot, tba, hota, cis)."),
+    ] = None,
+    tolerance: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="METRIC=X (absolute, stored units: MOTA=0.01 is 1 point) or METRIC=X% "
+            "(relative); repeatable."
+        ),
+    ] = None,
+    z: Annotated[
+        float, typer.Option(min=0, help="Standard errors of seed noise added to tolerances.")
+    ] = 2.0,
+    speed: Annotated[bool, typer.Option(help="Also gate on fps (noisy across machines).")] = False,
+    speed_tolerance: Annotated[
+        float, typer.Option(min=0, help="Relative fps tolerance (0.2 = 20%).")
+    ] = 0.2,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Also write the table as Markdown (a CI comment).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Regression gate: compare NEW's results with the baseline's; exit 1 on a regression."""
+    from harness.compare import (
+        HEADER,
+        compare_databases,
+        display_rows,
+        parse_tolerances,
+        table_notes,
+        to_markdown,
+    )
+
+    result, new_side, base_side = compare_databases(
+        new,
+        baseline,
+        experiment,
+        speed=speed,
+        metrics=metrics,
+        tolerances=parse_tolerances(tolerance or []),
+        z=z,
+        speed_tolerance=speed_tolerance,
+    )
+    title = (
+        f"trackbench compare: {new_side.experiment} ({new}) "
+        f"vs baseline {base_side.experiment} ({baseline})"
+    )
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(to_markdown(result, title), encoding="utf-8")
+    if as_json:
+        typer.echo(result.to_json())
+    else:
+        table = Table(title=title, title_justify="left")
+        for i, column in enumerate(HEADER):
+            table.add_column(column, justify="right" if 2 <= i <= 5 else "left")
+        styles = {"✗": "bold red", "↑": "green"}
+        for row in display_rows(result):
+            table.add_row(*row, style=styles.get(row[-1][:1]))
+        console = _console()
+        console.print(table)
+        for line in [*table_notes(result), result.summary_line()]:
+            console.print(line, markup=False, highlight=False)
+    if not result.passed:
+        raise typer.Exit(result.exit_code)
+
+
 @trackers_app.command("list")
 def trackers_list() -> None:
     """Every method and ablation with its inputs, paper and table."""

@@ -1,0 +1,494 @@
+"""The regression gate: compare a change's results with a baseline's (``trackbench compare``).
+
+Usage in CI: run the same experiment on the baseline commit and on the change, then::
+
+    trackbench compare new.sqlite --baseline old.sqlite [--experiment NAME]
+        [--metrics MOTA,IDF1,HOTA | --metrics tba] [--tolerance MOTA=0.01 --tolerance FP=5%]
+        [--z 2.0] [--speed [--speed-tolerance 0.2]] [--markdown comment.md] [--json]
+
+Exit code 0: no regression; 1: a regression or a baseline row missing from NEW; 2: bad usage or
+input (unknown metric, metric absent from a database, bad ``--tolerance``).
+
+Rules:
+
+- A row is one (dataset, split, detections, method, ablation); rows match on these fields, not on
+  the config hash (the change may alter a method's config). Values are the ``COMBINED`` ones,
+  pooled over seeds per side (``harness.report.summarize``): mean, sample std, n.
+- Metrics default to the leaderboard's default column set (``mot``); ``--metrics`` takes metric
+  names or a column-set name. Directions and labels come from ``harness.report.METRICS``; a
+  metric without a direction (PT, GT_IDs) cannot be gated.
+- A metric regresses when it moves in its bad direction by more than
+  ``allowed = tolerance + z * SE`` with ``SE = sqrt(s_b²/n_b + s_n²/n_n)`` (Welch). A side with one
+  seed has no std of its own; it borrows the other side's (the same method, the same noise), so
+  SE is 0 only when both sides have one seed. An improvement beyond the same ``allowed`` is
+  reported (↑) and never fails.
+- Default tolerances (``DEFAULT_TOLERANCES``, by metric kind): ratios 0.005 absolute (0.5 points);
+  counts 2% of the baseline mean but at least 1 (one event); other values (FAF) 2% but at least
+  0.01. ``--tolerance METRIC=X`` sets an absolute tolerance in the stored units (fractions for
+  ratios), ``METRIC=X%`` a relative one; either replaces the default for that metric.
+- Speed (fps of the tracker, each cell's sequences combined by ``report._cell_timings``) is
+  compared only with ``--speed``: timings differ between machines. Default tolerance 20% relative.
+- A baseline row absent from NEW, or lacking some of the baseline's seeds (cells not done: failed
+  or never run), fails. Rows only in NEW are listed as new and never fail.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.errors import ConfigError, FormatError, TrackbenchError
+from harness.registry import _suggest
+from harness.report import (
+    COLUMN_SETS,
+    DEFAULT_COLUMN_SET,
+    KEY,
+    METRICS,
+    TIMINGS,
+    MetricInfo,
+    _combined,
+    _format_delta,
+    _method_label,
+    format_cell,
+    markdown_escape,
+    resolve_columns,
+    summarize,
+)
+from harness.store import Store
+
+SPEED_METRIC = "fps"
+VERDICT_MARKS = {"ok": "✓", "regressed": "✗", "improved": "↑", "missing": "✗ missing", "new": "new"}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a metric may move in its bad direction: the larger of ``absolute`` and
+    ``relative`` × |baseline mean| (before the z · SE allowance for seed noise)."""
+
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def amount(self, baseline: np.ndarray) -> np.ndarray:
+        return np.maximum(self.absolute, self.relative * np.abs(baseline))
+
+    def describe(self, info: MetricInfo) -> str:
+        """The tolerance in shown units: points for ratios, else the metric's units."""
+        scale, unit = (100.0, " pt") if info.kind == "ratio" else (1.0, "")
+        absolute = f"{self.absolute * scale:g}{unit}"
+        relative = f"{100 * self.relative:g}%"
+        if self.absolute and self.relative:
+            return f"max({absolute}, {relative})"
+        return relative if self.relative else absolute
+
+
+DEFAULT_TOLERANCES: dict[str, Tolerance] = {
+    "ratio": Tolerance(absolute=0.005),
+    "count": Tolerance(absolute=1.0, relative=0.02),
+    "value": Tolerance(absolute=0.01, relative=0.02),
+}
+DEFAULT_SPEED_TOLERANCE = 0.2
+_TOLERANCE_SPEC = re.compile(r"^\s*([^=\s]+)\s*=\s*([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(%?)\s*$")
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    """What ``compare`` found.
+
+    ``comparisons``: one row per (report row, metric) present on both sides: the key columns,
+    ``metric``, ``baseline_mean/std/n``, ``new_mean/std/n``, ``delta`` (new − baseline, stored
+    units), ``tolerance``, ``standard_error``, ``allowed`` (tolerance + z · SE) and ``verdict``
+    ("ok", "regressed", "improved"). ``tolerances``: the tolerance used per metric. ``missing``:
+    baseline rows NEW lacks: their ``baseline_seeds``, those not done in NEW (``missing_seeds``)
+    and whether the whole row is absent (``row_absent``).
+    ``new_rows``: the key columns of rows only in NEW.
+    """
+
+    comparisons: pd.DataFrame
+    missing: pd.DataFrame
+    new_rows: pd.DataFrame
+    tolerances: dict[str, Tolerance]
+    z: float
+
+    @property
+    def regressions(self) -> pd.DataFrame:
+        return self.comparisons[self.comparisons["verdict"] == "regressed"]
+
+    @property
+    def improvements(self) -> pd.DataFrame:
+        return self.comparisons[self.comparisons["verdict"] == "improved"]
+
+    @property
+    def passed(self) -> bool:
+        return self.regressions.empty and self.missing.empty
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    def summary_line(self) -> str:
+        rows = self.comparisons.groupby(KEY, sort=False).ngroups
+        verdict = "PASSED" if self.passed else "FAILED"
+        return (
+            f"{verdict}: {len(self.comparisons)} comparisons in {rows} row(s): "
+            f"{len(self.regressions)} regressed, {len(self.improvements)} improved; "
+            f"{len(self.missing)} baseline row(s) not done in NEW; {len(self.new_rows)} new row(s)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready results (NaN as null)."""
+        return {
+            "passed": self.passed,
+            "z": self.z,
+            "tolerances": {
+                name: {"absolute": t.absolute, "relative": t.relative}
+                for name, t in self.tolerances.items()
+            },
+            "regressed": len(self.regressions),
+            "improved": len(self.improvements),
+            "comparisons": _records(self.comparisons),
+            "missing": _records(self.missing),
+            "new": _records(self.new_rows),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
+def compare(
+    new: pd.DataFrame,
+    baseline: pd.DataFrame,
+    metrics: str | Sequence[str] | None = None,
+    tolerances: dict[str, Tolerance] | None = None,
+    z: float = 2.0,
+    new_timings: pd.DataFrame | None = None,
+    baseline_timings: pd.DataFrame | None = None,
+    speed_tolerance: float = DEFAULT_SPEED_TOLERANCE,
+) -> ComparisonResult:
+    """Compare two ``Store.metrics_frame`` results (one experiment each) metric by metric.
+
+    Speed is compared when both ``*_timings`` (``Store.timings_frame``) are given. ``tolerances``
+    overrides ``DEFAULT_TOLERANCES`` per metric name. NEW may be empty (all its cells failed):
+    every baseline row is then missing. Raises ``TrackbenchError`` when a metric is unknown,
+    undirected, or absent from a side, or when the baseline is empty.
+    """
+    if z < 0:
+        raise ConfigError(f"z must be >= 0, got {z}")
+    names = resolve_metrics(metrics)
+    speed = new_timings is not None and baseline_timings is not None
+    if speed:
+        names.append(SPEED_METRIC)
+    tolerance_of = _tolerances(names, tolerances or {}, speed_tolerance)
+
+    base_summary, base_seeds = _side_summary("baseline", baseline, baseline_timings, names)
+    if _combined(new).empty:  # every cell failed or none ran: every baseline row is missing
+        new_summary, new_seeds = base_summary.iloc[:0], base_seeds.iloc[:0]
+    else:
+        new_summary, new_seeds = _side_summary("NEW", new, new_timings, names)
+
+    missing = _missing_rows(base_seeds, new_seeds)
+    new_only = new_seeds.index.difference(base_seeds.index, sort=False)
+    new_rows = pd.DataFrame(list(new_only), columns=KEY)
+
+    paired = _long(base_summary, names).merge(
+        _long(new_summary, names), on=KEY + ["metric"], suffixes=("_baseline", "_new")
+    )
+    paired = paired.sort_values(["row_baseline", "order_baseline"], kind="stable")
+    paired = paired.drop(columns=["row_baseline", "order_baseline", "row_new", "order_new"])
+    comparisons = _judge(paired.reset_index(drop=True), tolerance_of, z)
+    return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z)
+
+
+def resolve_metrics(metrics: str | Sequence[str] | None) -> list[str]:
+    """Metric names to gate: a column-set name, comma-separated names, a list, or None (the
+    default column set). Every one must have a direction in ``METRICS``."""
+    if isinstance(metrics, str):
+        items = [m.strip() for m in metrics.split(",") if m.strip()]
+        metrics = items[0] if len(items) == 1 and items[0] in COLUMN_SETS else items
+    names = resolve_columns(metrics or DEFAULT_COLUMN_SET)
+    undirected = [m for m in names if METRICS[m].higher_is_better is None]
+    if undirected:
+        raise ConfigError(f"metrics {undirected} have no better direction and cannot be gated")
+    return names
+
+
+def parse_tolerances(specs: Sequence[str]) -> dict[str, Tolerance]:
+    """``["MOTA=0.01", "FP=5%,IDSW=2"]`` -> tolerances: ``X`` absolute (stored units, fractions
+    for ratios), ``X%`` relative to the baseline mean."""
+    tolerances = {}
+    for spec in (s for text in specs for s in text.split(",") if s.strip()):
+        match = _TOLERANCE_SPEC.match(spec)
+        if match is None:
+            raise ConfigError(
+                f"bad --tolerance {spec.strip()!r}: expected METRIC=VALUE (absolute, e.g. "
+                "MOTA=0.01) or METRIC=PERCENT% (relative, e.g. FP=5%)"
+            )
+        name, number, percent = match.groups()
+        value = float(number)
+        tolerances[name] = Tolerance(relative=value / 100) if percent else Tolerance(value)
+    return tolerances
+
+
+@dataclass(frozen=True)
+class Results:
+    """One side read from a results database."""
+
+    path: Path
+    experiment: str
+    metrics: pd.DataFrame
+    timings: pd.DataFrame | None
+
+
+def load_results(path: str | Path, experiment: str | None, with_timings: bool) -> Results:
+    """The done cells of ``experiment`` (the only one when None) in the database at ``path``."""
+    with Store(path, create=False) as store:
+        known = store.experiments()
+        if experiment is None:
+            if len(known) != 1:
+                raise TrackbenchError(
+                    f"the database holds experiments {known}; choose one with --experiment", path
+                )
+            experiment = known[0]
+        elif experiment not in known:
+            raise TrackbenchError(f"no experiment {experiment!r} (known: {', '.join(known)})", path)
+        metrics = store.metrics_frame(experiment)
+        timings = store.timings_frame(experiment) if with_timings else None
+    return Results(Path(path), experiment, metrics, timings)
+
+
+def compare_databases(
+    new: str | Path,
+    baseline: str | Path,
+    experiment: str | None = None,
+    speed: bool = False,
+    **options: Any,
+) -> tuple[ComparisonResult, Results, Results]:
+    """``compare`` on two results databases; ``options`` go to ``compare``."""
+    new_side = load_results(new, experiment, speed)
+    base_side = load_results(baseline, experiment, speed)
+    if base_side.metrics.empty:
+        raise TrackbenchError(
+            f"baseline experiment {base_side.experiment!r} has no finished cells", baseline
+        )
+    result = compare(
+        new_side.metrics,
+        base_side.metrics,
+        new_timings=new_side.timings,
+        baseline_timings=base_side.timings,
+        **options,
+    )
+    return result, new_side, base_side
+
+
+# ----------------------------------------------------------------------------- computation
+
+
+def _tolerances(
+    names: list[str], overrides: dict[str, Tolerance], speed_tolerance: float
+) -> dict[str, Tolerance]:
+    unknown = [name for name in overrides if name not in names]
+    if unknown:
+        raise ConfigError(
+            f"--tolerance for {unknown}, which are not compared" + _suggest(unknown[0], names)
+        )
+    defaults = {name: DEFAULT_TOLERANCES[_info(name).kind] for name in names}
+    if SPEED_METRIC in names:
+        defaults[SPEED_METRIC] = Tolerance(relative=speed_tolerance)
+    return defaults | overrides
+
+
+def _info(name: str) -> MetricInfo:
+    return TIMINGS[name] if name == SPEED_METRIC else METRICS[name]
+
+
+def _side_summary(
+    side: str, frame: pd.DataFrame, timings: pd.DataFrame | None, names: list[str]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """``summarize`` of one side (with timings when gating speed), checked to hold every
+    metric, and its seeds per row."""
+    if SPEED_METRIC not in names:
+        timings = None
+    elif timings is None or timings.empty:
+        raise FormatError(f"{side} results hold no timings; compare without --speed")
+    try:
+        summary = summarize(frame, timings)
+    except TrackbenchError as exc:
+        raise FormatError(f"{side} results: {exc}") from None
+    absent = [name for name in names if f"{name}_mean" not in summary.columns]
+    if absent:
+        raise FormatError(f"{side} results lack metrics {absent}")
+    seeds = _combined(frame).groupby(KEY, sort=False)["seed"].agg(lambda s: sorted(set(s)))
+    return summary, seeds
+
+
+def _missing_rows(base_seeds: pd.Series, new_seeds: pd.Series) -> pd.DataFrame:
+    records = []
+    for key, seeds in base_seeds.items():
+        done = set(new_seeds.get(key, []))
+        lacking = [int(s) for s in seeds if s not in done]
+        if lacking:
+            records.append(
+                {
+                    **dict(zip(KEY, key)),
+                    "baseline_seeds": [int(s) for s in seeds],
+                    "missing_seeds": lacking,
+                    "row_absent": not done,
+                }
+            )
+    columns = KEY + ["baseline_seeds", "missing_seeds", "row_absent"]
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
+def _long(summary: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """One row per (report row, metric): mean, std, n, and the row's and metric's order."""
+    return pd.concat(
+        [
+            summary[KEY].assign(
+                metric=name,
+                mean=summary[f"{name}_mean"].astype(float),
+                std=summary[f"{name}_std"].astype(float),
+                n=summary["n_seeds"].astype(int),
+                row=np.arange(len(summary)),
+                order=position,
+            )
+            for position, name in enumerate(names)
+        ],
+        ignore_index=True,
+    )
+
+
+def _judge(paired: pd.DataFrame, tolerance_of: dict[str, Tolerance], z: float) -> pd.DataFrame:
+    """Add delta, tolerance, SE, allowed and verdict (vectorised over all comparisons)."""
+    base, new = paired["mean_baseline"].to_numpy(), paired["mean_new"].to_numpy()
+    n_base, n_new = paired["n_baseline"].to_numpy(), paired["n_new"].to_numpy()
+    own_base = np.where(n_base > 1, paired["std_baseline"].to_numpy() ** 2, np.nan)
+    own_new = np.where(n_new > 1, paired["std_new"].to_numpy() ** 2, np.nan)
+    # a one-seed side borrows the other side's variance; both one seed -> SE 0
+    var_base = np.where(np.isnan(own_base), own_new, own_base)
+    var_new = np.where(np.isnan(own_new), own_base, own_new)
+    se = np.nan_to_num(np.sqrt(var_base / n_base + var_new / n_new), nan=0.0)
+    tolerance = np.array(
+        [float(tolerance_of[m].amount(b)) for m, b in zip(paired["metric"], base)], dtype=float
+    )
+    sign = np.array([1.0 if _info(m).higher_is_better else -1.0 for m in paired["metric"]])
+    delta = new - base
+    worse = -sign * delta  # > 0: moved in the bad direction
+    allowed = tolerance + z * se
+    lost = np.isnan(new) & ~np.isnan(base)
+    verdict = np.select(
+        [lost | (worse > allowed), -worse > allowed], ["regressed", "improved"], "ok"
+    )
+    columns = {
+        "baseline_mean": base,
+        "baseline_std": paired["std_baseline"].to_numpy(),
+        "baseline_n": n_base,
+        "new_mean": new,
+        "new_std": paired["std_new"].to_numpy(),
+        "new_n": n_new,
+        "delta": delta,
+        "tolerance": tolerance,
+        "standard_error": se,
+        "allowed": allowed,
+        "verdict": verdict,
+    }
+    return pd.concat([paired[KEY + ["metric"]], pd.DataFrame(columns)], axis=1)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.generic):
+            value = value.item()
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    return [{k: plain(v) for k, v in record.items()} for record in frame.to_dict("records")]
+
+
+# ----------------------------------------------------------------------------- rendering
+
+HEADER = ["Row", "Metric", "Baseline", "New", "Δ", "Allowed", "Verdict"]
+
+
+def row_label(record: dict[str, Any]) -> str:
+    """``dataset/split/detections method[:ablation]`` of a result row."""
+    where = "/".join(str(record[k]) for k in ("dataset", "split", "detections") if record[k])
+    return f"{where} {_method_label(record['method'], record['ablation'])}"
+
+
+def display_rows(result: ComparisonResult) -> list[list[str]]:
+    """The diff table as text cells (``HEADER`` columns): ratios in %, deltas and allowances in
+    the shown units (points for ratios); a row's label only on its first line."""
+    lines, previous = [], None
+    for record in result.comparisons.to_dict("records"):
+        info = _info(record["metric"])
+        scale = 100.0 if info.kind == "ratio" else 1.0
+        label = row_label(record)
+        lines.append(
+            [
+                label if label != previous else "",
+                info.header,
+                _side_cell(info, record, "baseline"),
+                _side_cell(info, record, "new"),
+                _format_delta(info, record["delta"] * scale)
+                if np.isfinite(record["delta"])
+                else "—",
+                _format_delta(info, record["allowed"] * scale).lstrip("+")
+                if np.isfinite(record["allowed"])
+                else "—",
+                VERDICT_MARKS[record["verdict"]],
+            ]
+        )
+        previous = label
+    for record in result.missing.to_dict("records"):
+        seeds = ", ".join(map(str, record["missing_seeds"]))
+        what = "not done" if record["row_absent"] else f"seeds {seeds} not done"
+        base = f"seeds {', '.join(map(str, record['baseline_seeds']))}"
+        lines.append([row_label(record), "—", base, what, "", "", VERDICT_MARKS["missing"]])
+    for record in result.new_rows.to_dict("records"):
+        lines.append([row_label(record), "—", "", "", "", "", VERDICT_MARKS["new"]])
+    return lines
+
+
+def _side_cell(info: MetricInfo, record: dict[str, Any], side: str) -> str:
+    n = int(record[f"{side}_n"])
+    return f"{format_cell(info, record[f'{side}_mean'], record[f'{side}_std'], n)} ({n})"
+
+
+def table_notes(result: ComparisonResult) -> list[str]:
+    tolerances = ", ".join(
+        f"{_info(name).label} {tolerance.describe(_info(name))}"
+        for name, tolerance in result.tolerances.items()
+    )
+    return [
+        "Cells: mean ± sample std (n seeds) of the COMBINED value; ratios in %, Δ in points.",
+        (
+            f"Regression: a move in the bad direction beyond allowed = tolerance + {result.z:g}"
+            " · SE (Welch standard error of the difference of means over seeds)."
+        ),
+        f"Tolerances: {tolerances}.",
+        "✓ within allowance, ✗ regression or baseline row not done in NEW, ↑ improvement.",
+    ]
+
+
+def to_markdown(result: ComparisonResult, title: str) -> str:
+    """The diff table as a Markdown document (a CI comment)."""
+    numeric = [False, False, True, True, True, True, False]
+    lines = [
+        f"## {markdown_escape(title)}",
+        "",
+        f"**{markdown_escape(result.summary_line())}**",
+        "",
+    ]
+    lines.append("| " + " | ".join(HEADER) + " |")
+    lines.append("|" + "|".join("---:" if num else "---" for num in numeric) + "|")
+    lines += [
+        "| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in display_rows(result)
+    ]
+    lines += [""] + [f"- {markdown_escape(note)}" for note in table_notes(result)]
+    return "\n".join(lines) + "\n"
