@@ -45,8 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from harness.errors import ConfigError, FormatError, TrackbenchError
-from harness.registry import _suggest
+from harness.errors import ConfigError, FormatError, TrackbenchError, did_you_mean
 from harness.report import (
     COLUMN_SETS,
     DEFAULT_COLUMN_SET,
@@ -296,7 +295,7 @@ def _tolerances(
     unknown = [name for name in overrides if name not in names]
     if unknown:
         raise ConfigError(
-            f"--tolerance for {unknown}, which are not compared" + _suggest(unknown[0], names)
+            f"--tolerance for {unknown}, which are not compared" + did_you_mean(unknown[0], names)
         )
     defaults = {name: DEFAULT_TOLERANCES[_info(name).kind] for name in names}
     if SPEED_METRIC in names:

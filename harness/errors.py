@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 
@@ -31,3 +32,10 @@ class FormatError(TrackbenchError):
 
 class ConfigError(TrackbenchError):
     """An invalid experiment, card or name (unknown dataset, tracker or ablation)."""
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """The tail of an unknown-name message: the known names and the closest one, if any."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f" (known: {', '.join(sorted(known))}){hint}"

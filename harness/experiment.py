@@ -26,9 +26,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import harness
 from harness.datasets.base import load_card
-from harness.errors import ConfigError, TrackbenchError
+from harness.errors import ConfigError, TrackbenchError, did_you_mean
 from harness.metrics.protocols import PROTOCOLS
-from harness.registry import _suggest, parse_method
+from harness.registry import parse_method
 
 PUBLIC_DETECTIONS = "public"
 NO_DETECTIONS = "none"
@@ -223,7 +223,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
         if entry.split not in splits:
             raise ConfigError(
                 f"dataset {entry.name!r} has no split {entry.split!r}"
-                + _suggest(entry.split, splits),
+                + did_you_mean(entry.split, splits),
                 path,
                 _line_of(root, ("datasets", i, "split")),
             )
@@ -241,7 +241,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
             if name not in known:
                 raise ConfigError(
                     f"dataset {entry.name!r} has no parameter {name!r}"
-                    + (_suggest(name, known) if known else " (it takes none)"),
+                    + (did_you_mean(name, known) if known else " (it takes none)"),
                     path,
                     _line_of(root, ("datasets", i, "params", name)),
                 )
@@ -298,7 +298,7 @@ def _validation_error(exc: pydantic.ValidationError, root: yaml.Node, path: Path
     if error["type"] == "extra_forbidden":
         known = _fields_at(Experiment, loc[:-1])
         problem = f"unknown key {loc[-1]!r}" + (f" in {_dotted(loc[:-1])}" if loc[:-1] else "")
-        problem += _suggest(str(loc[-1]), known) if known else ""
+        problem += did_you_mean(str(loc[-1]), known) if known else ""
     elif error["type"] == "missing":
         problem = f"missing key {where!r}"
     else:

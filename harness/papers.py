@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from harness.errors import ConfigError
-from harness.registry import DEFAULT_ABLATION, _suggest
+from harness.errors import ConfigError, did_you_mean
+from harness.registry import DEFAULT_ABLATION
 
 PAPERS_DIR = Path(
     os.environ.get(
@@ -167,7 +167,9 @@ def paper_table(table_id: str, directory: str | Path | None = None) -> PaperTabl
     """The table ``table_id`` (e.g. ``"tba-t1"``)."""
     tables = paper_tables(directory)
     if table_id not in tables:
-        raise ConfigError(f"unknown paper table {table_id!r}" + _suggest(table_id, list(tables)))
+        raise ConfigError(
+            f"unknown paper table {table_id!r}" + did_you_mean(table_id, list(tables))
+        )
     return tables[table_id]
 
 

@@ -8,13 +8,12 @@ third-party packages add theirs through the ``trackbench.trackers`` entry-point 
 from __future__ import annotations
 
 import copy
-import difflib
 import importlib
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Callable
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, did_you_mean
 
 DEFAULT_ABLATION = "default"
 
@@ -38,7 +37,7 @@ class MethodSpec:
         if ablation != DEFAULT_ABLATION and ablation not in self.ablations:
             raise ConfigError(
                 f"unknown ablation {ablation!r} of method {self.name!r}"
-                + _suggest(ablation, [DEFAULT_ABLATION, *self.ablations])
+                + did_you_mean(ablation, [DEFAULT_ABLATION, *self.ablations])
             )
         config = copy.deepcopy(self.config)
         config.update(copy.deepcopy(self.ablations.get(ablation, {})))
@@ -74,8 +73,12 @@ def register_method(
         if unknown:
             raise ValueError(f"ablation {name}:{ablation} overrides unknown keys {sorted(unknown)}")
     spec = MethodSpec(
-        name=name, factory=factory, config=dict(config), inputs=frozenset(inputs),
-        ablations=dict(ablations), **info,
+        name=name,
+        factory=factory,
+        config=dict(config),
+        inputs=frozenset(inputs),
+        ablations=dict(ablations),
+        **info,
     )
     _METHODS[name] = spec
     return spec
@@ -113,7 +116,7 @@ def parse_method(ref: str) -> tuple[MethodSpec, str]:
     name, _, ablation = ref.partition(":")
     ablation = ablation or DEFAULT_ABLATION
     if name not in _METHODS:
-        raise ConfigError(f"unknown tracker {name!r}" + _suggest(name, list(_METHODS)))
+        raise ConfigError(f"unknown tracker {name!r}" + did_you_mean(name, list(_METHODS)))
     spec = _METHODS[name]
     spec.config_for(ablation)  # validates the ablation name
     return spec, ablation
@@ -122,11 +125,7 @@ def parse_method(ref: str) -> tuple[MethodSpec, str]:
 def adapter(adapter_id: str) -> Callable[..., Any]:
     importlib.import_module("harness.datasets")
     if adapter_id not in _ADAPTERS:
-        raise ConfigError(f"unknown dataset adapter {adapter_id!r}" + _suggest(adapter_id, list(_ADAPTERS)))
+        raise ConfigError(
+            f"unknown dataset adapter {adapter_id!r}" + did_you_mean(adapter_id, list(_ADAPTERS))
+        )
     return _ADAPTERS[adapter_id]
-
-
-def _suggest(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f" (known: {', '.join(sorted(known))}){hint}"

@@ -27,9 +27,9 @@ import pandas as pd
 import seaborn as sns
 from pandas.api.typing import SeriesGroupBy
 
-from harness.errors import ConfigError, FormatError
+from harness.errors import ConfigError, FormatError, did_you_mean
 from harness.papers import PaperTable, paper_table
-from harness.registry import DEFAULT_ABLATION, _suggest
+from harness.registry import DEFAULT_ABLATION
 
 KEY = ["dataset", "split", "detections", "method", "ablation"]
 COMBINED = "COMBINED"
@@ -99,13 +99,15 @@ def resolve_columns(columns: str | Sequence[str] | None = None) -> list[str]:
     if columns is None or isinstance(columns, str):
         name = columns or DEFAULT_COLUMN_SET
         if name not in COLUMN_SETS:
-            raise ConfigError(f"unknown column set {name!r}" + _suggest(name, list(COLUMN_SETS)))
+            raise ConfigError(
+                f"unknown column set {name!r}" + did_you_mean(name, list(COLUMN_SETS))
+            )
         return list(COLUMN_SETS[name])
     if not columns:
         raise ConfigError("no report columns given")
     for name in columns:
         if name not in METRICS:
-            raise ConfigError(f"unknown report column {name!r}" + _suggest(name, list(METRICS)))
+            raise ConfigError(f"unknown report column {name!r}" + did_you_mean(name, list(METRICS)))
     return list(columns)
 
 
@@ -319,7 +321,7 @@ def _check_paper_units(table: PaperTable) -> None:
         if info is None:
             raise ConfigError(
                 f"table {table.id}: column {column.name!r} names unknown metric {column.metric!r}"
-                + _suggest(column.metric, list(METRICS)),
+                + did_you_mean(column.metric, list(METRICS)),
                 table.path,
                 table.line,
             )

@@ -9,10 +9,12 @@ from typing import Any
 import yaml
 
 from harness.data import Sequence
-from harness.errors import ConfigError
-from harness.registry import _suggest, adapter
+from harness.errors import ConfigError, did_you_mean
+from harness.registry import adapter
 
-CARDS_DIR = Path(os.environ.get("TRACKBENCH_CARDS", Path(__file__).resolve().parents[2] / "datasets"))
+CARDS_DIR = Path(
+    os.environ.get("TRACKBENCH_CARDS", Path(__file__).resolve().parents[2] / "datasets")
+)
 REQUIRED_CARD_KEYS = ("name", "adapter", "description", "source", "license", "splits", "protocol")
 
 
@@ -29,7 +31,7 @@ class DatasetAdapter:
         if unknown:
             raise ConfigError(
                 f"dataset {card['name']!r} has no parameter {unknown[0]!r}"
-                + _suggest(unknown[0], list(known))
+                + did_you_mean(unknown[0], list(known))
             )
         self.card = {**card, "params": {**known, **params}} if params else card
         self.root = None if root is None else Path(root)
@@ -48,7 +50,7 @@ class DatasetAdapter:
         if split not in self.card["splits"]:
             raise ConfigError(
                 f"dataset {self.card['name']!r} has no split {split!r}"
-                + _suggest(split, list(self.card["splits"]))
+                + did_you_mean(split, list(self.card["splits"]))
             )
 
 
@@ -60,7 +62,7 @@ def card_path(name: str) -> Path:
     """The card file of dataset ``name`` (``sprites-mot`` -> datasets/sprites_mot.yaml)."""
     path = CARDS_DIR / f"{name.replace('-', '_')}.yaml"
     if not path.is_file():
-        raise ConfigError(f"unknown dataset {name!r}" + _suggest(name, card_names()))
+        raise ConfigError(f"unknown dataset {name!r}" + did_you_mean(name, card_names()))
     return path
 
 
@@ -71,7 +73,9 @@ def load_card(name: str) -> dict[str, Any]:
         card = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
-        raise ConfigError(f"invalid YAML: {exc}", path, None if line is None else line + 1) from None
+        raise ConfigError(
+            f"invalid YAML: {exc}", path, None if line is None else line + 1
+        ) from None
     if not isinstance(card, dict):
         raise ConfigError("a card must be a mapping", path)
     missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
