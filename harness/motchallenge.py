@@ -39,7 +39,7 @@ def read_mot(path: str | Path, kind: Kind = "result") -> BoxTable:
 
 def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
     """Parse MOTChallenge ``text``; ``path`` only names the source in error messages."""
-    if not text.strip():
+    if not text or text.isspace():
         if kind == "gt":
             raise FormatError("empty ground-truth file", path)
         return BoxTable.empty()
@@ -64,6 +64,38 @@ def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
     if not MIN_COLUMNS <= ncols <= MAX_COLUMNS:
         raise FormatError(f"expected {MIN_COLUMNS} to {MAX_COLUMNS} columns, found {ncols}", path, 1)
 
+    columns, lines = _clean_numbers(df), None
+    if columns is None:
+        columns, lines = _coerce_numbers(df, text, path)
+    n = len(columns[0])
+    if n == 0:
+        if kind == "gt":
+            raise FormatError("empty ground-truth file", path)
+        return BoxTable.empty()
+    _validate(columns, kind, lines, path)
+
+    conf = np.array(columns[6]) if ncols > 6 else np.ones(n)
+    cls = columns[7] if kind == "gt" and ncols > 7 else np.full(n, -1.0)
+    vis = np.array(columns[8]) if kind == "gt" and ncols > 8 else np.full(n, -1.0)
+    return BoxTable(
+        frame=columns[0].astype(np.int64), id=columns[1].astype(np.int64),
+        box=np.column_stack(columns[2:6]), conf=conf, cls=cls.astype(np.int64), visibility=vis,
+    )
+
+
+def _clean_numbers(df: pd.DataFrame) -> list[np.ndarray] | None:
+    """The columns as floats when pandas already parsed every field as a number (the usual
+    case: no blank line, missing field or text token anywhere), else None."""
+    if not all(dtype.kind in "iuf" for dtype in df.dtypes):
+        return None
+    columns = [df.iloc[:, j].to_numpy(dtype=np.float64) for j in range(df.shape[1])]
+    return None if any(np.isnan(column).any() for column in columns) else columns
+
+
+def _coerce_numbers(df: pd.DataFrame, text: str, path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Float columns of the non-blank rows and their 1-based line numbers; the first field that
+    is not a number is an error naming its line."""
+    ncols = df.shape[1]
     blank = df.isna().all(axis=1).to_numpy()
     if blank.any():  # only then is the per-line scan for blank lines needed
         blank = blank & _blank_lines(text, len(df))
@@ -82,22 +114,7 @@ def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
             raise FormatError(f"column {j + 1} is not a number: {token!r}", path, i + 1)
         values[:, j] = column
     keep = ~blank
-    lines = np.flatnonzero(keep) + 1
-    values = values[keep]
-    if len(values) == 0:
-        if kind == "gt":
-            raise FormatError("empty ground-truth file", path)
-        return BoxTable.empty()
-    _validate(values, kind, lines, path)
-
-    n = len(values)
-    conf = values[:, 6] if ncols > 6 else np.ones(n)
-    cls = values[:, 7] if kind == "gt" and ncols > 7 else np.full(n, -1.0)
-    vis = values[:, 8] if kind == "gt" and ncols > 8 else np.full(n, -1.0)
-    return BoxTable(
-        frame=values[:, 0].astype(np.int64), id=values[:, 1].astype(np.int64),
-        box=values[:, 2:6], conf=conf, cls=cls.astype(np.int64), visibility=vis,
-    )
+    return list(values[keep].T), np.flatnonzero(keep) + 1
 
 
 def _blank_lines(text: str, nrows: int) -> np.ndarray:
@@ -110,23 +127,31 @@ def _blank_lines(text: str, nrows: int) -> np.ndarray:
     return mask
 
 
-def _validate(values: np.ndarray, kind: Kind, lines: np.ndarray, path) -> None:
+def _validate(columns: list[np.ndarray], kind: Kind, lines: np.ndarray | None, path) -> None:
+    """Raise a FormatError naming the first bad row's line (row i is line ``lines[i]``, or
+    i + 1 when ``lines`` is None)."""
     def fail(mask: np.ndarray, problem: str) -> None:
         if mask.any():
-            raise FormatError(problem, path, int(lines[np.argmax(mask)]))
+            row = int(np.argmax(mask))
+            raise FormatError(problem, path, row + 1 if lines is None else int(lines[row]))
 
-    fail(~np.isfinite(values).all(axis=1), "non-finite number (inf)")
-    frame, ids = values[:, 0], values[:, 1]
+    finite = np.isfinite(columns[0])
+    for column in columns[1:]:
+        finite &= np.isfinite(column)
+    fail(~finite, "non-finite number (inf)")
+    frame, ids = columns[0], columns[1]
     fail(frame != np.floor(frame), "frame number is not an integer")
     fail(frame < 1, "frame number must be >= 1 (MOTChallenge frames are 1-based)")
     fail(ids != np.floor(ids), "id is not an integer")
     if kind != "det":
         fail(ids < 0, "id must be >= 0")
-    fail(values[:, 4] <= 0, "box width must be > 0")
-    fail(values[:, 5] <= 0, "box height must be > 0")
+    fail(columns[4] <= 0, "box width must be > 0")
+    fail(columns[5] <= 0, "box height must be > 0")
     if kind == "det":
         return
     key = frame.astype(np.int64) * (int(ids.max()) + 1) + ids.astype(np.int64)
+    if (key[1:] > key[:-1]).all():  # rows sorted by (frame, id): no repeats, no sort needed
+        return
     order = np.argsort(key, kind="stable")
     dup = np.zeros(len(key), dtype=bool)
     dup[order[1:]] = key[order[1:]] == key[order[:-1]]

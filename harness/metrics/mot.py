@@ -63,32 +63,56 @@ def sequence_data(
     """
     for table, what in ((gt, "ground truth"), (pred, "prediction")):
         _check_rows(table, num_frames, f"sequence {name}: {what}")
-    gt = gt.select(np.argsort(gt.frame, kind="stable"))
-    pred = pred.select(np.argsort(pred.frame, kind="stable"))
+    gt, pred = _frame_ordered(gt), _frame_ordered(pred)
     overlaps = overlapping_pairs(gt.frame, gt.box, pred.frame, pred.box)
     keep_gt, keep_pred = rows_to_keep(protocol, gt, pred, overlaps, num_frames, name)
     a, b, iou = overlaps
     kept = keep_gt[a] & keep_pred[b]
     a, b, iou = (np.cumsum(keep_gt) - 1)[a[kept]], (np.cumsum(keep_pred) - 1)[b[kept]], iou[kept]
-    gt, pred = gt.select(keep_gt), pred.select(keep_pred)
+    gt_frame, gt_id = gt.frame[keep_gt], gt.id[keep_gt]
+    pred_frame, pred_id = pred.frame[keep_pred], pred.id[keep_pred]
 
-    pairs = FramePairs(gt.frame, pred.frame, num_frames)
-    similarity = pairs.dense(a, b, iou)
-    gt_ids, gt_index = np.unique(gt.id, return_inverse=True)
-    pred_ids, pred_index = np.unique(pred.id, return_inverse=True)
-    gt_split = np.cumsum(pairs.a_counts)[:-1]
-    pred_split = np.cumsum(pairs.b_counts)[:-1]
+    pairs = FramePairs(gt_frame, pred_frame, num_frames)
+    gt_ids, gt_index = _dense_ids(gt_id)
+    pred_ids, pred_index = _dense_ids(pred_id)
     return {
-        "gt_ids": np.split(gt_index.astype(int), gt_split),
-        "tracker_ids": np.split(pred_index.astype(int), pred_split),
-        "similarity_scores": pairs.matrices(similarity),
+        "gt_ids": _split(gt_index, pairs.a_start, pairs.a_counts),
+        "tracker_ids": _split(pred_index, pairs.b_start, pairs.b_counts),
+        "similarity_scores": pairs.matrices(pairs.dense(a, b, iou)),
         "num_timesteps": num_frames,
-        "num_gt_ids": len(gt_ids),
-        "num_tracker_ids": len(pred_ids),
-        "num_gt_dets": len(gt),
-        "num_tracker_dets": len(pred),
+        "num_gt_ids": gt_ids,
+        "num_tracker_ids": pred_ids,
+        "num_gt_dets": len(gt_frame),
+        "num_tracker_dets": len(pred_frame),
         "seq": name,
     }
+
+
+def _frame_ordered(table: BoxTable) -> BoxTable:
+    """``table`` stably sorted by frame (itself when already in frame order, as files usually are)."""
+    if (table.frame[1:] >= table.frame[:-1]).all():
+        return table
+    return table.select(np.argsort(table.frame, kind="stable"))
+
+
+def _dense_ids(ids: np.ndarray) -> tuple[int, np.ndarray]:
+    """The number of distinct ``ids`` and each id's rank among them (0..K-1, in id order)."""
+    if len(ids) == 0:
+        return 0, np.zeros(0, dtype=int)
+    low = int(ids.min())
+    span = int(ids.max()) - low + 1
+    if span > 16 * len(ids) + 1024:  # sparse ids: sorting beats a lookup table
+        unique, index = np.unique(ids, return_inverse=True)
+        return len(unique), index.astype(int)
+    present = np.zeros(span, dtype=bool)
+    present[ids - low] = True
+    rank = np.cumsum(present) - 1
+    return int(rank[-1]) + 1, rank[ids - low].astype(int)
+
+
+def _split(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """``values`` cut into consecutive pieces of ``counts`` rows starting at ``starts``."""
+    return [values[start:start + count] for start, count in zip(starts.tolist(), counts.tolist())]
 
 
 def _check_rows(table: BoxTable, num_frames: int, what: str) -> None:
@@ -98,6 +122,8 @@ def _check_rows(table: BoxTable, num_frames: int, what: str) -> None:
     if outside.any():
         raise FormatError(f"{what}: frame {int(table.frame[outside][0])} outside 1..{num_frames}")
     key = table.frame * (int(table.id.max()) - int(table.id.min()) + 1) + table.id - table.id.min()
+    if (key[1:] > key[:-1]).all():  # rows sorted by (frame, id): no repeats, no sort needed
+        return
     unique, counts = np.unique(key, return_counts=True)
     if (counts > 1).any():
         i = int(np.flatnonzero(key == unique[counts > 1][0])[0])

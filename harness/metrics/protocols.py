@@ -92,15 +92,24 @@ def _matched_to_distractors(
     removed = np.zeros(len(pred), dtype=bool)
     removed[b[isolated]] = True
 
-    layout = FramePairs(gt.frame, pred.frame, num_frames)
-    pair_frame = gt.frame[a]
-    for frame in np.unique(pair_frame[on_distractor & ~isolated]):
-        t = frame - 1
-        lo, hi = np.searchsorted(pair_frame, [frame, frame + 1])
-        scores = np.zeros((layout.a_counts[t], layout.b_counts[t]))
-        scores[a[lo:hi] - layout.a_start[t], b[lo:hi] - layout.b_start[t]] = iou[lo:hi]
-        match_rows, match_cols = linear_sum_assignment(-scores)
-        matched = scores[match_rows, match_cols] > EPS
-        hit = distractor[layout.a_start[t] + match_rows[matched]]
-        removed[layout.b_start[t] + match_cols[matched][hit]] = True
+    # Frames where a distractor candidate competes: their full score matrices in one flat array,
+    # solved frame by frame, the matches checked all at once.
+    pair_t = gt.frame[a] - 1
+    contested = np.zeros(num_frames, dtype=bool)
+    contested[pair_t[on_distractor & ~isolated]] = True
+    gt_rows = np.flatnonzero(contested[gt.frame - 1])
+    pred_rows = np.flatnonzero(contested[pred.frame - 1])
+    layout = FramePairs(gt.frame[gt_rows], pred.frame[pred_rows], num_frames)
+    pick = contested[pair_t]
+    scores = layout.dense(
+        np.searchsorted(gt_rows, a[pick]), np.searchsorted(pred_rows, b[pick]), iou[pick]
+    )
+    frames = np.flatnonzero(contested)
+    matches = [linear_sum_assignment(-m) for m in layout.matrices(scores, frames)]
+    if matches:
+        t = np.repeat(frames, [len(r) for r, _ in matches])
+        rows = layout.a_start[t] + np.concatenate([r for r, _ in matches])
+        cols = layout.b_start[t] + np.concatenate([c for _, c in matches])
+        hit = (scores[layout.flat_index(rows, cols)] > EPS) & distractor[gt_rows[rows]]
+        removed[pred_rows[cols[hit]]] = True
     return removed
