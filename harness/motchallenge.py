@@ -39,6 +39,20 @@ def read_mot(path: str | Path, kind: Kind = "result") -> BoxTable:
 
 def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
     """Parse MOTChallenge ``text``; ``path`` only names the source in error messages."""
+    leading_blank = re.match(r"(?:[ \t\r\f\v]*\n)*", text).group()
+    if not leading_blank:
+        return _parse_rows(text, kind, path)
+    skipped = leading_blank.count("\n")
+    try:
+        return _parse_rows(text[len(leading_blank) :], kind, path)
+    except FormatError as exc:
+        if exc.line is None:
+            raise
+        raise FormatError(exc.message, exc.path, exc.line + skipped) from None
+
+
+def _parse_rows(text: str, kind: Kind, path: str | Path) -> BoxTable:
+    """``parse_mot`` of a text whose first line is not blank (or that is blank throughout)."""
     if not text or text.isspace():
         if kind == "gt":
             raise FormatError("empty ground-truth file", path)

@@ -97,3 +97,12 @@ def test_split_by_frame_covers_every_row():
     parts = table.split_by_frame(4)
     assert [len(p) for p in parts] == [1, 1, 2, 0]
     assert sorted(parts[2].id.tolist()) == [1, 3]
+
+
+def test_leading_blank_lines_keep_line_numbers():
+    table = parse_mot("\n  \n1,1,10,20,30,40,1,-1,-1,-1\n", "result")
+    assert table.frame.tolist() == [1]
+    with pytest.raises(FormatError, match=r"^f.txt:4: box width must be > 0"):
+        parse_mot("\n\n1,1,10,20,30,40\n1,2,10,20,0,40\n", "result", "f.txt")
+    spaced = parse_mot("   \n1 1 10 20 30 40\n", "result")
+    assert spaced.box.tolist() == [[10.0, 20.0, 30.0, 40.0]]
