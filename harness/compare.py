@@ -26,7 +26,7 @@ Rules:
   counts 2% of the baseline mean but at least 1 (one event); other values (FAF) 2% but at least
   0.01. ``--tolerance METRIC=X`` sets an absolute tolerance in the stored units (fractions for
   ratios), ``METRIC=X%`` a relative one; either replaces the default for that metric.
-- Speed (fps of the tracker, each cell's sequences combined by ``report._cell_timings``) is
+- Speed (fps of the tracker, each cell's sequences combined by ``report.cell_timings``) is
   compared only with ``--speed``: timings differ between machines. Default tolerance 20% relative.
 - A baseline row absent from NEW, or lacking some of the baseline's seeds (cells not done: failed
   or never run), fails. Rows only in NEW are listed as new and never fail.
@@ -53,11 +53,11 @@ from harness.report import (
     METRICS,
     TIMINGS,
     MetricInfo,
-    _combined,
-    _format_delta,
-    _method_label,
+    combined_rows,
     format_cell,
+    format_delta,
     markdown_escape,
+    method_label,
     resolve_columns,
     summarize,
 )
@@ -187,7 +187,7 @@ def compare(
     tolerance_of = _tolerances(names, tolerances or {}, speed_tolerance)
 
     base_summary, base_seeds = _side_summary("baseline", baseline, baseline_timings, names)
-    if _combined(new).empty:  # every cell failed or none ran: every baseline row is missing
+    if combined_rows(new).empty:  # every cell failed or none ran: every baseline row is missing
         new_summary, new_seeds = base_summary.iloc[:0], base_seeds.iloc[:0]
     else:
         new_summary, new_seeds = _side_summary("NEW", new, new_timings, names)
@@ -323,7 +323,7 @@ def _side_summary(
     absent = [name for name in names if f"{name}_mean" not in summary.columns]
     if absent:
         raise FormatError(f"{side} results lack metrics {absent}")
-    seeds = _combined(frame).groupby(KEY, sort=False)["seed"].agg(lambda s: sorted(set(s)))
+    seeds = combined_rows(frame).groupby(KEY, sort=False)["seed"].agg(lambda s: sorted(set(s)))
     return summary, seeds
 
 
@@ -417,7 +417,7 @@ HEADER = ["Row", "Metric", "Baseline", "New", "Δ", "Allowed", "Verdict"]
 def row_label(record: dict[str, Any]) -> str:
     """``dataset/split/detections method[:ablation]`` of a result row."""
     where = "/".join(str(record[k]) for k in ("dataset", "split", "detections") if record[k])
-    return f"{where} {_method_label(record['method'], record['ablation'])}"
+    return f"{where} {method_label(record['method'], record['ablation'])}"
 
 
 def display_rows(result: ComparisonResult) -> list[list[str]]:
@@ -434,10 +434,10 @@ def display_rows(result: ComparisonResult) -> list[list[str]]:
                 info.header,
                 _side_cell(info, record, "baseline"),
                 _side_cell(info, record, "new"),
-                _format_delta(info, record["delta"] * scale)
+                format_delta(info, record["delta"] * scale)
                 if np.isfinite(record["delta"])
                 else "—",
-                _format_delta(info, record["allowed"] * scale).lstrip("+")
+                format_delta(info, record["allowed"] * scale).lstrip("+")
                 if np.isfinite(record["allowed"])
                 else "—",
                 VERDICT_MARKS[record["verdict"]],

@@ -116,10 +116,10 @@ def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.Da
 
     Uses the ``COMBINED`` rows only; raw units (fractions, counts). With ``timings`` (the
     per-sequence rows of ``Store.timings_frame``), the ``TIMINGS`` columns are added the same way
-    from each cell's combined timing (see ``_cell_timings``), and ``device_name``. Row order is
+    from each cell's combined timing (see ``cell_timings``), and ``device_name``. Row order is
     the order of first appearance.
     """
-    combined = _combined(frame)
+    combined = combined_rows(frame)
     if combined.empty:
         raise FormatError(f"results hold no {COMBINED} rows")
     duplicated = combined.duplicated(KEY + ["seed", "metric"], keep=False)
@@ -136,7 +136,7 @@ def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.Da
     summary = _flatten(stats, names)
     summary.insert(0, "n_seeds", combined.groupby(KEY, sort=False, dropna=False)["seed"].nunique())
     if timings is not None:
-        timed = _cell_timings(timings)
+        timed = cell_timings(timings)
         long = timed.melt(
             id_vars=KEY + ["seed"], value_vars=list(TIMINGS), var_name="metric", value_name="value"
         )
@@ -247,13 +247,13 @@ def _keyed(frame: pd.DataFrame, needed: list[str], what: str) -> pd.DataFrame:
     return frame
 
 
-def _combined(frame: pd.DataFrame) -> pd.DataFrame:
+def combined_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The ``COMBINED`` rows of a results frame, keyed."""
     frame = _keyed(frame, ["seed", "sequence", "metric", "value"], "results")
     return frame[frame["sequence"] == COMBINED]
 
 
-def _cell_timings(timings: pd.DataFrame) -> pd.DataFrame:
+def cell_timings(timings: pd.DataFrame) -> pd.DataFrame:
     """One timing row per cell (key + seed) from per-sequence ``TimingRecord`` rows, as
     ``Store.timings_frame`` gives them.
 
@@ -304,14 +304,14 @@ def _format_number(info: MetricInfo, x: float, spread: bool = False) -> str:
     return f"{x:,.{info.decimals}f}"
 
 
-def _format_delta(info: MetricInfo, delta: float) -> str:
+def format_delta(info: MetricInfo, delta: float) -> str:
     """A signed delta already in the paper's units (percentage points for ratios)."""
     if info.kind == "count" and float(delta).is_integer():
         return f"{delta:+,.0f}"
     return f"{delta:+,.{info.decimals}f}"
 
 
-def _method_label(method: str, ablation: str) -> str:
+def method_label(method: str, ablation: str) -> str:
     return method if ablation == DEFAULT_ABLATION else f"{method}:{ablation}"
 
 
@@ -379,7 +379,7 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
             scale = 100.0 if cell["unit"] == "percent" else 1.0
             ours = format_cell(info, cell["ours_mean"] / scale, cell["ours_std"] / scale, n)
             delta = cell["delta"]
-            delta = f" ({_format_delta(info, delta)})" if np.isfinite(delta) else ""
+            delta = f" ({format_delta(info, delta)})" if np.isfinite(delta) else ""
             row.append(f"{ours} / {cell['paper_printed']}{delta}")
         rows.append(row)
     page = f", page {table.page}" if table.page is not None else ""
@@ -552,14 +552,14 @@ _PLOT_STYLE = {"text.parse_math": False}  # a "$" in a method name is text, neve
 def _plot_accuracy(frame: pd.DataFrame, metrics: list[str], path: Path) -> list[str]:
     """Bars of ``PLOT_METRICS`` (else the first two report columns) per method and detection
     level, error bars = sample std over seeds; returns the metrics plotted."""
-    combined = _combined(frame)
+    combined = combined_rows(frame)
     available = set(combined["metric"])
     fallback = [m for m in metrics if m in available][:2]
     plotted = [m for m in PLOT_METRICS if m in available] or fallback
     if not plotted:
         raise FormatError(f"results hold none of the metrics {list(PLOT_METRICS) + metrics}")
     data = combined[combined["metric"].isin(plotted)].copy()
-    data["method"] = [_method_label(m, a) for m, a in zip(data["method"], data["ablation"])]
+    data["method"] = [method_label(m, a) for m, a in zip(data["method"], data["ablation"])]
     percent = all(METRICS[m].kind == "ratio" for m in plotted)
     data["score"] = data["value"] * (100.0 if percent else 1.0)
     data["detections"] = data["detections"].replace("", "—")
@@ -593,7 +593,7 @@ def _plot_speed_accuracy(summary: pd.DataFrame, metric: str, path: Path) -> Path
     info = METRICS[metric]
     scale = 100.0 if info.kind == "ratio" else 1.0
     data = summary.assign(
-        method=[_method_label(m, a) for m, a in zip(summary["method"], summary["ablation"])],
+        method=[method_label(m, a) for m, a in zip(summary["method"], summary["ablation"])],
         score=summary[f"{metric}_mean"] * scale,
         detections=summary["detections"].replace("", "—"),
     )

@@ -14,7 +14,7 @@ from harness.papers import load_paper_file
 from harness.report import (
     COLUMN_SETS,
     METRICS,
-    _cell_timings,
+    cell_timings,
     compare_with_paper,
     format_cell,
     latex_escape,
@@ -244,7 +244,7 @@ def test_cell_timings_combine_sequences_honestly():
         {**record, "seed": 1, "sequence": "b", "device_name": "cpu (x86_64)"},
         {**record, "seed": 2, "sequence": "a"},
     ]
-    cells = _cell_timings(pd.DataFrame(rows)).set_index("seed")
+    cells = cell_timings(pd.DataFrame(rows)).set_index("seed")
     assert cells.index.tolist() == [0, 1, 2]
     assert cells.loc[0, "fps"] == pytest.approx(400 / 0.6)
     assert cells.loc[1, "fps"] == pytest.approx(580.0)
