@@ -254,7 +254,7 @@ class Store:
         return pd.read_sql_query(
             "SELECT experiment, dataset, split, detections, method, ablation, seed, config_hash,"
             f" status, error, traceback, started, finished, run FROM cells c {where}"
-            " ORDER BY experiment, dataset, split, detections, method, ablation, seed",
+            " ORDER BY c.id",
             self._db,
             params=params,
         )
@@ -274,7 +274,7 @@ class Store:
         frame = pd.read_sql_query(
             f"SELECT {_key_select()}, m.sequence, m.metric, m.value"
             f" FROM metrics m JOIN cells c ON m.cell = c.id {where} AND c.status = 'done'"
-            f" ORDER BY {_key_select()}, m.sequence, m.metric",
+            " ORDER BY c.id, m.sequence, m.metric",
             self._db,
             params=params,
         )
@@ -287,7 +287,7 @@ class Store:
         where, params = _experiment_filter(experiment, config_hashes)
         return pd.read_sql_query(
             f"SELECT {_key_select()}, t.* FROM timings t JOIN cells c ON t.cell = c.id"
-            f" {where} AND c.status = 'done' ORDER BY {_key_select()}, t.sequence",
+            f" {where} AND c.status = 'done' ORDER BY c.id, t.sequence",
             self._db,
             params=params,
         ).drop(columns="cell")
