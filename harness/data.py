@@ -6,8 +6,8 @@ image as the dataset stores it; track ids are positive ints; images are uint8 Hx
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -31,8 +31,12 @@ class BoxTable:
     def __post_init__(self) -> None:
         n = len(self.frame)
         cast = {
-            "frame": np.int64, "id": np.int64, "box": np.float64,
-            "conf": np.float64, "cls": np.int64, "visibility": np.float64,
+            "frame": np.int64,
+            "id": np.int64,
+            "box": np.float64,
+            "conf": np.float64,
+            "cls": np.int64,
+            "visibility": np.float64,
         }
         for name, dtype in cast.items():
             value = np.ascontiguousarray(getattr(self, name), dtype=dtype)
@@ -52,7 +56,7 @@ class BoxTable:
         conf=None,
         cls_=None,
         visibility=None,
-    ) -> "BoxTable":
+    ) -> BoxTable:
         """Make a table, filling missing columns with their "unknown" value."""
         frame = np.asarray(frame, dtype=np.int64).reshape(-1)
         n = len(frame)
@@ -71,25 +75,29 @@ class BoxTable:
         )
 
     @classmethod
-    def empty(cls) -> "BoxTable":
+    def empty(cls) -> BoxTable:
         return cls.build(np.zeros(0), np.zeros((0, 4)))
 
     def __len__(self) -> int:
         return len(self.frame)
 
-    def select(self, mask) -> "BoxTable":
+    def select(self, mask) -> BoxTable:
         """Rows where ``mask`` (boolean array or index array) holds."""
         return BoxTable(
-            frame=self.frame[mask], id=self.id[mask], box=self.box[mask],
-            conf=self.conf[mask], cls=self.cls[mask], visibility=self.visibility[mask],
+            frame=self.frame[mask],
+            id=self.id[mask],
+            box=self.box[mask],
+            conf=self.conf[mask],
+            cls=self.cls[mask],
+            visibility=self.visibility[mask],
         )
 
-    def sorted(self) -> "BoxTable":
+    def sorted(self) -> BoxTable:
         """Rows ordered by (frame, id)."""
         return self.select(np.lexsort((self.id, self.frame)))
 
     @staticmethod
-    def concat(tables: list["BoxTable"]) -> "BoxTable":
+    def concat(tables: list[BoxTable]) -> BoxTable:
         if not tables:
             return BoxTable.empty()
         return BoxTable(
@@ -99,14 +107,14 @@ class BoxTable:
             }
         )
 
-    def split_by_frame(self, num_frames: int) -> list["BoxTable"]:
+    def split_by_frame(self, num_frames: int) -> list[BoxTable]:
         """One table per frame 1..num_frames (rows outside that range are dropped)."""
         order = np.argsort(self.frame, kind="stable")
         frames = self.frame[order]
         bounds = np.searchsorted(frames, np.arange(1, num_frames + 2))
-        return [self.select(order[bounds[f]:bounds[f + 1]]) for f in range(num_frames)]
+        return [self.select(order[bounds[f] : bounds[f + 1]]) for f in range(num_frames)]
 
-    def equals(self, other: "BoxTable") -> bool:
+    def equals(self, other: BoxTable) -> bool:
         """Exact equality of every column."""
         return all(
             np.array_equal(getattr(self, name), getattr(other, name))
@@ -167,7 +175,7 @@ class TrackOutput:
     scores: np.ndarray
 
     @classmethod
-    def empty(cls) -> "TrackOutput":
+    def empty(cls) -> TrackOutput:
         return cls(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0))
 
 

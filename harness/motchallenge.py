@@ -61,9 +61,14 @@ def _parse_rows(text: str, kind: Kind, path: str | Path) -> BoxTable:
     sep = "," if "," in first else r"\s+"
     try:
         df = pd.read_csv(
-            io.BytesIO(text.encode("utf-8")), sep=sep, header=None, skip_blank_lines=False,
-            engine="c", dtype=str if sep == r"\s+" else None,
-            keep_default_na=False, na_values=[""],
+            io.BytesIO(text.encode("utf-8")),
+            sep=sep,
+            header=None,
+            skip_blank_lines=False,
+            engine="c",
+            dtype=str if sep == r"\s+" else None,
+            keep_default_na=False,
+            na_values=[""],
         )
     except pd.errors.ParserError as exc:
         match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
@@ -76,7 +81,9 @@ def _parse_rows(text: str, kind: Kind, path: str | Path) -> BoxTable:
         df = df.iloc[:, :-1]  # a trailing comma on every row
         ncols -= 1
     if not MIN_COLUMNS <= ncols <= MAX_COLUMNS:
-        raise FormatError(f"expected {MIN_COLUMNS} to {MAX_COLUMNS} columns, found {ncols}", path, 1)
+        raise FormatError(
+            f"expected {MIN_COLUMNS} to {MAX_COLUMNS} columns, found {ncols}", path, 1
+        )
 
     columns, lines = _clean_numbers(df), None
     if columns is None:
@@ -92,8 +99,12 @@ def _parse_rows(text: str, kind: Kind, path: str | Path) -> BoxTable:
     cls = columns[7] if kind == "gt" and ncols > 7 else np.full(n, -1.0)
     vis = np.array(columns[8]) if kind == "gt" and ncols > 8 else np.full(n, -1.0)
     return BoxTable(
-        frame=columns[0].astype(np.int64), id=columns[1].astype(np.int64),
-        box=np.column_stack(columns[2:6]), conf=conf, cls=cls.astype(np.int64), visibility=vis,
+        frame=columns[0].astype(np.int64),
+        id=columns[1].astype(np.int64),
+        box=np.column_stack(columns[2:6]),
+        conf=conf,
+        cls=cls.astype(np.int64),
+        visibility=vis,
     )
 
 
@@ -144,6 +155,7 @@ def _blank_lines(text: str, nrows: int) -> np.ndarray:
 def _validate(columns: list[np.ndarray], kind: Kind, lines: np.ndarray | None, path) -> None:
     """Raise a FormatError naming the first bad row's line (row i is line ``lines[i]``, or
     i + 1 when ``lines`` is None)."""
+
     def fail(mask: np.ndarray, problem: str) -> None:
         if mask.any():
             row = int(np.argmax(mask))

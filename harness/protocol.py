@@ -23,7 +23,7 @@ class MultiObjectTracker:
     inputs: ClassVar[frozenset[str]] = frozenset()
     online: ClassVar[bool] = True
     """False for trackers whose output exists only for a whole sequence (an offline method, a
-    ground-truth replay): they implement ``track`` alone, and ``reset``/``step`` stay unimplemented."""
+    ground-truth replay): they implement ``track`` alone; ``reset``/``step`` stay unimplemented."""
 
     def reset(self, info: dict[str, Any]) -> None:
         """Start a new sequence; ``info`` has name, width, height, fps and num_frames."""

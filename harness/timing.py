@@ -112,8 +112,15 @@ class _Environment:
         if self.cuda:
             torch.cuda.synchronize(self.device)
 
-    def record(self, tracker, frames: int, warmup: int, seconds: float,
-               latencies: np.ndarray | None, batch_size: int) -> TimingRecord:
+    def record(
+        self,
+        tracker,
+        frames: int,
+        warmup: int,
+        seconds: float,
+        latencies: np.ndarray | None,
+        batch_size: int,
+    ) -> TimingRecord:
         if self.cuda:
             peak, source = int(torch.cuda.max_memory_allocated(self.device)), "cuda allocator"
             name = torch.cuda.get_device_name(self.device)

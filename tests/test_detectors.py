@@ -66,7 +66,10 @@ def test_miss_rate(sequence):
 def test_higher_miss_rate_drops_a_superset(sequence):
     low = oracle_detections(sequence, OracleNoise(miss_rate=0.2), seed=5)
     high = oracle_detections(sequence, OracleNoise(miss_rate=0.4), seed=5)
-    as_rows = lambda t: {tuple(r) for r in np.column_stack([t.frame, t.box]).tolist()}
+
+    def as_rows(table):
+        return {tuple(r) for r in np.column_stack([table.frame, table.box]).tolist()}
+
     assert as_rows(high) < as_rows(low)
 
 

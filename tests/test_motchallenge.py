@@ -33,8 +33,12 @@ def test_round_trip_is_exact(tmp_path, motmetrics_data):
 
 def test_gt_columns_kept(tmp_path):
     gt = BoxTable.build(
-        frame=[1, 1, 2], id=[1, 2, 1], box=[[1, 2, 3, 4], [5, 6, 7, 8], [1.5, 2, 3, 4]],
-        conf=[1, 0, 1], cls_=[1, 7, 1], visibility=[1.0, 0.25, 0.5],
+        frame=[1, 1, 2],
+        id=[1, 2, 1],
+        box=[[1, 2, 3, 4], [5, 6, 7, 8], [1.5, 2, 3, 4]],
+        conf=[1, 0, 1],
+        cls_=[1, 7, 1],
+        visibility=[1.0, 0.25, 0.5],
     )
     write_mot(tmp_path / "gt.txt", gt, kind="gt")
     again = read_mot(tmp_path / "gt.txt", "gt")

@@ -4,7 +4,7 @@ Adapters register by id with ``harness.registry.register_adapter``; a card names
 This is ``harness.datasets``; the top-level ``datasets`` import is always Hugging Face's.
 """
 
-from harness.datasets.base import DatasetAdapter, card_path, load_card, load_dataset
 from harness.datasets import synthetic  # noqa: F401  (registers the synthetic adapters)
+from harness.datasets.base import DatasetAdapter, card_path, load_card, load_dataset
 
 __all__ = ["DatasetAdapter", "card_path", "load_card", "load_dataset"]

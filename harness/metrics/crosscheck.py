@@ -40,13 +40,25 @@ from harness.metrics.protocols import check_protocol
 from harness.motchallenge import write_mot
 
 MOTMETRICS_NAMES = {
-    "MOTA": "mota", "MOTP": "motp", "IDF1": "idf1", "IDP": "idp", "IDR": "idr",
-    "FP": "num_false_positives", "FN": "num_misses", "IDSW": "num_switches",
-    "Frag": "num_fragmentations", "MT": "mostly_tracked", "PT": "partially_tracked",
+    "MOTA": "mota",
+    "MOTP": "motp",
+    "IDF1": "idf1",
+    "IDP": "idp",
+    "IDR": "idr",
+    "FP": "num_false_positives",
+    "FN": "num_misses",
+    "IDSW": "num_switches",
+    "Frag": "num_fragmentations",
+    "MT": "mostly_tracked",
+    "PT": "partially_tracked",
     "ML": "mostly_lost",
 }
 TRACKEVAL_BENCHMARK = {
-    "plain": "MOT15", "mot15": "MOT15", "mot16": "MOT16", "mot17": "MOT17", "mot20": "MOT20",
+    "plain": "MOT15",
+    "mot15": "MOT15",
+    "mot16": "MOT16",
+    "mot17": "MOT17",
+    "mot20": "MOT20",
 }
 
 
@@ -66,7 +78,9 @@ def _motmetrics_summary(data: list[dict]) -> dict:
     acc = motmetrics.MOTAccumulator()
     frame = gt_offset = pred_offset = 0
     for seq in data:
-        for gt_ids, pred_ids, sim in zip(seq["gt_ids"], seq["tracker_ids"], seq["similarity_scores"]):
+        for gt_ids, pred_ids, sim in zip(
+            seq["gt_ids"], seq["tracker_ids"], seq["similarity_scores"]
+        ):
             distance = np.where(sim < 0.5, np.nan, 1.0 - sim)
             acc.update(gt_ids + gt_offset, pred_ids + pred_offset, distance, frameid=frame)
             frame += 1
@@ -75,7 +89,10 @@ def _motmetrics_summary(data: list[dict]) -> dict:
     summary = motmetrics.metrics.create().compute(acc, metrics=list(MOTMETRICS_NAMES.values()))
     row = summary.iloc[0]
     out = {ours: row[theirs] for ours, theirs in MOTMETRICS_NAMES.items()}
-    out = {k: float(v) if k in ("MOTA", "MOTP", "IDF1", "IDP", "IDR") else int(v) for k, v in out.items()}
+    out = {
+        k: float(v) if k in ("MOTA", "MOTP", "IDF1", "IDP", "IDR") else int(v)
+        for k, v in out.items()
+    }
     out["MOTP"] = 1.0 - out["MOTP"]
     return out
 
@@ -111,8 +128,11 @@ def write_trackeval_layout(
         )
         write_mot(root / "gt" / f"{benchmark}-train" / seq / "gt" / "gt.txt", gt[seq], "gt")
         write_seqinfo(root / "gt" / f"{benchmark}-train" / seq, length)
-        write_mot(root / "trackers" / f"{benchmark}-train" / "ours" / "data" / f"{seq}.txt",
-                  pred[seq], "result")
+        write_mot(
+            root / "trackers" / f"{benchmark}-train" / "ours" / "data" / f"{seq}.txt",
+            pred[seq],
+            "result",
+        )
     write_seqmap(root, benchmark, sorted(gt))
 
 
@@ -135,16 +155,29 @@ def run_trackeval(root: Path, benchmark: str) -> dict:
     gt/seqmaps/<BENCH>-train.txt and trackers/<BENCH>-train/ours/data/<seq>.txt."""
     import trackeval
 
-    evaluator = trackeval.Evaluator({
-        "USE_PARALLEL": False, "PRINT_RESULTS": False, "PRINT_CONFIG": False,
-        "TIME_PROGRESS": False, "OUTPUT_SUMMARY": False, "OUTPUT_DETAILED": False,
-        "PLOT_CURVES": False, "LOG_ON_ERROR": None, "BREAK_ON_ERROR": True,
-    })
-    dataset = trackeval.datasets.MotChallenge2DBox({
-        "GT_FOLDER": str(root / "gt"), "TRACKERS_FOLDER": str(root / "trackers"),
-        "BENCHMARK": benchmark, "SPLIT_TO_EVAL": "train", "TRACKERS_TO_EVAL": ["ours"],
-        "PRINT_CONFIG": False,
-    })
+    evaluator = trackeval.Evaluator(
+        {
+            "USE_PARALLEL": False,
+            "PRINT_RESULTS": False,
+            "PRINT_CONFIG": False,
+            "TIME_PROGRESS": False,
+            "OUTPUT_SUMMARY": False,
+            "OUTPUT_DETAILED": False,
+            "PLOT_CURVES": False,
+            "LOG_ON_ERROR": None,
+            "BREAK_ON_ERROR": True,
+        }
+    )
+    dataset = trackeval.datasets.MotChallenge2DBox(
+        {
+            "GT_FOLDER": str(root / "gt"),
+            "TRACKERS_FOLDER": str(root / "trackers"),
+            "BENCHMARK": benchmark,
+            "SPLIT_TO_EVAL": "train",
+            "TRACKERS_TO_EVAL": ["ours"],
+            "PRINT_CONFIG": False,
+        }
+    )
     metrics = metric_classes()
     with contextlib.redirect_stdout(io.StringIO()):
         result, _ = evaluator.evaluate(

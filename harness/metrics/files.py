@@ -68,7 +68,9 @@ def find_pred_files(path: Path, gt_files: dict[str, Path]) -> dict[str, Path]:
     """Prediction files by sequence name, checked against the gt sequences both ways."""
     if path.is_file():
         if len(gt_files) != 1:
-            raise FormatError("one prediction file given for several gt sequences; give a folder", path)
+            raise FormatError(
+                "one prediction file given for several gt sequences; give a folder", path
+            )
         return {next(iter(gt_files)): path}
     if not path.is_dir():
         raise FormatError("predictions not found", path)

@@ -89,8 +89,12 @@ def overlapping_pairs(
     height -= np.maximum(a_y0[i], b_y0[j])
     meet = ~(height <= 0)
     i, j = i[meet], j[meet]
-    return i, j, corner_iou(
-        tuple(column[i] for column in a_corners), tuple(column[j] for column in b_corners)
+    return (
+        i,
+        j,
+        corner_iou(
+            tuple(column[i] for column in a_corners), tuple(column[j] for column in b_corners)
+        ),
     )
 
 

@@ -19,29 +19,69 @@ from harness.metrics.protocols import check_protocol, rows_to_keep
 
 #: Our name -> (TrackEval metric class name, TrackEval field).
 FIELDS = {
-    "MOTA": ("CLEAR", "MOTA"), "MOTP": ("CLEAR", "MOTP"), "MODA": ("CLEAR", "MODA"),
-    "sMOTA": ("CLEAR", "sMOTA"), "MOTAL": ("CLEAR", "MOTAL"),
-    "Recall": ("CLEAR", "CLR_Re"), "Precision": ("CLEAR", "CLR_Pr"),
-    "TP": ("CLEAR", "CLR_TP"), "FP": ("CLEAR", "CLR_FP"), "FN": ("CLEAR", "CLR_FN"),
-    "IDSW": ("CLEAR", "IDSW"), "Frag": ("CLEAR", "Frag"),
-    "MT": ("CLEAR", "MT"), "PT": ("CLEAR", "PT"), "ML": ("CLEAR", "ML"),
-    "MTR": ("CLEAR", "MTR"), "PTR": ("CLEAR", "PTR"), "MLR": ("CLEAR", "MLR"),
-    "FAF": ("CLEAR", "FP_per_frame"), "Frames": ("CLEAR", "CLR_Frames"),
-    "IDF1": ("Identity", "IDF1"), "IDP": ("Identity", "IDP"), "IDR": ("Identity", "IDR"),
-    "IDTP": ("Identity", "IDTP"), "IDFP": ("Identity", "IDFP"), "IDFN": ("Identity", "IDFN"),
-    "HOTA": ("HOTA", "HOTA"), "DetA": ("HOTA", "DetA"), "AssA": ("HOTA", "AssA"),
-    "DetRe": ("HOTA", "DetRe"), "DetPr": ("HOTA", "DetPr"),
-    "AssRe": ("HOTA", "AssRe"), "AssPr": ("HOTA", "AssPr"),
-    "LocA": ("HOTA", "LocA"), "OWTA": ("HOTA", "OWTA"),
-    "HOTA(0)": ("HOTA", "HOTA(0)"), "LocA(0)": ("HOTA", "LocA(0)"),
+    "MOTA": ("CLEAR", "MOTA"),
+    "MOTP": ("CLEAR", "MOTP"),
+    "MODA": ("CLEAR", "MODA"),
+    "sMOTA": ("CLEAR", "sMOTA"),
+    "MOTAL": ("CLEAR", "MOTAL"),
+    "Recall": ("CLEAR", "CLR_Re"),
+    "Precision": ("CLEAR", "CLR_Pr"),
+    "TP": ("CLEAR", "CLR_TP"),
+    "FP": ("CLEAR", "CLR_FP"),
+    "FN": ("CLEAR", "CLR_FN"),
+    "IDSW": ("CLEAR", "IDSW"),
+    "Frag": ("CLEAR", "Frag"),
+    "MT": ("CLEAR", "MT"),
+    "PT": ("CLEAR", "PT"),
+    "ML": ("CLEAR", "ML"),
+    "MTR": ("CLEAR", "MTR"),
+    "PTR": ("CLEAR", "PTR"),
+    "MLR": ("CLEAR", "MLR"),
+    "FAF": ("CLEAR", "FP_per_frame"),
+    "Frames": ("CLEAR", "CLR_Frames"),
+    "IDF1": ("Identity", "IDF1"),
+    "IDP": ("Identity", "IDP"),
+    "IDR": ("Identity", "IDR"),
+    "IDTP": ("Identity", "IDTP"),
+    "IDFP": ("Identity", "IDFP"),
+    "IDFN": ("Identity", "IDFN"),
+    "HOTA": ("HOTA", "HOTA"),
+    "DetA": ("HOTA", "DetA"),
+    "AssA": ("HOTA", "AssA"),
+    "DetRe": ("HOTA", "DetRe"),
+    "DetPr": ("HOTA", "DetPr"),
+    "AssRe": ("HOTA", "AssRe"),
+    "AssPr": ("HOTA", "AssPr"),
+    "LocA": ("HOTA", "LocA"),
+    "OWTA": ("HOTA", "OWTA"),
+    "HOTA(0)": ("HOTA", "HOTA(0)"),
+    "LocA(0)": ("HOTA", "LocA(0)"),
     "HOTALocA(0)": ("HOTA", "HOTALocA(0)"),
-    "GT_Dets": ("Count", "GT_Dets"), "GT_IDs": ("Count", "GT_IDs"),
-    "Dets": ("Count", "Dets"), "IDs": ("Count", "IDs"),
+    "GT_Dets": ("Count", "GT_Dets"),
+    "GT_IDs": ("Count", "GT_IDs"),
+    "Dets": ("Count", "Dets"),
+    "IDs": ("Count", "IDs"),
 }
-COUNTS = frozenset({
-    "TP", "FP", "FN", "IDSW", "Frag", "MT", "PT", "ML", "Frames",
-    "IDTP", "IDFP", "IDFN", "GT_Dets", "GT_IDs", "Dets", "IDs",
-})
+COUNTS = frozenset(
+    {
+        "TP",
+        "FP",
+        "FN",
+        "IDSW",
+        "Frag",
+        "MT",
+        "PT",
+        "ML",
+        "Frames",
+        "IDTP",
+        "IDFP",
+        "IDFN",
+        "GT_Dets",
+        "GT_IDs",
+        "Dets",
+        "IDs",
+    }
+)
 
 
 def metric_classes() -> dict:
@@ -89,7 +129,7 @@ def sequence_data(
 
 
 def _frame_ordered(table: BoxTable) -> BoxTable:
-    """``table`` stably sorted by frame (itself when already in frame order, as files usually are)."""
+    """``table`` stably sorted by frame (itself when already in frame order, as files are)."""
     if (table.frame[1:] >= table.frame[:-1]).all():
         return table
     return table.select(np.argsort(table.frame, kind="stable"))
@@ -112,7 +152,7 @@ def _dense_ids(ids: np.ndarray) -> tuple[int, np.ndarray]:
 
 def _split(values: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     """``values`` cut into consecutive pieces of ``counts`` rows starting at ``starts``."""
-    return [values[start:start + count] for start, count in zip(starts.tolist(), counts.tolist())]
+    return [values[start : start + count] for start, count in zip(starts.tolist(), counts.tolist())]
 
 
 def _check_rows(table: BoxTable, num_frames: int, what: str) -> None:
@@ -127,7 +167,9 @@ def _check_rows(table: BoxTable, num_frames: int, what: str) -> None:
     unique, counts = np.unique(key, return_counts=True)
     if (counts > 1).any():
         i = int(np.flatnonzero(key == unique[counts > 1][0])[0])
-        raise FormatError(f"{what}: id {int(table.id[i])} appears twice in frame {int(table.frame[i])}")
+        raise FormatError(
+            f"{what}: id {int(table.id[i])} appears twice in frame {int(table.frame[i])}"
+        )
 
 
 def evaluate(
@@ -159,8 +201,11 @@ def prepare(
     num_frames = num_frames or {}
     return {
         name: sequence_data(
-            gt[name], pred[name], protocol,
-            num_frames.get(name) or _last_frame(gt[name], pred[name]), name,
+            gt[name],
+            pred[name],
+            protocol,
+            num_frames.get(name) or _last_frame(gt[name], pred[name]),
+            name,
         )
         for name in sorted(gt)
     }
@@ -173,7 +218,9 @@ def evaluate_data(data: dict[str, dict]) -> dict:
         family: {name: metric.eval_sequence(seq) for name, seq in data.items()}
         for family, metric in metrics.items()
     }
-    combined = {family: metrics[family].combine_sequences(per_seq) for family, per_seq in raw.items()}
+    combined = {
+        family: metrics[family].combine_sequences(per_seq) for family, per_seq in raw.items()
+    }
     return {
         "sequences": {
             name: named_metrics({family: raw[family][name] for family in metrics}) for name in data

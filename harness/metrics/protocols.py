@@ -42,12 +42,18 @@ PROTOCOLS = ("plain", "mot15", "mot16", "mot17", "mot20")
 
 def check_protocol(protocol: str) -> None:
     if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown evaluation protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+        raise ConfigError(
+            f"unknown evaluation protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}"
+        )
 
 
 def rows_to_keep(
-    protocol: str, gt: BoxTable, pred: BoxTable, overlaps: tuple[np.ndarray, np.ndarray, np.ndarray],
-    num_frames: int, sequence: str = "<sequence>",
+    protocol: str,
+    gt: BoxTable,
+    pred: BoxTable,
+    overlaps: tuple[np.ndarray, np.ndarray, np.ndarray],
+    num_frames: int,
+    sequence: str = "<sequence>",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks of the gt and pred rows that ``protocol`` evaluates.
 
@@ -73,8 +79,11 @@ def rows_to_keep(
 
 
 def _matched_to_distractors(
-    gt: BoxTable, pred: BoxTable, distractor: np.ndarray,
-    overlaps: tuple[np.ndarray, np.ndarray, np.ndarray], num_frames: int,
+    gt: BoxTable,
+    pred: BoxTable,
+    distractor: np.ndarray,
+    overlaps: tuple[np.ndarray, np.ndarray, np.ndarray],
+    num_frames: int,
 ) -> np.ndarray:
     """Mask of predictions that TrackEval's per-frame Hungarian match pairs with a distractor.
 

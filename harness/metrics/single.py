@@ -6,7 +6,7 @@ skipped everywhere (its IoU is NaN); a NaN predicted box (tracker gave nothing) 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,8 +32,11 @@ def mean_iou(per_sequence: Sequence[np.ndarray]) -> dict:
     over sequences; also min, max and median as their test script prints."""
     means = np.array([np.nanmean(ious) for ious in per_sequence])
     return {
-        "mean": float(means.mean()), "std": float(means.std()),
-        "min": float(means.min()), "max": float(means.max()), "median": float(np.median(means)),
+        "mean": float(means.mean()),
+        "std": float(means.std()),
+        "min": float(means.min()),
+        "max": float(means.max()),
+        "median": float(np.median(means)),
         "per_sequence": means.tolist(),
     }
 

@@ -39,7 +39,9 @@ def random_sequence(
     steps = rng.normal(0, 3, (num_frames, num_objects, 2))
     centre = origin + np.cumsum(steps, axis=0)
     wh = np.stack([size, 2.5 * size], axis=-1)
-    boxes = np.round(np.concatenate([centre - wh / 2, np.broadcast_to(wh, centre.shape)], -1), decimals)
+    boxes = np.round(
+        np.concatenate([centre - wh / 2, np.broadcast_to(wh, centre.shape)], -1), decimals
+    )
 
     t, obj = np.nonzero(alive)
     if style == "mot17":
@@ -50,15 +52,16 @@ def random_sequence(
         cls, conf, visibility = None, np.ones(len(t)), None
     else:
         raise ValueError(f"unknown style {style!r}")
-    gt = BoxTable.build(frame=t + 1, box=boxes[t, obj], id=obj + 1, conf=conf, cls_=cls,
-                        visibility=visibility)
+    gt = BoxTable.build(
+        frame=t + 1, box=boxes[t, obj], id=obj + 1, conf=conf, cls_=cls, visibility=visibility
+    )
 
     track = np.broadcast_to(np.arange(1, num_objects + 1), (num_frames, num_objects)).copy()
     for _ in range(id_swaps if num_objects > 1 else 0):
         i, j = rng.choice(num_objects, 2, replace=False)
         s = rng.integers(num_frames)
         track[s:, [i, j]] = track[s:, [j, i]]
-        track[rng.integers(num_frames):, rng.integers(num_objects)] += 1000
+        track[rng.integers(num_frames) :, rng.integers(num_objects)] += 1000
     seen = alive & (rng.random(alive.shape) > miss_rate)
     t, obj = np.nonzero(seen)
     noise = rng.normal(0, jitter, (len(t), 4)) * np.repeat(wh[obj], 2, axis=1)

@@ -29,5 +29,8 @@ def slots_to_table(slots: np.ndarray) -> BoxTable:
     track_id = np.maximum.accumulate(birth_id, axis=0)
     t, slot = np.nonzero(on)
     return BoxTable.build(
-        frame=t + 1, box=slots[t, slot, :4], id=track_id[t, slot], conf=slots[t, slot, 4],
+        frame=t + 1,
+        box=slots[t, slot, :4],
+        id=track_id[t, slot],
+        conf=slots[t, slot, 4],
     )

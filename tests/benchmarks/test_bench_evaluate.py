@@ -34,7 +34,12 @@ def workload(tmp_path_factory):
         )
     root = tmp_path_factory.mktemp("mot17")
     write_trackeval_layout(root, gt, pred, "MOT17")
-    return gt, pred, root / "gt" / "MOT17-train", root / "trackers" / "MOT17-train" / "ours" / "data"
+    return (
+        gt,
+        pred,
+        root / "gt" / "MOT17-train",
+        root / "trackers" / "MOT17-train" / "ours" / "data",
+    )
 
 
 @pytest.mark.benchmark(group="evaluate-mot17-scale")
@@ -89,11 +94,20 @@ def test_bench_parse_mot_million_rows(benchmark):
     n = 1_000_000
     frame = np.repeat(np.arange(1, n // 40 + 1), 40)
     table = BoxTable.build(
-        frame=frame, id=np.tile(np.arange(1, 41), n // 40),
-        box=rng.uniform(1, 500, (n, 4)).round(2), conf=rng.random(n).round(3),
+        frame=frame,
+        id=np.tile(np.arange(1, 41), n // 40),
+        box=rng.uniform(1, 500, (n, 4)).round(2),
+        conf=rng.random(n).round(3),
     )
-    columns = {"frame": table.frame, "id": table.id, **dict(zip("ltwh", table.box.T)),
-               "conf": table.conf, "x": -1, "y": -1, "z": -1}
+    columns = {
+        "frame": table.frame,
+        "id": table.id,
+        **dict(zip("ltwh", table.box.T)),
+        "conf": table.conf,
+        "x": -1,
+        "y": -1,
+        "z": -1,
+    }
     text = pd.DataFrame(columns).to_csv(header=False, index=False)
     parsed = benchmark(parse_mot, text, "result")
     assert len(parsed) == n and np.array_equal(parsed.box, table.box)

@@ -81,7 +81,6 @@ class BoxKalmanFilter:
         gain = cross @ np.linalg.inv(system)  # K = P H^T S^-1, (k, 7, 4)
         self.mean[index] = mean + (gain @ innovation[:, :, None])[:, :, 0]
         residual = np.eye(7) - gain @ MEASUREMENT
-        self.covariance[index] = (
-            residual @ covariance @ residual.transpose(0, 2, 1)
-            + gain @ MEASUREMENT_NOISE @ gain.transpose(0, 2, 1)
-        )
+        self.covariance[index] = residual @ covariance @ residual.transpose(
+            0, 2, 1
+        ) + gain @ MEASUREMENT_NOISE @ gain.transpose(0, 2, 1)
