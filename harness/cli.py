@@ -124,16 +124,7 @@ def report(
     from harness.store import Store
 
     with Store(db, create=False) as store:
-        known = store.experiments()
-        if experiment is None:
-            if len(known) != 1:
-                raise TrackbenchError(
-                    f"the database holds experiments {known}; choose one with --experiment", db
-                )
-            experiment = known[0]
-        elif experiment not in known:
-            raise TrackbenchError(f"no experiment {experiment!r} (known: {', '.join(known)})", db)
-        _write_report(store, experiment, out)
+        _write_report(store, store.resolve_experiment(experiment), out)
 
 
 @app.command()

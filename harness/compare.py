@@ -248,15 +248,7 @@ class Results:
 def load_results(path: str | Path, experiment: str | None, with_timings: bool) -> Results:
     """The done cells of ``experiment`` (the only one when None) in the database at ``path``."""
     with Store(path, create=False) as store:
-        known = store.experiments()
-        if experiment is None:
-            if len(known) != 1:
-                raise TrackbenchError(
-                    f"the database holds experiments {known}; choose one with --experiment", path
-                )
-            experiment = known[0]
-        elif experiment not in known:
-            raise TrackbenchError(f"no experiment {experiment!r} (known: {', '.join(known)})", path)
+        experiment = store.resolve_experiment(experiment)
         metrics = store.metrics_frame(experiment)
         timings = store.timings_frame(experiment) if with_timings else None
     return Results(Path(path), experiment, metrics, timings)

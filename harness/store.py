@@ -264,6 +264,22 @@ class Store:
             row[0] for row in self._db.execute("SELECT DISTINCT experiment FROM cells ORDER BY 1")
         ]
 
+    def resolve_experiment(self, experiment: str | None) -> str:
+        """``experiment`` if stored here, or the only stored one when None; else an error."""
+        known = self.experiments()
+        if experiment is None:
+            if len(known) != 1:
+                raise TrackbenchError(
+                    f"the database holds experiments {known}; choose one with --experiment",
+                    self.path,
+                )
+            return known[0]
+        if experiment not in known:
+            raise TrackbenchError(
+                f"no experiment {experiment!r} (known: {', '.join(known)})", self.path
+            )
+        return experiment
+
     # results ------------------------------------------------------------------------------------
 
     def metrics_frame(
