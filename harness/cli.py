@@ -258,6 +258,24 @@ def datasets_info(
     typer.echo(yaml.safe_dump(load_card(name), sort_keys=False, allow_unicode=True), nl=False)
 
 
+@datasets_app.command("check")
+def datasets_check(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. mot17.")],
+    root: Annotated[Path, typer.Argument(help="Folder holding your copy of the dataset.")],
+) -> None:
+    """List every missing file, layout error, checksum mismatch and malformed line of a copy;
+    exit 1 if there is any."""
+    from harness.datasets import load_dataset
+
+    problems = load_dataset(name, root).check()
+    for problem in problems:
+        typer.echo(str(problem))
+    if problems:
+        typer.echo(f"{name} at {root}: {len(problems)} problem(s)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{name} at {root}: complete")
+
+
 def _console() -> Console:
     """A console for tables: the terminal's width, or 160 columns when piped to a file."""
     return Console(width=None if sys.stdout.isatty() else 160)

@@ -150,6 +150,21 @@ class Sequence:
 
 
 @dataclass(frozen=True)
+class SingleObjectSample:
+    """One object to follow (single-object protocols: HART's KITTI windows, KTH, Gan et al.).
+
+    ``frames`` (T,) are 1-based frame numbers of ``sequence``, consecutive; ``boxes`` (T, 4) are
+    the object's ground-truth ltwh boxes in them. A tracker is initialised with ``boxes[0]`` on
+    ``frames[0]`` and scored on the rest.
+    """
+
+    sequence: Sequence
+    object_id: int
+    frames: np.ndarray
+    boxes: np.ndarray
+
+
+@dataclass(frozen=True)
 class Detections:
     """The detections of one frame: boxes (n, 4) ltwh and scores (n,)."""
 

@@ -1,15 +1,23 @@
-"""Cards and the adapter base class."""
+"""Cards, the adapter base class, and checking a copy of a dataset on disk.
+
+A card (``datasets/<name>.yaml``) says what a dataset is, where it comes from, its licence, the
+layout it expects, its splits and evaluation protocol, and which files are checksummed
+(``checksums``: relative path -> sha256 of a known-good copy).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.data import Sequence
-from harness.errors import ConfigError, did_you_mean
+from harness.errors import ConfigError, TrackbenchError, did_you_mean
 from harness.registry import adapter
 
 CARDS_DIR = Path(
@@ -45,6 +53,26 @@ class DatasetAdapter:
 
     def sequences(self, split: str) -> list[Sequence]:
         raise NotImplementedError
+
+    def check(self) -> list[Problem]:
+        """Everything wrong with the copy at ``root``: the card's checksums, then the adapter's own
+        layout and file checks (``check_files``). An empty list means the copy is complete."""
+        if self.root is None or not self.root.is_dir():
+            return [Problem(self.root or Path("."), None, "dataset root folder not found")]
+        problems = []
+        for relative, expected in (self.card.get("checksums") or {}).items():
+            path = self.root / relative
+            if not path.is_file():
+                problems.append(Problem(path, None, "missing file (checksummed by the card)"))
+            elif (actual := sha256_of(path)) != expected:
+                problems.append(
+                    Problem(path, None, f"checksum mismatch: sha256 {actual}, card {expected}")
+                )
+        return problems + list(self.check_files())
+
+    def check_files(self) -> Iterable[Problem]:
+        """The adapter's layout and per-file checks; real-data adapters override this."""
+        return []
 
     def check_split(self, split: str) -> None:
         if split not in self.card["splits"]:
@@ -88,3 +116,36 @@ def load_dataset(name: str, root: str | Path | None = None, **params: Any) -> Da
     """The adapter for dataset ``name`` over ``root``, with card ``params`` overridden."""
     card = load_card(name)
     return adapter(card["adapter"])(card, root, **params)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a dataset copy, printed as ``path[:line]: message``."""
+
+    path: Path
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return str(TrackbenchError(self.message, self.path, self.line))
+
+    @classmethod
+    def from_error(cls, error: TrackbenchError) -> Problem:
+        return cls(Path(error.path or "."), error.line, error.message)
+
+
+def collect_problems(check: Callable[[], Any], problems: list[Problem]) -> Any:
+    """Run ``check``; a TrackbenchError it raises is appended to ``problems`` (returns None)."""
+    try:
+        return check()
+    except TrackbenchError as error:
+        problems.append(Problem.from_error(error))
+        return None
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
