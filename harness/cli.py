@@ -102,14 +102,17 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    columns = {**result["sequences"], "COMBINED": result["combined"]}
-    table = Table(caption=f"protocol {protocol}; ratios in %")
-    table.add_column("metric")
-    for name in columns:
-        table.add_column(name, justify="right")
-    for key in EVALUATE_KEYS:
-        table.add_row(key, *(_format_metric(values[key]) for values in columns.values()))
-    _console().print(table)
+    by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class
+    for cls, values_of in by_class.items():
+        columns = {**values_of["sequences"], "COMBINED": values_of["combined"]}
+        caption = f"protocol {protocol}" + (f", class {cls}" if cls else "") + "; ratios in %"
+        table = Table(caption=caption)
+        table.add_column("metric")
+        for name in columns:
+            table.add_column(name, justify="right")
+        for key in EVALUATE_KEYS:
+            table.add_row(key, *(_format_metric(values[key]) for values in columns.values()))
+        _console().print(table)
 
 
 @app.command()
@@ -242,7 +245,7 @@ def datasets_list() -> None:
         table.add_row(
             name,
             ", ".join(card["splits"]),
-            str(card["protocol"].get("preprocessing", "")),
+            str(card["protocol"].get("preprocessing") or card["protocol"].get("kind", "")),
             " ".join(str(card["description"]).split()).split(". ")[0],
         )
     _console().print(table)
