@@ -17,6 +17,10 @@
 Only frames where a distractor box overlaps a prediction by ``>= 0.5 - eps`` and that pair competes
 with another candidate pair run the Hungarian step (same matrix, same result); see
 ``_matched_to_distractors``.
+``kitti`` / ``kitti-car`` / ``kitti-pedestrian``: TrackEval's ``Kitti2DBox`` for both classes or
+one; they need KITTI label files (truncation, occlusion, DontCare regions), so they run through
+``harness.metrics.kitti`` (``evaluate_files`` or the ``kitti-tracking`` adapter), not on BoxTables.
+
 MOT16/17/20 require every gt class in 1..13; TrackEval checks this only in frames that have both
 gt and predictions, we check every row.
 """
@@ -37,7 +41,12 @@ DISTRACTORS = {
     "mot17": (2, 7, 8, 12),
     "mot20": (2, 6, 7, 8, 12),
 }
-PROTOCOLS = ("plain", "mot15", "mot16", "mot17", "mot20")
+KITTI_PROTOCOLS = {
+    "kitti": ("car", "pedestrian"),
+    "kitti-car": ("car",),
+    "kitti-pedestrian": ("pedestrian",),
+}
+PROTOCOLS = ("plain", "mot15", "mot16", "mot17", "mot20", *KITTI_PROTOCOLS)
 
 
 def check_protocol(protocol: str) -> None:
@@ -61,6 +70,11 @@ def rows_to_keep(
     is ``iou.overlapping_pairs`` of their boxes.
     """
     check_protocol(protocol)
+    if protocol in KITTI_PROTOCOLS:
+        raise ConfigError(
+            f"protocol {protocol} needs KITTI labels (truncation, occlusion, DontCare regions): "
+            "evaluate label_02 files with evaluate_files or the kitti-tracking adapter"
+        )
     if protocol == "plain":
         return gt.conf != 0, np.ones(len(pred), dtype=bool)
     considered = gt.conf.astype(np.int64) != 0
