@@ -1,5 +1,8 @@
 """Evaluate MOTChallenge text files: one sequence file, or a folder of sequences.
 
+KITTI protocols (``kitti``, ``kitti-car``, ``kitti-pedestrian``) read KITTI label files for both
+(``label_02/<seq>.txt`` and a folder of ``<seq>.txt`` results) and return one result per class.
+
 Ground-truth folder layouts (one per folder): ``<seq>.txt`` files; ``<seq>/gt/gt.txt`` (the
 MOTChallenge layout, where ``<seq>/seqinfo.ini``'s ``seqLength`` gives the frame count); or
 ``<seq>/gt.txt``. Predictions are ``<seq>.txt`` files in a folder (or one file for one gt file).
@@ -11,8 +14,9 @@ import configparser
 from pathlib import Path
 
 from harness.errors import FormatError
+from harness.metrics.kitti import evaluate_kitti, read_kitti
 from harness.metrics.mot import evaluate
-from harness.metrics.protocols import check_protocol
+from harness.metrics.protocols import KITTI_PROTOCOLS, check_protocol
 from harness.motchallenge import read_mot
 
 GT_LAYOUTS = ("{seq}/gt/gt.txt", "{seq}/gt.txt")
@@ -27,6 +31,11 @@ def evaluate_files(gt_path: str | Path, pred_path: str | Path, protocol: str = "
     check_protocol(protocol)
     gt_files, seq_lengths = find_gt_sequences(Path(gt_path))
     pred_files = find_pred_files(Path(pred_path), gt_files)
+    if protocol in KITTI_PROTOCOLS:
+        gt = {seq: read_kitti(path, "gt") for seq, path in gt_files.items()}
+        pred = {seq: read_kitti(path, "result") for seq, path in pred_files.items()}
+        lengths = {seq: kitti_num_frames(path) for seq, path in gt_files.items()}
+        return evaluate_kitti(gt, pred, KITTI_PROTOCOLS[protocol], lengths)
     gt = {seq: read_mot(path, "gt") for seq, path in gt_files.items()}
     pred = {seq: read_mot(path, "result") for seq, path in pred_files.items()}
     return evaluate(gt, pred, protocol, seq_lengths)
@@ -82,6 +91,14 @@ def find_pred_files(path: Path, gt_files: dict[str, Path]) -> dict[str, Path]:
     if extra:
         raise FormatError(f"prediction files without ground truth: {', '.join(extra)}", path)
     return files
+
+
+def kitti_num_frames(label_file: Path) -> int | None:
+    """Frames of a KITTI sequence: the images in ``<split>/image_02/<seq>`` next to
+    ``<split>/label_02/<seq>.txt`` (what KITTI's seqmap lists), None when that folder is absent."""
+    images = label_file.parent.parent / "image_02" / label_file.stem
+    count = sum(1 for _ in images.glob("*.png")) if images.is_dir() else 0
+    return count or None
 
 
 def _seq_length(ini: Path) -> int:
