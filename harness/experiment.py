@@ -25,9 +25,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 import harness
-from harness.datasets.base import load_card
+from harness.datasets.base import load_card, load_dataset
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
-from harness.metrics.protocols import PROTOCOLS
+from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
 from harness.registry import parse_method
 
 PUBLIC_DETECTIONS = "public"
@@ -166,10 +166,10 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 def expand(experiment: Experiment) -> list[Cell]:
-    """All cells of ``experiment`` in a fixed order (dataset, detections, method, seed)."""
+    """All cells of ``experiment`` in the file's order: dataset, method, detections, seed."""
     cells = []
     for entry in experiment.datasets:
-        protocol = experiment.protocol or card_protocol(load_card(entry.name))
+        protocol = experiment_protocol(experiment, entry)
         variants = {name: level.model_dump() for name, level in entry.detections.items()}
         for ref in experiment.methods:
             spec, ablation = parse_method(ref)
@@ -197,15 +197,12 @@ def expand(experiment: Experiment) -> list[Cell]:
                             root=entry.root,
                         )
                     )
-    return sorted(
-        cells, key=lambda c: (c.dataset, c.split, c.detections, c.method, c.ablation, c.seed)
-    )
+    return cells
 
 
-def card_protocol(card: dict[str, Any]) -> str:
-    """The evaluation protocol a dataset card names (its ``protocol.preprocessing``)."""
-    protocol = card["protocol"]
-    return protocol.get("preprocessing", "plain") if isinstance(protocol, dict) else str(protocol)
+def experiment_protocol(experiment: Experiment, entry: DatasetEntry) -> str:
+    """The protocol cells of ``entry`` are evaluated with: the experiment's, else the dataset's."""
+    return experiment.protocol or load_dataset(entry.name, entry.root, **entry.params).protocol
 
 
 def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
@@ -245,6 +242,15 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     path,
                     _line_of(root, ("datasets", i, "params", name)),
                 )
+        protocol = experiment_protocol(experiment, entry)
+        if protocol in KITTI_PROTOCOLS:
+            raise ConfigError(
+                f"dataset {entry.name!r} is evaluated with the {protocol} protocol, which needs"
+                " class-labelled tracker output; score KITTI-format results with"
+                " `trackbench evaluate --protocol kitti` instead",
+                path,
+                _line_of(root, ("datasets", i, "name")),
+            )
     _check_unique(
         [(d.name, d.split) for d in experiment.datasets], "dataset split", ("datasets",), root, path
     )

@@ -94,6 +94,11 @@ def _track_and_evaluate(cell: Cell) -> tuple[dict[str, Any], dict[str, dict[str,
     tracker = spec.build(ablation, **({"seed": cell.seed} if "seed" in spec.config else {}))
     gt, predictions, num_frames, timings = {}, {}, {}, {}
     for sequence in sequences_of(cell):
+        if not sequence.meta.get("has_gt", True):
+            raise ValueError(
+                f"sequence {sequence.name} has no ground truth (a test split): only the"
+                " benchmark's server can score it"
+            )
         detections = None
         if cell.noise is not None:
             detections = oracle_detections(sequence, OracleNoise(**cell.noise), cell.seed)

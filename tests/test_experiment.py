@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -58,9 +59,14 @@ def test_expansion_covers_every_combination_once(tmp_path):
     ablated = next(c for c in cells if c.ablation == "no-min-hits")
     assert ablated.method_config["min_hits"] == 0
     assert all(c.protocol == "plain" for c in cells)  # the sprites-mot card's protocol
-    assert cells == sorted(
-        cells, key=lambda c: (c.dataset, c.detections, c.method, c.ablation, c.seed)
-    )
+    # the file's order: methods as listed, then detection levels as listed, then seeds
+    experiment = load_experiment(write(tmp_path, VALID))
+    refs = [f"{c.method}:{c.ablation}" for c in cells]
+    listed = [ref if ":" in ref else f"{ref}:default" for ref in experiment.methods]
+    assert list(dict.fromkeys(refs)) == listed
+    sort_cells = [(c.detections, c.seed) for c in cells if refs[cells.index(c)] == "sort:default"]
+    levels = list(experiment.datasets[0].detections)
+    assert sort_cells == [(level, seed) for level in levels for seed in experiment.seeds]
 
 
 def test_hash_depends_on_the_result_determining_fields_only(tmp_path):
@@ -172,3 +178,39 @@ def test_missing_and_empty_files(tmp_path):
         load_experiment(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="empty experiment file"):
         load_experiment(write(tmp_path, "# only a comment\n"))
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_the_dataset_adapter_chooses_the_protocol(tmp_path):
+    """custom-mot's ``protocol`` param (not only the card) decides how its cells are scored."""
+    path = write(
+        tmp_path,
+        f"""\
+        name: custom
+        datasets:
+          - name: custom-mot
+            split: all
+            root: {FIXTURES / "mot" / "custom"}
+            params: {{protocol: mot15}}
+        methods: [ground-truth]
+        """,
+    )
+    assert {c.protocol for c in expand(load_experiment(path))} == {"mot15"}
+
+
+def test_kitti_protocols_are_refused_with_the_line(tmp_path):
+    path = write(
+        tmp_path,
+        f"""\
+        name: kitti
+        datasets:
+          - name: kitti-tracking
+            split: training
+            root: {FIXTURES / "kitti"}
+        methods: [ground-truth]
+        """,
+    )
+    with pytest.raises(ConfigError, match=r"exp.yaml:3: .*kitti protocol.*trackbench evaluate"):
+        load_experiment(path)

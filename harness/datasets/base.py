@@ -48,6 +48,11 @@ class DatasetAdapter:
     def params(self) -> dict[str, Any]:
         return self.card.get("params", {})
 
+    @property
+    def protocol(self) -> str:
+        """The evaluation protocol of this dataset: the card's ``protocol.preprocessing``."""
+        return self.card["protocol"].get("preprocessing", "plain")
+
     def splits(self) -> list[str]:
         return list(self.card["splits"])
 
