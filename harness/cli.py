@@ -19,7 +19,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from harness.errors import TrackbenchError
+from harness.errors import ConfigError, TrackbenchError
 from harness.experiment import expand, load_experiment
 from harness.metrics.protocols import PROTOCOLS
 
@@ -265,18 +265,45 @@ def datasets_info(
 def datasets_check(
     name: Annotated[str, typer.Argument(help="Dataset name, e.g. mot17.")],
     root: Annotated[Path, typer.Argument(help="Folder holding your copy of the dataset.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Override a card param, VALUE in YAML (repeatable), e.g. "
+            "--param sequences=[MOT17-02,MOT17-04] or --param detectors=[SDP].",
+        ),
+    ] = None,
 ) -> None:
     """List every missing file, layout error, checksum mismatch and malformed line of a copy;
     exit 1 if there is any."""
     from harness.datasets import load_dataset
 
-    problems = load_dataset(name, root).check()
+    problems = load_dataset(name, root, **_parse_params(param or [])).check()
     for problem in problems:
         typer.echo(str(problem))
     if problems:
         typer.echo(f"{name} at {root}: {len(problems)} problem(s)", err=True)
         raise typer.Exit(1)
     typer.echo(f"{name} at {root}: complete")
+
+
+def _parse_params(specs: list[str]) -> dict[str, Any]:
+    """``["sequences=[A,B]", "fps=25"]`` -> ``{"sequences": ["A", "B"], "fps": 25}`` (values
+    parsed as YAML)."""
+    params: dict[str, Any] = {}
+    for spec in specs:
+        key, sep, text = spec.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"bad --param {spec!r}: expected KEY=VALUE, e.g. detectors=[SDP]")
+        if key in params:
+            raise ConfigError(f"--param {key} given twice")
+        try:
+            params[key] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ConfigError(f"bad --param {spec!r}: VALUE is not YAML ({problem})") from None
+    return params
 
 
 def _console() -> Console:

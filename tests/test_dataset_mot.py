@@ -3,8 +3,10 @@ with file:line problems, and evaluation parity with TrackEval's own file-based p
 
 Fixtures (tests/fixtures/mot/, written for these tests): MOT17/ (train: MOT17-02 with 10 frames and
 MOT17-04 with 9, each as -DPM/-FRCNN/-SDP sharing frames and gt with distractor classes, zero-marked
-rows and low visibility; test: MOT17-01), MOT20/, custom/, and tracker results in
-trackers/<BENCH>/ours/data/. Frame image f has red = 20 * f, blue = 255 - 20 * f.
+rows and low visibility; test: MOT17-01), MOT20/ (train: MOT20-01; test: MOT20-04), custom/, and
+tracker results in trackers/<BENCH>/ours/data/. Frame image f has red = 20 * f, blue = 255 - 20 * f.
+The fixtures hold a few official sequences only, so the tests name them with the ``sequences``
+param (by default a copy must hold every official sequence).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import trackeval
 
 from harness.cli import main
 from harness.data import BoxTable
-from harness.datasets import load_dataset
+from harness.datasets import load_card, load_dataset
 from harness.datasets.motchallenge import read_seqinfo
 from harness.errors import ConfigError, FormatError
 from harness.metrics import evaluate_files
@@ -33,6 +35,18 @@ MOT17 = FIXTURES / "MOT17"
 MOT20 = FIXTURES / "MOT20"
 CUSTOM = FIXTURES / "custom"
 VARIANTS = ("DPM", "FRCNN", "SDP")
+MOT17_SEQUENCES = ["MOT17-01", "MOT17-02", "MOT17-04"]
+MOT20_SEQUENCES = ["MOT20-01", "MOT20-04"]
+FIXTURE_SEQUENCES = {"mot17": MOT17_SEQUENCES, "mot20": MOT20_SEQUENCES}
+
+
+def fixture_dataset(name: str, root: Path, **params):
+    """The adapter over a copy of the fixture: its sequences selected by the sequences param."""
+    return load_dataset(name, root, sequences=FIXTURE_SEQUENCES[name], **params)
+
+
+def mot17(root: Path = MOT17, **params):
+    return fixture_dataset("mot17", root, **params)
 
 
 def red_of(image: np.ndarray) -> float:
@@ -125,7 +139,7 @@ def test_read_seqinfo_is_case_insensitive_like_configparser(tmp_path):
 
 
 def test_mot17_train_has_every_detector_variant_sharing_frames_and_gt():
-    sequences = load_dataset("mot17", MOT17).sequences("train")
+    sequences = mot17().sequences("train")
     assert [s.name for s in sequences] == [f"MOT17-{n}-{d}" for n in ("02", "04") for d in VARIANTS]
     assert [s.num_frames for s in sequences] == [10] * 3 + [9] * 3
     assert [s.meta["detector"] for s in sequences] == list(VARIANTS) * 2
@@ -141,10 +155,10 @@ def test_mot17_train_has_every_detector_variant_sharing_frames_and_gt():
 
 
 def test_mot17_detectors_param_selects_variants():
-    sequences = load_dataset("mot17", MOT17, detectors=["SDP"]).sequences("train")
+    sequences = mot17(detectors=["SDP"]).sequences("train")
     assert [s.name for s in sequences] == ["MOT17-02-SDP", "MOT17-04-SDP"]
     with pytest.raises(ConfigError, match="mot17 detectors must be a non-empty list of DPM"):
-        load_dataset("mot17", MOT17, detectors=["YOLO"])
+        mot17(detectors=["YOLO"])
 
 
 def test_frames_load_lazily(monkeypatch):
@@ -155,14 +169,14 @@ def test_frames_load_lazily(monkeypatch):
     monkeypatch.setattr(
         module.cv2, "imread", lambda path, flag: read.append(path) or imread(path, flag)
     )
-    sequence = load_dataset("mot17", MOT17).sequences("train")[0]
+    sequence = mot17().sequences("train")[0]
     assert read == []
     sequence.frame(4)
     assert [Path(p).name for p in read] == ["000004.jpg"]
 
 
 def test_test_split_has_no_gt_and_refuses_evaluation():
-    dataset = load_dataset("mot17", MOT17)
+    dataset = mot17()
     sequences = dataset.sequences("test")
     assert [s.name for s in sequences] == [f"MOT17-01-{d}" for d in VARIANTS]
     assert all(len(s.gt) == 0 and s.meta["has_gt"] is False for s in sequences)
@@ -173,7 +187,7 @@ def test_test_split_has_no_gt_and_refuses_evaluation():
 
 @pytest.mark.parametrize(("index", "length", "half"), [(0, 10, 5), (3, 9, 4)])
 def test_half_split_frames_and_renumbering(index, length, half):
-    dataset = load_dataset("mot17", MOT17)
+    dataset = mot17()
     full = dataset.sequences("train")[index]
     first = dataset.sequences("train-half")[index]
     second = dataset.sequences("val-half")[index]
@@ -197,14 +211,14 @@ def test_half_split_frames_and_renumbering(index, length, half):
 
 
 def test_good_copies_check_clean():
-    assert load_dataset("mot17", MOT17).check() == []
-    assert load_dataset("mot20", MOT20).check() == []
+    assert mot17().check() == []
+    assert fixture_dataset("mot20", MOT20).check() == []
     assert load_dataset("custom-mot", CUSTOM).check() == []
 
 
 def test_check_lists_every_problem_of_a_broken_copy(broken_copy):
     train, test = broken_copy / "train", broken_copy / "test"
-    problems = [str(p) for p in load_dataset("mot17", broken_copy).check()]
+    problems = [str(p) for p in mot17(broken_copy).check()]
     assert problems == [
         f"{train / 'notes'}: not a MOT17 sequence folder (<SEQ>-DPM, -FRCNN or -SDP)",
         f"{train / 'MOT17-04-SDP'}: missing folder: MOT17 has MOT17-04 with each of DPM, FRCNN, "
@@ -224,14 +238,17 @@ def test_check_lists_every_problem_of_a_broken_copy(broken_copy):
 
 def test_sequences_of_a_broken_copy_raise_the_first_problem(broken_copy):
     with pytest.raises(FormatError) as info:
-        load_dataset("mot17", broken_copy).sequences("train")
+        mot17(broken_copy).sequences("train")
     assert str(info.value).startswith(
         f"{broken_copy / 'train' / 'notes'}: not a MOT17 sequence folder"
     )
-    assert "(and 8 more problem(s): `trackbench datasets check mot17" in str(info.value)
+    assert (
+        f"(and 8 more problem(s): `trackbench datasets check mot17 {broken_copy} "
+        """--param 'sequences=["MOT17-01","MOT17-02","MOT17-04"]'` lists them)"""
+    ) in str(info.value)
     # the test split is intact but for one sequence
     with pytest.raises(FormatError, match="lacks imExt"):
-        load_dataset("mot17", broken_copy).sequences("test")
+        mot17(broken_copy).sequences("test")
 
 
 def test_check_reports_missing_split_folders_and_short_gt(tmp_path):
@@ -240,29 +257,173 @@ def test_check_reports_missing_split_folders_and_short_gt(tmp_path):
     shutil.rmtree(root / "test")
     gt = root / "train" / "MOT20-01" / "gt" / "gt.txt"
     gt.write_text("\n\n1,1,4,4,8,16,1\n")
-    problems = [str(p) for p in load_dataset("mot20", root).check()]
+    problems = [str(p) for p in fixture_dataset("mot20", root).check()]
     assert problems == [
         f"{gt}:3: class -1 is not a MOTChallenge class 1..13 (gt needs 9 columns: "
         "frame,id,left,top,width,height,consider,class,visibility)",
         f"{root / 'test'}: missing split folder",
     ]
-    assert [str(p) for p in load_dataset("mot20", tmp_path / "nowhere").check()] == [
+    assert [str(p) for p in fixture_dataset("mot20", tmp_path / "nowhere").check()] == [
         f"{tmp_path / 'nowhere'}: dataset root folder not found"
     ]
 
 
 def test_cli_check_exit_codes(capsys, broken_copy):
+    selected = "sequences=[MOT17-01,MOT17-02,MOT17-04]"
     with pytest.raises(SystemExit) as info:
-        main(["datasets", "check", "mot17", str(MOT17)])
+        main(["datasets", "check", "mot17", str(MOT17), "--param", selected])
     assert info.value.code == 0
-    assert "mot17 at" in capsys.readouterr().out
+    assert capsys.readouterr().out == f"mot17 at {MOT17}: complete\n"
     with pytest.raises(SystemExit) as info:
-        main(["datasets", "check", "mot17", str(broken_copy)])
+        main(["datasets", "check", "mot17", str(broken_copy), "--param", selected])
     captured = capsys.readouterr()
     assert info.value.code == 1
     assert len(captured.out.strip().splitlines()) == 10
     assert "seqinfo.ini:5: seqLength is not an integer" in captured.out
     assert "10 problem(s)" in captured.err
+
+
+# --- which sequences a copy must hold (the sequences param) ----------------------------------
+
+
+def missing(root: Path, split: str, folders: list[str], source: str) -> list[str]:
+    return [f"{root / split / folder}: missing sequence ({source})" for folder in folders]
+
+
+def test_check_lists_every_missing_official_sequence():
+    """By default a copy must hold every official sequence: the fixtures lack most of them."""
+    variants = "{DPM,FRCNN,SDP}"
+    assert [str(p) for p in load_dataset("mot17", MOT17).check()] == missing(
+        MOT17,
+        "train",
+        [f"MOT17-{n}-{variants}" for n in ("05", "09", "10", "11", "13")],
+        "official MOT17 train sequence",
+    ) + missing(
+        MOT17,
+        "test",
+        [f"MOT17-{n}-{variants}" for n in ("03", "06", "07", "08", "12", "14")],
+        "official MOT17 test sequence",
+    )
+    assert [str(p) for p in load_dataset("mot20", MOT20).check()] == missing(
+        MOT20, "train", ["MOT20-02", "MOT20-03", "MOT20-05"], "official MOT20 train sequence"
+    ) + missing(MOT20, "test", ["MOT20-06", "MOT20-07", "MOT20-08"], "official MOT20 test sequence")
+
+
+def test_a_copy_missing_a_whole_sequence(tmp_path):
+    root = tmp_path / "MOT17"
+    shutil.copytree(MOT17, root)
+    for variant in VARIANTS:
+        shutil.rmtree(root / "train" / f"MOT17-04-{variant}")
+    listed = "selected by the sequences param"
+    all_variants = missing(root, "train", ["MOT17-04-{DPM,FRCNN,SDP}"], listed)
+    assert [str(p) for p in mot17(root).check()] == all_variants
+    assert [str(p) for p in mot17(root, detectors=["SDP"]).check()] == missing(
+        root, "train", ["MOT17-04-SDP"], listed
+    )
+    for split in ("train", "val-half"):
+        with pytest.raises(FormatError) as info:
+            mot17(root).sequences(split)
+        assert str(info.value) == all_variants[0]
+    assert [s.name for s in mot17(root).sequences("test")] == [f"MOT17-01-{d}" for d in VARIANTS]
+    official = [str(p) for p in load_dataset("mot17", root).check()]
+    assert (
+        missing(root, "train", ["MOT17-04-{DPM,FRCNN,SDP}"], "official MOT17 train sequence")[0]
+        in official
+    )
+
+
+def test_sequences_param_forms():
+    official = load_dataset("mot17", MOT17).selection
+    assert official == load_card("mot17")["layout"]["official_sequences"]
+    # a list of official names: each in its split; a split naming none is neither checked nor
+    # loadable
+    train_only = load_dataset("mot17", MOT17, sequences=["MOT17-04", "MOT17-02", "MOT17-04"])
+    assert train_only.selection == {"train": ["MOT17-02", "MOT17-04"]}
+    assert train_only.check() == []
+    assert len(train_only.sequences("train-half")) == 6
+    with pytest.raises(
+        ConfigError, match=r"split 'test' of mot17: the sequences param selects none of the test/"
+    ):
+        train_only.sequences("test")
+    one = load_dataset("mot17", MOT17, sequences="MOT17-02", detectors="SDP")
+    assert [s.name for s in one.sequences("train")] == ["MOT17-02-SDP"]
+    # a mapping: any names per split folder
+    renamed = load_dataset("mot20", MOT20, sequences={"train": ["MOT20-01"], "test": ["MOT20-09"]})
+    assert [s.name for s in renamed.sequences("train")] == ["MOT20-01"]
+    assert [str(p) for p in renamed.check()] == missing(
+        MOT20, "test", ["MOT20-09"], "selected by the sequences param"
+    )
+    # custom folders have no official list and no sequences param
+    assert load_dataset("custom-mot", CUSTOM).selection == {}
+    with pytest.raises(ConfigError, match="'custom-mot' has no parameter 'sequences'"):
+        load_dataset("custom-mot", CUSTOM, sequences=["lab"])
+
+
+@pytest.mark.parametrize(
+    ("sequences", "message"),
+    [
+        (["MOT17-2"], "mot17 sequences: 'MOT17-2' is not an official MOT17 sequence (known: "),
+        (["MOT17-02-SDP"], "did you mean 'MOT17-02'? (for other names give a mapping {train: "),
+        ({"tarin": ["MOT17-02"]}, "no split folder 'tarin' (known: test, train); did you mean"),
+        ([2, 4], "mot17 sequences must be a list of sequence names (or a mapping"),
+        ({"train": "MOT17-02", "test": [""]}, "must be a list of sequence names"),
+        ([], "mot17 sequences selects no sequence"),
+        ({"train": []}, "mot17 sequences selects no sequence"),
+    ],
+)
+def test_bad_sequences_param(sequences, message):
+    with pytest.raises(ConfigError) as info:
+        load_dataset("mot17", MOT17, sequences=sequences)
+    assert message in str(info.value)
+
+
+def test_cli_params_reach_the_adapter(tmp_path, capsys):
+    root = tmp_path / "MOT17"
+    shutil.copytree(MOT17, root)
+    for variant in ("DPM", "FRCNN"):
+        shutil.rmtree(root / "train" / f"MOT17-02-{variant}")
+    check = ["datasets", "check", "mot17", str(root), "--param", "sequences=[MOT17-02]"]
+    with pytest.raises(SystemExit) as info:
+        main([*check, "--param", "detectors=[SDP]"])
+    assert (info.value.code, capsys.readouterr().out) == (0, f"mot17 at {root}: complete\n")
+    with pytest.raises(SystemExit) as info:
+        main(check)
+    assert info.value.code == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{root / 'train' / f'MOT17-02-{d}'}: missing folder: MOT17 has MOT17-02 with each of "
+        "DPM, FRCNN, SDP detections"
+        for d in ("DPM", "FRCNN")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (["sequences"], "bad --param 'sequences': expected KEY=VALUE, e.g. detectors=[SDP]"),
+        (["=[SDP]"], "bad --param '=[SDP]': expected KEY=VALUE"),
+        (
+            ["sequences=[MOT17-02"],
+            "bad --param 'sequences=[MOT17-02': VALUE is not YAML (expected ',' or ']', but got "
+            "'<stream end>')",
+        ),
+        (["detectors=[SDP]", "detectors=[DPM]"], "--param detectors given twice"),
+        (
+            ["sequence=[MOT17-02]"],
+            "dataset 'mot17' has no parameter 'sequence' (known: detectors, sequences); did you "
+            "mean 'sequences'?",
+        ),
+        (["sequences=[MOT17-2]"], "mot17 sequences: 'MOT17-2' is not an official MOT17 sequence"),
+        (["detectors=YOLO"], "mot17 detectors must be a non-empty list of DPM, FRCNN, SDP"),
+    ],
+)
+def test_cli_bad_params_fail_in_one_line(capsys, params, message):
+    options = [arg for param in params for arg in ("--param", param)]
+    with pytest.raises(SystemExit) as info:
+        main(["datasets", "check", "mot17", str(MOT17), *options])
+    captured = capsys.readouterr()
+    assert info.value.code == 2 and captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"trackbench: error: {message}")
 
 
 # --- evaluation parity with TrackEval's file-based pipeline -----------------------------------
@@ -325,7 +486,7 @@ def test_evaluation_matches_trackeval_on_the_folder(tmp_path, name, root, bench)
     results = trackers / "ours" / "data"
     reference = trackeval_on_folder(root / "train", trackers, bench, tmp_path)
     by_files = evaluate_files(root / "train", results, name)
-    by_adapter = load_dataset(name, root).evaluate("train", results)
+    by_adapter = fixture_dataset(name, root).evaluate("train", results)
     for ours in (by_files, by_adapter):
         assert ours["sequences"].keys() == reference["sequences"].keys()
         for sequence, metrics in reference["sequences"].items():
@@ -352,7 +513,7 @@ def test_cli_evaluate_folder_matches_adapter(capsys):
         )
     captured = capsys.readouterr()
     assert info.value.code == 0, captured.err
-    expected = load_dataset("mot17", MOT17).evaluate("train", results)
+    expected = mot17().evaluate("train", results)
     assert json.loads(captured.out) == json.loads(json.dumps(expected))
 
 
@@ -370,10 +531,16 @@ def test_protocol_matters_on_the_fixture():
 def test_mot16_and_mot20_are_suffix_less(tmp_path):
     root = tmp_path / "MOT16"
     shutil.copytree(MOT20, root)
-    mot16 = load_dataset("mot16", root)
-    assert mot16.protocol == "mot16"
+    mot16 = load_dataset("mot16", root, sequences={"train": ["MOT20-01"], "test": ["MOT20-04"]})
+    assert mot16.protocol == "mot16" and mot16.check() == []
+    official = [str(p) for p in load_dataset("mot16", root).check()]
+    assert len(official) == 14  # the MOT20 folders are not MOT16 sequences
+    assert (
+        official[0]
+        == f"{root / 'train' / 'MOT16-02'}: missing sequence (official MOT16 train sequence)"
+    )
     assert [s.name for s in mot16.sequences("train")] == ["MOT20-01"]
-    mot20 = load_dataset("mot20", MOT20)
+    mot20 = fixture_dataset("mot20", MOT20)
     (sequence,) = mot20.sequences("train")
     assert (sequence.num_frames, sequence.fps, "detector" in sequence.meta) == (6, 25.0, False)
     assert [s.name for s in mot20.sequences("test")] == ["MOT20-04"]

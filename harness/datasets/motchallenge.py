@@ -21,13 +21,24 @@ holds ``half`` (0 for the other splits). OUTrack writes val-half results with so
 shift such files by ``-frame_offset`` first. (CenterTrack's own split differs by one frame:
 0-based 0..half for training, half+1..N-1 for validation.)
 
+The ``sequences`` param (cards mot16, mot17, mot20) says which sequences a copy must hold; only
+those are checked and loaded (MOT17 names them without the detector suffix, e.g. ``MOT17-02``):
+
+- ``null`` (default): the card's ``layout.official_sequences``, every official train and test
+  sequence; a missing one is a problem "missing sequence (official MOT17 train sequence)";
+- a list of official names: each belongs to its official split folder; a split folder naming none
+  is neither checked nor loadable (e.g. a copy of the train sequences only);
+- a mapping ``{train: [...], test: [...]}``: any names, per split folder.
+
 Frames are loaded lazily with OpenCV (BGR) and handed out as uint8 HxWx3 RGB; grey images are
 expanded to three channels.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +50,7 @@ from PIL import Image
 
 from harness.data import BoxTable, Sequence
 from harness.datasets.base import DatasetAdapter, Problem, collect_problems
-from harness.errors import ConfigError, FormatError
+from harness.errors import ConfigError, FormatError, did_you_mean
 from harness.metrics.files import find_pred_files
 from harness.metrics.mot import evaluate
 from harness.metrics.protocols import VALID_CLASSES, check_protocol
@@ -153,6 +164,11 @@ class MOTChallengeAdapter(DatasetAdapter):
 
     det_required = True
 
+    def __init__(self, card: dict[str, Any], root: str | Path | None = None, **params: Any):
+        super().__init__(card, root, **params)
+        self.overrides = params
+        self.selection = select_sequences(self.card)
+
     @property
     def protocol(self) -> str:
         """The evaluation protocol: the card's ``protocol.preprocessing``."""
@@ -161,17 +177,18 @@ class MOTChallengeAdapter(DatasetAdapter):
     def sequences(self, split: str) -> list[Sequence]:
         """The sequences of ``split``; a problem with the copy raises the first FormatError."""
         self.check_split(split)
-        sequences, problems = self._read_split(SPLIT_FOLDERS.get(split, split))
+        folder = SPLIT_FOLDERS.get(split, split)
+        sequences, problems = self._read_split(folder)
         if problems:
             more = len(problems) - 1
             first = problems[0]
-            hint = (
-                f" (and {more} more problem(s): `trackbench datasets check "
-                f"{self.card['name']} {self.root}` lists them)"
-                if more
-                else ""
+            hint = f" (and {more} more problem(s): `{self._check_command()}` lists them)"
+            raise FormatError(first.message + (hint if more else ""), first.path, first.line)
+        if not sequences:
+            raise ConfigError(
+                f"split {split!r} of {self.card['name']}: the sequences param selects none of "
+                f"the {folder}/ sequences"
             )
-            raise FormatError(first.message + hint, first.path, first.line)
         if split in ("train-half", "val-half"):
             return [_half(sequence, split) for sequence in sequences]
         return sequences
@@ -210,15 +227,45 @@ class MOTChallengeAdapter(DatasetAdapter):
                 sequences.append(sequence)
         return sequences, problems
 
+    def _check_command(self) -> str:
+        """The ``trackbench datasets check`` command line for this copy and these params."""
+        options = "".join(
+            " --param "
+            + shlex.quote(f"{key}={json.dumps(value, separators=(',', ':'), default=str)}")
+            for key, value in self.overrides.items()
+        )
+        return f"trackbench datasets check {self.card['name']} {self.root}{options}"
+
     def _split_folder(self, folder_name: str) -> Path:
         return self.root / folder_name
 
     def _entries(self, folder: Path) -> tuple[list[_Entry], list[Problem]]:
-        """The sequence folders of a split folder, and layout problems."""
-        problems = _split_folder_problems(folder)
-        if problems:
-            return [], problems
-        return [_Entry(path) for path in _subfolders(folder)], []
+        """The selected sequence folders of a split folder; a missing one is a problem."""
+        names, problems = self._required(folder)
+        entries = []
+        for name in names:
+            path = folder / name
+            if path.is_dir():
+                entries.append(_Entry(path))
+            else:
+                problems.append(self._missing_sequence(path, folder.name))
+        return entries, problems
+
+    def _required(self, folder: Path) -> tuple[list[str], list[Problem]]:
+        """The sequence names split folder ``folder`` must hold (none: it is not looked at), and
+        the problem of a missing folder."""
+        names = self.selection.get(folder.name, [])
+        if names and not folder.is_dir():
+            return [], [Problem(folder, None, "missing split folder")]
+        return names, []
+
+    def _missing_sequence(self, path: Path, folder_name: str) -> Problem:
+        source = (
+            f"official {self.card['name'].upper()} {folder_name} sequence"
+            if self.params.get("sequences") is None
+            else "selected by the sequences param"
+        )
+        return Problem(path, None, f"missing sequence ({source})")
 
     def _read_entry(
         self, entry: _Entry, has_gt: bool, split: str
@@ -329,10 +376,11 @@ class MOT17Adapter(MOTChallengeAdapter):
         return [value] if isinstance(value, str) else list(value)
 
     def _entries(self, folder: Path) -> tuple[list[_Entry], list[Problem]]:
-        """The selected detector variants; a folder name without a detector suffix and a
-        sequence missing a selected variant are problems."""
-        problems = _split_folder_problems(folder)
-        if problems:
+        """The selected detector variants of the selected sequences; a folder name without a
+        detector suffix, a missing sequence and a sequence missing a selected variant are
+        problems."""
+        names, problems = self._required(folder)
+        if not names:
             return [], problems
         pattern = re.compile(rf"(.+)-({'|'.join(MOT17_DETECTORS)})")
         variants: dict[str, set[str]] = {}
@@ -344,8 +392,14 @@ class MOT17Adapter(MOTChallengeAdapter):
                 )
             else:
                 variants.setdefault(match.group(1), set()).add(match.group(2))
+        suffix = ",".join(self.detectors)
+        suffix = suffix if len(self.detectors) == 1 else f"{{{suffix}}}"
         entries = []
-        for base, present in sorted(variants.items()):
+        for base in names:
+            present = variants.get(base)
+            if not present:
+                problems.append(self._missing_sequence(folder / f"{base}-{suffix}", folder.name))
+                continue
             for detector in self.detectors:
                 path = folder / f"{base}-{detector}"
                 if detector in present:
@@ -462,12 +516,50 @@ class CustomMOTAdapter(MOTChallengeAdapter):
         return sequence, []
 
 
-def _split_folder_problems(folder: Path) -> list[Problem]:
-    if not folder.is_dir():
-        return [Problem(folder, None, "missing split folder")]
-    if not _subfolders(folder):
-        return [Problem(folder, None, "no sequence folders")]
-    return []
+def select_sequences(card: dict[str, Any]) -> dict[str, list[str]]:
+    """Split folder -> the sequence names a copy must hold, from the card's ``sequences`` param
+    (see the module docstring); none for a card with neither the param nor an official list."""
+    official = (card.get("layout") or {}).get("official_sequences") or {}
+    requested = card["params"].get("sequences")
+    if requested is None:
+        return {folder: sorted(names) for folder, names in official.items()}
+    name = card["name"]
+    if isinstance(requested, dict):
+        folders = sorted(set(SPLIT_FOLDERS.values()))
+        unknown = [folder for folder in requested if folder not in folders]
+        if unknown:
+            raise ConfigError(
+                f"{name} sequences: no split folder {unknown[0]!r}"
+                + did_you_mean(str(unknown[0]), folders)
+            )
+        selection = {folder: _sequence_names(name, names) for folder, names in requested.items()}
+    else:
+        split_of = {seq: folder for folder, names in official.items() for seq in names}
+        selection = {}
+        for seq in _sequence_names(name, requested):
+            if seq not in split_of:
+                raise ConfigError(
+                    f"{name} sequences: {seq!r} is not an official {name.upper()} sequence"
+                    + did_you_mean(seq, list(split_of))
+                    + " (for other names give a mapping {train: [...], test: [...]})"
+                )
+            selection.setdefault(split_of[seq], []).append(seq)
+    if not any(selection.values()):
+        raise ConfigError(f"{name} sequences selects no sequence: give at least one name")
+    return selection
+
+
+def _sequence_names(dataset: str, value: Any) -> list[str]:
+    """A name or list of names as sorted unique names."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(
+        isinstance(seq, str) and seq for seq in names
+    ):
+        raise ConfigError(
+            f"{dataset} sequences must be a list of sequence names (or a mapping of split folder "
+            f"to such lists); got {value!r}"
+        )
+    return sorted(set(names))
 
 
 def _subfolders(folder: Path) -> list[Path]:
