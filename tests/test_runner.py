@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -216,3 +217,26 @@ def test_killed_run_resumes_to_the_same_numbers(reference, tmp_path):
         summary = run_experiment(load_experiment(path), store, progress=False)
     assert (summary.skipped, summary.done, summary.failed) == (3, 11, [])
     pd.testing.assert_frame_equal(metrics_of(killed_db), metrics_of(db))
+
+
+def test_a_split_without_ground_truth_fails_its_cells(tmp_path):
+    """A MOTChallenge test split is tracked but never scored against an empty ground truth."""
+    root = Path(__file__).parent / "fixtures" / "mot" / "MOT17"
+    path = tmp_path / "mot17-test.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+        name: mot17-test
+        datasets:
+          - name: mot17
+            split: test
+            root: {root}
+            params: {{sequences: [MOT17-01], detectors: [SDP]}}
+        methods: [sort]
+        """),
+        encoding="utf-8",
+    )
+    with Store(tmp_path / "results.sqlite") as store:
+        summary = run_experiment(load_experiment(path), store, progress=False)
+        cells = store.cells("mot17-test")
+    assert summary.done == 0 and len(summary.failed) == 1
+    assert "has no ground truth (a test split)" in cells["error"].iloc[0]

@@ -169,11 +169,6 @@ class MOTChallengeAdapter(DatasetAdapter):
         self.overrides = params
         self.selection = select_sequences(self.card)
 
-    @property
-    def protocol(self) -> str:
-        """The evaluation protocol: the card's ``protocol.preprocessing``."""
-        return self.card["protocol"]["preprocessing"]
-
     def sequences(self, split: str) -> list[Sequence]:
         """The sequences of ``split``; a problem with the copy raises the first FormatError."""
         self.check_split(split)
@@ -436,6 +431,7 @@ class CustomMOTAdapter(MOTChallengeAdapter):
 
     @property
     def protocol(self) -> str:
+        """The ``protocol`` param (custom data says how it is scored)."""
         return self.params["protocol"]
 
     def _split_folder(self, folder_name: str) -> Path:
