@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import trackeval
 
 from harness.data import BoxTable
 from harness.datasets import load_dataset
 from harness.datasets.kitti import hart_parts, object_runs, window_samples, windows
 from harness.errors import ConfigError, FormatError
 from harness.metrics import evaluate, evaluate_files
+from harness.metrics.crosscheck import trackeval_reference
 from harness.metrics.kitti import parse_kitti, read_kitti, write_kitti
-from harness.metrics.mot import metric_classes, named_metrics
 
 FIXTURE = Path(__file__).parent / "fixtures" / "kitti"
 LABELS = FIXTURE / "training" / "label_02"
@@ -73,26 +72,11 @@ def test_dontcare_rows_share_id_minus_one():
 
 def _trackeval_kitti(tmp_path: Path) -> dict:
     """TrackEval's Evaluator + Kitti2DBox on the fixture, in its own folder layout."""
-    import trackeval
-
     shutil.copytree(LABELS, tmp_path / "gt" / "label_02")
     (tmp_path / "gt" / "evaluate_tracking.seqmap.training").write_text(
         "0000 empty 000000 000010\n0001 empty 000000 000008\n"
     )
     shutil.copytree(RESULTS, tmp_path / "trackers" / "ours" / "data")
-    evaluator = trackeval.Evaluator(
-        {
-            "USE_PARALLEL": False,
-            "PRINT_RESULTS": False,
-            "PRINT_CONFIG": False,
-            "TIME_PROGRESS": False,
-            "OUTPUT_SUMMARY": False,
-            "OUTPUT_DETAILED": False,
-            "PLOT_CURVES": False,
-            "LOG_ON_ERROR": None,
-            "BREAK_ON_ERROR": True,
-        }
-    )
     dataset = trackeval.datasets.Kitti2DBox(
         {
             "GT_FOLDER": str(tmp_path / "gt"),
@@ -100,12 +84,7 @@ def _trackeval_kitti(tmp_path: Path) -> dict:
             "PRINT_CONFIG": False,
         }
     )
-    metrics = metric_classes()
-    with contextlib.redirect_stdout(io.StringIO()):
-        result, _ = evaluator.evaluate(
-            [dataset], [metrics[n] for n in ("HOTA", "CLEAR", "Identity")]
-        )
-    return result["Kitti2DBox"]["ours"]
+    return trackeval_reference(dataset)
 
 
 def _assert_same(ours: dict, theirs: dict) -> None:
@@ -119,9 +98,9 @@ def test_kitti_protocol_matches_trackeval_kitti2dbox(tmp_path):
     from_adapter = load_dataset("kitti-tracking", FIXTURE).evaluate(RESULTS)
     for cls in ("car", "pedestrian"):
         for ours in (from_files["classes"][cls], from_adapter["classes"][cls]):
-            _assert_same(ours["combined"], named_metrics(theirs["COMBINED_SEQ"][cls]))
+            _assert_same(ours["combined"], theirs[cls]["combined"])
             for seq in ("0000", "0001"):
-                _assert_same(ours["sequences"][seq], named_metrics(theirs[seq][cls]))
+                _assert_same(ours["sequences"][seq], theirs[cls]["sequences"][seq])
     car = from_files["classes"]["car"]["sequences"]["0000"]
     assert car["IDSW"] == 2 and car["Frames"] == 10  # id switches; frame count from image_02
 

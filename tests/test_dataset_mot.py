@@ -11,8 +11,6 @@ param (by default a copy must hold every official sequence).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -27,7 +25,7 @@ from harness.datasets import load_card, load_dataset
 from harness.datasets.motchallenge import read_seqinfo
 from harness.errors import ConfigError, FormatError
 from harness.metrics import evaluate_files
-from harness.metrics.mot import metric_classes, named_metrics
+from harness.metrics.crosscheck import trackeval_reference
 from harness.motchallenge import read_mot
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mot"
@@ -434,19 +432,6 @@ def trackeval_on_folder(gt_folder: Path, trackers: Path, benchmark: str, out: Pa
     sequences = sorted(p.name for p in gt_folder.iterdir() if p.is_dir())
     seqmap = out / "seqmap.txt"
     seqmap.write_text("name\n" + "".join(f"{s}\n" for s in sequences))
-    evaluator = trackeval.Evaluator(
-        {
-            "USE_PARALLEL": False,
-            "PRINT_RESULTS": False,
-            "PRINT_CONFIG": False,
-            "TIME_PROGRESS": False,
-            "OUTPUT_SUMMARY": False,
-            "OUTPUT_DETAILED": False,
-            "PLOT_CURVES": False,
-            "BREAK_ON_ERROR": True,
-            "LOG_ON_ERROR": None,
-        }
-    )
     dataset = trackeval.datasets.MotChallenge2DBox(
         {
             "GT_FOLDER": str(gt_folder),
@@ -460,16 +445,7 @@ def trackeval_on_folder(gt_folder: Path, trackers: Path, benchmark: str, out: Pa
             "PRINT_CONFIG": False,
         }
     )
-    metrics = metric_classes()
-    with contextlib.redirect_stdout(io.StringIO()):
-        result, _ = evaluator.evaluate(
-            [dataset], [metrics[name] for name in ("HOTA", "CLEAR", "Identity")]
-        )
-    res = result["MotChallenge2DBox"]["ours"]
-    return {
-        "sequences": {s: named_metrics(res[s]["pedestrian"]) for s in sequences},
-        "combined": named_metrics(res["COMBINED_SEQ"]["pedestrian"]),
-    }
+    return trackeval_reference(dataset)["pedestrian"]
 
 
 def assert_same(ours: dict, theirs: dict) -> None:

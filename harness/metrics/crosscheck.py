@@ -155,6 +155,25 @@ def run_trackeval(root: Path, benchmark: str) -> dict:
     gt/seqmaps/<BENCH>-train.txt and trackers/<BENCH>-train/ours/data/<seq>.txt."""
     import trackeval
 
+    dataset = trackeval.datasets.MotChallenge2DBox(
+        {
+            "GT_FOLDER": str(root / "gt"),
+            "TRACKERS_FOLDER": str(root / "trackers"),
+            "BENCHMARK": benchmark,
+            "SPLIT_TO_EVAL": "train",
+            "TRACKERS_TO_EVAL": ["ours"],
+            "PRINT_CONFIG": False,
+        }
+    )
+    return trackeval_reference(dataset)["pedestrian"]
+
+
+def trackeval_reference(dataset, tracker: str = "ours") -> dict[str, dict]:
+    """TrackEval's own ``Evaluator`` (serial, silent) with HOTA, CLEAR and Identity on a TrackEval
+    dataset object: per class, ``{"sequences": {seq: metrics}, "combined": metrics}`` in our
+    metric names."""
+    import trackeval
+
     evaluator = trackeval.Evaluator(
         {
             "USE_PARALLEL": False,
@@ -168,25 +187,17 @@ def run_trackeval(root: Path, benchmark: str) -> dict:
             "BREAK_ON_ERROR": True,
         }
     )
-    dataset = trackeval.datasets.MotChallenge2DBox(
-        {
-            "GT_FOLDER": str(root / "gt"),
-            "TRACKERS_FOLDER": str(root / "trackers"),
-            "BENCHMARK": benchmark,
-            "SPLIT_TO_EVAL": "train",
-            "TRACKERS_TO_EVAL": ["ours"],
-            "PRINT_CONFIG": False,
-        }
-    )
     metrics = metric_classes()
     with contextlib.redirect_stdout(io.StringIO()):
         result, _ = evaluator.evaluate(
             [dataset], [metrics[name] for name in ("HOTA", "CLEAR", "Identity")]
         )
-    res = result["MotChallenge2DBox"]["ours"]
+    res = result[dataset.get_name()][tracker]
+    sequences = [seq for seq in res if seq != "COMBINED_SEQ"]
     return {
-        "sequences": {
-            seq: named_metrics(res[seq]["pedestrian"]) for seq in res if seq != "COMBINED_SEQ"
-        },
-        "combined": named_metrics(res["COMBINED_SEQ"]["pedestrian"]),
+        cls: {
+            "sequences": {seq: named_metrics(res[seq][cls]) for seq in sequences},
+            "combined": named_metrics(res["COMBINED_SEQ"][cls]),
+        }
+        for cls in dataset.class_list
     }
