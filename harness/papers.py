@@ -3,7 +3,8 @@
 A file holds one paper (``paper``, ``source``) and its ``tables``. Each table names the dataset and
 split it reports on, the protocol, its columns in the paper's order (printed name, our metric
 name, direction ``up``/``down``, unit ``percent``/``count``/``rate``) and its rows: the printed
-row name, the trackbench method it corresponds to (``method`` or ``method:ablation``) and the
+row name, the trackbench method it corresponds to (``method`` or ``method:ablation``; omitted for
+a method trackbench does not run, which is then shown from the paper only) and the
 values exactly as printed (percentages as 0..100 numbers, a printed dash as null, abbreviated
 counts such as ``"28K"`` as strings). Every problem is a ConfigError naming file and line.
 """
@@ -45,13 +46,15 @@ class PaperColumn:
 @dataclass(frozen=True)
 class PaperRow:
     name: str  # as printed, e.g. "TBAc-noMem"
-    method: str  # trackbench method name
-    ablation: str  # trackbench ablation name
+    method: str | None  # trackbench method name; None for a method trackbench does not run
+    ablation: str | None  # trackbench ablation name (None with method)
     values: tuple[float, ...]  # NaN where the paper prints a dash
     printed: tuple[str, ...]  # the cells as printed
 
     @property
-    def ref(self) -> str:
+    def ref(self) -> str | None:
+        if self.method is None:
+            return None
         return (
             self.method if self.ablation == DEFAULT_ABLATION else f"{self.method}:{self.ablation}"
         )
@@ -192,7 +195,7 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
     rows = tuple(_parse_row(r, len(columns), path, line) for r in rows_raw)
     if not rows or len({row.name for row in rows}) != len(rows):
         raise ConfigError("'rows' must be non-empty with distinct names", path, rows_raw.line)
-    refs = [row.ref for row in rows]
+    refs = [row.ref for row in rows if row.ref is not None]
     if len(set(refs)) != len(refs):
         raise ConfigError(f"two rows map to the same method: {refs}", path, rows_raw.line)
     return PaperTable(
@@ -228,12 +231,17 @@ def _parse_column(raw: Any, path: Path, table_line: int) -> PaperColumn:
 
 def _parse_row(raw: Any, width: int, path: Path, table_line: int) -> PaperRow:
     row = _require(raw, dict, "a row", path, table_line)
-    name, ref = _text(row, "name", path), _text(row, "method", path)
-    method, ablation = split_method_ref(ref)
-    if not method or ":" in ablation:
-        raise ConfigError(
-            f"row {name!r}: method must be 'name' or 'name:ablation', got {ref!r}", path, row.line
-        )
+    name = _text(row, "name", path)
+    method = ablation = None
+    if row.get("method") is not None:  # rows of methods trackbench does not run have none
+        ref = _text(row, "method", path)
+        method, ablation = split_method_ref(ref)
+        if not method or ":" in ablation:
+            raise ConfigError(
+                f"row {name!r}: method must be 'name' or 'name:ablation', got {ref!r}",
+                path,
+                row.line,
+            )
     cells = _require(row.get("values"), list, f"row {name!r}: 'values'", path, row.line)
     if len(cells) != width:
         raise ConfigError(

@@ -168,4 +168,13 @@ def test_duplicate_ids_and_unknown_table(tmp_path):
     with pytest.raises(ConfigError, match="already defined"):
         paper_tables(tmp_path)
     with pytest.raises(ConfigError, match="did you mean 'tba-t1'"):
-        paper_table("tba-t2")
+        paper_table("tba_t1")
+
+
+def test_tba_table2_lists_every_duke_method_with_only_tba_runnable():
+    table = paper_table("tba-t2")
+    frame = table.frame()
+    assert frame.shape == (7, 12)
+    assert [row.ref for row in table.rows].count(None) == 6
+    assert frame.loc["TBA (ours)", "IDS"] == 875 and frame.loc["DeepCC [50]", "FN"] == 94399
+    assert list(frame["IDF1"]) == sorted(frame["IDF1"], reverse=True)  # printed order: by IDF1
