@@ -204,6 +204,56 @@ def compare(
         raise typer.Exit(result.exit_code)
 
 
+@app.command()
+def train(
+    method: Annotated[str, typer.Argument(help="Method and ablation, e.g. tba:TBAc-noMem.")],
+    out: Annotated[Path, typer.Option(help="Checkpoint folder (last.pt, last.json, curve.json).")],
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset to train on [default: the method's].")
+    ] = None,
+    iterations: Annotated[int, typer.Option(min=1, help="Total iterations (chunks).")] = 1000,
+    resume: Annotated[bool, typer.Option(help="Continue from the checkpoint in --out.")] = False,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
+    seed: Annotated[int, typer.Option(help="Seed of weights, data, resets and noise.")] = 0,
+    checkpoint_every: Annotated[int, typer.Option(min=1)] = 100,
+    log_every: Annotated[int, typer.Option(min=1, help="Iterations per curve point.")] = 10,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KEY=VALUE", help="Override a method config key (repeatable)."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(metavar="KEY=VALUE", help="Override a dataset card param (repeatable)."),
+    ] = None,
+) -> None:
+    """Train a learnable method on its dataset's generated stream; print a JSON summary."""
+    from harness.registry import parse_method
+
+    spec, ablation = parse_method(method)
+    trainer = getattr(spec.factory, "train", None)
+    if trainer is None:
+        raise ConfigError(f"method {spec.name!r} has no training loop")
+    overrides = _parse_params(config or [])
+    if dataset is not None:
+        overrides["dataset"] = dataset
+    overrides["device"] = device
+    method_config = spec.config_for(ablation)
+    unknown = sorted(set(overrides) - set(method_config))
+    if unknown:
+        raise ConfigError(f"method {spec.name!r} has no config keys {unknown}")
+    summary = trainer(
+        {**method_config, **overrides},
+        out,
+        iterations,
+        seed=seed,
+        resume=resume,
+        checkpoint_every=checkpoint_every,
+        log_every=log_every,
+        dataset_params=_parse_params(param or []),
+    )
+    typer.echo(json.dumps(summary, indent=2))
+
+
 @trackers_app.command("list")
 def trackers_list() -> None:
     """Every method and ablation with its inputs, paper and table."""

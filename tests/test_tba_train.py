@@ -1,0 +1,98 @@
+"""TBA training on the generated stream: loss goes down, resume = uninterrupted, CLI (CPU)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from harness.cli import main
+from harness.errors import ConfigError
+from trackers.tba.config import TBAConfig
+from trackers.tba.model import read_card
+from trackers.tba.tracker import TBATracker
+from trackers.tba.train import fit
+
+SMOKE = TBAConfig.for_dataset("sprites-mot").smoke()
+
+
+def test_loss_decreases_on_the_stream(tmp_path):
+    result = fit(SMOKE, tmp_path, iterations=60, seed=0, checkpoint_every=30, log_every=10)
+    # the loss above the "render nothing" baseline ΣX² (data-dependent; removes chunk noise)
+    excess = [point["total"] - point["frame_energy"] for point in result.curve]
+    assert len(result.curve) == 6
+    assert excess[-1] < excess[0] - 0.5
+    assert result.iterations_per_s > 0 and result.frames_per_s > 0
+    card = read_card(tmp_path / "last")
+    assert card["iterations"] == 60 and card["curve"] == result.curve
+    assert json.loads((tmp_path / "curve.json").read_text()) == result.curve
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path):
+    config = SMOKE.replace(reset_prob=0.3)  # resets happen within a few iterations
+    whole = fit(config, tmp_path / "whole", iterations=6, seed=1, checkpoint_every=2, log_every=1)
+    fit(config, tmp_path / "parts", iterations=4, seed=1, checkpoint_every=2, log_every=1)
+    resumed = fit(
+        config,
+        tmp_path / "parts",
+        iterations=6,
+        seed=1,
+        checkpoint_every=2,
+        log_every=1,
+        resume=True,
+    )
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.curve == whole.curve
+    other = fit(config, tmp_path / "other", iterations=6, seed=2, checkpoint_every=2, log_every=1)
+    assert not all(torch.equal(a[k], other.model.state_dict()[k]) for k in a)
+
+
+def test_resume_refuses_another_configuration(tmp_path):
+    fit(SMOKE, tmp_path, iterations=1, checkpoint_every=1, log_every=1)
+    with pytest.raises(ConfigError, match="another configuration"):
+        fit(
+            SMOKE.replace(act=False),
+            tmp_path,
+            iterations=2,
+            checkpoint_every=1,
+            log_every=1,
+            resume=True,
+        )
+    with pytest.raises(ConfigError, match="multiple of"):
+        fit(SMOKE, tmp_path, iterations=2, checkpoint_every=3, log_every=2)
+
+
+def test_trained_checkpoint_loads_into_the_tracker(tmp_path):
+    fit(SMOKE.replace(act=False), tmp_path, iterations=2, checkpoint_every=2, log_every=1)
+    tracker = TBATracker(act=False, smoke=True, checkpoint=str(tmp_path / "last"))
+    assert tracker.card["iterations"] == 2
+
+
+def test_train_command(tmp_path, capsys):
+    args = [
+        "train",
+        "tba:TBAc-noMem",
+        "--out",
+        str(tmp_path),
+        "--iterations",
+        "2",
+        "--config",
+        "smoke=true",
+        "--checkpoint-every",
+        "1",
+        "--log-every",
+        "1",
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["variant"] == "TBAc-noMem" and summary["iterations"] == 2
+    assert np.isfinite(summary["last"]["total"])
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "sort", "--out", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "no training loop" in capsys.readouterr().err
