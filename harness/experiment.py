@@ -59,13 +59,20 @@ class TimingSettings(_Strict):
     device: str = "cpu"
 
 
+class MethodEntry(_Strict):
+    """A method with config overrides, e.g. a trained model's ``checkpoint``."""
+
+    method: str
+    config: dict[str, Any] = {}
+
+
 class Experiment(_Strict):
     """The validated content of an experiment file."""
 
     name: str = Field(min_length=1)
     description: str = ""
     datasets: list[DatasetEntry] = Field(min_length=1)
-    methods: list[str] = Field(min_length=1)
+    methods: list[str | MethodEntry] = Field(min_length=1)
     seeds: list[int] = Field([0], min_length=1)
     protocol: Literal[PROTOCOLS] | None = None  # None: each dataset card's protocol
     timing: TimingSettings = TimingSettings()
@@ -171,7 +178,7 @@ def expand(experiment: Experiment) -> list[Cell]:
     for entry in experiment.datasets:
         protocol = experiment_protocol(experiment, entry)
         variants = {name: level.model_dump() for name, level in entry.detections.items()}
-        for ref in experiment.methods:
+        for ref, overrides in method_entries(experiment):
             spec, ablation = parse_method(ref)
             if "detections" not in spec.inputs:
                 method_variants = {NO_DETECTIONS: None}
@@ -188,7 +195,7 @@ def expand(experiment: Experiment) -> list[Cell]:
                             method=spec.name,
                             ablation=ablation,
                             seed=seed,
-                            method_config=spec.config_for(ablation),
+                            method_config={**spec.config_for(ablation), **overrides},
                             dataset_params=dict(entry.params),
                             noise=noise,
                             protocol=protocol,
@@ -198,6 +205,14 @@ def expand(experiment: Experiment) -> list[Cell]:
                         )
                     )
     return cells
+
+
+def method_entries(experiment: Experiment) -> list[tuple[str, dict[str, Any]]]:
+    """``(method:ablation reference, config overrides)`` of each listed method, in order."""
+    return [
+        (entry, {}) if isinstance(entry, str) else (entry.method, dict(entry.config))
+        for entry in experiment.methods
+    ]
 
 
 def experiment_protocol(experiment: Experiment, entry: DatasetEntry) -> str:
@@ -254,11 +269,23 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
     _check_unique(
         [(d.name, d.split) for d in experiment.datasets], "dataset split", ("datasets",), root, path
     )
-    for j, ref in enumerate(experiment.methods):
+    entries = method_entries(experiment)
+    for j, (ref, overrides) in enumerate(entries):
+        where = (
+            ("methods", j) if isinstance(experiment.methods[j], str) else ("methods", j, "method")
+        )
         try:
             spec, _ = parse_method(ref)
         except ConfigError as exc:
-            raise located(exc, ("methods", j)) from None
+            raise located(exc, where) from None
+        for key in overrides:
+            if key not in spec.config:
+                raise ConfigError(
+                    f"method {spec.name!r} has no config key {key!r}"
+                    + did_you_mean(key, list(spec.config)),
+                    path,
+                    _line_of(root, ("methods", j, "config", key)),
+                )
         if spec.kind != "multi":
             raise ConfigError(
                 f"method {spec.name!r} is a single-object tracker;"
@@ -266,7 +293,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                 path,
                 _line_of(root, ("methods", j)),
             )
-    canonical = [ref if ":" in ref else f"{ref}:default" for ref in experiment.methods]
+    canonical = [ref if ":" in ref else f"{ref}:default" for ref, _ in entries]
     _check_unique(canonical, "method", ("methods",), root, path)
     _check_unique(experiment.seeds, "seed", ("seeds",), root, path)
 

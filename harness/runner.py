@@ -90,8 +90,9 @@ def _failure(cell: Cell, exc: Exception, started: str) -> CellOutcome:
 
 
 def _track_and_evaluate(cell: Cell) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    spec, ablation = parse_method(cell.method_ref)
-    tracker = spec.build(ablation, **({"seed": cell.seed} if "seed" in spec.config else {}))
+    spec, _ = parse_method(cell.method_ref)
+    seed = {"seed": cell.seed} if "seed" in spec.config else {}
+    tracker = spec.factory(**{**cell.method_config, **seed})
     gt, predictions, num_frames, timings = {}, {}, {}, {}
     for sequence in sequences_of(cell):
         if not sequence.meta.get("has_gt", True):

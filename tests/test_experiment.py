@@ -214,3 +214,44 @@ def test_kitti_protocols_are_refused_with_the_line(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"exp.yaml:3: .*kitti protocol.*trackbench evaluate"):
         load_experiment(path)
+
+
+def test_method_entries_override_config_and_change_the_hash(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        name: overrides
+        datasets:
+          - name: sprites-mot
+            split: eval
+            detections: {clean: {}}
+        methods:
+          - sort
+          - method: sort:no-min-hits
+            config: {iou_threshold: 0.5}
+        """,
+    )
+    cells = {c.method_ref: c for c in expand(load_experiment(path))}
+    assert cells["sort:default"].method_config["iou_threshold"] == 0.3
+    overridden = cells["sort:no-min-hits"].method_config
+    assert overridden["iou_threshold"] == 0.5 and overridden["min_hits"] == 0
+
+
+def test_unknown_override_key_names_its_line(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        name: overrides
+        datasets:
+          - name: sprites-mot
+            split: eval
+        methods:
+          - method: sort
+            config:
+              iou_treshold: 0.5
+        """,
+    )
+    with pytest.raises(
+        ConfigError, match=r"exp.yaml:8: .*no config key 'iou_treshold'.*iou_threshold"
+    ):
+        load_experiment(path)
