@@ -227,12 +227,12 @@ def train(
     ] = None,
 ) -> None:
     """Train a learnable method on its dataset's generated stream; print a JSON summary."""
+    from harness.protocol import Learnable
     from harness.registry import parse_method
 
     spec, ablation = parse_method(method)
-    trainer = getattr(spec.factory, "train", None)
-    if trainer is None:
-        raise ConfigError(f"method {spec.name!r} has no training loop")
+    if not (isinstance(spec.factory, type) and issubclass(spec.factory, Learnable)):
+        raise ConfigError(f"method {spec.name!r} is not learnable (no training loop)")
     overrides = _parse_params(config or [])
     if dataset is not None:
         overrides["dataset"] = dataset
@@ -241,7 +241,7 @@ def train(
     unknown = sorted(set(overrides) - set(method_config))
     if unknown:
         raise ConfigError(f"method {spec.name!r} has no config keys {unknown}")
-    summary = trainer(
+    summary = spec.factory.train(
         {**method_config, **overrides},
         out,
         iterations,

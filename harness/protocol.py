@@ -62,9 +62,18 @@ class SingleObjectTracker:
 
 @runtime_checkable
 class Learnable(Protocol):
-    """A tracker with trainable parameters and a checkpoint."""
+    """A tracker with trainable parameters and a checkpoint (``trackbench train``).
 
-    def fit(self, train: Any, val: Any, config: dict[str, Any], run_dir: Path) -> dict: ...
+    ``train`` is a classmethod: it builds the model of a registry ``config`` (the method's config
+    keys), trains it into ``out`` (checkpoint ``out/last.pt`` + ``out/last.json`` card, training
+    curve) for ``iterations`` in total, resuming when asked, and returns a JSON-able summary. The
+    registry's ``checkpoint`` config key then loads the result.
+    """
+
+    @classmethod
+    def train(
+        cls, config: dict[str, Any], out: Path, iterations: int, **options: Any
+    ) -> dict[str, Any]: ...
 
     def save(self, path: Path) -> None: ...
 
