@@ -364,6 +364,7 @@ def _console() -> Console:
 def _write_report(
     store, experiment: str, out: Path, config_hashes: list[str] | None = None
 ) -> None:
+    from harness.papers import tables_for
     from harness.report import write_report
 
     frame = store.metrics_frame(experiment, config_hashes)
@@ -371,7 +372,8 @@ def _write_report(
         Console(stderr=True).print(f"{experiment}: no finished cells, no report written")
         return
     timings = store.timings_frame(experiment, config_hashes)
-    for path in write_report(frame, out, title=experiment, timings=timings):
+    papers = tables_for(frame)
+    for path in write_report(frame, out, title=experiment, timings=timings, papers=papers):
         _console().print(f"wrote {path}", markup=False, highlight=False)
 
 

@@ -166,6 +166,17 @@ def paper_tables(directory: str | Path | None = None) -> dict[str, PaperTable]:
     return found
 
 
+def tables_for(results: pd.DataFrame) -> list[PaperTable]:
+    """The paper tables about ``results`` (a long frame with dataset, split, method, ablation):
+    same dataset and split, and a row naming one of its method:ablation pairs."""
+    ran = set(zip(results["dataset"], results["split"], results["method"], results["ablation"]))
+    return [
+        table
+        for table in paper_tables().values()
+        if any((table.dataset, table.split, row.method, row.ablation) in ran for row in table.rows)
+    ]
+
+
 def paper_table(table_id: str, directory: str | Path | None = None) -> PaperTable:
     """The table ``table_id`` (e.g. ``"tba-t1"``)."""
     tables = paper_tables(directory)

@@ -5,10 +5,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from harness.errors import ConfigError
-from harness.papers import load_paper_file, paper_table, paper_tables, split_method_ref
+from harness.papers import (
+    load_paper_file,
+    paper_table,
+    paper_tables,
+    split_method_ref,
+    tables_for,
+)
 from harness.report import METRICS
 
 TBA_T1_COLUMNS = [
@@ -67,7 +74,7 @@ def test_tba_table1_shape_order_and_cells():
     )
     assert values.loc["TBAc-noMem", "FN"] == 22096
     assert (values.loc["TBAc-noRep", "IDP"], values.loc["TBAc-noRep", "IDR"]) == (92.5, 93.6)
-    assert [row.ref for row in table.rows][:2] == ["tba", "tba:TBAc"]
+    assert [row.ref for row in table.rows][:2] == ["tba:TBA", "tba:TBAc"]
 
 
 def test_readme_tables_match_spec():
@@ -178,3 +185,16 @@ def test_tba_table2_lists_every_duke_method_with_only_tba_runnable():
     assert [row.ref for row in table.rows].count(None) == 6
     assert frame.loc["TBA (ours)", "IDS"] == 875 and frame.loc["DeepCC [50]", "FN"] == 94399
     assert list(frame["IDF1"]) == sorted(frame["IDF1"], reverse=True)  # printed order: by IDF1
+
+
+def test_tables_for_results_pick_the_tables_about_them():
+    def frame(rows):
+        return pd.DataFrame(rows, columns=["dataset", "split", "method", "ablation"])
+
+    tba = frame(
+        [("sprites-mot", "eval", "tba", "TBAc-noMem"), ("sprites-mot", "eval", "sort", "default")]
+    )
+    assert {t.id for t in tables_for(tba)} == {"tba-t1"}
+    full = frame([("sprites-mot", "eval", "tba", "TBA")])
+    assert {t.id for t in tables_for(full)} == {"tba-t1", "tba-readme-sprites"}
+    assert tables_for(frame([("mot17", "train", "tba", "TBA")])) == []
