@@ -20,6 +20,9 @@ from trackers.tba.config import TBAConfig
 from trackers.tba.modules import FeatureExtractor, OutputHeads, TrackerArray, TrackerOutputs
 from trackers.tba.renderer import Renderer, tba_loss
 
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+"""``compile_model`` modes: None = eager, else a ``torch.compile`` mode."""
+
 
 def frames_to_tensor(frames: np.ndarray, device: torch.device | str) -> Tensor:
     """uint8 (..., H, W, D) images -> float (..., D, H, W) in [0, 1] on ``device``."""
@@ -121,6 +124,43 @@ class TBA(nn.Module):
         """The chunk's loss terms per frame (``tba_loss``: summed, divided by N*T as the released
         ``net.py``); ``"total"`` is their sum."""
         return tba_loss(reconstruction, frames, outputs, self.config, background)
+
+
+def compile_model(model: TBA, mode: str | None) -> TBA:
+    """``model`` with its feature extractor and per-frame tracker-array step (the sequential RAT
+    loop, output heads and ACT) run by ``torch.compile(mode=mode)``; None leaves it eager.
+
+    In place and parameter-free (each ``forward`` is wrapped), so ``state_dict`` and checkpoints
+    are unchanged. "reduce-overhead" replays CUDA graphs on CUDA, whose outputs the next
+    compiled call overwrites, so its outputs are cloned: the chunk loop keeps every step's.
+    """
+    if mode not in COMPILE_MODES:
+        raise ConfigError(f"compile must be one of {list(COMPILE_MODES)}, not {mode!r}")
+    if mode is not None:
+        for module in (model.features, model.trackers):
+            module.forward = _compiled(module.forward, mode)
+    return model
+
+
+def _compiled(forward: Callable, mode: str) -> Callable:
+    compiled = torch.compile(forward, mode=mode)
+    if mode != "reduce-overhead":
+        return compiled
+
+    def forward_cloned(*args: Any, **kwargs: Any) -> Any:
+        return _cloned(compiled(*args, **kwargs))
+
+    return forward_cloned
+
+
+def _cloned(value: Any) -> Any:
+    """``value`` with every tensor cloned, through tuples and named tuples."""
+    if isinstance(value, Tensor):
+        return value.clone()
+    if isinstance(value, tuple):
+        items = [_cloned(item) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    return value
 
 
 # -- checkpoints ----------------------------------------------------------------------------------

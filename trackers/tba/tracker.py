@@ -23,6 +23,7 @@ from trackers.tba.config import TBAConfig, method_config
 from trackers.tba.model import (
     TBA,
     TBAState,
+    compile_model,
     frames_to_tensor,
     load_checkpoint,
     save_checkpoint,
@@ -55,6 +56,8 @@ class TBATracker(MultiObjectTracker):
     ``checkpoint`` None runs an untrained model initialised from ``seed`` (smoke tests only);
     otherwise its weights, whose card must describe the same model as the other keys.
     ``stochastic`` draws the Gumbel noise at inference as the released code did (seeded).
+    ``compile`` runs the feature extractor and the per-frame tracker-array step under
+    ``torch.compile`` with that mode (``trackers.tba.model.COMPILE_MODES``; None = eager).
     """
 
     inputs = frozenset({"image"})
@@ -74,15 +77,17 @@ class TBATracker(MultiObjectTracker):
         stochastic: bool = False,
         device: str = "cpu",
         chunk_frames: int = 20,
+        compile: str | None = None,
     ):
         config = method_config(dataset, act, reprioritize, memory_write, attention, layers, smoke)
         self.device = torch.device(device)
         self.seed, self.stochastic, self.chunk_frames = seed, stochastic, chunk_frames
+        self.compile_mode = compile
         self.card: dict[str, Any] | None = None
         if checkpoint is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                self.model = TBA(config).to(self.device)
+                self.model = compile_model(TBA(config).to(self.device).eval(), compile)
         else:
             self.load(checkpoint)
             if self.model.config.model_fields() != config.model_fields():
@@ -91,7 +96,6 @@ class TBATracker(MultiObjectTracker):
                     f"{self.model.config.dataset}; the method asks for {config.variant} on "
                     f"{config.dataset} (or another size)"
                 )
-        self.model.eval()
         self.reset({})
 
     @property
@@ -106,7 +110,7 @@ class TBATracker(MultiObjectTracker):
 
     def load(self, path: str | Path) -> None:
         model, self.card = load_checkpoint(path, self.device)
-        self.model = model.eval()
+        self.model = compile_model(model.eval(), self.compile_mode)
 
     @classmethod
     def train(
