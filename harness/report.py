@@ -362,7 +362,8 @@ def _leaderboard_layout(summary: pd.DataFrame, metrics: list[str], title: str) -
     header = ["Dataset", "Split", "Detections", "Method", "Ablation", "n"] + [
         i.header for _, i in shown
     ]
-    return _Layout("Leaderboard", title, header, rows, [False] * 5 + [True] * (len(header) - 5))
+    caption = f"{title}: combined over each split's sequences; mean ± std over seeds."
+    return _Layout("Leaderboard", caption, header, rows, [False] * 5 + [True] * (len(header) - 5))
 
 
 def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
