@@ -89,6 +89,23 @@ def run(
 
 
 @app.command()
+def reproduce(
+    table: Annotated[str, typer.Argument(help="Paper table id, e.g. tba-t1.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder [default: runs/<experiment name>].")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option(help="Results database [default: <out>/results.sqlite].")
+    ] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Run the experiment that reproduces a paper table; the board shows ours beside it."""
+    from harness.papers import paper_table
+
+    run(paper_table(table).experiment_path(), out=out, db=db, jobs=jobs, report=True)
+
+
+@app.command()
 def evaluate(
     gt: Annotated[Path, typer.Option(help="Ground-truth file or folder (MOTChallenge format).")],
     pred: Annotated[Path, typer.Option(help="Tracker results file or folder.")],

@@ -75,6 +75,19 @@ class PaperTable:
     rows: tuple[PaperRow, ...]
     path: str
     line: int
+    experiment: str | None = None  # the experiment file that reproduces it, relative to ``path``
+
+    def experiment_path(self) -> Path:
+        """The experiment file that reproduces this table (``trackbench reproduce``)."""
+        if self.experiment is None:
+            raise ConfigError(
+                f"paper table {self.id!r} has no experiment: trackbench does not run its methods"
+                f" (tables with one: {', '.join(_reproducible())})"
+            )
+        path = Path(self.path).parent / self.experiment
+        if not path.is_file():
+            raise ConfigError(f"experiment {self.experiment} not found", self.path, self.line)
+        return path
 
     @property
     def title(self) -> str:
@@ -166,6 +179,10 @@ def paper_tables(directory: str | Path | None = None) -> dict[str, PaperTable]:
     return found
 
 
+def _reproducible() -> list[str]:
+    return [t.id for t in paper_tables().values() if t.experiment is not None]
+
+
 def tables_for(results: pd.DataFrame) -> list[PaperTable]:
     """The paper tables about ``results`` (a long frame with dataset, split, method, ablation):
     same dataset and split, and a row naming one of its method:ablation pairs."""
@@ -223,6 +240,7 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
         rows=rows,
         path=str(path),
         line=line,
+        experiment=None if table.get("experiment") is None else _text(table, "experiment", path),
     )
 
 

@@ -206,3 +206,56 @@ def test_run_with_failed_cells_exits_1(capsys, tmp_path):
     assert code == 1
     assert "1 failed" in err and "failed: mnist-mot none ground-truth:default seed 0" in err
     assert "no finished cells, no report written" in err
+
+
+def test_reproduce_runs_a_tables_experiment_and_puts_the_paper_beside(
+    capsys, tmp_path, monkeypatch
+):
+    from harness import papers
+
+    (tmp_path / "papers").mkdir()
+    (tmp_path / "exp.yaml").write_text(
+        textwrap.dedent(f"""\
+        name: tiny-repro
+        datasets:
+          - name: sprites-mot
+            split: eval
+            root: {tmp_path / "cache"}
+            params: {{eval_frames: 60}}
+        methods: [ground-truth]
+        """)
+    )
+    (tmp_path / "papers" / "paper.yaml").write_text(
+        textwrap.dedent("""\
+        paper: "A paper"
+        source: "here"
+        tables:
+          - id: tiny-t1
+            table: "Table 1"
+            experiment: ../exp.yaml
+            caption: "Ground truth scores."
+            dataset: sprites-mot
+            split: eval
+            protocol: plain
+            columns:
+              - {name: MOTA, metric: MOTA, direction: up, unit: percent}
+            rows:
+              - {name: GT, method: ground-truth, values: [99.0]}
+          - id: tiny-t2
+            table: "Table 2"
+            caption: "Not runnable."
+            dataset: sprites-mot
+            split: eval
+            protocol: plain
+            columns:
+              - {name: MOTA, metric: MOTA, direction: up, unit: percent}
+            rows:
+              - {name: Other, values: [50.0]}
+        """)
+    )
+    monkeypatch.setattr(papers, "PAPERS_DIR", tmp_path / "papers")
+    code, _, _ = cli(capsys, "reproduce", "tiny-t1", "--out", tmp_path / "run")
+    board = (tmp_path / "run" / "leaderboard.md").read_text()
+    assert code == 0 and "## Paper: tiny-t1" in board and "100.0 / 99.0 (+1.0)" in board
+    code, _, err = cli(capsys, "reproduce", "tiny-t2")
+    assert code == 2 and "has no experiment" in err and "tiny-t1" in err
