@@ -45,16 +45,21 @@ def _global_options(
     _options["debug"] = debug
 
 
+OutFolder = Annotated[
+    Path | None, typer.Option(help="Report folder (default: runs/<experiment name>).")
+]
+ResultsDatabase = Annotated[
+    Path | None, typer.Option(help="Results database (default: <out>/results.sqlite).")
+]
+Jobs = Annotated[int, typer.Option(min=1, help="Worker processes.")]
+
+
 @app.command()
 def run(
     experiment: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
-    out: Annotated[
-        Path | None, typer.Option(help="Report folder [default: runs/<experiment name>].")
-    ] = None,
-    db: Annotated[
-        Path | None, typer.Option(help="Results database [default: <out>/results.sqlite].")
-    ] = None,
-    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    out: OutFolder = None,
+    db: ResultsDatabase = None,
+    jobs: Jobs = 1,
     report: Annotated[
         bool, typer.Option(help="Write the leaderboard into --out after the run.")
     ] = True,
@@ -91,13 +96,9 @@ def run(
 @app.command()
 def reproduce(
     table: Annotated[str, typer.Argument(help="Paper table id, e.g. tba-t1.")],
-    out: Annotated[
-        Path | None, typer.Option(help="Report folder [default: runs/<experiment name>].")
-    ] = None,
-    db: Annotated[
-        Path | None, typer.Option(help="Results database [default: <out>/results.sqlite].")
-    ] = None,
-    jobs: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    out: OutFolder = None,
+    db: ResultsDatabase = None,
+    jobs: Jobs = 1,
 ) -> None:
     """Run the experiment that reproduces a paper table; the board shows ours beside it."""
     from harness.papers import paper_table
@@ -226,7 +227,7 @@ def train(
     method: Annotated[str, typer.Argument(help="Method and ablation, e.g. tba:TBAc-noMem.")],
     out: Annotated[Path, typer.Option(help="Checkpoint folder (last.pt, last.json, curve.json).")],
     dataset: Annotated[
-        str | None, typer.Option(help="Dataset to train on [default: the method's].")
+        str | None, typer.Option(help="Dataset to train on (default: the method's).")
     ] = None,
     iterations: Annotated[int, typer.Option(min=1, help="Total iterations (chunks).")] = 1000,
     resume: Annotated[bool, typer.Option(help="Continue from the checkpoint in --out.")] = False,
