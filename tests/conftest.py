@@ -24,3 +24,19 @@ def motmetrics_data() -> Path:
     import motmetrics
 
     return Path(motmetrics.__file__).parent / "data"
+
+
+@pytest.fixture
+def trackbench(capsys, monkeypatch):
+    """Run the ``trackbench`` command line in-process; returns (exit code, stdout, stderr)."""
+    from harness.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables unwrapped, so output is searchable
+
+    def run(*args) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as info:
+            main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return info.value.code, captured.out, captured.err
+
+    return run

@@ -11,19 +11,7 @@ import textwrap
 import pytest
 import yaml
 
-from harness.cli import EVALUATE_KEYS, main
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
+from harness.cli import EVALUATE_KEYS
 
 
 @pytest.fixture
@@ -38,8 +26,8 @@ def tud(motmetrics_data, tmp_path):
     return gt, pred
 
 
-def test_trackers_list(capsys):
-    code, out, _ = cli(capsys, "trackers", "list")
+def test_trackers_list(trackbench):
+    code, out, _ = trackbench("trackers", "list")
     assert code == 0
     for text in (
         "sort",
@@ -55,17 +43,17 @@ def test_trackers_list(capsys):
         assert text in out
 
 
-def test_datasets_list_and_info(capsys):
-    code, out, _ = cli(capsys, "datasets", "list")
+def test_datasets_list_and_info(trackbench):
+    code, out, _ = trackbench("datasets", "list")
     assert code == 0 and "sprites-mot" in out and "mnist-mot" in out
-    code, out, _ = cli(capsys, "datasets", "info", "sprites-mot")
+    code, out, _ = trackbench("datasets", "info", "sprites-mot")
     card = yaml.safe_load(out)
     assert code == 0 and card["name"] == "sprites-mot" and "eval" in card["splits"]
 
 
-def test_evaluate_json_has_the_documented_keys(capsys, tud):
+def test_evaluate_json_has_the_documented_keys(trackbench, tud):
     gt, pred = tud
-    code, out, _ = cli(capsys, "evaluate", "--gt", gt, "--pred", pred, "--json")
+    code, out, _ = trackbench("evaluate", "--gt", gt, "--pred", pred, "--json")
     assert code == 0
     result = json.loads(out)
     assert set(result["sequences"]) == {"TUD-Campus", "TUD-Stadtmitte"}
@@ -79,9 +67,9 @@ def test_evaluate_json_has_the_documented_keys(capsys, tud):
         assert values["MOTA"] == pytest.approx(1 - errors / values["GT_Dets"])
 
 
-def test_evaluate_prints_a_table(capsys, tud):
+def test_evaluate_prints_a_table(trackbench, tud):
     gt, pred = tud
-    code, out, _ = cli(capsys, "evaluate", "--gt", gt, "--pred", pred)
+    code, out, _ = trackbench("evaluate", "--gt", gt, "--pred", pred)
     assert code == 0
     for text in ("MOTA", "IDF1", "HOTA", "Frag", "TUD-Campus", "TUD-Stadtmitte", "COMBINED"):
         assert text in out
@@ -123,9 +111,9 @@ ERROR_CASES = {
 
 
 @pytest.mark.parametrize("case", list(ERROR_CASES))
-def test_errors_print_one_line_and_exit_2(capsys, bad_files, case):
+def test_errors_print_one_line_and_exit_2(trackbench, bad_files, case):
     args, expected = ERROR_CASES[case]
-    code, out, err = cli(capsys, *(a.format(d=bad_files) for a in args))
+    code, out, err = trackbench(*(a.format(d=bad_files) for a in args))
     assert code == 2
     assert out == ""
     assert err.startswith("trackbench: error: ") and err.count("\n") == 1
@@ -147,7 +135,7 @@ def test_installed_entry_point_errors_and_debug(tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr and "ConfigError" in debug.stderr
 
 
-def test_run_then_report(capsys, tmp_path):
+def test_run_then_report(trackbench, tmp_path):
     experiment = tmp_path / "tiny.yaml"
     experiment.write_text(
         textwrap.dedent(f"""\
@@ -165,7 +153,7 @@ def test_run_then_report(capsys, tmp_path):
         encoding="utf-8",
     )
     out = tmp_path / "run"
-    code, stdout, err = cli(capsys, "run", experiment, "--out", out)
+    code, stdout, err = trackbench("run", experiment, "--out", out)
     assert code == 0, err
     assert "tiny: 4 cells, 0 already done, 4 done now, 0 failed" in err
     for name in (
@@ -178,17 +166,17 @@ def test_run_then_report(capsys, tmp_path):
         assert (out / name).is_file()
     assert "ground-truth" in (out / "leaderboard.md").read_text(encoding="utf-8")
 
-    code, _, err = cli(capsys, "run", experiment, "--out", out, "--no-report")
+    code, _, err = trackbench("run", experiment, "--out", out, "--no-report")
     assert code == 0 and "4 already done, 0 done now" in err
 
-    code, stdout, _ = cli(
-        capsys, "report", "--db", out / "results.sqlite", "--out", tmp_path / "board"
+    code, stdout, _ = trackbench(
+        "report", "--db", out / "results.sqlite", "--out", tmp_path / "board"
     )
     assert code == 0 and "leaderboard.md" in stdout
     assert (tmp_path / "board" / "leaderboard.html").is_file()
 
 
-def test_run_with_failed_cells_exits_1(capsys, tmp_path):
+def test_run_with_failed_cells_exits_1(trackbench, tmp_path):
     experiment = tmp_path / "mnist.yaml"
     experiment.write_text(
         textwrap.dedent(f"""\
@@ -202,14 +190,14 @@ def test_run_with_failed_cells_exits_1(capsys, tmp_path):
         """),
         encoding="utf-8",
     )
-    code, _, err = cli(capsys, "run", experiment, "--out", tmp_path / "run")
+    code, _, err = trackbench("run", experiment, "--out", tmp_path / "run")
     assert code == 1
     assert "1 failed" in err and "failed: mnist-mot none ground-truth:default seed 0" in err
     assert "no finished cells, no report written" in err
 
 
 def test_reproduce_runs_a_tables_experiment_and_puts_the_paper_beside(
-    capsys, tmp_path, monkeypatch
+    trackbench, tmp_path, monkeypatch
 ):
     from harness import papers
 
@@ -254,8 +242,8 @@ def test_reproduce_runs_a_tables_experiment_and_puts_the_paper_beside(
         """)
     )
     monkeypatch.setattr(papers, "PAPERS_DIR", tmp_path / "papers")
-    code, _, _ = cli(capsys, "reproduce", "tiny-t1", "--out", tmp_path / "run")
+    code, _, _ = trackbench("reproduce", "tiny-t1", "--out", tmp_path / "run")
     board = (tmp_path / "run" / "leaderboard.md").read_text()
     assert code == 0 and "## Paper: tiny-t1" in board and "100.0 / 99.0 (+1.0)" in board
-    code, _, err = cli(capsys, "reproduce", "tiny-t2")
+    code, _, err = trackbench("reproduce", "tiny-t2")
     assert code == 2 and "has no experiment" in err and "tiny-t1" in err

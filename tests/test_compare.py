@@ -8,7 +8,6 @@ import math
 import pandas as pd
 import pytest
 
-from harness.cli import main
 from harness.compare import (
     DEFAULT_TOLERANCES,
     Tolerance,
@@ -241,36 +240,26 @@ def write_db(path, cells: dict[tuple[str, int], dict], fps: float = 400.0, exper
     return path
 
 
-def cli(capsys, *args) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
-
-
-@pytest.fixture(autouse=True)
-def wide_terminal(monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
-
-
 @pytest.fixture
 def baseline(tmp_path):
     return write_db(tmp_path / "old.sqlite", {("sort", s): VALUES for s in (0, 1)})
 
 
-def test_cli_identical_databases_pass(capsys, tmp_path, baseline):
+def test_cli_identical_databases_pass(trackbench, tmp_path, baseline):
     new = write_db(tmp_path / "new.sqlite", {("sort", s): VALUES for s in (0, 1)})
-    code, out, err = cli(capsys, "compare", new, "--baseline", baseline)
+    code, out, err = trackbench("compare", new, "--baseline", baseline)
     assert code == 0, err
     rows = [line for line in out.splitlines() if line.startswith("│")]
     assert len(rows) == 10 and all("✓" in row for row in rows)
     assert "PASSED" in out and "MOTA" in out
 
 
-def test_cli_regression_exits_1_names_the_metric_and_writes_markdown(capsys, tmp_path, baseline):
+def test_cli_regression_exits_1_names_the_metric_and_writes_markdown(
+    trackbench, tmp_path, baseline
+):
     new = write_db(tmp_path / "new.sqlite", {("sort", s): {**VALUES, "IDF1": 0.65} for s in (0, 1)})
     md = tmp_path / "ci" / "comment.md"
-    code, out, _ = cli(capsys, "compare", new, "--baseline", baseline, "--markdown", md)
+    code, out, _ = trackbench("compare", new, "--baseline", baseline, "--markdown", md)
     assert code == 1
     failed = [line for line in out.splitlines() if line.startswith("│") and "✗" in line]
     assert len(failed) == 1 and "IDF1" in failed[0] and "-5.0" in failed[0]
@@ -278,34 +267,34 @@ def test_cli_regression_exits_1_names_the_metric_and_writes_markdown(capsys, tmp
     text = md.read_text(encoding="utf-8")
     assert "IDF1 ↑" in text and "✗" in text and "sprites-mot/eval/clean sort" in text
 
-    code, out, _ = cli(capsys, "compare", new, "--baseline", baseline, "--json")
+    code, out, _ = trackbench("compare", new, "--baseline", baseline, "--json")
     document = json.loads(out)
     assert code == 1 and not document["passed"]
     assert [c["metric"] for c in document["comparisons"] if c["verdict"] == "regressed"] == ["IDF1"]
 
-    code, _, _ = cli(capsys, "compare", new, "--baseline", baseline, "--tolerance", "IDF1=0.06")
+    code, _, _ = trackbench("compare", new, "--baseline", baseline, "--tolerance", "IDF1=0.06")
     assert code == 0
 
 
-def test_cli_missing_and_new_rows(capsys, tmp_path, baseline):
+def test_cli_missing_and_new_rows(trackbench, tmp_path, baseline):
     new = write_db(tmp_path / "new.sqlite", {("sort", 0): VALUES, ("iou", 0): VALUES})
-    code, out, _ = cli(capsys, "compare", new, "--baseline", baseline)
+    code, out, _ = trackbench("compare", new, "--baseline", baseline)
     assert code == 1
     assert "seeds 1 not done" in out and "1 baseline row(s) not done in NEW; 1 new row(s)" in out
     assert any("iou" in line and "new" in line for line in out.splitlines())
 
 
-def test_cli_new_run_with_every_cell_failed_fails(capsys, tmp_path, baseline):
+def test_cli_new_run_with_every_cell_failed_fails(trackbench, tmp_path, baseline):
     new = tmp_path / "new.sqlite"
     with Store(new) as store:
         cells = [make_cell("sort", seed) for seed in (0, 1)]
         store.add_pending(store.start_run("exp", "cpu"), cells)
         for cell in cells:
             store.record_failed(cell, "ValueError: boom", "Traceback ...", utc_now())
-    code, out, _ = cli(capsys, "compare", new, "--baseline", baseline, "--speed")
+    code, out, _ = trackbench("compare", new, "--baseline", baseline, "--speed")
     assert code == 1
     assert "not done" in out and "0 comparisons in 0 row(s)" in out
-    code, _, err = cli(capsys, "compare", baseline, "--baseline", new)
+    code, _, err = trackbench("compare", baseline, "--baseline", new)
     assert code == 2 and "baseline experiment 'exp' has no finished cells" in err
 
 
@@ -320,39 +309,39 @@ def test_cli_new_run_with_every_cell_failed_fails(capsys, tmp_path, baseline):
         (["--z", "-1"], "--z"),
     ],
 )
-def test_cli_usage_errors_exit_2_with_one_line(capsys, tmp_path, baseline, args, message):
-    code, out, err = cli(capsys, "compare", baseline, "--baseline", baseline, *args)
+def test_cli_usage_errors_exit_2_with_one_line(trackbench, tmp_path, baseline, args, message):
+    code, out, err = trackbench("compare", baseline, "--baseline", baseline, *args)
     assert code == 2 and out == ""
     assert err.startswith("trackbench: error:") and message in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_cli_metric_absent_in_new_is_an_input_error(capsys, tmp_path, baseline):
+def test_cli_metric_absent_in_new_is_an_input_error(trackbench, tmp_path, baseline):
     without_hota = {k: v for k, v in VALUES.items() if k != "HOTA"}
     new = write_db(tmp_path / "new.sqlite", {("sort", s): without_hota for s in (0, 1)})
-    code, _, err = cli(capsys, "compare", new, "--baseline", baseline)
+    code, _, err = trackbench("compare", new, "--baseline", baseline)
     assert code == 2 and "NEW results lack metrics ['HOTA']" in err
-    code, _, err = cli(capsys, "compare", tmp_path / "none.sqlite", "--baseline", baseline)
+    code, _, err = trackbench("compare", tmp_path / "none.sqlite", "--baseline", baseline)
     assert code == 2 and "results database not found" in err
 
 
-def test_cli_speed_is_gated_only_with_speed(capsys, tmp_path, baseline):
+def test_cli_speed_is_gated_only_with_speed(trackbench, tmp_path, baseline):
     slow = write_db(tmp_path / "new.sqlite", {("sort", s): VALUES for s in (0, 1)}, fps=200.0)
-    code, out, _ = cli(capsys, "compare", slow, "--baseline", baseline)
+    code, out, _ = trackbench("compare", slow, "--baseline", baseline)
     assert code == 0 and "fps" not in out
-    code, out, _ = cli(capsys, "compare", slow, "--baseline", baseline, "--speed", "--json")
+    code, out, _ = trackbench("compare", slow, "--baseline", baseline, "--speed", "--json")
     fps = [c for c in json.loads(out)["comparisons"] if c["metric"] == "fps"]
     assert code == 1 and fps[0]["verdict"] == "regressed"
     assert fps[0]["new_mean"] == pytest.approx(200.0) and fps[0]["tolerance"] == pytest.approx(80)
     args = ("--speed", "--speed-tolerance", "0.6")
-    assert cli(capsys, "compare", slow, "--baseline", baseline, *args)[0] == 0
+    assert trackbench("compare", slow, "--baseline", baseline, *args)[0] == 0
 
 
-def test_cli_needs_experiment_when_a_database_holds_several(capsys, tmp_path, baseline):
+def test_cli_needs_experiment_when_a_database_holds_several(trackbench, tmp_path, baseline):
     both = tmp_path / "both.sqlite"
     write_db(both, {("sort", 0): VALUES, ("sort", 1): VALUES}, experiment="a")
     write_db(both, {("sort", 0): VALUES, ("sort", 1): VALUES}, experiment="exp")
-    code, _, err = cli(capsys, "compare", both, "--baseline", baseline)
+    code, _, err = trackbench("compare", both, "--baseline", baseline)
     assert code == 2 and "choose one with --experiment" in err
-    code, out, _ = cli(capsys, "compare", both, "--baseline", baseline, "--experiment", "exp")
+    code, out, _ = trackbench("compare", both, "--baseline", baseline, "--experiment", "exp")
     assert code == 0 and "PASSED" in out

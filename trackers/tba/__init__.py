@@ -48,25 +48,28 @@ def default_config(dataset: str) -> dict:
     }
 
 
-register_method(
-    "tba",
-    TBATracker,
-    config=default_config("sprites-mot"),
-    inputs={"image"},
-    ablations=ABLATIONS,
-    paper=PAPER,
-    table="T1 (Sprites-MOT)",
-    description="Unsupervised multi-object tracker trained by reconstructing frames "
-    "(reprioritized attentive tracking, layered rendering); Sprites-MOT configuration.",
-)
+VARIANTS = {  # method name -> (dataset, table, description)
+    "tba": (
+        "sprites-mot",
+        "T1 (Sprites-MOT)",
+        "Unsupervised multi-object tracker trained by reconstructing frames (reprioritized "
+        "attentive tracking, layered rendering); Sprites-MOT configuration.",
+    ),
+    "tba-mnist": (
+        "mnist-mot",
+        "README results (MNIST-MOT)",
+        "TBA with the MNIST-MOT configuration (K = 1, so TBAc-noOcc equals TBAc).",
+    ),
+}
 
-register_method(
-    "tba-mnist",
-    TBATracker,
-    config=default_config("mnist-mot"),
-    inputs={"image"},
-    ablations=ABLATIONS,
-    paper=PAPER,
-    table="README results (MNIST-MOT)",
-    description="TBA with the MNIST-MOT configuration (K = 1, so TBAc-noOcc equals TBAc).",
-)
+for name, (dataset, table, description) in VARIANTS.items():
+    register_method(
+        name,
+        TBATracker,
+        config=default_config(dataset),
+        inputs={"image"},
+        ablations=ABLATIONS,
+        paper=PAPER,
+        table=table,
+        description=description,
+    )
