@@ -30,6 +30,9 @@ Rules:
   compared only with ``--speed``: timings differ between machines. Default tolerance 20% relative.
 - A baseline row absent from NEW, or lacking some of the baseline's seeds (cells not done: failed
   or never run), fails. Rows only in NEW are listed as new and never fail.
+- Weights: when a row's cells on both sides carry provenance (``MultiObjectTracker.provenance``)
+  and their sha256 differ, one note per method says the weights changed (informational: a
+  retrained model is a reason for a change in numbers, never a failure).
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from harness.report import (
     markdown_escape,
     method_label,
     resolve_columns,
+    row_label,
     summarize,
 )
 from harness.store import Store
@@ -115,6 +119,8 @@ class ComparisonResult:
     new_rows: pd.DataFrame
     tolerances: dict[str, Tolerance]
     z: float
+    weights_changed: tuple[str, ...] = ()
+    """One line per method whose weights (sha256) differ between the sides (``weights_changed``)."""
 
     @property
     def regressions(self) -> pd.DataFrame:
@@ -155,6 +161,7 @@ class ComparisonResult:
             "comparisons": _records(self.comparisons),
             "missing": _records(self.missing),
             "new": _records(self.new_rows),
+            "weights_changed": list(self.weights_changed),
         }
 
     def to_json(self) -> str:
@@ -170,10 +177,13 @@ def compare(
     new_timings: pd.DataFrame | None = None,
     baseline_timings: pd.DataFrame | None = None,
     speed_tolerance: float = DEFAULT_SPEED_TOLERANCE,
+    new_models: pd.DataFrame | None = None,
+    baseline_models: pd.DataFrame | None = None,
 ) -> ComparisonResult:
     """Compare two ``Store.metrics_frame`` results (one experiment each) metric by metric.
 
-    Speed is compared when both ``*_timings`` (``Store.timings_frame``) are given. ``tolerances``
+    Speed is compared when both ``*_timings`` (``Store.timings_frame``) are given; changed
+    weights are noted when both ``*_models`` (``Store.provenance_frame``) are. ``tolerances``
     overrides ``DEFAULT_TOLERANCES`` per metric name. NEW may be empty (all its cells failed):
     every baseline row is then missing. Raises ``TrackbenchError`` when a metric is unknown,
     undirected, or absent from a side, or when the baseline is empty.
@@ -202,7 +212,44 @@ def compare(
     paired = paired.sort_values(["row_baseline", "order_baseline"], kind="stable")
     paired = paired.drop(columns=["row_baseline", "order_baseline", "row_new", "order_new"])
     comparisons = _judge(paired.reset_index(drop=True), tolerance_of, z)
-    return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z)
+    changed = ()
+    if new_models is not None and baseline_models is not None:
+        changed = tuple(weights_changed(new_models, baseline_models))
+    return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z, changed)
+
+
+def weights_changed(new_models: pd.DataFrame, baseline_models: pd.DataFrame) -> list[str]:
+    """One line per method:ablation with a row (on both sides, each with provenance) whose
+    cells' sha256 sets differ, naming the sha256 (first 8 hex digits) of each side."""
+    base, new = _digests(baseline_models), _digests(new_models)
+    changed: dict[str, tuple[set[str], set[str]]] = {}
+    for key in base.keys() & new.keys():
+        if base[key] != new[key]:
+            record = dict(zip(KEY, key))
+            label = method_label(record["method"], record["ablation"])
+            old, now = changed.setdefault(label, (set(), set()))
+            old.update(base[key])
+            now.update(new[key])
+    return [
+        f"Weights changed for {label}: baseline sha256 {_short(old)}, new {_short(now)}"
+        " (informational)."
+        for label, (old, now) in sorted(changed.items())
+    ]
+
+
+def _digests(models: pd.DataFrame) -> dict[tuple, set[str]]:
+    """Per report row whose cells carry provenance: the set of their weights' sha256."""
+    digests: dict[tuple, set[str]] = {}
+    for record in models.to_dict("records"):
+        provenance = record["provenance"]
+        if isinstance(provenance, dict):
+            row = digests.setdefault(tuple(record[k] for k in KEY), set())
+            row.update([provenance["sha256"]] if "sha256" in provenance else [])
+    return digests
+
+
+def _short(digests: set[str]) -> str:
+    return ", ".join(sorted(d[:8] for d in digests)) or "none (untrained)"
 
 
 def resolve_metrics(metrics: str | Sequence[str] | None) -> list[str]:
@@ -243,6 +290,7 @@ class Results:
     experiment: str
     metrics: pd.DataFrame
     timings: pd.DataFrame | None
+    models: pd.DataFrame
 
 
 def load_results(path: str | Path, experiment: str | None, with_timings: bool) -> Results:
@@ -251,7 +299,8 @@ def load_results(path: str | Path, experiment: str | None, with_timings: bool) -
         experiment = store.resolve_experiment(experiment)
         metrics = store.metrics_frame(experiment)
         timings = store.timings_frame(experiment) if with_timings else None
-    return Results(Path(path), experiment, metrics, timings)
+        models = store.provenance_frame(experiment)
+    return Results(Path(path), experiment, metrics, timings, models)
 
 
 def compare_databases(
@@ -273,6 +322,8 @@ def compare_databases(
         base_side.metrics,
         new_timings=new_side.timings,
         baseline_timings=base_side.timings,
+        new_models=new_side.models,
+        baseline_models=base_side.models,
         **options,
     )
     return result, new_side, base_side
@@ -406,12 +457,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 HEADER = ["Row", "Metric", "Baseline", "New", "Δ", "Allowed", "Verdict"]
 
 
-def row_label(record: dict[str, Any]) -> str:
-    """``dataset/split/detections method[:ablation]`` of a result row."""
-    where = "/".join(str(record[k]) for k in ("dataset", "split", "detections") if record[k])
-    return f"{where} {method_label(record['method'], record['ablation'])}"
-
-
 def display_rows(result: ComparisonResult) -> list[list[str]]:
     """The diff table as text cells (``HEADER`` columns): ratios in %, deltas and allowances in
     the shown units (points for ratios); a row's label only on its first line."""
@@ -464,6 +509,7 @@ def table_notes(result: ComparisonResult) -> list[str]:
         ),
         f"Tolerances: {tolerances}.",
         "✓ within allowance, ✗ regression or baseline row not done in NEW, ↑ improvement.",
+        *result.weights_changed,
     ]
 
 

@@ -9,6 +9,11 @@ Detection variants: a dataset's ``detections`` maps a name to oracle-noise level
 jitter, fp_rate; ``harness.detectors.OracleNoise``). Methods that take detections get one cell per
 variant; without ``detections`` they use the dataset's public detections (variant ``public``).
 Methods that take no detections get a single cell per seed (variant ``none``).
+
+Methods are names (``sort``, ``sort:no-min-hits``) or entries with config overrides and their own
+seeds: ``{method: "tba:TBA", config: {checkpoint: checkpoints/tba/sprites-mot/TBA/last},
+seeds: [0]}``. An entry's ``seeds`` (non-empty, unique) replace the experiment's ``seeds`` for that
+method, e.g. one seed for a deterministic trained model beside oracle-noise baselines run with two.
 """
 
 from __future__ import annotations
@@ -60,10 +65,12 @@ class TimingSettings(_Strict):
 
 
 class MethodEntry(_Strict):
-    """A method with config overrides, e.g. a trained model's ``checkpoint``."""
+    """A method with config overrides, e.g. a trained model's ``checkpoint``, and optionally its
+    own ``seeds`` (replacing the experiment's for this method)."""
 
     method: str
     config: dict[str, Any] = {}
+    seeds: list[int] | None = Field(None, min_length=1)
 
 
 class Experiment(_Strict):
@@ -178,14 +185,14 @@ def expand(experiment: Experiment) -> list[Cell]:
     for entry in experiment.datasets:
         protocol = experiment_protocol(experiment, entry)
         variants = {name: level.model_dump() for name, level in entry.detections.items()}
-        for ref, overrides in method_entries(experiment):
+        for ref, overrides, seeds in method_entries(experiment):
             spec, ablation = parse_method(ref)
             if "detections" not in spec.inputs:
                 method_variants = {NO_DETECTIONS: None}
             else:
                 method_variants = variants or {PUBLIC_DETECTIONS: None}
             for variant, noise in method_variants.items():
-                for seed in experiment.seeds:
+                for seed in seeds:
                     cells.append(
                         Cell(
                             experiment=experiment.name,
@@ -207,10 +214,13 @@ def expand(experiment: Experiment) -> list[Cell]:
     return cells
 
 
-def method_entries(experiment: Experiment) -> list[tuple[str, dict[str, Any]]]:
-    """``(method:ablation reference, config overrides)`` of each listed method, in order."""
+def method_entries(experiment: Experiment) -> list[tuple[str, dict[str, Any], list[int]]]:
+    """``(method:ablation reference, config overrides, seeds)`` of each listed method, in order;
+    seeds are the entry's own, else the experiment's."""
     return [
-        (entry, {}) if isinstance(entry, str) else (entry.method, dict(entry.config))
+        (entry, {}, experiment.seeds)
+        if isinstance(entry, str)
+        else (entry.method, dict(entry.config), entry.seeds or experiment.seeds)
         for entry in experiment.methods
     ]
 
@@ -270,10 +280,9 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
         [(d.name, d.split) for d in experiment.datasets], "dataset split", ("datasets",), root, path
     )
     entries = method_entries(experiment)
-    for j, (ref, overrides) in enumerate(entries):
-        where = (
-            ("methods", j) if isinstance(experiment.methods[j], str) else ("methods", j, "method")
-        )
+    for j, (ref, overrides, _) in enumerate(entries):
+        entry = experiment.methods[j]
+        where = ("methods", j) if isinstance(entry, str) else ("methods", j, "method")
         try:
             spec, _ = parse_method(ref)
         except ConfigError as exc:
@@ -293,7 +302,9 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                 path,
                 _line_of(root, ("methods", j)),
             )
-    canonical = [ref if ":" in ref else f"{ref}:default" for ref, _ in entries]
+        if not isinstance(entry, str) and entry.seeds is not None:
+            _check_unique(entry.seeds, "seed", ("methods", j, "seeds"), root, path)
+    canonical = [ref if ":" in ref else f"{ref}:default" for ref, _, _ in entries]
     _check_unique(canonical, "method", ("methods",), root, path)
     _check_unique(experiment.seeds, "seed", ("seeds",), root, path)
 
@@ -321,15 +332,20 @@ def _check_duplicate_keys(node: yaml.Node, path: Path) -> None:
             _check_duplicate_keys(item, path)
 
 
+_UNION_MEMBERS = ("str", "MethodEntry")
+"""How pydantic's error locations name the member of ``methods``' union (not a YAML key)."""
+
+
 def _validation_error(exc: pydantic.ValidationError, root: yaml.Node, path: Path) -> ConfigError:
     """The first pydantic error as one line, located in the file (unknown keys first: a misspelt
-    key also makes the key it meant missing)."""
-    errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    key also makes the key it meant missing; then the deepest: a method entry that is neither a
+    name nor a valid mapping is reported at the mapping's bad value)."""
+    errors = sorted(exc.errors(), key=lambda e: (e["type"] != "extra_forbidden", -len(e["loc"])))
     error = errors[0]
-    loc = tuple(error["loc"])
+    loc = tuple(part for part in error["loc"] if part not in _UNION_MEMBERS)
     where = _dotted(loc)
     if error["type"] == "extra_forbidden":
-        known = _fields_at(Experiment, loc[:-1])
+        known = _fields_at(Experiment, tuple(error["loc"])[:-1])
         problem = f"unknown key {loc[-1]!r}" + (f" in {_dotted(loc[:-1])}" if loc[:-1] else "")
         problem += did_you_mean(str(loc[-1]), known) if known else ""
     elif error["type"] == "missing":

@@ -2,11 +2,13 @@
 
 Multi-object trackers declare the inputs they need (``"image"``, ``"detections"``); the runner
 hands them nothing else. Learnable trackers add ``fit`` and a checkpoint (state_dict + JSON card,
-loaded with ``torch.load(weights_only=True)``).
+loaded with ``torch.load(weights_only=True)``) and say which weights they run (``provenance``):
+the runner stores it with each result and the board names the model.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -48,6 +50,12 @@ class MultiObjectTracker:
             results.append(outputs_to_table(outputs))
         return results
 
+    def provenance(self) -> dict[str, Any] | None:
+        """JSON-able facts about the loaded model (checkpoint path, sha256 of its weights,
+        training iterations, seed, device trained on ...), stored with every result of this
+        tracker; None for a tracker without learned weights."""
+        return None
+
 
 class SingleObjectTracker:
     """Base class of single-object trackers: ``init`` on the first frame, ``update`` after."""
@@ -78,6 +86,12 @@ class Learnable(Protocol):
     def save(self, path: Path) -> None: ...
 
     def load(self, path: Path) -> None: ...
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (names the exact weights a result came from)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sequence_info(sequence: Sequence) -> dict[str, Any]:

@@ -6,17 +6,21 @@ method, ablation); a cell is the mean ± sample std (ddof=1) over seeds of the `
 value, with the std left out when there is one seed (the ``n`` column always says how many).
 Ratios are stored as fractions and shown as percentages with one decimal, as papers print them.
 Columns follow a named paper order (``COLUMN_SETS``) with ↑/↓ arrows. Paper tables
-(``harness.papers``) are put beside ours with the delta ours − paper in the paper's units.
+(``harness.papers``) are put beside ours with the delta ours − paper in the paper's units. A
+"Models" section names the weights behind each row whose cells carry a tracker's provenance
+(``Store.provenance_frame``): checkpoint, sha256, training iterations, batch, seed, device.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -205,9 +209,12 @@ def write_report(
     columns: str | Sequence[str] | None = None,
     timings: pd.DataFrame | None = None,
     papers: Sequence[PaperTable | str] | None = None,
+    models: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write ``leaderboard.{md,csv,html,tex,png}`` (+ ``speed_accuracy.png`` with timings and
-    ``paper_<table>.csv`` per paper table) to ``out_dir``; returns the paths written."""
+    ``paper_<table>.csv`` per paper table) to ``out_dir``; returns the paths written.
+
+    ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = resolve_columns(columns)
@@ -227,11 +234,47 @@ def write_report(
     if timings is not None and "fps_mean" in summary.columns:
         plots.append(_plot_speed_accuracy(summary, plotted[0], out / "speed_accuracy.png"))
     notes = _notes(timings is not None)
+    lines = model_lines(models) if models is not None else []
     for suffix, render in ((".md", _markdown), (".html", _html), (".tex", _latex)):
         path = out / f"leaderboard{suffix}"
-        path.write_text(render(title, layouts, notes, plots), encoding="utf-8")
+        path.write_text(render(title, layouts, lines, notes, plots), encoding="utf-8")
         written.append(path)
     return written + plots
+
+
+def model_lines(models: pd.DataFrame) -> list[str]:
+    """One line per report row whose cells carry provenance: ``row_label: describe_model(...)``;
+    a row whose cells ran different weights (several sha256) says it mixes models."""
+    frame = _keyed(models, ["seed", "provenance"], "models")
+    frame = frame[[isinstance(p, dict) for p in frame["provenance"]]]
+    lines = []
+    for key, cells in frame.groupby(KEY, sort=False):
+        distinct = {json.dumps(p, sort_keys=True, default=str): p for p in cells["provenance"]}
+        described = "; ".join(describe_model(p) for p in distinct.values())
+        digests = sorted({p["sha256"] for p in distinct.values() if "sha256" in p})
+        if len(digests) > 1:
+            described = f"mixes {len(digests)} models: {described}"
+        lines.append(f"{row_label(dict(zip(KEY, key)))}: {described}")
+    return lines
+
+
+def describe_model(provenance: dict[str, Any]) -> str:
+    """A provenance dict as one phrase, e.g. "checkpoints/tba/sprites-mot/TBA/last, sha256
+    1a2b3c4d, 1,800 iterations (batch 8, seed 0, trained on cpu)"."""
+    if provenance.get("trained") is False:
+        return "untrained (no checkpoint)"
+    parts = [] if provenance.get("checkpoint") is None else [str(provenance["checkpoint"])]
+    if "sha256" in provenance:
+        parts.append(f"sha256 {provenance['sha256'][:8]}")
+    if provenance.get("iterations") is not None:
+        parts.append(f"{provenance['iterations']:,} iterations")
+    details = [
+        f"{label}{provenance[k]}"
+        for k, label in (("batch", "batch "), ("seed", "seed "), ("trained_on", "trained on "))
+        if provenance.get(k) is not None
+    ]
+    text = ", ".join(parts) or "model"
+    return f"{text} ({', '.join(details)})" if details else text
 
 
 # ----------------------------------------------------------------------------- aggregation
@@ -313,6 +356,12 @@ def format_delta(info: MetricInfo, delta: float) -> str:
 
 def method_label(method: str, ablation: str) -> str:
     return method if ablation == DEFAULT_ABLATION else f"{method}:{ablation}"
+
+
+def row_label(record: dict[str, Any]) -> str:
+    """``dataset/split/detections method[:ablation]`` of a report row."""
+    where = "/".join(str(record[k]) for k in ("dataset", "split", "detections") if record[k])
+    return f"{where} {method_label(record['method'], record['ablation'])}"
 
 
 def _check_paper_units(table: PaperTable) -> None:
@@ -451,7 +500,12 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(c, c) for c in str(text))
 
 
-def _markdown(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path]) -> str:
+MODELS_HEADING = "Models"
+
+
+def _markdown(
+    title: str, layouts: list[_Layout], models: list[str], notes: list[str], plots: list[Path]
+) -> str:
     lines = [f"# {markdown_escape(title)}", ""]
     for layout in layouts:
         lines += [f"## {markdown_escape(layout.heading)}", "", markdown_escape(layout.caption), ""]
@@ -459,6 +513,9 @@ def _markdown(title: str, layouts: list[_Layout], notes: list[str], plots: list[
         lines.append("|" + "|".join("---:" if num else "---" for num in layout.numeric) + "|")
         lines += ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in layout.rows]
         lines.append("")
+    if models:
+        lines += [f"## {MODELS_HEADING}", ""]
+        lines += [f"- {markdown_escape(line)}" for line in models] + [""]
     lines += [f"- {markdown_escape(note)}" for note in notes] + [""]
     lines += [f"![{p.stem}]({p.name})" for p in plots]
     return "\n".join(lines) + "\n"
@@ -482,7 +539,9 @@ _CSP = (
 )
 
 
-def _html(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path]) -> str:
+def _html(
+    title: str, layouts: list[_Layout], models: list[str], notes: list[str], plots: list[Path]
+) -> str:
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -513,6 +572,9 @@ def _html(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path
             )
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts += ["</tbody>", "</table>"]
+    if models:
+        parts += [f"<h2>{MODELS_HEADING}</h2>", "<ul>"]
+        parts += [f"<li>{esc(line)}</li>" for line in models] + ["</ul>"]
     parts += ["<ul>"] + [f"<li>{esc(note)}</li>" for note in notes] + ["</ul>"]
     for plot in plots:
         data = base64.b64encode(plot.read_bytes()).decode("ascii")
@@ -523,7 +585,9 @@ def _html(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path
     return "\n".join(parts) + "\n"
 
 
-def _latex(title: str, layouts: list[_Layout], notes: list[str], plots: list[Path]) -> str:
+def _latex(
+    title: str, layouts: list[_Layout], models: list[str], notes: list[str], plots: list[Path]
+) -> str:
     lines = [f"% {latex_escape(title)}: generated by trackbench; needs \\usepackage{{booktabs}}"]
     for layout in layouts:
         spec = "".join("r" if num else "l" for num in layout.numeric)
@@ -539,6 +603,10 @@ def _latex(title: str, layouts: list[_Layout], notes: list[str], plots: list[Pat
         ]
         lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in layout.rows]
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
+    if models:
+        lines += [rf"\paragraph{{{MODELS_HEADING}}}", r"\begin{itemize}"]
+        lines += [rf"\item {latex_escape(line)}" for line in models]
+        lines += [r"\end{itemize}", ""]
     lines += [f"% {latex_escape(note)}" for note in notes]
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,8 @@ Each cell loads its dataset split (sequences are cached per process), makes orac
 the ground truth with the cell's seed when its variant has noise levels, builds the tracker (a
 method whose config has a ``seed`` key gets the cell's seed), tracks every sequence with
 ``harness.timing.timed_track``, checks the output with ``check_result`` and evaluates it with the
-experiment's protocol. A failing cell is recorded with its traceback and the sweep goes on.
+experiment's protocol; the tracker's ``provenance()`` (which weights ran) is stored with the
+cell. A failing cell is recorded with its traceback and the sweep goes on.
 
 Executors: in-process (``jobs=1``) or a local spawn-based process pool (``jobs>1``). Workers only
 compute; the parent alone writes to the store. Dataset splits are loaded once in the parent before
@@ -40,12 +41,14 @@ _SEQUENCES: dict[tuple, list[Sequence]] = {}
 
 @dataclass
 class CellOutcome:
-    """What a worker sends back: the evaluation and timings, or the error and its traceback."""
+    """What a worker sends back: the evaluation, timings and the tracker's provenance, or the
+    error and its traceback."""
 
     cell: Cell
     started: str
     evaluation: dict[str, Any] | None = None
     timings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    provenance: dict[str, Any] | None = None
     error: str | None = None
     traceback: str | None = None
 
@@ -76,10 +79,10 @@ def run_cell(cell: Cell) -> CellOutcome:
     """Compute one cell; any exception becomes a failed outcome with its traceback."""
     started = utc_now()
     try:
-        evaluation, timings = _track_and_evaluate(cell)
+        evaluation, timings, provenance = _track_and_evaluate(cell)
     except Exception as exc:  # a failing cell is data, not a crash of the sweep
         return _failure(cell, exc, started)
-    return CellOutcome(cell, started, evaluation=evaluation, timings=timings)
+    return CellOutcome(cell, started, evaluation=evaluation, timings=timings, provenance=provenance)
 
 
 def _failure(cell: Cell, exc: Exception, started: str) -> CellOutcome:
@@ -89,7 +92,10 @@ def _failure(cell: Cell, exc: Exception, started: str) -> CellOutcome:
     )
 
 
-def _track_and_evaluate(cell: Cell) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def _track_and_evaluate(
+    cell: Cell,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """The cell's evaluation, per-sequence timing records and tracker provenance."""
     spec, _ = parse_method(cell.method_ref)
     seed = {"seed": cell.seed} if "seed" in spec.config else {}
     tracker = spec.factory(**{**cell.method_config, **seed})
@@ -111,7 +117,8 @@ def _track_and_evaluate(cell: Cell) -> tuple[dict[str, Any], dict[str, dict[str,
         predictions[sequence.name] = result
         num_frames[sequence.name] = sequence.num_frames
         timings[sequence.name] = asdict(record)
-    return evaluate(gt, predictions, protocol=cell.protocol, num_frames=num_frames), timings
+    evaluation = evaluate(gt, predictions, protocol=cell.protocol, num_frames=num_frames)
+    return evaluation, timings, tracker.provenance()
 
 
 def run_experiment(
@@ -130,7 +137,11 @@ def run_experiment(
         def record(outcome: CellOutcome) -> None:
             if outcome.error is None:
                 store.record_done(
-                    outcome.cell, outcome.evaluation, outcome.timings, outcome.started
+                    outcome.cell,
+                    outcome.evaluation,
+                    outcome.timings,
+                    outcome.started,
+                    outcome.provenance,
                 )
                 summary.done += 1
             else:

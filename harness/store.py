@@ -5,7 +5,9 @@ Tables:
 - ``runs``: one row per ``trackbench run``: experiment, start/finish time, git commit, package
   versions (JSON), device, host.
 - ``cells``: one row per (experiment, config hash): the cell's key fields, its identity document
-  (JSON), status ``pending``/``running``/``done``/``failed``, error text and traceback, times.
+  (JSON), status ``pending``/``running``/``done``/``failed``, error text and traceback, times, and
+  the provenance of the model that produced a done cell (``MultiObjectTracker.provenance``, JSON
+  or NULL; added with ``ALTER TABLE`` when a database made before it is opened).
 - ``metrics``: (cell, sequence or ``COMBINED``, metric, value).
 - ``timings``: (cell, sequence, one column per ``TimingRecord`` field; columns are added when a
   record brings a new field, so the table follows ``harness.timing`` without a migration).
@@ -69,6 +71,7 @@ CREATE TABLE IF NOT EXISTS cells (
     traceback TEXT,
     started TEXT,
     finished TEXT,
+    provenance TEXT,
     UNIQUE (experiment, config_hash)
 );
 CREATE TABLE IF NOT EXISTS metrics (
@@ -101,8 +104,21 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.executescript(SCHEMA)
+            self._add_missing_columns()
         except sqlite3.DatabaseError as exc:
             raise TrackbenchError(f"not a results database: {exc}", self.path) from None
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database made by an older schema up to date (columns added since)."""
+
+        def missing() -> bool:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(cells)")}
+            return "provenance" not in columns
+
+        if missing():
+            with self.transaction() as db:
+                if missing():  # another process may have added it meanwhile
+                    db.execute("ALTER TABLE cells ADD COLUMN provenance TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -186,7 +202,7 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')"
                 " ON CONFLICT (experiment, config_hash) DO UPDATE SET run = excluded.run,"
                 " status = 'pending', error = NULL, traceback = NULL, started = NULL,"
-                " finished = NULL",
+                " finished = NULL, provenance = NULL",
                 rows,
             )
 
@@ -204,12 +220,14 @@ class Store:
         evaluation: dict[str, Any],
         timings: dict[str, dict[str, Any]],
         started: str,
+        provenance: dict[str, Any] | None = None,
     ) -> None:
         """Store a finished cell in one transaction: metrics, timings, then status ``done``.
 
         ``evaluation`` is ``harness.metrics.evaluate``'s dict (``sequences`` and ``combined``);
         ``timings`` maps a sequence name to its timing record as a dict; ``started`` is when the
-        cell's computation began (``utc_now()``). Scalar metrics are kept.
+        cell's computation began (``utc_now()``); ``provenance`` is the tracker's (stored as
+        JSON). Scalar metrics are kept.
         """
         metric_rows = [
             (sequence, name, float(value))
@@ -232,8 +250,8 @@ class Store:
                 self._insert_timing(cell_id, sequence, record)
             db.execute(
                 "UPDATE cells SET status = 'done', error = NULL, traceback = NULL, started = ?,"
-                " finished = ? WHERE id = ?",
-                (started, utc_now(), cell_id),
+                " finished = ?, provenance = ? WHERE id = ?",
+                (started, utc_now(), _json_or_null(provenance), cell_id),
             )
 
     def record_failed(self, cell: Any, error: str, traceback: str, started: str) -> None:
@@ -244,7 +262,7 @@ class Store:
             db.execute("DELETE FROM timings WHERE cell = ?", (cell_id,))
             db.execute(
                 "UPDATE cells SET status = 'failed', error = ?, traceback = ?, started = ?,"
-                " finished = ? WHERE id = ?",
+                " finished = ?, provenance = NULL WHERE id = ?",
                 (error, traceback, started, utc_now(), cell_id),
             )
 
@@ -307,6 +325,22 @@ class Store:
             self._db,
             params=params,
         ).drop(columns="cell")
+
+    def provenance_frame(
+        self, experiment: str | None = None, config_hashes: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """One row per done cell: key columns and ``provenance`` (the tracker's dict, or None)."""
+        where, params = _experiment_filter(experiment, config_hashes)
+        frame = pd.read_sql_query(
+            f"SELECT {_key_select()}, c.provenance FROM cells c {where} AND c.status = 'done'"
+            " ORDER BY c.id",
+            self._db,
+            params=params,
+        )
+        frame["provenance"] = [
+            json.loads(p) if isinstance(p, str) else None for p in frame["provenance"]
+        ]
+        return frame.astype({"seed": "int64"})
 
     def _cell_id(self, cell: Any) -> int:
         row = self._db.execute(
@@ -388,6 +422,10 @@ def _experiment_filter(
         clauses.append(f"c.config_hash IN ({', '.join('?' * len(hashes))})" if hashes else "0 = 1")
         params.extend(hashes)
     return "WHERE " + " AND ".join(clauses), params
+
+
+def _json_or_null(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
 def _sql_value(value: Any) -> Any:

@@ -155,6 +155,21 @@ BAD_CASES = {
         "detections 'noisy' repeat the noise levels of 'clean'",
     ),
     "not a mapping": ("- just\n- a list\n", 1, "must be a mapping"),
+    "empty method seeds": (
+        VALID.replace("  - iou\n", "  - method: iou\n    seeds: []\n"),
+        14,
+        "methods[2].seeds: List should have at least 1 item",
+    ),
+    "method seeds not a list": (
+        VALID.replace("  - iou\n", "  - method: iou\n    seeds: 3\n"),
+        14,
+        "methods[2].seeds: Input should be a valid list",
+    ),
+    "duplicate method seed": (
+        VALID.replace("  - iou\n", "  - method: iou\n    seeds:\n      - 2\n      - 2\n"),
+        16,
+        "duplicate seed 2",
+    ),
 }
 
 
@@ -255,3 +270,14 @@ def test_unknown_override_key_names_its_line(tmp_path):
         ConfigError, match=r"exp.yaml:8: .*no config key 'iou_treshold'.*iou_threshold"
     ):
         load_experiment(path)
+
+
+def test_method_entry_seeds_replace_the_experiments_for_that_method(tmp_path):
+    text = VALID.replace("  - iou\n", "  - {method: iou, seeds: [7]}\n")
+    cells = expand(load_experiment(write(tmp_path, text)))
+    seeds = {(c.method_ref, c.detections): [] for c in cells}
+    for c in cells:
+        seeds[(c.method_ref, c.detections)].append(c.seed)
+    assert seeds[("iou:default", "clean")] == [7] and seeds[("iou:default", "noisy")] == [7]
+    assert seeds[("sort:default", "clean")] == [0, 1]
+    assert len(cells) == 2 * 2 * 2 + 2 + 2  # two sort variants, iou, ground-truth (no dets)

@@ -18,11 +18,12 @@ import torch
 from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
 from harness.errors import ConfigError
 from harness.metrics.tba_output import THRESHOLD, slots_to_table
-from harness.protocol import MultiObjectTracker, sequence_info
+from harness.protocol import MultiObjectTracker, file_sha256, sequence_info
 from trackers.tba.config import TBAConfig, method_config
 from trackers.tba.model import (
     TBA,
     TBAState,
+    checkpoint_files,
     compile_model,
     frames_to_tensor,
     load_checkpoint,
@@ -84,6 +85,8 @@ class TBATracker(MultiObjectTracker):
         self.seed, self.stochastic, self.chunk_frames = seed, stochastic, chunk_frames
         self.compile_mode = compile
         self.card: dict[str, Any] | None = None
+        self.checkpoint: str | None = None
+        self.weights_sha256: str | None = None
         if checkpoint is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -111,6 +114,35 @@ class TBATracker(MultiObjectTracker):
     def load(self, path: str | Path) -> None:
         model, self.card = load_checkpoint(path, self.device)
         self.model = compile_model(model.eval(), self.compile_mode)
+        self.checkpoint = str(path)
+        self.weights_sha256 = file_sha256(checkpoint_files(path)[0])
+
+    def provenance(self) -> dict[str, Any]:
+        """The checkpoint this tracker runs: its path as given, the sha256 of its ``.pt``, and
+        from its card the variant, dataset, training iterations, data seed, batch, the device it
+        was trained on, and the card's ``metrics`` and ``hardware`` when present. An untrained
+        model says so: ``{"checkpoint": None, "trained": False, ...}``."""
+        if self.checkpoint is None:
+            return {
+                "checkpoint": None,
+                "trained": False,
+                "variant": self.config.variant,
+                "dataset": self.config.dataset,
+            }
+        card = self.card
+        facts = {
+            "checkpoint": self.checkpoint,
+            "trained": True,
+            "sha256": self.weights_sha256,
+            "variant": card["variant"],
+            "dataset": self.config.dataset,
+            "iterations": card.get("iterations"),
+            "seed": card.get("seed"),
+            "batch": self.config.batch,
+            "trained_on": (card.get("speed") or {}).get("device"),
+        }
+        facts |= {key: card[key] for key in ("metrics", "hardware") if key in card}
+        return {key: value for key, value in facts.items() if value is not None}
 
     @classmethod
     def train(
