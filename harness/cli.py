@@ -243,6 +243,20 @@ def train(
         list[str] | None,
         typer.Option(metavar="KEY=VALUE", help="Override a dataset card param (repeatable)."),
     ] = None,
+    validate_every: Annotated[
+        int,
+        typer.Option(min=0, help="Iterations between validations on a held-out video (0: off)."),
+    ] = 1000,
+    validation_frames: Annotated[int, typer.Option(min=1, help="Validation video length.")] = 500,
+    compile: Annotated[
+        str | None,
+        typer.Option(
+            help="torch.compile mode: default, reduce-overhead, max-autotune-no-cudagraphs."
+        ),
+    ] = None,
+    evaluate: Annotated[
+        bool, typer.Option(help="Evaluate the checkpoint on the evaluation video afterwards.")
+    ] = False,
 ) -> None:
     """Train a learnable method on its dataset's generated stream; print a JSON summary."""
     from harness.protocol import Learnable
@@ -268,8 +282,41 @@ def train(
         checkpoint_every=checkpoint_every,
         log_every=log_every,
         dataset_params=_parse_params(param or []),
+        validate_every=validate_every or None,
+        validation_frames=validation_frames,
+        compile=compile,
     )
+    if evaluate:
+        from trackers.tba.train import evaluate_checkpoint
+
+        summary["metrics"] = evaluate_checkpoint(summary["checkpoint"], device=device)
     typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+def card(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint path, e.g. checkpoints/x/last.")],
+    evaluate: Annotated[
+        bool, typer.Option(help="Evaluate it on its dataset's evaluation video into the card.")
+    ] = False,
+    frames: Annotated[
+        int | None, typer.Option(min=1, help="Evaluate the first N frames (default: all).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
+    stochastic: Annotated[
+        bool, typer.Option(help="Evaluate with the released code's test-time Gumbel noise.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of that noise.")] = 0,
+) -> None:
+    """Print a trained checkpoint's card summary (JSON); --evaluate adds the metrics first."""
+    from trackers.tba.model import card_summary, read_card
+    from trackers.tba.train import evaluate_checkpoint
+
+    if evaluate:
+        evaluate_checkpoint(
+            checkpoint, frames=frames, device=device, stochastic=stochastic, seed=seed
+        )
+    typer.echo(json.dumps(card_summary(read_card(checkpoint)), indent=2))
 
 
 @trackers_app.command("list")

@@ -60,6 +60,9 @@ class DatasetEntry(_Strict):
 
 
 class TimingSettings(_Strict):
+    """Warm-up frames excluded from timing, and the device the trackers run and are timed on (it
+    is also the ``device`` config key of every method that has one, unless an entry sets it)."""
+
     warmup_frames: int = Field(10, ge=0)
     device: str = "cpu"
 
@@ -83,6 +86,10 @@ class Experiment(_Strict):
     seeds: list[int] = Field([0], min_length=1)
     protocol: Literal[PROTOCOLS] | None = None  # None: each dataset card's protocol
     timing: TimingSettings = TimingSettings()
+
+    def on_device(self, device: str) -> Experiment:
+        """This experiment with its trackers run and timed on ``device`` (``--device``)."""
+        return self.model_copy(update={"timing": self.timing.model_copy(update={"device": device})})
 
 
 @dataclass(frozen=True)
@@ -187,6 +194,9 @@ def expand(experiment: Experiment) -> list[Cell]:
         variants = {name: level.model_dump() for name, level in entry.detections.items()}
         for ref, overrides, seeds in method_entries(experiment):
             spec, ablation = parse_method(ref)
+            config = spec.config_for(ablation)
+            if "device" in config:
+                config["device"] = experiment.timing.device
             if "detections" not in spec.inputs:
                 method_variants = {NO_DETECTIONS: None}
             else:
@@ -202,7 +212,7 @@ def expand(experiment: Experiment) -> list[Cell]:
                             method=spec.name,
                             ablation=ablation,
                             seed=seed,
-                            method_config={**spec.config_for(ablation), **overrides},
+                            method_config={**config, **overrides},
                             dataset_params=dict(entry.params),
                             noise=noise,
                             protocol=protocol,

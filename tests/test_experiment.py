@@ -281,3 +281,21 @@ def test_method_entry_seeds_replace_the_experiments_for_that_method(tmp_path):
     assert seeds[("iou:default", "clean")] == [7] and seeds[("iou:default", "noisy")] == [7]
     assert seeds[("sort:default", "clean")] == [0, 1]
     assert len(cells) == 2 * 2 * 2 + 2 + 2  # two sort variants, iou, ground-truth (no dets)
+
+
+def test_the_timing_device_is_the_device_of_methods_that_take_one(tmp_path):
+    text = VALID.replace(
+        "  - ground-truth\n",
+        '  - ground-truth\n  - "tba:TBA"\n  - {method: "tba:TBAc", config: {device: "cuda:1"}}\n',
+    )
+    experiment = load_experiment(write(tmp_path, text))
+    on_cpu = {(c.method, c.ablation, c.seed): c for c in expand(experiment)}
+    assert on_cpu[("tba", "TBA", 0)].method_config["device"] == "cpu"
+
+    moved = {(c.method, c.ablation, c.seed): c for c in expand(experiment.on_device("cuda"))}
+    assert experiment.timing.device == "cpu"  # on_device returns a copy
+    tba = moved[("tba", "TBA", 0)]
+    assert tba.device == "cuda" and tba.method_config["device"] == "cuda"
+    assert tba.config_hash != on_cpu[("tba", "TBA", 0)].config_hash
+    assert moved[("tba", "TBAc", 0)].method_config["device"] == "cuda:1"  # the entry's own wins
+    assert "device" not in moved[("sort", "default", 0)].method_config  # SORT has no device key

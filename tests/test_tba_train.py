@@ -20,6 +20,7 @@ SMOKE = TBAConfig.for_dataset("sprites-mot").smoke()
 
 def test_loss_decreases_on_the_stream(tmp_path):
     result = fit(SMOKE, tmp_path, iterations=60, seed=0, checkpoint_every=30, log_every=10)
+    assert [point["iteration"] for point in result.validation] == [60]  # default: at the end
     # the loss above the "render nothing" baseline ΣX² (data-dependent; removes chunk noise)
     excess = [point["total"] - point["frame_energy"] for point in result.curve]
     assert len(result.curve) == 6
@@ -32,26 +33,19 @@ def test_loss_decreases_on_the_stream(tmp_path):
 
 def test_resume_gives_the_uninterrupted_result(tmp_path):
     config = SMOKE.replace(reset_prob=0.3)  # resets happen within a few iterations
-    whole = fit(config, tmp_path / "whole", iterations=6, seed=1, checkpoint_every=2, log_every=1)
-    fit(config, tmp_path / "parts", iterations=4, seed=1, checkpoint_every=2, log_every=1)
-    resumed = fit(
-        config,
-        tmp_path / "parts",
-        iterations=6,
-        seed=1,
-        checkpoint_every=2,
-        log_every=1,
-        resume=True,
-    )
+    options = {"seed": 1, "checkpoint_every": 2, "log_every": 1, "validate_every": None}
+    whole = fit(config, tmp_path / "whole", iterations=6, **options)
+    fit(config, tmp_path / "parts", iterations=4, **options)
+    resumed = fit(config, tmp_path / "parts", iterations=6, resume=True, **options)
     a, b = whole.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert resumed.curve == whole.curve
-    other = fit(config, tmp_path / "other", iterations=6, seed=2, checkpoint_every=2, log_every=1)
+    other = fit(config, tmp_path / "other", iterations=6, **{**options, "seed": 2})
     assert not all(torch.equal(a[k], other.model.state_dict()[k]) for k in a)
 
 
 def test_resume_refuses_another_configuration(tmp_path):
-    fit(SMOKE, tmp_path, iterations=1, checkpoint_every=1, log_every=1)
+    fit(SMOKE, tmp_path, iterations=1, checkpoint_every=1, log_every=1, validate_every=None)
     with pytest.raises(ConfigError, match="another configuration"):
         fit(
             SMOKE.replace(act=False),
@@ -66,7 +60,7 @@ def test_resume_refuses_another_configuration(tmp_path):
 
 
 def test_trained_checkpoint_loads_into_the_tracker(tmp_path):
-    fit(SMOKE.replace(act=False), tmp_path, iterations=2, checkpoint_every=2, log_every=1)
+    fit(SMOKE.replace(act=False), tmp_path, 2, checkpoint_every=2, log_every=1, validate_every=None)
     tracker = TBATracker(act=False, smoke=True, checkpoint=str(tmp_path / "last"))
     assert tracker.card["iterations"] == 2
 
@@ -85,14 +79,32 @@ def test_train_command(tmp_path, capsys):
         "1",
         "--log-every",
         "1",
+        "--validate-every",
+        "0",
     ]
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["variant"] == "TBAc-noMem" and summary["iterations"] == 2
+    assert "validation" not in read_card(tmp_path / "last")["data"]  # --validate-every 0: off
     assert np.isfinite(summary["last"]["total"])
     with pytest.raises(SystemExit) as exit_:
         main(["train", "sort", "--out", str(tmp_path)])
     assert exit_.value.code == 2
     assert "no training loop" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # compiling forward + backward: ~1.5 min on 2 CPU cores (seconds once cached)
+def test_compiled_training_gives_the_eager_loss(tmp_path):
+    options = {"iterations": 1, "checkpoint_every": 1, "log_every": 1, "validate_every": None}
+    eager = fit(SMOKE, tmp_path / "eager", **options)
+    compiled = fit(SMOKE, tmp_path / "compiled", compile="default", **options)
+    assert "forward" in vars(compiled.model.trackers)  # it did run compiled
+    for name, value in eager.curve[0].items():
+        assert compiled.curve[0][name] == pytest.approx(value, rel=0, abs=1e-4), name
+    a, b = eager.model.state_dict(), compiled.model.state_dict()
+    assert all(torch.allclose(a[k], b[k], rtol=0, atol=1e-4) for k in a)
+    assert read_card(tmp_path / "compiled" / "last")["hardware"][0]["compile"] == "default"
+    with pytest.raises(ConfigError, match="compile must be one of"):
+        fit(SMOKE, tmp_path / "bad", compile="fast", **options)

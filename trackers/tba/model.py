@@ -177,7 +177,7 @@ def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
 def save_checkpoint(model: TBA, path: str | Path, **card: Any) -> None:
     """Write ``<path>.pt`` (the state_dict only) and ``<path>.json`` (config, code version and
     ``card``: data seed, iterations, training curve, metrics ...), each atomically."""
-    weights, card_path = checkpoint_files(path)
+    weights = checkpoint_files(path)[0]
     weights.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "method": "tba",
@@ -188,7 +188,28 @@ def save_checkpoint(model: TBA, path: str | Path, **card: Any) -> None:
         **card,
     }
     atomic_write(weights, lambda f: torch.save(model.state_dict(), f))
-    atomic_write(card_path, lambda f: f.write(json.dumps(document, indent=2).encode()))
+    write_card(path, document)
+
+
+def write_card(path: str | Path, card: dict[str, Any]) -> None:
+    """Write ``card`` as the JSON card of checkpoint ``path``, atomically."""
+    card_path = checkpoint_files(path)[1]
+    atomic_write(card_path, lambda f: f.write(json.dumps(card, indent=2).encode()))
+
+
+def card_summary(card: dict[str, Any]) -> dict[str, Any]:
+    """The headline of a card: variant, dataset, iterations, seed, the hardware segments (with
+    their speed), the last curve and validation points and the evaluation metrics if any."""
+    return {
+        "variant": card["variant"],
+        "dataset": card["config"]["dataset"],
+        "iterations": card.get("iterations"),
+        "seed": card.get("seed"),
+        "hardware": card.get("hardware"),
+        "last_curve_point": card["curve"][-1] if card.get("curve") else None,
+        "last_validation": card["validation"][-1] if card.get("validation") else None,
+        "metrics": card.get("metrics"),
+    }
 
 
 def read_card(path: str | Path) -> dict[str, Any]:

@@ -10,36 +10,60 @@ iteration. Gumbel noise is drawn (``stochastic``) as the released code trains. M
 Checkpoints go to ``<out>/last`` every ``checkpoint_every`` iterations: ``last.pt`` + ``last.json``
 (the model card, ``trackers.tba.model.save_checkpoint``) and ``last.train.pt`` (optimizer,
 recurrent state, data-stream and RNG states). ``resume=True`` continues from them and gives the
-same weights, bit for bit on CPU, as an uninterrupted run. The training curve (mean loss terms per
-``log_every`` iterations) is in the card and in ``<out>/curve.json``.
+same weights, bit for bit on CPU, as an uninterrupted run. The card holds:
+
+- ``curve``: mean loss terms per ``log_every`` iterations (also ``<out>/curve.json``);
+- ``validation``: every ``validate_every`` iterations and at the last one, MOTA, IDF1, HOTA, MOTP
+  and IDSW of the deterministic model on a held-out generated video (SPEC §1.2: the released code
+  validated every 1000 iterations; also ``<out>/validation.json``);
+- ``hardware``: one segment per ``fit`` call (a run, then each resume) with its iterations, device,
+  device name, torch threads and version, compile mode and training speed, so a run trained
+  partly on a CPU and partly on a GPU says so;
+- ``metrics`` after ``evaluate_checkpoint``: the evaluation video's metrics (dropped at the next
+  save, since the weights change).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from harness.data import Sequence
 from harness.datasets import load_dataset
 from harness.datasets.synthetic import StreamState
 from harness.errors import ConfigError
+from harness.metrics import evaluate
+from harness.timing import _cpu_name
 from trackers.tba.config import TBAConfig
 from trackers.tba.model import (
     TBA,
     TBAState,
     atomic_write,
+    compile_model,
     frames_to_tensor,
     load_checkpoint,
+    read_card,
     save_checkpoint,
+    write_card,
 )
+from trackers.tba.tracker import TBATracker
 
 CHECKPOINT_NAME = "last"
 STREAM_ARRAYS = ("counter", "steps", "attrs", "births")
+VALIDATION_SEED_OFFSET = 1
+"""The validation video is the eval video's generator with seed ``eval_seed + 1``: not the
+evaluation video, and not the training stream (seeded by ``SeedSequence(seed)`` children)."""
+VALIDATION_CACHE = "validation-video"
+"""Folder under the checkpoint folder that caches the validation video."""
+VALIDATION_METRICS = ("MOTA", "IDF1", "HOTA", "MOTP", "IDSW")
 
 
 @dataclass
@@ -47,6 +71,7 @@ class TrainResult:
     model: TBA
     iterations: int
     curve: list[dict[str, float]]
+    validation: list[dict[str, float]]
     iterations_per_s: float
     frames_per_s: float
     checkpoint: Path
@@ -63,20 +88,34 @@ def fit(
     resume: bool = False,
     dataset_root: str | Path | None = None,
     dataset_params: dict[str, Any] | None = None,
+    validate_every: int | None = 1000,
+    validation_frames: int = 500,
+    compile: str | None = None,
 ) -> TrainResult:
     """Train ``config`` for ``iterations`` iterations in total (counting resumed ones).
 
     ``seed`` fixes the initial weights, the data stream, the resets and the Gumbel noise.
     ``checkpoint_every`` must be a multiple of ``log_every`` so a resume restarts on a curve point.
+    ``validate_every`` None turns validation off; validating changes nothing in the training
+    (no RNG is drawn, the weights are the same bit for bit). The validation video
+    (``validation_frames`` frames) is cached under ``out/validation-video``. ``compile`` runs the
+    model under ``torch.compile`` with that mode (``trackers.tba.model.compile_model``; None =
+    eager).
     """
     if iterations < 1 or log_every < 1 or checkpoint_every % log_every:
         raise ConfigError(
             f"need iterations >= 1 and checkpoint_every ({checkpoint_every}) a multiple of "
             f"log_every ({log_every})"
         )
+    if validate_every is not None and (validate_every < 1 or validation_frames < 1):
+        raise ConfigError(
+            f"validate_every ({validate_every}) and validation_frames ({validation_frames}) "
+            "must be >= 1"
+        )
     out = Path(out)
     device = torch.device(device)
-    adapter = load_dataset(config.dataset, dataset_root, **(dataset_params or {}))
+    dataset_params = dataset_params or {}
+    adapter = load_dataset(config.dataset, dataset_root, **dataset_params)
     generator = adapter.generator
     frame_shape = (generator.height, generator.width, generator.channels)
     if frame_shape != (*config.frame_size, config.channels):
@@ -84,14 +123,17 @@ def fit(
             f"{config.dataset} frames are {frame_shape}; the model takes "
             f"{(*config.frame_size, config.channels)}"
         )
+    validation = None
+    if validate_every is not None:
+        validation = _Validation.build(adapter, out, dataset_params, validation_frames)
 
     run = _Run.resume(out, config, device) if resume else None
     if run is None:
-        run = _Run.start(config, generator, seed, device, dataset_params or {})
-    model, optimizer = run.model, run.optimizer
+        run = _Run.start(config, generator, seed, device, dataset_params)
+    model, optimizer = compile_model(run.model, compile), run.optimizer
     amp = device.type == "cuda"
     window: list[dict[str, float]] = []
-    started, start_iteration = time.perf_counter(), run.iteration
+    segment, current = _Segment(run.iteration, device, compile), None
     model.train()
     while run.iteration < iterations:
         chunk = generator.advance(run.stream, run.data_rng, config.length)
@@ -116,27 +158,154 @@ def fit(
                 "frame_energy": float(frames.square().sum() / (frames.shape[0] * frames.shape[1])),
             }
         )
-        if run.iteration % log_every == 0 or run.iteration == iterations:
+        last = run.iteration == iterations
+        if run.iteration % log_every == 0 or last:
             means = {name: float(np.mean([w[name] for w in window])) for name in window[0]}
             run.curve.append({"iteration": run.iteration, **means})
             window = []
-        if run.iteration % checkpoint_every == 0 or run.iteration == iterations:
-            seconds = time.perf_counter() - started
-            done = run.iteration - start_iteration
-            run.speed = {
-                "iterations_per_s": done / seconds,
-                "frames_per_s": done * config.batch * config.length / seconds,
-                "device": str(device),
-            }
-            run.save(out)
+        if validation is not None and (run.iteration % validate_every == 0 or last):
+            with segment.paused():
+                metrics = track_and_evaluate(model, validation.sequences, validation.protocol)
+            run.validation.append(
+                {"iteration": run.iteration, **{key: metrics[key] for key in VALIDATION_METRICS}}
+            )
+        if run.iteration % checkpoint_every == 0 or last:
+            current = segment.summary(run.iteration, config)
+            run.save(out, [*run.hardware, current], validation.description if validation else None)
+    speed = current or run.hardware[-1]
     return TrainResult(
         model=model.eval(),
         iterations=run.iteration,
         curve=run.curve,
-        iterations_per_s=run.speed["iterations_per_s"],
-        frames_per_s=run.speed["frames_per_s"],
+        validation=run.validation,
+        iterations_per_s=speed["iterations_per_s"],
+        frames_per_s=speed["frames_per_s"],
         checkpoint=out / CHECKPOINT_NAME,
     )
+
+
+def track_and_evaluate(
+    model: TBA,
+    sequences: list[Sequence],
+    protocol: str,
+    stochastic: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Combined metrics (``harness.metrics.evaluate``) of ``model`` run on ``sequences`` by
+    ``TBATracker.track`` (the TBA output protocol): deterministic, or with the test-time Gumbel
+    noise of the released code seeded by ``seed`` (a generator of its own: the global RNG is not
+    touched). The model is back in its previous train/eval mode afterwards."""
+    # TBATracker builds its model from registry keys: build a tiny one and swap ours in
+    tracker = TBATracker(dataset=model.config.dataset, smoke=True, stochastic=stochastic, seed=seed)
+    tracker.model, tracker.device = model, next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        results = tracker.track(sequences)
+    finally:
+        model.train(was_training)
+    return evaluate(
+        {sequence.name: sequence.gt for sequence in sequences},
+        {sequence.name: result for sequence, result in zip(sequences, results)},
+        protocol=protocol,
+        num_frames={sequence.name: sequence.num_frames for sequence in sequences},
+    )["combined"]
+
+
+def evaluate_checkpoint(
+    path: str | Path,
+    split: str = "eval",
+    frames: int | None = None,
+    device: str = "cpu",
+    dataset_root: str | Path | None = None,
+    stochastic: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Evaluate checkpoint ``path`` on its dataset's ``split`` (the card's dataset params; the
+    whole video, or its first ``frames`` frames) with the dataset's protocol, and write the result
+    into the card as ``metrics`` (atomically). Returns the metrics. ``dataset_root`` is the
+    dataset's folder (synthetic datasets: the cache; default ``$TRACKBENCH_CACHE``);
+    ``stochastic`` and ``seed``: see ``track_and_evaluate``."""
+    model, card = load_checkpoint(path, device)
+    params = dict(card["data"]["params"])
+    if frames is not None:
+        params["eval_frames"] = frames
+    adapter = load_dataset(card["data"]["dataset"], dataset_root, **params)
+    sequences = adapter.sequences(split)
+    metrics = {
+        "dataset": card["data"]["dataset"],
+        "split": split,
+        "frames": sum(sequence.num_frames for sequence in sequences),
+        "protocol": adapter.protocol,
+        "iterations": card["iterations"],
+        "stochastic": stochastic,
+        **({"seed": seed} if stochastic else {}),
+        **track_and_evaluate(model, sequences, adapter.protocol, stochastic, seed),
+    }
+    write_card(path, {**read_card(path), "metrics": metrics})
+    return metrics
+
+
+def hardware_info(device: torch.device) -> dict[str, Any]:
+    """What a run trains on: device, its name (GPU or CPU model), torch threads and version."""
+    cuda = device.type == "cuda"
+    return {
+        "device": str(device),
+        "name": torch.cuda.get_device_name(device) if cuda else _cpu_name(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
+@dataclass
+class _Validation:
+    """The held-out validation video of a run."""
+
+    sequences: list[Sequence]
+    protocol: str
+    description: dict[str, Any]
+
+    @classmethod
+    def build(cls, adapter, out: Path, dataset_params: dict[str, Any], frames: int) -> _Validation:
+        """The dataset's eval generator with seed ``eval_seed + VALIDATION_SEED_OFFSET`` and
+        ``frames`` frames, cached under ``out/VALIDATION_CACHE``."""
+        seed = adapter.params["eval_seed"] + VALIDATION_SEED_OFFSET
+        video = load_dataset(
+            adapter.card["name"],
+            out / VALIDATION_CACHE,
+            **{**dataset_params, "eval_seed": seed, "eval_frames": frames},
+        )
+        return cls(video.sequences("eval"), video.protocol, {"eval_seed": seed, "frames": frames})
+
+
+class _Segment:
+    """One ``fit`` call's hardware and training speed; ``paused`` time (validation) excluded."""
+
+    def __init__(self, from_iteration: int, device: torch.device, compile: str | None):
+        self.from_iteration = from_iteration
+        self.hardware = {**hardware_info(device), "compile": compile}
+        self.started = time.perf_counter()
+        self.paused_s = 0.0
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        paused = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused_s += time.perf_counter() - paused
+
+    def summary(self, to_iteration: int, config: TBAConfig) -> dict[str, Any]:
+        seconds = time.perf_counter() - self.started - self.paused_s
+        done = to_iteration - self.from_iteration
+        return {
+            "from_iteration": self.from_iteration,
+            "to_iteration": to_iteration,
+            **self.hardware,
+            "seconds": seconds,
+            "iterations_per_s": done / seconds,
+            "frames_per_s": done * config.batch * config.length / seconds,
+        }
 
 
 @dataclass
@@ -153,8 +322,9 @@ class _Run:
     seed: int
     dataset_params: dict[str, Any]
     iteration: int = 0
-    curve: list[dict[str, float]] | None = None
-    speed: dict[str, Any] | None = None
+    curve: list[dict[str, float]] = field(default_factory=list)
+    validation: list[dict[str, float]] = field(default_factory=list)
+    hardware: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -179,7 +349,6 @@ class _Run:
             gumbel=torch.Generator(device).manual_seed(seed),
             seed=seed,
             dataset_params=dataset_params,
-            curve=[],
         )
 
     @classmethod
@@ -216,10 +385,13 @@ class _Run:
             dataset_params=card["data"]["params"],
             iteration=card["iterations"],
             curve=card["curve"],
-            speed=card.get("speed"),
+            validation=card.get("validation", []),
+            hardware=card.get("hardware") or _legacy_hardware(card),
         )
 
-    def save(self, out: Path) -> None:
+    def save(
+        self, out: Path, hardware: list[dict[str, Any]], validation: dict[str, Any] | None
+    ) -> None:
         """Write the training state first, then the model card: a card names a complete run."""
         path = out / CHECKPOINT_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,20 +408,36 @@ class _Run:
             "reset_rng": json.dumps(self.reset_rng.bit_generator.state),
         }
         atomic_write(path.with_name(path.name + ".train.pt"), lambda f: torch.save(extra, f))
+        data = {
+            "dataset": self.model.config.dataset,
+            "params": self.dataset_params,
+            "stream": "generator.advance, default_rng(SeedSequence(seed).spawn(2)[0])",
+        }
+        if validation is not None:
+            data["validation"] = validation
         save_checkpoint(
             self.model,
             path,
             seed=self.seed,
-            data={
-                "dataset": self.model.config.dataset,
-                "params": self.dataset_params,
-                "stream": "generator.advance, default_rng(SeedSequence(seed).spawn(2)[0])",
-            },
+            data=data,
             iterations=self.iteration,
             curve=self.curve,
-            speed=self.speed,
+            validation=self.validation,
+            hardware=hardware,
         )
-        atomic_write(out / "curve.json", lambda f: f.write(json.dumps(self.curve).encode()))
+        _write_json(out / "curve.json", self.curve)
+        if self.validation:
+            _write_json(out / "validation.json", self.validation)
+
+
+def _legacy_hardware(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """A card written before ``hardware`` existed: its ``speed`` (the last segment's figures)."""
+    speed = card.get("speed")
+    return [] if speed is None else [{"to_iteration": card["iterations"], **speed}]
+
+
+def _write_json(path: Path, value: Any) -> None:
+    atomic_write(path, lambda f: f.write(json.dumps(value, indent=1).encode()))
 
 
 def _optimizer(model: TBA) -> torch.optim.Adam:
