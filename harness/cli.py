@@ -52,6 +52,10 @@ ResultsDatabase = Annotated[
     Path | None, typer.Option(help="Results database (default: <out>/results.sqlite).")
 ]
 Jobs = Annotated[int, typer.Option(min=1, help="Worker processes.")]
+Device = Annotated[
+    str | None,
+    typer.Option(help="Run and time the trackers on this device (default: the experiment's)."),
+]
 
 
 @app.command()
@@ -60,6 +64,7 @@ def run(
     out: OutFolder = None,
     db: ResultsDatabase = None,
     jobs: Jobs = 1,
+    device: Device = None,
     report: Annotated[
         bool, typer.Option(help="Write the leaderboard into --out after the run.")
     ] = True,
@@ -69,6 +74,8 @@ def run(
     from harness.store import Store
 
     spec = load_experiment(experiment)
+    if device is not None:
+        spec = spec.on_device(device)
     out = out or Path("runs") / spec.name
     err = Console(stderr=True)
     with Store(db or out / "results.sqlite") as store:
@@ -99,11 +106,12 @@ def reproduce(
     out: OutFolder = None,
     db: ResultsDatabase = None,
     jobs: Jobs = 1,
+    device: Device = None,
 ) -> None:
     """Run the experiment that reproduces a paper table; the board shows ours beside it."""
     from harness.papers import paper_table
 
-    run(paper_table(table).experiment_path(), out=out, db=db, jobs=jobs, report=True)
+    run(paper_table(table).experiment_path(), out=out, db=db, jobs=jobs, device=device)
 
 
 @app.command()
@@ -257,23 +265,29 @@ def train(
     evaluate: Annotated[
         bool, typer.Option(help="Evaluate the checkpoint on the evaluation video afterwards.")
     ] = False,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Stop (checkpointed, resumable) at the first curve point after this."
+        ),
+    ] = None,
 ) -> None:
     """Train a learnable method on its dataset's generated stream; print a JSON summary."""
-    from harness.protocol import Learnable
     from harness.registry import parse_method
 
+    factory = _learnable(method)
     spec, ablation = parse_method(method)
-    if not (isinstance(spec.factory, type) and issubclass(spec.factory, Learnable)):
-        raise ConfigError(f"method {spec.name!r} is not learnable (no training loop)")
     overrides = _parse_params(config or [])
     if dataset is not None:
         overrides["dataset"] = dataset
     overrides["device"] = device
+    if compile is not None:
+        overrides["compile"] = compile
     method_config = spec.config_for(ablation)
     unknown = sorted(set(overrides) - set(method_config))
     if unknown:
         raise ConfigError(f"method {spec.name!r} has no config keys {unknown}")
-    summary = spec.factory.train(
+    summary = factory.train(
         {**method_config, **overrides},
         out,
         iterations,
@@ -284,17 +298,15 @@ def train(
         dataset_params=_parse_params(param or []),
         validate_every=validate_every or None,
         validation_frames=validation_frames,
-        compile=compile,
+        max_seconds=None if max_minutes is None else 60 * max_minutes,
+        evaluate=evaluate,
     )
-    if evaluate:
-        from trackers.tba.train import evaluate_checkpoint
-
-        summary["metrics"] = evaluate_checkpoint(summary["checkpoint"], device=device)
     typer.echo(json.dumps(summary, indent=2))
 
 
 @app.command()
 def card(
+    method: Annotated[str, typer.Argument(help="The learnable method, e.g. tba.")],
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint path, e.g. checkpoints/x/last.")],
     evaluate: Annotated[
         bool, typer.Option(help="Evaluate it on its dataset's evaluation video into the card.")
@@ -309,14 +321,21 @@ def card(
     seed: Annotated[int, typer.Option(help="Seed of that noise.")] = 0,
 ) -> None:
     """Print a trained checkpoint's card summary (JSON); --evaluate adds the metrics first."""
-    from trackers.tba.model import card_summary, read_card
-    from trackers.tba.train import evaluate_checkpoint
+    factory = _learnable(method)
+    options = {"frames": frames, "device": device, "stochastic": stochastic, "seed": seed}
+    summary = factory.describe_checkpoint(checkpoint, evaluate=evaluate, **options)
+    typer.echo(json.dumps(summary, indent=2))
 
-    if evaluate:
-        evaluate_checkpoint(
-            checkpoint, frames=frames, device=device, stochastic=stochastic, seed=seed
-        )
-    typer.echo(json.dumps(card_summary(read_card(checkpoint)), indent=2))
+
+def _learnable(method: str) -> type:
+    """The factory of a learnable method (``harness.protocol.Learnable``)."""
+    from harness.protocol import Learnable
+    from harness.registry import parse_method
+
+    spec, _ = parse_method(method)
+    if not (isinstance(spec.factory, type) and issubclass(spec.factory, Learnable)):
+        raise ConfigError(f"method {spec.name!r} is not learnable (no training loop)")
+    return spec.factory
 
 
 @trackers_app.command("list")
@@ -438,7 +457,11 @@ def _write_report(
         return
     timings = store.timings_frame(experiment, config_hashes)
     papers = tables_for(frame)
-    for path in write_report(frame, out, title=experiment, timings=timings, papers=papers):
+    models = store.provenance_frame(experiment, config_hashes)
+    written = write_report(
+        frame, out, title=experiment, timings=timings, papers=papers, models=models
+    )
+    for path in written:
         _console().print(f"wrote {path}", markup=False, highlight=False)
 
 

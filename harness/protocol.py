@@ -75,12 +75,19 @@ class Learnable(Protocol):
     ``train`` is a classmethod: it builds the model of a registry ``config`` (the method's config
     keys), trains it into ``out`` (checkpoint ``out/last.pt`` + ``out/last.json`` card, training
     curve) for ``iterations`` in total, resuming when asked, and returns a JSON-able summary. The
-    registry's ``checkpoint`` config key then loads the result.
+    registry's ``checkpoint`` config key then loads the result. ``describe_checkpoint`` returns
+    the headline of a checkpoint's card (``trackbench card``); with ``evaluate`` it first scores
+    the checkpoint on its dataset's evaluation video and writes the metrics into the card.
     """
 
     @classmethod
     def train(
         cls, config: dict[str, Any], out: Path, iterations: int, **options: Any
+    ) -> dict[str, Any]: ...
+
+    @classmethod
+    def describe_checkpoint(
+        cls, path: Path, evaluate: bool = False, **options: Any
     ) -> dict[str, Any]: ...
 
     def save(self, path: Path) -> None: ...

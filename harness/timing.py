@@ -79,7 +79,7 @@ class _CudaClock:
         return np.array([begin.elapsed_time(end) / 1000.0 for begin, end in self.events])
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
@@ -125,7 +125,7 @@ class _Environment:
             peak, source = int(torch.cuda.max_memory_allocated(self.device)), "cuda allocator"
             name = torch.cuda.get_device_name(self.device)
         else:
-            peak, source, name = _peak_rss_bytes(), "process RSS", _cpu_name()
+            peak, source, name = _peak_rss_bytes(), "process RSS", cpu_name()
         p50, p95 = (None, None) if latencies is None else np.percentile(latencies * 1e3, [50, 95])
         return TimingRecord(
             frames=frames,

@@ -20,7 +20,10 @@ from trackers.tba.config import TBAConfig
 from trackers.tba.model import TBA, save_checkpoint
 from trackers.tba.tracker import TBATracker
 
-SPEED = {"iterations_per_s": 2.0, "frames_per_s": 320.0, "device": "cpu"}
+HARDWARE = [  # a run trained partly on a CPU, then resumed on a GPU (train.py's segments)
+    {"from_iteration": 0, "to_iteration": 600, "device": "cpu", "iterations_per_s": 0.2},
+    {"from_iteration": 600, "to_iteration": 1800, "device": "cuda", "iterations_per_s": 9.0},
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +36,8 @@ def checkpoint(tmp_path_factory):
         path,
         seed=5,
         iterations=1800,
-        speed=SPEED,
         metrics={"MOTA": 0.9},
-        hardware={"cpu": "test cpu"},
+        hardware=HARDWARE,
     )
     return path
 
@@ -71,9 +73,9 @@ def test_trained_tba_names_its_weights_and_card(checkpoint):
         "iterations": 1800,
         "seed": 5,
         "batch": 4,
-        "trained_on": "cpu",
+        "trained_on": "cpu, cuda",
         "metrics": {"MOTA": 0.9},
-        "hardware": {"cpu": "test cpu"},
+        "hardware": HARDWARE,
     }
     assert json.loads(json.dumps(provenance)) == provenance
 

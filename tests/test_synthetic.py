@@ -344,6 +344,14 @@ def test_eval_split_is_one_cached_video(tmp_path, monkeypatch):
     assert load_dataset("sprites-mot", tmp_path, eval_seed=1, eval_frames=300).cache_dir != cache
 
 
+def test_a_video_without_objects_is_cached_and_read_back(tmp_path):
+    # the first object is drawn at frame 7 at the earliest (wait 5 frames, birth, next frame)
+    for _ in range(2):  # written, then read from the cache
+        (sequence,) = load_dataset("sprites-mot", tmp_path, eval_frames=5).sequences("eval")
+        assert sequence.num_frames == 5 and len(sequence.gt) == 0
+        assert not sequence.frame(5).any()
+
+
 def test_cache_write_is_atomic_and_verified(tmp_path, monkeypatch):
     real_stream = synthetic.TbaGenerator.stream
 

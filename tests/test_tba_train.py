@@ -108,3 +108,13 @@ def test_compiled_training_gives_the_eager_loss(tmp_path):
     assert read_card(tmp_path / "compiled" / "last")["hardware"][0]["compile"] == "default"
     with pytest.raises(ConfigError, match="compile must be one of"):
         fit(SMOKE, tmp_path / "bad", compile="fast", **options)
+
+
+def test_a_time_limit_stops_at_a_curve_point_and_resumes(tmp_path):
+    options = {"seed": 3, "checkpoint_every": 2, "log_every": 2, "validate_every": None}
+    sliced = fit(SMOKE, tmp_path / "sliced", iterations=6, max_seconds=0, **options)
+    assert sliced.iterations == 2 and read_card(tmp_path / "sliced" / "last")["iterations"] == 2
+    resumed = fit(SMOKE, tmp_path / "sliced", iterations=6, resume=True, **options)
+    whole = fit(SMOKE, tmp_path / "whole", iterations=6, **options)
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert resumed.iterations == 6 and all(torch.equal(a[k], b[k]) for k in a)

@@ -142,14 +142,14 @@ def test_train_evaluate_and_card_commands(tmp_path, monkeypatch, trackbench):
     assert card["metrics"] == summary["metrics"]
     assert [point["iteration"] for point in card["validation"]] == [1, 2]
 
-    code, stdout, _ = trackbench("card", out / "last")
+    code, stdout, _ = trackbench("card", "tba", out / "last")
     assert code == 0
     shown = json.loads(stdout)
     assert (shown["variant"], shown["dataset"], shown["iterations"]) == ("TBA", "sprites-mot", 2)
     assert shown["hardware"] == card["hardware"] and shown["metrics"] == card["metrics"]
     assert shown["last_curve_point"] == card["curve"][-1]
 
-    code, stdout, _ = trackbench("card", out / "last", "--evaluate", "--frames", 12)
+    code, stdout, _ = trackbench("card", "tba", out / "last", "--evaluate", "--frames", 12)
     assert code == 0 and json.loads(stdout)["metrics"]["frames"] == 12
-    code, _, stderr = trackbench("card", tmp_path / "missing")
+    code, _, stderr = trackbench("card", "tba", tmp_path / "missing")
     assert code == 2 and "checkpoint not found" in stderr

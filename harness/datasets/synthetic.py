@@ -448,7 +448,11 @@ class SyntheticMOT(DatasetAdapter):
             for chunk in parts["frames"].data.column("image").chunks
         ]
         starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
-        gt = parts["gt"].with_format("numpy")[:]
+        gt = BoxTable.empty()
+        if "gt" in parts:
+            columns = parts["gt"].with_format("numpy")[:]
+            box = np.stack([columns[key] for key in ("left", "top", "width", "height")], axis=1)
+            gt = BoxTable.build(frame=columns["frame"], id=columns["id"], box=box)
 
         def load_frame(number: int) -> np.ndarray:
             index = int(np.searchsorted(starts, number - 1, side="right")) - 1
@@ -460,11 +464,7 @@ class SyntheticMOT(DatasetAdapter):
             width=W,
             height=H,
             fps=float(self.params["fps"]),
-            gt=BoxTable.build(
-                frame=gt["frame"],
-                id=gt["id"],
-                box=np.stack([gt["left"], gt["top"], gt["width"], gt["height"]], axis=1),
-            ),
+            gt=gt,
             load_frame=load_frame,
             meta={"cache": str(path), "seed": self.params["eval_seed"]},
         )
@@ -541,7 +541,9 @@ class SyntheticMOT(DatasetAdapter):
             "width": gt.box[:, 2],
             "height": gt.box[:, 3],
         }
-        parts = {"frames": frames, "gt": datasets.Dataset.from_dict(gt_columns)}
+        parts = {"frames": frames}
+        if len(gt.frame):  # datasets cannot load an empty table back: no objects, no "gt" part
+            parts["gt"] = datasets.Dataset.from_dict(gt_columns)
         datasets.DatasetDict(parts).save_to_disk(str(folder / "dataset"))
         shutil.rmtree(folder / "build")
         (folder / "params.json").write_text(json.dumps(params, sort_keys=True))

@@ -23,10 +23,12 @@ from trackers.tba.config import TBAConfig, method_config
 from trackers.tba.model import (
     TBA,
     TBAState,
+    card_summary,
     checkpoint_files,
     compile_model,
     frames_to_tensor,
     load_checkpoint,
+    read_card,
     save_checkpoint,
 )
 from trackers.tba.renderer import pose_to_boxes
@@ -81,12 +83,7 @@ class TBATracker(MultiObjectTracker):
         compile: str | None = None,
     ):
         config = method_config(dataset, act, reprioritize, memory_write, attention, layers, smoke)
-        self.device = torch.device(device)
-        self.seed, self.stochastic, self.chunk_frames = seed, stochastic, chunk_frames
-        self.compile_mode = compile
-        self.card: dict[str, Any] | None = None
-        self.checkpoint: str | None = None
-        self.weights_sha256: str | None = None
+        self._settings(torch.device(device), seed, stochastic, chunk_frames, compile)
         if checkpoint is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
@@ -100,6 +97,32 @@ class TBATracker(MultiObjectTracker):
                     f"{config.dataset} (or another size)"
                 )
         self.reset({})
+
+    @classmethod
+    def from_model(cls, model: TBA, stochastic: bool = False, seed: int = 0) -> TBATracker:
+        """A tracker running ``model`` itself, in whatever mode it is in (training's
+        validation): no copy, no checkpoint, on the model's device."""
+        tracker = cls.__new__(cls)
+        tracker._settings(next(model.parameters()).device, seed, stochastic, 20, None)
+        tracker.model = model
+        tracker.reset({})
+        return tracker
+
+    def _settings(
+        self,
+        device: torch.device,
+        seed: int,
+        stochastic: bool,
+        chunk_frames: int,
+        compile: str | None,
+    ) -> None:
+        """Everything but the model; no checkpoint loaded yet."""
+        self.device = device
+        self.seed, self.stochastic, self.chunk_frames = seed, stochastic, chunk_frames
+        self.compile_mode = compile
+        self.card: dict[str, Any] | None = None
+        self.checkpoint: str | None = None
+        self.weights_sha256: str | None = None
 
     @property
     def config(self) -> TBAConfig:
@@ -139,7 +162,10 @@ class TBATracker(MultiObjectTracker):
             "iterations": card.get("iterations"),
             "seed": card.get("seed"),
             "batch": self.config.batch,
-            "trained_on": (card.get("speed") or {}).get("device"),
+            "trained_on": ", ".join(
+                dict.fromkeys(segment["device"] for segment in card.get("hardware", []))
+            )
+            or None,
         }
         facts |= {key: card[key] for key in ("metrics", "hardware") if key in card}
         return {key: value for key, value in facts.items() if value is not None}
@@ -150,7 +176,7 @@ class TBATracker(MultiObjectTracker):
     ) -> dict[str, Any]:
         """Train the model of registry ``config`` (``trackbench train``); ``options`` go to
         ``trackers.tba.train.fit``. Returns a JSON-able summary."""
-        from trackers.tba.train import fit
+        from trackers.tba.train import evaluate_checkpoint, fit
 
         tba = method_config(
             config["dataset"],
@@ -161,8 +187,11 @@ class TBATracker(MultiObjectTracker):
             config["layers"],
             config["smoke"],
         )
-        result = fit(tba, out, iterations, device=config["device"], **options)
-        return {
+        evaluate = options.pop("evaluate", False)
+        result = fit(
+            tba, out, iterations, device=config["device"], compile=config["compile"], **options
+        )
+        summary = {
             "variant": tba.variant,
             "dataset": tba.dataset,
             "iterations": result.iterations,
@@ -171,6 +200,21 @@ class TBATracker(MultiObjectTracker):
             "frames_per_s": result.frames_per_s,
             "last": result.curve[-1] if result.curve else None,
         }
+        if evaluate:
+            summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
+        return summary
+
+    @classmethod
+    def describe_checkpoint(
+        cls, path: str | Path, evaluate: bool = False, **options: Any
+    ) -> dict[str, Any]:
+        """``card_summary`` of checkpoint ``path``; ``evaluate`` first runs ``evaluate_checkpoint``
+        (``options``: frames, device, stochastic, seed) and writes the metrics into the card."""
+        from trackers.tba.train import evaluate_checkpoint
+
+        if evaluate:
+            evaluate_checkpoint(path, **options)
+        return card_summary(read_card(path))
 
     # -- online tracking -----------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from harness.datasets import load_dataset
 from harness.datasets.synthetic import StreamState
 from harness.errors import ConfigError
 from harness.metrics import evaluate
-from harness.timing import _cpu_name
+from harness.timing import cpu_name
 from trackers.tba.config import TBAConfig
 from trackers.tba.model import (
     TBA,
@@ -91,6 +91,7 @@ def fit(
     validate_every: int | None = 1000,
     validation_frames: int = 500,
     compile: str | None = None,
+    max_seconds: float | None = None,
 ) -> TrainResult:
     """Train ``config`` for ``iterations`` iterations in total (counting resumed ones).
 
@@ -100,7 +101,8 @@ def fit(
     (no RNG is drawn, the weights are the same bit for bit). The validation video
     (``validation_frames`` frames) is cached under ``out/validation-video``. ``compile`` runs the
     model under ``torch.compile`` with that mode (``trackers.tba.model.compile_model``; None =
-    eager).
+    eager). ``max_seconds`` stops the run early, checkpointed, at the first curve point after
+    that much wall-clock time (a resume continues it): training in fixed time slices.
     """
     if iterations < 1 or log_every < 1 or checkpoint_every % log_every:
         raise ConfigError(
@@ -134,6 +136,7 @@ def fit(
     amp = device.type == "cuda"
     window: list[dict[str, float]] = []
     segment, current = _Segment(run.iteration, device, compile), None
+    deadline = None if max_seconds is None else time.perf_counter() + max_seconds
     model.train()
     while run.iteration < iterations:
         chunk = generator.advance(run.stream, run.data_rng, config.length)
@@ -158,7 +161,11 @@ def fit(
                 "frame_energy": float(frames.square().sum() / (frames.shape[0] * frames.shape[1])),
             }
         )
-        last = run.iteration == iterations
+        last = run.iteration == iterations or (
+            deadline is not None
+            and run.iteration % log_every == 0
+            and time.perf_counter() > deadline
+        )
         if run.iteration % log_every == 0 or last:
             means = {name: float(np.mean([w[name] for w in window])) for name in window[0]}
             run.curve.append({"iteration": run.iteration, **means})
@@ -172,6 +179,8 @@ def fit(
         if run.iteration % checkpoint_every == 0 or last:
             current = segment.summary(run.iteration, config)
             run.save(out, [*run.hardware, current], validation.description if validation else None)
+        if last:
+            break
     speed = current or run.hardware[-1]
     return TrainResult(
         model=model.eval(),
@@ -195,9 +204,7 @@ def track_and_evaluate(
     ``TBATracker.track`` (the TBA output protocol): deterministic, or with the test-time Gumbel
     noise of the released code seeded by ``seed`` (a generator of its own: the global RNG is not
     touched). The model is back in its previous train/eval mode afterwards."""
-    # TBATracker builds its model from registry keys: build a tiny one and swap ours in
-    tracker = TBATracker(dataset=model.config.dataset, smoke=True, stochastic=stochastic, seed=seed)
-    tracker.model, tracker.device = model, next(model.parameters()).device
+    tracker = TBATracker.from_model(model, stochastic=stochastic, seed=seed)
     was_training = model.training
     model.eval()
     try:
@@ -251,7 +258,7 @@ def hardware_info(device: torch.device) -> dict[str, Any]:
     cuda = device.type == "cuda"
     return {
         "device": str(device),
-        "name": torch.cuda.get_device_name(device) if cuda else _cpu_name(),
+        "name": torch.cuda.get_device_name(device) if cuda else cpu_name(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
