@@ -458,8 +458,17 @@ def _write_report(
     timings = store.timings_frame(experiment, config_hashes)
     papers = tables_for(frame)
     models = store.provenance_frame(experiment, config_hashes)
+    cells = store.cells(experiment)
+    if config_hashes is not None:
+        cells = cells[cells["config_hash"].isin(config_hashes)]
     written = write_report(
-        frame, out, title=experiment, timings=timings, papers=papers, models=models
+        frame,
+        out,
+        title=experiment,
+        timings=timings,
+        papers=papers,
+        models=models,
+        failures=cells,
     )
     for path in written:
         _console().print(f"wrote {path}", markup=False, highlight=False)

@@ -210,11 +210,14 @@ def write_report(
     timings: pd.DataFrame | None = None,
     papers: Sequence[PaperTable | str] | None = None,
     models: pd.DataFrame | None = None,
+    failures: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write ``leaderboard.{md,csv,html,tex,png}`` (+ ``speed_accuracy.png`` with timings and
     ``paper_<table>.csv`` per paper table) to ``out_dir``; returns the paths written.
 
-    ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``)."""
+    ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``),
+    ``failures`` (``Store.cells``) the "Failed cells" section (``failure_lines``): a board never
+    hides that some of its cells produced no result."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = resolve_columns(columns)
@@ -234,10 +237,14 @@ def write_report(
     if timings is not None and "fps_mean" in summary.columns:
         plots.append(_plot_speed_accuracy(summary, plotted[0], out / "speed_accuracy.png"))
     notes = _notes(timings is not None)
-    lines = model_lines(models) if models is not None else []
+    sections = {
+        MODELS_HEADING: model_lines(models) if models is not None else [],
+        FAILURES_HEADING: failure_lines(failures) if failures is not None else [],
+    }
+    sections = {heading: lines for heading, lines in sections.items() if lines}
     for suffix, render in ((".md", _markdown), (".html", _html), (".tex", _latex)):
         path = out / f"leaderboard{suffix}"
-        path.write_text(render(title, layouts, lines, notes, plots), encoding="utf-8")
+        path.write_text(render(title, layouts, sections, notes, plots), encoding="utf-8")
         written.append(path)
     return written + plots
 
@@ -255,6 +262,19 @@ def model_lines(models: pd.DataFrame) -> list[str]:
         if len(digests) > 1:
             described = f"mixes {len(digests)} models: {described}"
         lines.append(f"{row_label(dict(zip(KEY, key)))}: {described}")
+    return lines
+
+
+def failure_lines(cells: pd.DataFrame) -> list[str]:
+    """One line per report row and error among the failed ``cells``: ``row_label (seeds ...):
+    error``, in the stored order."""
+    failed = _keyed(cells, ["seed", "status", "error"], "cells")
+    failed = failed[failed["status"] == "failed"]
+    lines = []
+    for (*key, error), group in failed.groupby([*KEY, "error"], sort=False):
+        seeds = ", ".join(str(seed) for seed in sorted(group["seed"]))
+        label = "seed" if len(group) == 1 else "seeds"
+        lines.append(f"{row_label(dict(zip(KEY, key)))} ({label} {seeds}): {error}")
     return lines
 
 
@@ -501,10 +521,15 @@ def latex_escape(text: str) -> str:
 
 
 MODELS_HEADING = "Models"
+FAILURES_HEADING = "Failed cells"
 
 
 def _markdown(
-    title: str, layouts: list[_Layout], models: list[str], notes: list[str], plots: list[Path]
+    title: str,
+    layouts: list[_Layout],
+    sections: dict[str, list[str]],
+    notes: list[str],
+    plots: list[Path],
 ) -> str:
     lines = [f"# {markdown_escape(title)}", ""]
     for layout in layouts:
@@ -513,9 +538,9 @@ def _markdown(
         lines.append("|" + "|".join("---:" if num else "---" for num in layout.numeric) + "|")
         lines += ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in layout.rows]
         lines.append("")
-    if models:
-        lines += [f"## {MODELS_HEADING}", ""]
-        lines += [f"- {markdown_escape(line)}" for line in models] + [""]
+    for heading, items in sections.items():
+        lines += [f"## {markdown_escape(heading)}", ""]
+        lines += [f"- {markdown_escape(line)}" for line in items] + [""]
     lines += [f"- {markdown_escape(note)}" for note in notes] + [""]
     lines += [f"![{p.stem}]({p.name})" for p in plots]
     return "\n".join(lines) + "\n"
@@ -540,7 +565,11 @@ _CSP = (
 
 
 def _html(
-    title: str, layouts: list[_Layout], models: list[str], notes: list[str], plots: list[Path]
+    title: str,
+    layouts: list[_Layout],
+    sections: dict[str, list[str]],
+    notes: list[str],
+    plots: list[Path],
 ) -> str:
     esc = html.escape
     parts = [
@@ -572,9 +601,9 @@ def _html(
             )
             parts.append("<tr>" + "".join(cells) + "</tr>")
         parts += ["</tbody>", "</table>"]
-    if models:
-        parts += [f"<h2>{MODELS_HEADING}</h2>", "<ul>"]
-        parts += [f"<li>{esc(line)}</li>" for line in models] + ["</ul>"]
+    for heading, items in sections.items():
+        parts += [f"<h2>{esc(heading)}</h2>", "<ul>"]
+        parts += [f"<li>{esc(line)}</li>" for line in items] + ["</ul>"]
     parts += ["<ul>"] + [f"<li>{esc(note)}</li>" for note in notes] + ["</ul>"]
     for plot in plots:
         data = base64.b64encode(plot.read_bytes()).decode("ascii")
@@ -586,7 +615,11 @@ def _html(
 
 
 def _latex(
-    title: str, layouts: list[_Layout], models: list[str], notes: list[str], plots: list[Path]
+    title: str,
+    layouts: list[_Layout],
+    sections: dict[str, list[str]],
+    notes: list[str],
+    plots: list[Path],
 ) -> str:
     lines = [f"% {latex_escape(title)}: generated by trackbench; needs \\usepackage{{booktabs}}"]
     for layout in layouts:
@@ -603,9 +636,9 @@ def _latex(
         ]
         lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in layout.rows]
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    if models:
-        lines += [rf"\paragraph{{{MODELS_HEADING}}}", r"\begin{itemize}"]
-        lines += [rf"\item {latex_escape(line)}" for line in models]
+    for heading, items in sections.items():
+        lines += [rf"\paragraph{{{latex_escape(heading)}}}", r"\begin{itemize}"]
+        lines += [rf"\item {latex_escape(line)}" for line in items]
         lines += [r"\end{itemize}", ""]
     lines += [f"% {latex_escape(note)}" for note in notes]
     return "\n".join(lines) + "\n"

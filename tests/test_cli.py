@@ -196,6 +196,33 @@ def test_run_with_failed_cells_exits_1(trackbench, tmp_path):
     assert "no finished cells, no report written" in err
 
 
+def test_the_board_lists_the_cells_that_failed(trackbench, tmp_path):
+    experiment = tmp_path / "partly.yaml"
+    experiment.write_text(
+        textwrap.dedent(f"""\
+        name: partly
+        datasets:
+          - name: sprites-mot
+            split: eval
+            root: {tmp_path / "cache"}
+            params: {{eval_frames: 30}}
+        methods:
+          - ground-truth
+          - {{method: "tba:TBAc", config: {{checkpoint: {tmp_path / "none" / "last"}}}}}
+        seeds: [0, 1]
+        """),
+        encoding="utf-8",
+    )
+    code, _, _ = trackbench("run", experiment, "--out", tmp_path / "run")
+    assert code == 1
+    board = (tmp_path / "run" / "leaderboard.md").read_text(encoding="utf-8")
+    failed = board.split("## Failed cells\n\n")[1].splitlines()[0]
+    assert failed.startswith("- ") and "tba:TBAc (seeds 0, 1): ConfigError:" in failed
+    assert "checkpoint not found" in failed and "ground-truth" not in failed
+    for suffix in ("html", "tex"):
+        assert "Failed cells" in (tmp_path / "run" / f"leaderboard.{suffix}").read_text()
+
+
 def test_reproduce_runs_a_tables_experiment_and_puts_the_paper_beside(
     trackbench, tmp_path, monkeypatch
 ):

@@ -1,0 +1,62 @@
+"""The published TBA checkpoint: small enough, safe to load, described by its card, and usable by
+the quick start's TBA entry exactly as that experiment names it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.datasets import load_dataset
+from harness.experiment import expand, load_experiment
+from harness.protocol import check_result, file_sha256
+from harness.registry import parse_method
+from trackers.tba.model import checkpoint_files, load_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
+MAX_BYTES = 20 * 2**20
+
+
+@pytest.fixture(scope="module")
+def tba_cell():
+    """The quick start's TBA cell (its checkpoint path is relative to the repository root)."""
+    (cell,) = [cell for cell in expand(load_experiment(QUICKSTART)) if cell.method == "tba"]
+    return cell
+
+
+@pytest.fixture(scope="module")
+def published(tba_cell):
+    return ROOT / tba_cell.method_config["checkpoint"]
+
+
+def test_the_checkpoint_is_at_most_20_mb_and_loads_weights_only(published):
+    weights, card_path = checkpoint_files(published)
+    assert weights.stat().st_size <= MAX_BYTES and card_path.stat().st_size <= MAX_BYTES
+    model, card = load_checkpoint(published)  # torch.load(weights_only=True) inside
+    spec, ablation = parse_method("tba:TBA")
+    assert card["method"] == spec.name and card["variant"] == ablation == model.config.variant
+    assert model.config.dataset == "sprites-mot"
+
+
+def test_the_card_says_how_it_was_trained_and_what_it_reached(published):
+    _, card = load_checkpoint(published)
+    assert card["iterations"] > 0 and isinstance(card["seed"], int)
+    assert card["curve"][-1]["iteration"] == card["iterations"]
+    segments = card["hardware"]
+    assert segments[-1]["to_iteration"] == card["iterations"]
+    assert all(segment["iterations_per_s"] > 0 for segment in segments)
+    metrics = card["metrics"]
+    assert (metrics["dataset"], metrics["split"]) == ("sprites-mot", "eval")
+    assert metrics["iterations"] == card["iterations"]  # evaluated after the last training step
+    assert metrics["frames"] == load_dataset("sprites-mot").params["eval_frames"]
+    assert all(0 <= metrics[name] <= 1 for name in ("IDF1", "HOTA", "MOTP"))
+
+
+def test_the_quickstart_tracks_with_it(tba_cell, published, tmp_path):
+    spec, _ = parse_method(tba_cell.method_ref)
+    tracker = spec.factory(**{**tba_cell.method_config, "checkpoint": str(published)})
+    assert tracker.provenance()["sha256"] == file_sha256(checkpoint_files(published)[0])
+    (video,) = load_dataset("sprites-mot", tmp_path, eval_frames=40).sequences("eval")
+    result = tracker.track([video])[0]
+    check_result(result, video.num_frames)
