@@ -9,17 +9,14 @@ throughput does not depend on them.
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from tba_bench_settings import BATCH, DEVICE, FRAMES
 
 from harness.datasets import load_dataset
 from harness.timing import time_batched, timed_track
 from trackers.tba import TBATracker
 
-DEVICE = os.environ.get("TRACKBENCH_BENCH_DEVICE", "cpu")
-FRAMES = int(os.environ.get("TRACKBENCH_BENCH_FRAMES", "40"))
-BATCH = int(os.environ.get("TRACKBENCH_BENCH_BATCH", "4"))
+BATCH = int(BATCH or 4)
 
 
 @pytest.fixture(scope="module")

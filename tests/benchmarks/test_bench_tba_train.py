@@ -19,31 +19,18 @@ import os
 import time
 
 import pytest
+from tba_bench_settings import BATCH, DEVICE, MODES
 
 from trackers.tba.config import TBAConfig
-from trackers.tba.model import COMPILE_MODES
 from trackers.tba.train import fit
 
-DEVICE = os.environ.get("TRACKBENCH_BENCH_DEVICE", "cpu")
 FULL = os.environ.get("TRACKBENCH_BENCH_FULL") == "1"
-COMPILE = os.environ.get("TRACKBENCH_BENCH_COMPILE") == "1"
 ITERATIONS = int(os.environ.get("TRACKBENCH_BENCH_ITERATIONS", "3"))
 CONFIG = (
     TBAConfig.for_dataset("sprites-mot") if FULL else TBAConfig.for_dataset("sprites-mot").smoke()
 )
-if "TRACKBENCH_BENCH_BATCH" in os.environ:
-    CONFIG = CONFIG.replace(batch=int(os.environ["TRACKBENCH_BENCH_BATCH"]))
-
-MODES = [
-    pytest.param(
-        mode,
-        id=str(mode or "eager"),
-        marks=pytest.mark.skipif(
-            mode is not None and not COMPILE, reason="set TRACKBENCH_BENCH_COMPILE=1"
-        ),
-    )
-    for mode in COMPILE_MODES
-]
+if BATCH is not None:
+    CONFIG = CONFIG.replace(batch=int(BATCH))
 
 
 def train(out, mode, iterations=ITERATIONS):

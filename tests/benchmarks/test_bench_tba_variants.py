@@ -13,36 +13,21 @@ raised so that every tracker is reported: the comparison then covers every slot'
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
 import pytest
 import torch
+from tba_bench_settings import BATCH, DEVICE, FRAMES, MODES
 
 from harness.data import BoxTable
 from harness.datasets import load_dataset
 from harness.timing import time_batched, timed_track
 from trackers.tba import TBATracker
-from trackers.tba.model import COMPILE_MODES
 
-DEVICE = os.environ.get("TRACKBENCH_BENCH_DEVICE", "cpu")
-FRAMES = int(os.environ.get("TRACKBENCH_BENCH_FRAMES", "40"))
-BATCH = int(os.environ.get("TRACKBENCH_BENCH_BATCH", "4"))
-COMPILE = os.environ.get("TRACKBENCH_BENCH_COMPILE") == "1"
+BATCH = int(BATCH or 4)
 WARMUP = 5
 CONF_SHIFT = 0.6  # an untrained a_e is ~0.05: y_e = tanh(a_e + 0.6) > 0.5 for every tracker
-
-MODES = [
-    pytest.param(
-        mode,
-        id=str(mode or "eager"),
-        marks=pytest.mark.skipif(
-            mode is not None and not COMPILE, reason="set TRACKBENCH_BENCH_COMPILE=1"
-        ),
-    )
-    for mode in COMPILE_MODES
-]
 
 
 @pytest.fixture(scope="module")
