@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -342,6 +344,20 @@ def test_eval_split_is_one_cached_video(tmp_path, monkeypatch):
     # Other params, other folder.
     assert load_dataset("sprites-mot", tmp_path, eval_frames=301).cache_dir != cache
     assert load_dataset("sprites-mot", tmp_path, eval_seed=1, eval_frames=300).cache_dir != cache
+
+
+def test_a_cache_miss_removes_temporary_folders_of_killed_writers(tmp_path):
+    adapter = load_dataset("sprites-mot", tmp_path, eval_frames=5)
+    parent, name = adapter.cache_dir.parent, adapter.cache_dir.name
+    parent.mkdir(parents=True)
+    abandoned, recent = parent / f".tmp-{name}-dead", parent / f".tmp-{name}-writing"
+    for folder in (abandoned, recent):
+        folder.mkdir()
+    old = time.time() - synthetic.ABANDONED_AFTER_S - 60
+    os.utime(abandoned, (old, old))
+    adapter.sequences("eval")
+    assert not abandoned.exists() and recent.is_dir()  # a concurrent writer's folder is kept
+    assert (adapter.cache_dir / "params.json").is_file()
 
 
 def test_a_video_without_objects_is_cached_and_read_back(tmp_path):

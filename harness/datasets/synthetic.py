@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ NUM_UNIFORMS = 8
 # Columns of the per-slot object attributes.
 X0, Y0, VX, VY, HEIGHT, WIDTH, APPEARANCE, PATCH, ID = range(9)
 NUM_ATTRS = 9
+# A cache is written in seconds: a temporary folder this old was left by a killed writer.
+ABANDONED_AFTER_S = 3600
 CACHE_VERSION = 1  # bump when the generated content changes, so old caches are not reused
 
 
@@ -483,6 +486,9 @@ class SyntheticMOT(DatasetAdapter):
                 return final
             shutil.rmtree(final)  # only a hash collision or a hand edit gets here
         final.parent.mkdir(parents=True, exist_ok=True)
+        for abandoned in final.parent.glob(f".tmp-{final.name}-*"):  # left by killed writers
+            if time.time() - abandoned.stat().st_mtime > ABANDONED_AFTER_S:
+                shutil.rmtree(abandoned, ignore_errors=True)
         tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex}"
         bars_were_off = datasets.utils.are_progress_bars_disabled()
         datasets.utils.disable_progress_bars()
