@@ -251,6 +251,13 @@ def train(
         list[str] | None,
         typer.Option(metavar="KEY=VALUE", help="Override a dataset card param (repeatable)."),
     ] = None,
+    hparam: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="Override a training hyper-parameter, e.g. batch=8 (repeatable).",
+        ),
+    ] = None,
     validate_every: Annotated[
         int,
         typer.Option(min=0, help="Iterations between validations on a held-out video (0: off)."),
@@ -296,6 +303,7 @@ def train(
         checkpoint_every=checkpoint_every,
         log_every=log_every,
         dataset_params=_parse_params(param or []),
+        hyperparameters=_parse_params(hparam or []),
         validate_every=validate_every or None,
         validation_frames=validation_frames,
         max_seconds=None if max_minutes is None else 60 * max_minutes,

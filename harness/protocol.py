@@ -74,7 +74,8 @@ class Learnable(Protocol):
 
     ``train`` is a classmethod: it builds the model of a registry ``config`` (the method's config
     keys), trains it into ``out`` (checkpoint ``out/last.pt`` + ``out/last.json`` card, training
-    curve) for ``iterations`` in total, resuming when asked, and returns a JSON-able summary. The
+    curve) for ``iterations`` in total, resuming when asked, with the ``hyperparameters`` option
+    (e.g. ``{"batch": 8}``) overriding its training defaults, and returns a JSON-able summary. The
     registry's ``checkpoint`` config key then loads the result. ``describe_checkpoint`` returns
     the headline of a checkpoint's card (``trackbench card``); with ``evaluate`` it first scores
     the checkpoint on its dataset's evaluation video and writes the metrics into the card.

@@ -166,12 +166,18 @@ def test_step_ids_follow_the_tba_protocol_and_batched_track_matches(sequence, ac
         np.testing.assert_allclose(result.conf, expected.conf, atol=1e-4)  # steep rewired y_e
 
 
-def test_stochastic_mode_is_seeded(sequence):
-    def run(seed):
-        tracker = flickering(TBATracker(smoke=True, stochastic=True, seed=seed), sequence)
+def test_test_time_noise_never_reaches_the_tracks(sequence):
+    """The Gumbel noise enters only the sampled layers and shapes (eq. 3), which feed the renderer
+    and never the state, confidence or pose: stochastic tracks equal deterministic ones, so a
+    released-protocol board's seeds repeat one evaluation."""
+
+    def run(**mode):
+        tracker = flickering(TBATracker(smoke=True, seed=5, **mode), sequence)
         return tracker.track([sequence])[0]
 
-    assert run(5).equals(run(5))
+    deterministic = run()
+    assert len(deterministic) > 0
+    assert run(stochastic=True).equals(deterministic)
 
 
 def test_wrong_frame_size_is_a_config_error(sequence):

@@ -81,18 +81,28 @@ def test_train_command(tmp_path, capsys):
         "1",
         "--validate-every",
         "0",
+        "--hparam",
+        "batch=2",
+        "--hparam",
+        "betas=[0.8, 0.9]",
     ]
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["variant"] == "TBAc-noMem" and summary["iterations"] == 2
-    assert "validation" not in read_card(tmp_path / "last")["data"]  # --validate-every 0: off
+    card = read_card(tmp_path / "last")
+    assert "validation" not in card["data"]  # --validate-every 0: off
+    assert card["config"]["batch"] == 2 and card["config"]["betas"] == [0.8, 0.9]
     assert np.isfinite(summary["last"]["total"])
     with pytest.raises(SystemExit) as exit_:
         main(["train", "sort", "--out", str(tmp_path)])
     assert exit_.value.code == 2
     assert "no training loop" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([*args[:2], "--out", str(tmp_path / "x"), "--hparam", "num_trackers=2"])
+    assert exit_.value.code == 2
+    assert "no training hyper-parameters ['num_trackers']" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # compiling forward + backward: ~1.5 min on 2 CPU cores (seconds once cached)

@@ -216,9 +216,7 @@ def read_card(path: str | Path) -> dict[str, Any]:
     """The JSON card of checkpoint ``path``."""
     card_path = checkpoint_files(path)[1]
     if not card_path.is_file():
-        raise ConfigError(
-            "TBA checkpoint not found (train one with `trackbench train tba:TBA ...`)", card_path
-        )
+        raise ConfigError("TBA checkpoint not found (make one with `trackbench train`)", card_path)
     return json.loads(card_path.read_text(encoding="utf-8"))
 
 

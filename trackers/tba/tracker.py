@@ -19,7 +19,7 @@ from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
 from harness.errors import ConfigError
 from harness.metrics.tba_output import THRESHOLD, slots_to_table
 from harness.protocol import MultiObjectTracker, file_sha256, sequence_info
-from trackers.tba.config import TBAConfig, method_config
+from trackers.tba.config import TRAINING_FIELDS, TBAConfig, method_config
 from trackers.tba.model import (
     TBA,
     TBAState,
@@ -58,7 +58,8 @@ class TBATracker(MultiObjectTracker):
 
     ``checkpoint`` None runs an untrained model initialised from ``seed`` (smoke tests only);
     otherwise its weights, whose card must describe the same model as the other keys.
-    ``stochastic`` draws the Gumbel noise at inference as the released code did (seeded).
+    ``stochastic`` draws the Gumbel noise at inference as the released code did (seeded); it reaches
+    only the sampled layers and shapes, so the tracks are the deterministic ones.
     ``compile`` runs the feature extractor and the per-frame tracker-array step under
     ``torch.compile`` with that mode (``trackers.tba.model.COMPILE_MODES``; None = eager).
     """
@@ -174,8 +175,10 @@ class TBATracker(MultiObjectTracker):
     def train(
         cls, config: dict[str, Any], out: str | Path, iterations: int, **options: Any
     ) -> dict[str, Any]:
-        """Train the model of registry ``config`` (``trackbench train``); ``options`` go to
-        ``trackers.tba.train.fit``. Returns a JSON-able summary."""
+        """Train the model of registry ``config`` (``trackbench train``); ``hyperparameters``
+        override training fields of the dataset's configuration (``config.TRAINING_FIELDS``, e.g.
+        ``batch``), the other ``options`` go to ``trackers.tba.train.fit``. Returns a JSON-able
+        summary."""
         from trackers.tba.train import evaluate_checkpoint, fit
 
         tba = method_config(
@@ -186,6 +189,15 @@ class TBATracker(MultiObjectTracker):
             config["attention"],
             config["layers"],
             config["smoke"],
+        )
+        hyperparameters = options.pop("hyperparameters", None) or {}
+        unknown = sorted(set(hyperparameters) - TRAINING_FIELDS)
+        if unknown:
+            raise ConfigError(
+                f"TBA has no training hyper-parameters {unknown}; known: {sorted(TRAINING_FIELDS)}"
+            )
+        tba = tba.replace(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in hyperparameters.items()}
         )
         evaluate = options.pop("evaluate", False)
         result = fit(
