@@ -30,13 +30,24 @@ def published(tba_cell):
     return ROOT / tba_cell.method_config["checkpoint"]
 
 
-def test_the_checkpoint_is_at_most_20_mb_and_loads_weights_only(published):
-    weights, card_path = checkpoint_files(published)
+PUBLISHED = sorted((ROOT / "checkpoints" / "tba").glob("*/*/last.pt"))
+
+
+def test_the_quickstart_checkpoint_is_published(published):
+    assert checkpoint_files(published)[0] in PUBLISHED
+
+
+@pytest.mark.parametrize("weights", PUBLISHED, ids=lambda p: "/".join(p.parts[-3:-1]))
+def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
+    """Every checkpoint under checkpoints/tba/<dataset>/<configuration>/ (the Table 1 rows)."""
+    path = weights.with_suffix("")
+    card_path = checkpoint_files(path)[1]
     assert weights.stat().st_size <= MAX_BYTES and card_path.stat().st_size <= MAX_BYTES
-    model, card = load_checkpoint(published)  # torch.load(weights_only=True) inside
-    spec, ablation = parse_method("tba:TBA")
-    assert card["method"] == spec.name and card["variant"] == ablation == model.config.variant
-    assert model.config.dataset == "sprites-mot"
+    model, card = load_checkpoint(path)  # torch.load(weights_only=True) inside
+    configuration, dataset = weights.parent.name, weights.parent.parent.name
+    assert card["variant"] == model.config.variant == configuration
+    assert model.config.dataset == dataset
+    assert card["metrics"]["iterations"] == card["iterations"]  # evaluated after training
 
 
 def test_the_card_says_how_it_was_trained_and_what_it_reached(published):
