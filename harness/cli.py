@@ -284,7 +284,7 @@ def train(
 
     factory = _learnable(method)
     spec, ablation = parse_method(method)
-    overrides = _parse_params(config or [])
+    overrides = _parse_params(config or [], "--config", "smoke=true")
     if dataset is not None:
         overrides["dataset"] = dataset
     overrides["device"] = device
@@ -303,7 +303,7 @@ def train(
         checkpoint_every=checkpoint_every,
         log_every=log_every,
         dataset_params=_parse_params(param or []),
-        hyperparameters=_parse_params(hparam or []),
+        hyperparameters=_parse_params(hparam or [], "--hparam", "batch=8"),
         validate_every=validate_every or None,
         validation_frames=validation_frames,
         max_seconds=None if max_minutes is None else 60 * max_minutes,
@@ -429,22 +429,24 @@ def datasets_check(
     typer.echo(f"{name} at {root}: complete")
 
 
-def _parse_params(specs: list[str]) -> dict[str, Any]:
+def _parse_params(
+    specs: list[str], option: str = "--param", example: str = "detectors=[SDP]"
+) -> dict[str, Any]:
     """``["sequences=[A,B]", "fps=25"]`` -> ``{"sequences": ["A", "B"], "fps": 25}`` (values
-    parsed as YAML)."""
+    parsed as YAML); errors name ``option``, the flag they came from, with ``example``."""
     params: dict[str, Any] = {}
     for spec in specs:
         key, sep, text = spec.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"bad --param {spec!r}: expected KEY=VALUE, e.g. detectors=[SDP]")
+            raise ConfigError(f"bad {option} {spec!r}: expected KEY=VALUE, e.g. {example}")
         if key in params:
-            raise ConfigError(f"--param {key} given twice")
+            raise ConfigError(f"{option} {key} given twice")
         try:
             params[key] = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or "invalid YAML"
-            raise ConfigError(f"bad --param {spec!r}: VALUE is not YAML ({problem})") from None
+            raise ConfigError(f"bad {option} {spec!r}: VALUE is not YAML ({problem})") from None
     return params
 
 

@@ -33,8 +33,9 @@ def published(tba_cell):
 PUBLISHED = sorted((ROOT / "checkpoints" / "tba").glob("*/*/last.pt"))
 
 
-def test_the_quickstart_checkpoint_is_published(published):
-    assert checkpoint_files(published)[0] in PUBLISHED
+def test_the_quickstart_checkpoint_is_published(tba_cell, published):
+    weights = checkpoint_files(published)[0]
+    assert weights in PUBLISHED and weights.parent.name == tba_cell.ablation
 
 
 @pytest.mark.parametrize("weights", PUBLISHED, ids=lambda p: "/".join(p.parts[-3:-1]))
@@ -46,7 +47,8 @@ def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
     model, card = load_checkpoint(path)  # torch.load(weights_only=True) inside
     configuration, dataset = weights.parent.name, weights.parent.parent.name
     assert card["variant"] == model.config.variant == configuration
-    assert model.config.dataset == dataset
+    spec, _ = parse_method(f"{card['method']}:{configuration}")
+    assert model.config.dataset == spec.config["dataset"] == dataset
     assert card["metrics"]["iterations"] == card["iterations"]  # evaluated after training
 
 

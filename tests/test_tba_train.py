@@ -103,6 +103,10 @@ def test_train_command(tmp_path, capsys):
         main([*args[:2], "--out", str(tmp_path / "x"), "--hparam", "num_trackers=2"])
     assert exit_.value.code == 2
     assert "no training hyper-parameters ['num_trackers']" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main([*args[:2], "--out", str(tmp_path / "x"), "--hparam", "batch"])
+    assert exit_.value.code == 2
+    assert "bad --hparam 'batch': expected KEY=VALUE, e.g. batch=8" in capsys.readouterr().err
 
 
 @pytest.mark.slow  # compiling forward + backward: ~1.5 min on 2 CPU cores (seconds once cached)
