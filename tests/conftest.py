@@ -1,21 +1,35 @@
-"""Shared fixtures: paths to the real test data that lives outside the project."""
+"""Shared fixtures. Tests read nothing outside the repository: MNIST is the subset in
+tests/fixtures/mnist unless ``$TRACKBENCH_MNIST`` names a copy of the full set."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+from harness.datasets.mnist_idx import ENV_VAR, load_mnist
+
+MNIST_SUBSET = Path(__file__).resolve().parent / "fixtures" / "mnist"
 
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST IDX folder (../shared/data/mnist from the project root)."""
-    if not MNIST_DIR.is_dir():
-        pytest.fail(f"MNIST IDX files not found at {MNIST_DIR}")
-    return MNIST_DIR
+    """An MNIST IDX folder: ``$TRACKBENCH_MNIST`` when set, else the tests' subset."""
+    return Path(os.environ.get(ENV_VAR) or MNIST_SUBSET)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Skip tests marked ``full_mnist`` unless ``$TRACKBENCH_MNIST`` names the full set."""
+    folder = os.environ.get(ENV_VAR)
+    if folder and load_mnist(folder).full:
+        return
+    skip = pytest.mark.skip(
+        reason=f"needs the full MNIST set (70,000 digits): set {ENV_VAR} to its IDX folder"
+    )
+    for item in items:
+        if "full_mnist" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

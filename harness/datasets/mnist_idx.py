@@ -1,8 +1,10 @@
 """MNIST digits from the four IDX files (LeCun et al.), or from the Hugging Face hub when online.
 
 The digit pool of the synthetic datasets is train (60,000) followed by test (10,000), as TBA's
-``gen_mnist.py`` concatenates them (SPEC §1.1). MNIST is CC BY-SA 3.0 (Y. LeCun, C. Cortes,
-C. J. C. Burges); trackbench never ships or copies the files.
+``gen_mnist.py`` concatenates them (He et al. 2019, §4.1). A folder may hold fewer digits per part
+(the tests' subset in tests/fixtures/mnist); the pool is then that train part followed by that test
+part. MNIST is CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. J. C. Burges); trackbench ships only that
+subset, for its tests.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ ENV_VAR = "TRACKBENCH_MNIST"
 HUB_ID = "ylecun/mnist"
 IDX_UBYTE = 0x08
 DIGIT_SIZE = 28
-# (images, labels) per part, in pool order.
+# (images, labels, digits in the full set) per part, in pool order.
 PARTS = (
     ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
     ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000),
 )
+FULL_SIZE = sum(count for _, _, count in PARTS)
 FILE_NAMES = tuple(name for images, labels, _ in PARTS for name in (images, labels))
 HOW_TO_FIX = (
     f"set {ENV_VAR}=PATH or pass --mnist PATH (the dataset param 'mnist_dir'), where PATH is a "
@@ -38,10 +41,15 @@ HOW_TO_FIX = (
 
 @dataclass(frozen=True)
 class MnistDigits:
-    """The 70,000-digit pool: ``images`` (70000, 28, 28) uint8, ``labels`` (70000,) uint8."""
+    """The digit pool: ``images`` (N, 28, 28) uint8, ``labels`` (N,) uint8; N = 70,000 for the
+    full set."""
 
     images: np.ndarray
     labels: np.ndarray
+
+    @property
+    def full(self) -> bool:
+        return len(self.images) == FULL_SIZE
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -92,13 +100,15 @@ def _load_folder(folder: Path) -> MnistDigits:
     for images_name, labels_name, count in PARTS:
         image_path, label_path = _idx_path(folder, images_name), _idx_path(folder, labels_name)
         part_images, part_labels = read_idx(image_path), read_idx(label_path)
-        if part_images.shape != (count, DIGIT_SIZE, DIGIT_SIZE):
+        n = len(part_images)
+        if not 0 < n <= count or part_images.shape[1:] != (DIGIT_SIZE, DIGIT_SIZE):
             raise FormatError(
-                f"expected {count} digits of {DIGIT_SIZE}x{DIGIT_SIZE}, got {part_images.shape}",
+                f"expected up to {count} digits of {DIGIT_SIZE}x{DIGIT_SIZE},"
+                f" got {part_images.shape}",
                 image_path,
             )
-        if part_labels.shape != (count,):
-            raise FormatError(f"expected {count} labels, got shape {part_labels.shape}", label_path)
+        if part_labels.shape != (n,):
+            raise FormatError(f"expected {n} labels, got shape {part_labels.shape}", label_path)
         images.append(part_images)
         labels.append(part_labels)
     return MnistDigits(np.concatenate(images), np.concatenate(labels))
