@@ -10,6 +10,7 @@ the trackers only when they run, so ``--help`` starts in about a second.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,12 +21,12 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.errors import ConfigError, TrackbenchError
-from harness.experiment import expand, load_experiment
 from harness.metrics.protocols import PROTOCOLS
 
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="trackbench: run tracker experiments, evaluate results files, list trackers and datasets, "
     "write leaderboards.",
 )
@@ -70,34 +71,46 @@ def run(
     ] = True,
 ) -> None:
     """Run every cell of an experiment not already done in the database, then report."""
-    from harness.runner import run_experiment
+    from harness.experiment import expand, load_experiment
+    from harness.progress import CellBars, CellLines
+    from harness.runner import RunInterrupted, run_experiment
     from harness.store import Store
 
     spec = load_experiment(experiment)
     if device is not None:
         spec = spec.on_device(device)
     out = out or Path("runs") / spec.name
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
+    display = CellBars(err) if err.is_terminal else CellLines(sys.stderr)
     with Store(db or out / "results.sqlite") as store:
-        summary = run_experiment(spec, store, jobs=jobs, progress=err.is_terminal)
-        err.print(
-            f"{spec.name}: {summary.total} cells, {summary.skipped} already done, "
-            f"{summary.done} done now, {len(summary.failed)} failed ({store.path})",
-            markup=False,
-            highlight=False,
-        )
-        for outcome in summary.failed:
-            cell = outcome.cell
+        try:
+            summary = run_experiment(spec, store, jobs=jobs, progress=display)
+        except RunInterrupted as stop:
+            _print_summary(err, stop.summary, store.path)
             err.print(
-                f"  failed: {cell.dataset} {cell.detections} {cell.method_ref} seed {cell.seed}: "
-                f"{outcome.error}",
+                f"the board of the finished cells: trackbench report --db {store.path} --out {out}",
                 markup=False,
                 highlight=False,
             )
+            raise typer.Exit(130) from None
+        _print_summary(err, summary, store.path)
         if report:
             _write_report(store, spec.name, out, [cell.config_hash for cell in expand(spec)])
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _print_summary(err: Console, summary, database: Path) -> None:
+    """What a run did, and one line per failed cell."""
+    interrupted = f", {summary.interrupted} interrupted" if summary.interrupted else ""
+    err.print(
+        f"{summary.experiment}: {summary.total} cells, {summary.skipped} already done, "
+        f"{summary.done} done now, {len(summary.failed)} failed{interrupted} ({database})",
+        markup=False,
+        highlight=False,
+    )
+    for outcome in summary.failed:
+        err.print(f"  failed: {outcome.cell.label}: {outcome.error}", markup=False, highlight=False)
 
 
 @app.command()
@@ -116,15 +129,63 @@ def reproduce(
 
 @app.command()
 def evaluate(
-    gt: Annotated[Path, typer.Option(help="Ground-truth file or folder (MOTChallenge format).")],
-    pred: Annotated[Path, typer.Option(help="Tracker results file or folder.")],
+    gt: Annotated[
+        Path,
+        typer.Option(
+            help="Ground truth: a file, a folder of sequences (e.g. TrackEval's "
+            "gt/mot_challenge/MOT17-train), TrackEval's gt/mot_challenge (with --benchmark and "
+            "--split); KITTI: label_02 or the folder holding it and its seqmap."
+        ),
+    ],
+    pred: Annotated[
+        Path,
+        typer.Option(
+            help="Tracker results: a file, a folder of <seq>.txt, a tracker folder with data/, a "
+            "folder of tracker folders (with --tracker) or TrackEval's trackers/mot_challenge "
+            "(with --benchmark, --split and --tracker)."
+        ),
+    ],
     protocol: Annotated[str, typer.Option(help=f"One of {', '.join(PROTOCOLS)}.")] = "plain",
+    benchmark: Annotated[
+        str | None, typer.Option(help="TrackEval benchmark, e.g. MOT17 (with --split).")
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            help="TrackEval split, e.g. train: <BENCHMARK>-<SPLIT> folders; KITTI: the seqmap "
+            "evaluate_tracking.seqmap.<SPLIT> (default training)."
+        ),
+    ] = None,
+    tracker: Annotated[
+        str | None, typer.Option(help="The tracker folder to evaluate among several.")
+    ] = None,
+    seqmap: Annotated[
+        Path | None,
+        typer.Option(
+            help="Evaluate only the sequences this seqmap lists (TrackEval's format: a line "
+            "'name', then one sequence per line; KITTI protocols: KITTI's seqmap)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Evaluate tracker results against ground truth like TrackEval does."""
+    import warnings
+
+    from harness.errors import EmptyResultsWarning
     from harness.metrics import evaluate_files
 
-    result = evaluate_files(gt, pred, protocol=protocol)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EmptyResultsWarning)
+        result = evaluate_files(
+            gt, pred, protocol, benchmark=benchmark, split=split, tracker=tracker, seqmap=seqmap
+        )
+    for warning in caught:
+        if issubclass(warning.category, EmptyResultsWarning):
+            typer.echo(f"trackbench: warning: {warning.message}", err=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -185,6 +246,9 @@ def compare(
         Path | None, typer.Option(help="Also write the table as Markdown (a CI comment).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Print only the verdict line (for CI logs).")
+    ] = False,
 ) -> None:
     """Regression gate: compare NEW's results with the baseline's; exit 1 on a regression."""
     from harness.compare import (
@@ -196,6 +260,8 @@ def compare(
         to_markdown,
     )
 
+    if as_json and summary:
+        raise ConfigError("--json and --summary exclude each other")
     result, new_side, base_side = compare_databases(
         new,
         baseline,
@@ -213,7 +279,9 @@ def compare(
     if markdown is not None:
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(to_markdown(result, title), encoding="utf-8")
-    if as_json:
+    if summary:
+        typer.echo(result.summary_line())
+    elif as_json:
         typer.echo(result.to_json())
     else:
         table = Table(title=title, title_justify="left")
@@ -459,7 +527,7 @@ def _write_report(
     store, experiment: str, out: Path, config_hashes: list[str] | None = None
 ) -> None:
     from harness.papers import tables_for
-    from harness.report import write_report
+    from harness.report import board_provenance, write_report
 
     frame = store.metrics_frame(experiment, config_hashes)
     if frame.empty:
@@ -479,6 +547,7 @@ def _write_report(
         papers=papers,
         models=models,
         failures=cells,
+        provenance=board_provenance(store.runs(), cells, timings),
     )
     for path in written:
         _console().print(f"wrote {path}", markup=False, highlight=False)
@@ -498,8 +567,24 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+class _StderrLines(logging.Handler):
+    """The library's progress messages (``logging``, e.g. a synthetic video being cached) as
+    ``trackbench: message`` lines on whatever ``sys.stderr`` is when they come."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"trackbench: {record.getMessage()}", file=sys.stderr, flush=True)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("harness")
+    if not any(isinstance(handler, _StderrLines) for handler in logger.handlers):
+        logger.addHandler(_StderrLines())
+    logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trackbench`` console script."""
+    _log_to_stderr()
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="trackbench", standalone_mode=False)
@@ -514,7 +599,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, OSError) and exc.filename is not None:
             message = f"{exc.filename}: {exc.strerror}"
         code = _fail(message)
-    if code == 130:  # typer turns Ctrl-C into exit code 130
+    if code == 130:  # `run` stopped by Ctrl-C or SIGTERM
         _fail("interrupted; finished cells are saved, run again to resume", 130)
     sys.exit(code or 0)
 

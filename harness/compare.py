@@ -4,10 +4,12 @@ Usage in CI: run the same experiment on the baseline commit and on the change, t
 
     trackbench compare new.sqlite --baseline old.sqlite [--experiment NAME]
         [--metrics MOTA,IDF1,HOTA | --metrics tba] [--tolerance MOTA=0.01 --tolerance FP=5%]
-        [--z 2.0] [--speed [--speed-tolerance 0.2]] [--markdown comment.md] [--json]
+        [--z 2.0] [--speed [--speed-tolerance 0.2]] [--markdown comment.md] [--json | --summary]
 
 Exit code 0: no regression; 1: a regression or a baseline row missing from NEW; 2: bad usage or
-input (unknown metric, metric absent from a database, bad ``--tolerance``).
+input (unknown metric, metric absent from a database, bad ``--tolerance``). The last line printed
+(``--summary``: the only one) counts the regressions by metric, e.g. ``FAILED: 2 regressions
+(MOTA on 1 row, IDS on 1 row); ...`` or ``PASSED: no regressions; ...``.
 
 Rules:
 
@@ -57,6 +59,7 @@ from harness.report import (
     TIMINGS,
     MetricInfo,
     combined_rows,
+    counted,
     format_cell,
     format_delta,
     markdown_escape,
@@ -139,13 +142,28 @@ class ComparisonResult:
         return 0 if self.passed else 1
 
     def summary_line(self) -> str:
+        """The verdict in one line, what failed first: e.g. "FAILED: 2 regressions (MOTA on 1
+        row, IDS on 1 row); 20 comparisons in 2 rows, 0 improved"."""
+        per_metric = self.regressions["metric"].value_counts()
+        found = "no regressions"
+        if len(per_metric):
+            metrics = ", ".join(
+                f"{_info(name).label} on {counted(int(per_metric[name]), 'row')}"
+                for name in self.tolerances
+                if name in per_metric
+            )
+            found = f"{counted(len(self.regressions), 'regression')} ({metrics})"
+        parts = [found]
+        if len(self.missing):
+            parts.append(f"{counted(len(self.missing), 'baseline row')} not done in NEW")
         rows = self.comparisons.groupby(KEY, sort=False).ngroups
-        verdict = "PASSED" if self.passed else "FAILED"
-        return (
-            f"{verdict}: {len(self.comparisons)} comparisons in {rows} row(s): "
-            f"{len(self.regressions)} regressed, {len(self.improvements)} improved; "
-            f"{len(self.missing)} baseline row(s) not done in NEW; {len(self.new_rows)} new row(s)"
+        parts.append(
+            f"{counted(len(self.comparisons), 'comparison')} in {counted(rows, 'row')}, "
+            f"{len(self.improvements)} improved"
         )
+        if len(self.new_rows):
+            parts.append(counted(len(self.new_rows), "new row"))
+        return f"{'PASSED' if self.passed else 'FAILED'}: " + "; ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready results (NaN as null)."""

@@ -34,6 +34,11 @@ class ConfigError(TrackbenchError):
     """An invalid experiment, card or name (unknown dataset, tracker or ablation)."""
 
 
+class EmptyResultsWarning(UserWarning):
+    """A results file without rows: evaluated as a tracker that found nothing (every gt box a
+    false negative). The message starts with the file's path."""
+
+
 def did_you_mean(name: str, known: list[str]) -> str:
     """The tail of an unknown-name message: the known names and the closest one, if any."""
     close = difflib.get_close_matches(name, known, n=1)

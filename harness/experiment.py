@@ -11,15 +11,18 @@ variant; without ``detections`` they use the dataset's public detections (varian
 Methods that take no detections get a single cell per seed (variant ``none``).
 
 Methods are names (``sort``, ``sort:no-min-hits``) or entries with config overrides and their own
-seeds: ``{method: "tba:TBA", config: {checkpoint: checkpoints/tba/sprites-mot/TBA/last},
-seeds: [0]}``. An entry's ``seeds`` (non-empty, unique) replace the experiment's ``seeds`` for that
-method, e.g. one seed for a deterministic trained model beside oracle-noise baselines run with two.
+seeds: ``{method: "tba:TBA", config: {checkpoint: ../checkpoints/tba/sprites-mot/TBA/last},
+seeds: [0]}``. Relative paths (dataset roots, path params, a method's path config keys such as
+``checkpoint``) are relative to the experiment file, wherever the command runs. An entry's
+``seeds`` (non-empty, unique) replace the experiment's ``seeds`` for that method, e.g. one seed for
+a deterministic trained model beside oracle-noise baselines run with two.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +136,11 @@ class Cell:
     def method_ref(self) -> str:
         return f"{self.method}:{self.ablation}"
 
+    @property
+    def label(self) -> str:
+        """The cell in a few words, e.g. ``sprites-mot/eval/clean sort:default seed 0``."""
+        return f"{self.dataset}/{self.split}/{self.detections} {self.method_ref} seed {self.seed}"
+
     def identity(self) -> dict[str, Any]:
         """Everything that determines the cell's result (the hashed document).
 
@@ -183,6 +191,7 @@ def load_experiment(path: str | Path) -> Experiment:
     except pydantic.ValidationError as exc:
         raise _validation_error(exc, root, path) from None
     _resolve_names(experiment, root, path)
+    _resolve_paths(experiment, path.resolve().parent)
     return experiment
 
 
@@ -317,6 +326,28 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
     canonical = [ref if ":" in ref else f"{ref}:default" for ref, _, _ in entries]
     _check_unique(canonical, "method", ("methods",), root, path)
     _check_unique(experiment.seeds, "seed", ("seeds",), root, path)
+
+
+def _resolve_paths(experiment: Experiment, folder: Path) -> None:
+    """Make relative paths absolute against the experiment's ``folder``: dataset roots, the card
+    params a card lists in ``path_params`` and the method config keys a tracker lists in
+    ``path_config``."""
+
+    def resolved(value: str | None) -> str | None:
+        if value is None:
+            return None
+        return os.path.normpath(folder / Path(value).expanduser())
+
+    for entry in experiment.datasets:
+        entry.root = resolved(entry.root)
+        for name in load_card(entry.name).get("path_params", []):
+            if name in entry.params:
+                entry.params[name] = resolved(entry.params[name])
+    for entry in experiment.methods:
+        if isinstance(entry, MethodEntry):
+            spec, _ = parse_method(entry.method)
+            for key in spec.path_config & set(entry.config):
+                entry.config[key] = resolved(entry.config[key])
 
 
 def _check_unique(values: list, what: str, loc: tuple, root: yaml.Node, path: Path) -> None:

@@ -23,35 +23,53 @@ MIN_COLUMNS = 6
 MAX_COLUMNS = 10
 
 
-def read_mot(path: str | Path, kind: Kind = "result") -> BoxTable:
+def read_mot(
+    path: str | Path,
+    kind: Kind = "result",
+    *,
+    seq_length: int | None = None,
+    classes: np.ndarray | None = None,
+) -> BoxTable:
     """Read a MOTChallenge file of ``kind`` into a BoxTable, validating every row.
 
     Ground truth keeps column 7 as the consider flag, 8 as class and 9 as visibility; detections
     and results keep column 7 as the score. An empty ground-truth file is an error; empty
-    detections or results are valid (nothing detected or tracked).
+    detections or results are valid (nothing detected or tracked). ``seq_length`` (seqinfo.ini's
+    ``seqLength``) is the last valid frame; ``classes``, the class ids a gt row may have
+    (MOT16/17/20), makes the class column required.
     """
     path = Path(path)
     if not path.is_file():
         raise FormatError("file not found", path)
     text = path.read_text(encoding="utf-8", errors="replace")
-    return parse_mot(text, kind, path)
+    return parse_mot(text, kind, path, seq_length=seq_length, classes=classes)
 
 
-def parse_mot(text: str, kind: Kind, path: str | Path = "<text>") -> BoxTable:
-    """Parse MOTChallenge ``text``; ``path`` only names the source in error messages."""
+def parse_mot(
+    text: str,
+    kind: Kind,
+    path: str | Path = "<text>",
+    *,
+    seq_length: int | None = None,
+    classes: np.ndarray | None = None,
+) -> BoxTable:
+    """Parse MOTChallenge ``text`` (see ``read_mot``); ``path`` only names the source in error
+    messages."""
     leading_blank = re.match(r"(?:[ \t\r\f\v]*\n)*", text).group()
     if not leading_blank:
-        return _parse_rows(text, kind, path)
+        return _parse_rows(text, kind, path, seq_length, classes)
     skipped = leading_blank.count("\n")
     try:
-        return _parse_rows(text[len(leading_blank) :], kind, path)
+        return _parse_rows(text[len(leading_blank) :], kind, path, seq_length, classes)
     except FormatError as exc:
         if exc.line is None:
             raise
         raise FormatError(exc.message, exc.path, exc.line + skipped) from None
 
 
-def _parse_rows(text: str, kind: Kind, path: str | Path) -> BoxTable:
+def _parse_rows(
+    text: str, kind: Kind, path: str | Path, seq_length: int | None, classes: np.ndarray | None
+) -> BoxTable:
     """``parse_mot`` of a text whose first line is not blank (or that is blank throughout)."""
     if not text or text.isspace():
         if kind == "gt":
@@ -94,6 +112,7 @@ def _parse_rows(text: str, kind: Kind, path: str | Path) -> BoxTable:
             raise FormatError("empty ground-truth file", path)
         return BoxTable.empty()
     _validate(columns, kind, lines, path)
+    _check_limits(columns, lines, path, seq_length, classes if kind == "gt" else None)
 
     conf = np.array(columns[6]) if ncols > 6 else np.ones(n)
     cls = columns[7] if kind == "gt" and ncols > 7 else np.full(n, -1.0)
@@ -158,8 +177,7 @@ def _validate(columns: list[np.ndarray], kind: Kind, lines: np.ndarray | None, p
 
     def fail(mask: np.ndarray, problem: str) -> None:
         if mask.any():
-            row = int(np.argmax(mask))
-            raise FormatError(problem, path, row + 1 if lines is None else int(lines[row]))
+            raise FormatError(problem, path, _line(lines, int(np.argmax(mask))))
 
     finite = np.isfinite(columns[0])
     for column in columns[1:]:
@@ -184,6 +202,49 @@ def _validate(columns: list[np.ndarray], kind: Kind, lines: np.ndarray | None, p
     if dup.any():
         i = int(np.argmax(dup))
         fail(dup, f"id {int(ids[i])} appears twice in frame {int(frame[i])}")
+
+
+def _check_limits(
+    columns: list[np.ndarray],
+    lines: np.ndarray | None,
+    path,
+    seq_length: int | None,
+    classes: np.ndarray | None,
+) -> None:
+    """Raise a FormatError naming the first row whose frame is beyond ``seq_length`` or, with
+    ``classes``, the first row when there is no class column, else the first with another class."""
+    frame = columns[0]
+    if seq_length is not None and (frame > seq_length).any():
+        row = int(np.argmax(frame > seq_length))
+        raise FormatError(
+            f"frame {int(frame[row])} beyond seqLength {seq_length} (seqinfo.ini)",
+            path,
+            _line(lines, row),
+        )
+    if classes is None:
+        return
+    if len(columns) < 8:
+        raise FormatError(
+            f"no class column: {len(columns)} columns, MOTChallenge gt has 9 (frame, id, left, "
+            "top, width, height, consider, class, visibility)",
+            path,
+            _line(lines, 0),
+        )
+    cls = np.trunc(columns[7])  # TrackEval reads the class with astype(int)
+    unknown = ~np.isin(cls, classes)
+    if unknown.any():
+        row = int(np.argmax(unknown))
+        raise FormatError(
+            f"class {int(cls[row])} is not a MOTChallenge class "
+            f"({int(classes.min())}..{int(classes.max())})",
+            path,
+            _line(lines, row),
+        )
+
+
+def _line(lines: np.ndarray | None, row: int) -> int:
+    """The 1-based line of row ``row``: ``lines[row]``, or ``row + 1`` when no line is blank."""
+    return row + 1 if lines is None else int(lines[row])
 
 
 def write_mot(path: str | Path, table: BoxTable, kind: Kind = "result") -> None:

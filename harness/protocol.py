@@ -26,6 +26,13 @@ class MultiObjectTracker:
     online: ClassVar[bool] = True
     """False for trackers whose output exists only for a whole sequence (an offline method, a
     ground-truth replay): they implement ``track`` alone; ``reset``/``step`` stay unimplemented."""
+    path_config: ClassVar[frozenset[str]] = frozenset()
+    """Config keys that hold file paths; an experiment resolves them against its own folder."""
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """Raise if a tracker of ``config`` cannot be built (e.g. its checkpoint is missing);
+        cheap, called for every cell before any cell runs."""
 
     def reset(self, info: dict[str, Any]) -> None:
         """Start a new sequence; ``info`` has name, width, height, fps and num_frames."""

@@ -33,6 +33,11 @@ class MethodSpec:
     description: str = ""
     ablations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def path_config(self) -> frozenset[str]:
+        """Config keys holding file paths (the factory's ``path_config``, e.g. ``checkpoint``)."""
+        return frozenset(getattr(self.factory, "path_config", ()))
+
     def config_for(self, ablation: str = DEFAULT_ABLATION) -> dict[str, Any]:
         """The default config with the ablation's overrides applied."""
         if ablation != DEFAULT_ABLATION and ablation not in self.ablations:

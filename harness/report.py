@@ -5,10 +5,12 @@ ablation, seed, sequence, metric, value). A report row is one (dataset, split, d
 method, ablation); a cell is the mean ± sample std (ddof=1) over seeds of the ``COMBINED``
 value, with the std left out when there is one seed (the ``n`` column always says how many).
 Ratios are stored as fractions and shown as percentages with one decimal, as papers print them.
-Columns follow a named paper order (``COLUMN_SETS``) with ↑/↓ arrows. Paper tables
-(``harness.papers``) are put beside ours with the delta ours − paper in the paper's units. A
-"Models" section names the weights behind each row whose cells carry a tracker's provenance
-(``Store.provenance_frame``): checkpoint, sha256, training iterations, batch, seed, device.
+Columns follow a named paper order (``COLUMN_SETS``) with ↑/↓ arrows; the best value of each
+directed column is marked (test doubles excluded). Paper tables (``harness.papers``) are put
+beside ours with the delta ours − paper in the paper's units. A "Models" section names the
+weights behind each row whose cells carry a tracker's provenance (``Store.provenance_frame``):
+checkpoint, sha256, training iterations, batch, seed, device. A provenance footer
+(``board_provenance``) says which code, packages, hardware and runs produced the numbers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import base64
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +32,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
+from matplotlib.figure import Figure
 from pandas.api.typing import SeriesGroupBy
 
 from harness.errors import ConfigError, FormatError, did_you_mean
@@ -82,6 +87,9 @@ TIMINGS: dict[str, MetricInfo] = {
     "peak_memory_bytes": MetricInfo("peak memory", False, "count"),
 }
 TIMING_SHOWN = ("fps", "latency_p50_ms")
+# Methods that replay the ground truth: never a column's best, and off the speed axis (their fps
+# is not a tracker's speed).
+TEST_DOUBLES = frozenset({"ground-truth"})
 
 COLUMN_SETS: dict[str, tuple[str, ...]] = {
     # He et al. 2019, Tables 1 and 2.
@@ -211,13 +219,15 @@ def write_report(
     papers: Sequence[PaperTable | str] | None = None,
     models: pd.DataFrame | None = None,
     failures: pd.DataFrame | None = None,
+    provenance: Sequence[tuple[str, str]] = (),
 ) -> list[Path]:
     """Write ``leaderboard.{md,csv,html,tex,png}`` (+ ``speed_accuracy.png`` with timings and
     ``paper_<table>.csv`` per paper table) to ``out_dir``; returns the paths written.
 
     ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``),
     ``failures`` (``Store.cells``) the "Failed cells" section (``failure_lines``): a board never
-    hides that some of its cells produced no result."""
+    hides that some of its cells produced no result. ``provenance`` (``board_provenance``) is
+    the footer."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = resolve_columns(columns)
@@ -234,17 +244,24 @@ def write_report(
         tidy.to_csv(written[-1], index=False)
     plotted = _plot_accuracy(frame, metrics, out / "leaderboard.png")
     plots = [out / "leaderboard.png"]
-    if timings is not None and "fps_mean" in summary.columns:
-        plots.append(_plot_speed_accuracy(summary, plotted[0], out / "speed_accuracy.png"))
-    notes = _notes(timings is not None)
+    speed = speed_accuracy_figure(summary, plotted[0]) if timings is not None else None
+    if speed is not None:
+        plots.append(_save(speed, out / "speed_accuracy.png"))
     sections = {
         MODELS_HEADING: model_lines(models) if models is not None else [],
         FAILURES_HEADING: failure_lines(failures) if failures is not None else [],
     }
-    sections = {heading: lines for heading, lines in sections.items() if lines}
+    board = _Board(
+        title,
+        layouts,
+        {heading: lines for heading, lines in sections.items() if lines},
+        _notes(timings is not None, bool(tables)),
+        plots,
+        list(provenance),
+    )
     for suffix, render in ((".md", _markdown), (".html", _html), (".tex", _latex)):
         path = out / f"leaderboard{suffix}"
-        path.write_text(render(title, layouts, sections, notes, plots), encoding="utf-8")
+        path.write_text(render(board), encoding="utf-8")
         written.append(path)
     return written + plots
 
@@ -266,10 +283,13 @@ def model_lines(models: pd.DataFrame) -> list[str]:
 
 
 def failure_lines(cells: pd.DataFrame) -> list[str]:
-    """One line per report row and error among the failed ``cells``: ``row_label (seeds ...):
-    error``, in the stored order."""
+    """One line per report row and error among the ``cells`` not done: ``row_label (seeds ...):
+    error``, in the stored order; a cell a stopped run left (interrupted, or still pending or
+    running) says so instead of an error."""
     failed = _keyed(cells, ["seed", "status", "error"], "cells")
-    failed = failed[failed["status"] == "failed"]
+    failed = failed[failed["status"] != "done"].copy()
+    unfinished = failed["status"] != "failed"
+    failed.loc[unfinished, "error"] = failed.loc[unfinished, "status"] + " (run again to resume)"
     lines = []
     for (*key, error), group in failed.groupby([*KEY, "error"], sort=False):
         seeds = ", ".join(str(seed) for seed in sorted(group["seed"]))
@@ -295,6 +315,65 @@ def describe_model(provenance: dict[str, Any]) -> str:
     ]
     text = ", ".join(parts) or "model"
     return f"{text} ({', '.join(details)})" if details else text
+
+
+NOT_RECORDED = "not recorded"
+
+
+def board_provenance(
+    runs: pd.DataFrame, cells: pd.DataFrame, timings: pd.DataFrame | None = None
+) -> list[tuple[str, str]]:
+    """The footer of a board as (label, text) pairs: the experiment and its description; the
+    dates, git commits, package versions and device of the runs (``Store.runs``) that computed
+    its done ``cells`` (``Store.cells``); the CPU/GPU names, torch threads and worker processes
+    of its ``timings`` (``Store.timings_frame``). What an older database lacks is "not recorded"."""
+    done = cells[cells["status"] == "done"]
+    runs = runs[runs["id"].isin(done["run"])]
+    timed = timings if timings is not None else pd.DataFrame()
+    return [
+        ("Experiment", _listed(done, "experiment")),
+        ("Description", _listed(runs, "description")),
+        ("Runs", _run_dates(runs)),
+        ("Git commit", _listed(runs, "git_commit")),
+        ("Packages", _package_versions(runs)),
+        ("Device", _listed(runs, "device")),
+        ("CPU/GPU", _listed(timed, "device_name")),
+        ("Threads", _listed(timed, "threads")),
+        ("Jobs", _listed(timed, "jobs")),
+    ]
+
+
+def _listed(frame: pd.DataFrame, column: str) -> str:
+    """The distinct values of a column in order of appearance, whitespace collapsed, joined with
+    "; " (``NOT_RECORDED`` when there are none)."""
+    values = frame[column].dropna() if column in frame.columns else []
+    texts = [
+        str(int(v)) if isinstance(v, float) and v.is_integer() else " ".join(str(v).split())
+        for v in values
+    ]
+    return "; ".join(dict.fromkeys(t for t in texts if t)) or NOT_RECORDED
+
+
+def _run_dates(runs: pd.DataFrame) -> str:
+    """How many runs, from the first start to the last finish, in UTC."""
+    if runs.empty:
+        return NOT_RECORDED
+    started = pd.to_datetime(runs["started"], utc=True, format="ISO8601").min()
+    finished = pd.to_datetime(runs["finished"], utc=True, format="ISO8601").max()
+    end = "unfinished" if pd.isna(finished) else f"{finished:%Y-%m-%d %H:%M}"
+    return f"{counted(len(runs), 'run')}, {started:%Y-%m-%d %H:%M} to {end} UTC"
+
+
+def _package_versions(runs: pd.DataFrame) -> str:
+    """Each package with its version over the runs' ``versions`` JSON ("torch 2.13.0, ..."); a
+    version that differs between runs lists each, joined with " / "."""
+    versions: dict[str, dict[str, None]] = {}
+    for text in runs["versions"].dropna():
+        for package, version in json.loads(text).items():
+            if version is not None:
+                versions.setdefault(package, {})[version] = None
+    listed = [f"{package} {' / '.join(seen)}" for package, seen in versions.items()]
+    return ", ".join(listed) or NOT_RECORDED
 
 
 # ----------------------------------------------------------------------------- aggregation
@@ -374,6 +453,11 @@ def format_delta(info: MetricInfo, delta: float) -> str:
     return f"{delta:+,.{info.decimals}f}"
 
 
+def counted(number: int, noun: str) -> str:
+    """``number`` and ``noun``, plural unless one: "1 row", "2 rows"."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def method_label(method: str, ablation: str) -> str:
     return method if ablation == DEFAULT_ABLATION else f"{method}:{ablation}"
 
@@ -404,35 +488,78 @@ def _check_paper_units(table: PaperTable) -> None:
 
 
 @dataclass(frozen=True)
+class _Cell:
+    """A table cell: its text and its mark, "best" (the best shown value of its column),
+    "better" or "worse" (ours against the paper, by the column's direction) or ""."""
+
+    text: str
+    mark: str = ""
+
+
+@dataclass(frozen=True)
 class _Layout:
-    """A table ready to render: caption, header, text cells, and which columns are numeric."""
+    """A table ready to render: caption, header, cells, and which columns are numeric (those
+    before the first numeric one label the rows)."""
 
     heading: str
     caption: str
     header: list[str]
-    rows: list[list[str]]
+    rows: list[list[_Cell]]
     numeric: list[bool]
+
+    @property
+    def labels(self) -> int:
+        return self.numeric.index(True)
 
 
 def _leaderboard_layout(summary: pd.DataFrame, metrics: list[str], title: str) -> _Layout:
     shown = [(m, METRICS[m]) for m in metrics]
     shown += [(t, TIMINGS[t]) for t in TIMING_SHOWN if f"{t}_mean" in summary.columns]
-    rows = []
-    for record in summary.to_dict("records"):
-        n = int(record["n_seeds"])
-        cells = [record[k] or "—" for k in KEY] + [str(n)]
-        cells += [
-            format_cell(
-                info, record.get(f"{m}_mean", math.nan), record.get(f"{m}_std", math.nan), n
-            )
-            for m, info in shown
-        ]
-        rows.append(cells)
+    n = summary["n_seeds"].astype(int)
+    columns = [[_Cell(text or "—") for text in summary[k]] for k in KEY]
+    columns.append([_Cell(str(count)) for count in n])
+    # the best of a column among the trackers that ran on the same data and detections
+    ranked = ~summary["method"].isin(TEST_DOUBLES)
+    condition = summary.groupby(["dataset", "split", "detections"], sort=False).ngroup()
+    missing = pd.Series(math.nan, index=summary.index)
+    for name, info in shown:
+        means = summary.get(f"{name}_mean", missing).astype(float)
+        stds = summary.get(f"{name}_std", missing).astype(float)
+        best = {c: _best_shown(info, means[ranked & (condition == c)]) for c in set(condition)}
+        columns.append(
+            [
+                _Cell(
+                    format_cell(info, mean, std, count),
+                    "best" if rank and _shown(info, mean) == best[c] else "",
+                )
+                for mean, std, count, rank, c in zip(means, stds, n, ranked, condition)
+            ]
+        )
     header = ["Dataset", "Split", "Detections", "Method", "Ablation", "n"] + [
         i.header for _, i in shown
     ]
     caption = f"{title}: combined over each split's sequences; mean ± std over seeds."
+    rows = [list(row) for row in zip(*columns)]
     return _Layout("Leaderboard", caption, header, rows, [False] * 5 + [True] * (len(header) - 5))
+
+
+def _number(text: str) -> float:
+    """The number a formatted value shows ("1,234.5" -> 1234.5)."""
+    return float(text.replace(",", ""))
+
+
+def _shown(info: MetricInfo, x: float) -> float:
+    """``x`` rounded as a cell shows it (NaN stays NaN)."""
+    return _number(_format_number(info, x)) if np.isfinite(x) else math.nan
+
+
+def _best_shown(info: MetricInfo, means: pd.Series) -> float | None:
+    """The best shown value among ``means`` by the metric's direction; None when the metric has
+    no direction or the shown values do not differ (nothing to single out)."""
+    values = {_shown(info, x) for x in means if np.isfinite(x)}
+    if info.higher_is_better is None or len(values) < 2:
+        return None
+    return max(values) if info.higher_is_better else min(values)
 
 
 def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
@@ -443,14 +570,22 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
         ["paper_row", "ref", "detections"], sort=False, dropna=False
     ):
         n = int(cells["n_seeds"].iloc[0])
-        row = [paper_row, ref, detections or "—", str(n)]
+        row = [_Cell(paper_row), _Cell(ref), _Cell(detections or "—"), _Cell(str(n))]
         for cell in cells.to_dict("records"):
             info = METRICS[cell["metric"]]
             scale = 100.0 if cell["unit"] == "percent" else 1.0
             ours = format_cell(info, cell["ours_mean"] / scale, cell["ours_std"] / scale, n)
-            delta = cell["delta"]
-            delta = f" ({format_delta(info, delta)})" if np.isfinite(delta) else ""
-            row.append(f"{ours} / {cell['paper_printed']}{delta}")
+            paper = cell["paper_printed"]
+            if info.kind == "count" and np.isfinite(cell["paper"]):
+                paper = _format_number(info, cell["paper"])  # counts read alike on both sides
+            text, mark = f"{ours} / {paper}", ""
+            if np.isfinite(cell["delta"]):
+                delta = format_delta(info, cell["delta"])
+                text += f" ({delta})"
+                if _number(delta):  # a delta shown as zero is neither
+                    up = _number(delta) > 0
+                    mark = "better" if up == (cell["direction"] == "up") else "worse"
+            row.append(_Cell(text, mark))
         rows.append(row)
     page = f", page {table.page}" if table.page is not None else ""
     caption = (
@@ -463,7 +598,8 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
     )
 
 
-def _notes(with_timings: bool) -> list[str]:
+def _notes(with_timings: bool, with_papers: bool) -> list[str]:
+    doubles = ", ".join(sorted(TEST_DOUBLES))
     notes = [
         (
             "Cells are mean ± sample standard deviation over seeds of the COMBINED value; "
@@ -471,20 +607,43 @@ def _notes(with_timings: bool) -> list[str]:
         ),
         "Ratios are percentages; counts are totals (one decimal when a mean is fractional).",
         "↑ higher is better, ↓ lower is better.",
+        (
+            "Bold: the best value of a column among the trackers run on the same dataset, split "
+            f"and detections (the test double {doubles} is not ranked)."
+        ),
     ]
+    if with_papers:
+        notes.append("HTML board: a Δ is green where ours beats the paper, red where it trails.")
     if with_timings:
-        notes.append("fps and p50 ms time the tracker only (warm-up excluded).")
+        notes.append(
+            f"fps and p50 ms time the tracker only (warm-up excluded); the speed plot leaves out "
+            f"{doubles}, whose fps is no tracker's speed."
+        )
     return notes
 
 
 # ----------------------------------------------------------------------------- renderers
 
-_MARKDOWN_ESCAPES = {c: "\\" + c for c in "\\|*_`[]"} | {
-    "<": "&lt;",
-    ">": "&gt;",
-    "&": "&amp;",
-    "\n": " ",
-}
+
+@dataclass(frozen=True)
+class _Board:
+    """What a renderer draws: title, tables, sections, notes, plots and the provenance footer."""
+
+    title: str
+    layouts: list[_Layout]
+    sections: dict[str, list[str]]
+    notes: list[str]
+    plots: list[Path]
+    provenance: list[tuple[str, str]]
+
+
+# Only what Markdown would read as markup: a table's pipe, emphasis (an underscore only at a word
+# boundary), a backslash that would escape what follows, a tag / comment / autolink, a link or
+# image, an entity reference. Plain "<", ">", "&" and inline `code` stay as written.
+_MARKDOWN_MARKUP = re.compile(
+    r"[|*]|\\(?=[!-/:-@\[-`{-~])|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])"
+    r"|<(?=[A-Za-z/!?])|\](?=[(\[])|&(?=#?[0-9A-Za-z]+;)"
+)
 _LATEX_ESCAPES = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -511,8 +670,9 @@ _LATEX_ESCAPES = {
 
 
 def markdown_escape(text: str) -> str:
-    """Text safe in a Markdown table cell: pipes and emphasis escaped, never HTML markup."""
-    return "".join(_MARKDOWN_ESCAPES.get(c, c) for c in str(text))
+    """Text safe in a Markdown table cell, on one line: a backslash before each character that
+    Markdown would read as markup there (a tag included), every other character as written."""
+    return _MARKDOWN_MARKUP.sub(lambda match: "\\" + match.group(), str(text).replace("\n", " "))
 
 
 def latex_escape(text: str) -> str:
@@ -522,40 +682,56 @@ def latex_escape(text: str) -> str:
 
 MODELS_HEADING = "Models"
 FAILURES_HEADING = "Failed cells"
+PROVENANCE_HEADING = "Provenance"
 
 
-def _markdown(
-    title: str,
-    layouts: list[_Layout],
-    sections: dict[str, list[str]],
-    notes: list[str],
-    plots: list[Path],
-) -> str:
-    lines = [f"# {markdown_escape(title)}", ""]
-    for layout in layouts:
+def _markdown(board: _Board) -> str:
+    def cell(item: _Cell) -> str:
+        text = markdown_escape(item.text)
+        return f"**{text}**" if item.mark == "best" else text
+
+    lines = [f"# {markdown_escape(board.title)}", ""]
+    for layout in board.layouts:
         lines += [f"## {markdown_escape(layout.heading)}", "", markdown_escape(layout.caption), ""]
         lines.append("| " + " | ".join(markdown_escape(h) for h in layout.header) + " |")
         lines.append("|" + "|".join("---:" if num else "---" for num in layout.numeric) + "|")
-        lines += ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in layout.rows]
+        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in layout.rows]
         lines.append("")
-    for heading, items in sections.items():
+    for heading, items in board.sections.items():
         lines += [f"## {markdown_escape(heading)}", ""]
         lines += [f"- {markdown_escape(line)}" for line in items] + [""]
-    lines += [f"- {markdown_escape(note)}" for note in notes] + [""]
-    lines += [f"![{p.stem}]({p.name})" for p in plots]
+    lines += [f"- {markdown_escape(note)}" for note in board.notes] + [""]
+    lines += [f"![{p.stem}]({p.name})" for p in board.plots]
+    if board.provenance:
+        lines += ["", f"## {PROVENANCE_HEADING}", ""]
+        lines += [f"- {markdown_escape(f'{label}: {text}')}" for label, text in board.provenance]
     return "\n".join(lines) + "\n"
 
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #ccc; padding: 0.3em 0.6em; white-space: nowrap; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 1em 0; }
+table { border-collapse: separate; border-spacing: 0; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ccc; padding: 0.3em 0.6em; white-space: nowrap;
+         background: #fff; }
 th { background: #f3f3f3; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.label { position: sticky; z-index: 1; box-sizing: border-box; overflow: hidden;
+         text-overflow: ellipsis; }
+.label.edge { border-right: 1px solid #bbb; }
+.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.best { font-weight: bold; }
+td.better { background: #e3f4e8; color: #105c2b; }
+td.worse { background: #fbe5e3; color: #8c1d13; }
 caption { caption-side: top; text-align: left; padding: 0.4em 0; max-width: 60em;
           white-space: normal; }
 img { max-width: 100%; }
+footer { margin-top: 2em; border-top: 1px solid #ccc; font-size: 0.85em; color: #444; }
+footer dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1em; }
+footer dt { font-weight: bold; }
+footer dd { margin: 0; }
 """
+_LABEL_CH_PER_CHAR = 1.1  # proportional type: a label's letters run up to ~10 % wider than "0"
+_CELL_PADDING = "1.2em"  # left + right padding of a cell (th, td above)
 
 
 _CSP = (
@@ -564,65 +740,92 @@ _CSP = (
 )
 
 
-def _html(
-    title: str,
-    layouts: list[_Layout],
-    sections: dict[str, list[str]],
-    notes: list[str],
-    plots: list[Path],
-) -> str:
+def _pinned_css(table_id: str, layout: _Layout) -> str:
+    """CSS pinning a table's label columns while the rest scrolls: each as wide as its longest
+    text, each one's left offset the widths of those before it."""
+    rules, offset = [], 0.0
+    for column in range(layout.labels):
+        texts = [layout.header[column], *(row[column].text for row in layout.rows)]
+        chars = _LABEL_CH_PER_CHAR * max(len(text) for text in texts)
+        width = f"calc({chars:.1f}ch + {_CELL_PADDING})"
+        rules.append(
+            f"#{table_id} tr > :nth-child({column + 1}) {{ left: calc({offset:.1f}ch + "
+            f"{column} * {_CELL_PADDING}); width: {width}; min-width: {width}; "
+            f"max-width: {width}; }}"
+        )
+        offset += chars
+    return "\n".join(rules) + "\n"
+
+
+def _html_classes(layout: _Layout, column: int, mark: str = "") -> str:
+    """The class attribute of a cell: pinned label, numeric, and its mark."""
+    classes = ["label"] if column < layout.labels else []
+    classes += ["edge"] if column == layout.labels - 1 else []
+    classes += ["num"] if layout.numeric[column] else []
+    classes += [mark] if mark else []
+    return f' class="{" ".join(classes)}"' if classes else ""
+
+
+def _html(board: _Board) -> str:
     esc = html.escape
+    ids = [f"table-{i}" for i in range(1, len(board.layouts) + 1)]
+    pinned = "".join(_pinned_css(i, layout) for i, layout in zip(ids, board.layouts))
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
         '<meta charset="utf-8">',
         _CSP,
-        f"<title>{esc(title)}</title>",
-        f"<style>{_CSS}</style>",
+        f"<title>{esc(board.title)}</title>",
+        f"<style>{_CSS}{pinned}</style>",
         "</head>",
         "<body>",
-        f"<h1>{esc(title)}</h1>",
+        f"<h1>{esc(board.title)}</h1>",
     ]
-    for layout in layouts:
+    for table_id, layout in zip(ids, board.layouts):
         parts += [
             f"<h2>{esc(layout.heading)}</h2>",
-            "<table>",
+            '<div class="scroll">',
+            f'<table id="{table_id}">',
             f"<caption>{esc(layout.caption)}</caption>",
         ]
-        parts.append(
-            "<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in layout.header) + "</tr></thead>"
+        header = (
+            f"<th{_html_classes(layout, j)}>{esc(h)}</th>" for j, h in enumerate(layout.header)
         )
-        parts.append("<tbody>")
+        parts += ["<thead><tr>" + "".join(header) + "</tr></thead>", "<tbody>"]
         for row in layout.rows:
             cells = (
-                f'<td class="num">{esc(c)}</td>' if num else f"<td>{esc(c)}</td>"
-                for c, num in zip(row, layout.numeric)
+                f"<td{_html_classes(layout, j, c.mark)}>{esc(c.text)}</td>"
+                for j, c in enumerate(row)
             )
             parts.append("<tr>" + "".join(cells) + "</tr>")
-        parts += ["</tbody>", "</table>"]
-    for heading, items in sections.items():
+        parts += ["</tbody>", "</table>", "</div>"]
+    for heading, items in board.sections.items():
         parts += [f"<h2>{esc(heading)}</h2>", "<ul>"]
         parts += [f"<li>{esc(line)}</li>" for line in items] + ["</ul>"]
-    parts += ["<ul>"] + [f"<li>{esc(note)}</li>" for note in notes] + ["</ul>"]
-    for plot in plots:
+    parts += ["<ul>"] + [f"<li>{esc(note)}</li>" for note in board.notes] + ["</ul>"]
+    for plot in board.plots:
         data = base64.b64encode(plot.read_bytes()).decode("ascii")
         parts.append(
             f'<figure><img alt="{esc(plot.stem)}" src="data:image/png;base64,{data}"></figure>'
         )
+    if board.provenance:
+        parts += ["<footer>", f"<h2>{PROVENANCE_HEADING}</h2>", "<dl>"]
+        parts += [f"<dt>{esc(label)}</dt><dd>{esc(text)}</dd>" for label, text in board.provenance]
+        parts += ["</dl>", "</footer>"]
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
 
-def _latex(
-    title: str,
-    layouts: list[_Layout],
-    sections: dict[str, list[str]],
-    notes: list[str],
-    plots: list[Path],
-) -> str:
-    lines = [f"% {latex_escape(title)}: generated by trackbench; needs \\usepackage{{booktabs}}"]
-    for layout in layouts:
+def _latex(board: _Board) -> str:
+    def cell(item: _Cell) -> str:
+        text = latex_escape(item.text)
+        return rf"\textbf{{{text}}}" if item.mark == "best" else text
+
+    lines = [
+        f"% {latex_escape(board.title)}: generated by trackbench; needs \\usepackage{{booktabs}}"
+    ]
+    for layout in board.layouts:
         spec = "".join("r" if num else "l" for num in layout.numeric)
         lines += [
             r"\begin{table}[t]",
@@ -634,13 +837,14 @@ def _latex(
             " & ".join(latex_escape(h) for h in layout.header) + r" \\",
             r"\midrule",
         ]
-        lines += [" & ".join(latex_escape(c) for c in row) + r" \\" for row in layout.rows]
+        lines += [" & ".join(cell(c) for c in row) + r" \\" for row in layout.rows]
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    for heading, items in sections.items():
+    for heading, items in board.sections.items():
         lines += [rf"\paragraph{{{latex_escape(heading)}}}", r"\begin{itemize}"]
         lines += [rf"\item {latex_escape(line)}" for line in items]
         lines += [r"\end{itemize}", ""]
-    lines += [f"% {latex_escape(note)}" for note in notes]
+    lines += [f"% {latex_escape(note)}" for note in board.notes]
+    lines += [f"% {latex_escape(f'{label}: {text}')}" for label, text in board.provenance]
     return "\n".join(lines) + "\n"
 
 
@@ -689,17 +893,33 @@ def _plot_accuracy(frame: pd.DataFrame, metrics: list[str], path: Path) -> list[
     return plotted
 
 
+class _PlainLogFormatter(ticker.LogFormatter):
+    """Log-axis tick labels as plain numbers (0.5, 10, 1,000): no mathtext, which the plots
+    turn off so that a "$" in a method name stays text."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        if not super().__call__(x, pos):  # the ticks LogFormatter leaves unlabelled
+            return ""
+        return f"{x:,.{max(0, -math.floor(math.log10(x)))}f}"
+
+
 @plt.rc_context(_PLOT_STYLE)
-def _plot_speed_accuracy(summary: pd.DataFrame, metric: str, path: Path) -> Path:
-    """Mean fps (log x) against mean ``metric``, error bars = std over seeds."""
+def speed_accuracy_figure(summary: pd.DataFrame, metric: str) -> Figure | None:
+    """Mean fps (log x) against mean ``metric`` of ``summarize``'s rows, error bars = std over
+    seeds; test doubles and untimed rows left out (None when no row is left)."""
+    if "fps_mean" not in summary.columns:
+        return None
+    timed = summary[~summary["method"].isin(TEST_DOUBLES) & np.isfinite(summary["fps_mean"])]
+    if timed.empty:
+        return None
     info = METRICS[metric]
     scale = 100.0 if info.kind == "ratio" else 1.0
-    data = summary.assign(
-        method=[method_label(m, a) for m, a in zip(summary["method"], summary["ablation"])],
-        score=summary[f"{metric}_mean"] * scale,
-        detections=summary["detections"].replace("", "—"),
+    data = timed.assign(
+        method=[method_label(m, a) for m, a in zip(timed["method"], timed["ablation"])],
+        score=timed[f"{metric}_mean"] * scale,
+        detections=timed["detections"].replace("", "—"),
     )
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
     ax.errorbar(
         data["fps_mean"],
         data["score"],
@@ -717,8 +937,16 @@ def _plot_speed_accuracy(summary: pd.DataFrame, metric: str, path: Path) -> Path
         xlabel="frames per second (tracker only)",
         ylabel=f"{info.label} (%)" if scale > 1 else info.label,
     )
+    ax.xaxis.set_major_formatter(_PlainLogFormatter())
+    ax.xaxis.set_minor_formatter(_PlainLogFormatter())
+    ax.tick_params(axis="x", which="minor", labelsize="small")
     ax.legend(fontsize="small", bbox_to_anchor=(1.02, 1), loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
+
+
+@plt.rc_context(_PLOT_STYLE)
+def _save(figure: Figure, path: Path) -> Path:
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
     return path

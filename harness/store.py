@@ -2,19 +2,19 @@
 
 Tables:
 
-- ``runs``: one row per ``trackbench run``: experiment, start/finish time, git commit, package
-  versions (JSON), device, host.
+- ``runs``: one row per ``trackbench run``: experiment, its description, start/finish time, git
+  commit, package versions (JSON), device, host.
 - ``cells``: one row per (experiment, config hash): the cell's key fields, its identity document
-  (JSON), status ``pending``/``running``/``done``/``failed``, error text and traceback, times, and
-  the provenance of the model that produced a done cell (``MultiObjectTracker.provenance``, JSON
-  or NULL; added with ``ALTER TABLE`` when a database made before it is opened).
+  (JSON), status (``STATUSES``), error text and traceback, times, and the provenance of the model
+  that produced a done cell (``MultiObjectTracker.provenance``, JSON or NULL).
 - ``metrics``: (cell, sequence or ``COMBINED``, metric, value).
 - ``timings``: (cell, sequence, one column per ``TimingRecord`` field; columns are added when a
   record brings a new field, so the table follows ``harness.timing`` without a migration).
 
 A cell's metrics, timings and ``done`` status are written in one transaction, so a killed run never
-leaves a cell marked done without its results. Resuming skips cells whose hash is ``done``; cells
-left ``pending``, ``running`` or ``failed`` are computed again.
+leaves a cell marked done without its results. A stopped run (Ctrl-C, SIGTERM) marks the cells it
+had not finished ``interrupted``. Resuming skips cells whose hash is ``done``; all others are
+computed again. A database made by an older schema is brought up to date when opened.
 
 Concurrency: only the process that owns the ``Store`` writes (the runner's parent; pool workers
 compute and send results back). ``busy_timeout`` still lets a second run or a reader share the file.
@@ -42,19 +42,10 @@ from harness.errors import TrackbenchError
 COMBINED = "COMBINED"
 KEY_COLUMNS = ["experiment", "dataset", "split", "detections", "method", "ablation", "seed"]
 VERSIONED_PACKAGES = ("torch", "numpy", "trackeval", "motmetrics", "trackbench")
+STATUSES = ("pending", "running", "done", "failed", "interrupted")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    experiment TEXT NOT NULL,
-    started TEXT NOT NULL,
-    finished TEXT,
-    git_commit TEXT,
-    versions TEXT NOT NULL,
-    device TEXT NOT NULL,
-    host TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS cells (
+CELLS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     id INTEGER PRIMARY KEY,
     experiment TEXT NOT NULL,
     config_hash TEXT NOT NULL,
@@ -66,7 +57,7 @@ CREATE TABLE IF NOT EXISTS cells (
     seed INTEGER NOT NULL,
     config TEXT NOT NULL,
     run INTEGER REFERENCES runs(id),
-    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ({statuses})),
     error TEXT,
     traceback TEXT,
     started TEXT,
@@ -74,6 +65,21 @@ CREATE TABLE IF NOT EXISTS cells (
     provenance TEXT,
     UNIQUE (experiment, config_hash)
 );
+"""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    description TEXT,
+    started TEXT NOT NULL,
+    finished TEXT,
+    git_commit TEXT,
+    versions TEXT NOT NULL,
+    device TEXT NOT NULL,
+    host TEXT NOT NULL
+);
+{cells}
 CREATE TABLE IF NOT EXISTS metrics (
     cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
     sequence TEXT NOT NULL,
@@ -87,6 +93,10 @@ CREATE TABLE IF NOT EXISTS timings (
     PRIMARY KEY (cell, sequence)
 );
 """
+
+
+def _cells_table(name: str = "cells") -> str:
+    return CELLS_TABLE.format(name=name, statuses=", ".join(f"'{s}'" for s in STATUSES))
 
 
 class Store:
@@ -103,22 +113,42 @@ class Store:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.executescript(SCHEMA)
-            self._add_missing_columns()
+            self._db.executescript(SCHEMA.format(cells=_cells_table()))
+            self._upgrade()
         except sqlite3.DatabaseError as exc:
             raise TrackbenchError(f"not a results database: {exc}", self.path) from None
 
-    def _add_missing_columns(self) -> None:
-        """Bring a database made by an older schema up to date (columns added since)."""
+    def _upgrade(self) -> None:
+        """Bring a database made by an older schema up to date: columns added since, and the
+        cells table rebuilt when its status check predates a status (SQLite cannot alter it)."""
+        for table, column in (("cells", "provenance"), ("runs", "description")):
 
-        def missing() -> bool:
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(cells)")}
-            return "provenance" not in columns
+            def missing(table=table, column=column) -> bool:
+                columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                return column not in columns
 
-        if missing():
-            with self.transaction() as db:
-                if missing():  # another process may have added it meanwhile
-                    db.execute("ALTER TABLE cells ADD COLUMN provenance TEXT")
+            if missing():
+                with self.transaction() as db:
+                    if missing():  # another process may have added it meanwhile
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+
+        def outdated() -> bool:
+            (sql,) = self._db.execute(
+                "SELECT sql FROM sqlite_master WHERE name = 'cells'"
+            ).fetchone()
+            return any(f"'{status}'" not in sql for status in STATUSES)
+
+        if outdated():
+            self._db.execute("PRAGMA foreign_keys = OFF")  # dropping cells must not cascade
+            try:
+                with self.transaction() as db:
+                    if outdated():
+                        db.execute(_cells_table("cells_upgraded"))
+                        db.execute("INSERT INTO cells_upgraded SELECT * FROM cells")
+                        db.execute("DROP TABLE cells")
+                        db.execute("ALTER TABLE cells_upgraded RENAME TO cells")
+            finally:
+                self._db.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
         self._db.close()
@@ -142,14 +172,15 @@ class Store:
 
     # runs ---------------------------------------------------------------------------------------
 
-    def start_run(self, experiment: str, device: str) -> int:
+    def start_run(self, experiment: str, device: str, description: str = "") -> int:
         """Record a new run with its provenance; returns its id."""
         with self.transaction() as db:
             cursor = db.execute(
-                "INSERT INTO runs (experiment, started, git_commit, versions, device, host)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (experiment, description, started, git_commit, versions, device,"
+                " host) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     experiment,
+                    description,
                     utc_now(),
                     git_commit(),
                     json.dumps(package_versions()),
@@ -213,6 +244,16 @@ class Store:
                 "UPDATE cells SET status = 'running' WHERE experiment = ? AND config_hash = ?",
                 (cell.experiment, cell.config_hash),
             )
+
+    def mark_interrupted(self, run_id: int) -> int:
+        """Mark the cells run ``run_id`` left unfinished ``interrupted``; returns how many."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE cells SET status = 'interrupted'"
+                " WHERE run = ? AND status IN ('pending', 'running')",
+                (run_id,),
+            )
+        return cursor.rowcount
 
     def record_done(
         self,

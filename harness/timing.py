@@ -13,6 +13,7 @@ import platform
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
 
@@ -41,6 +42,8 @@ class TimingRecord:
     device_name: str
     torch_version: str
     cuda_version: str | None
+    threads: int  # torch intra-op threads of the timing process
+    jobs: int = 1  # worker processes that ran side by side (``trackbench run --jobs``)
 
 
 class _CpuClock:
@@ -141,6 +144,7 @@ class _Environment:
             device_name=name,
             torch_version=torch.__version__,
             cuda_version=torch.version.cuda,
+            threads=torch.get_num_threads(),
         )
 
 
@@ -151,12 +155,14 @@ def timed_track(
     warmup_frames: int = 10,
     device: str = "cpu",
     chunk_frames: int = 1000,
+    on_frame: Callable[[int], None] | None = None,
 ) -> tuple[BoxTable, TimingRecord]:
     """Track ``sequence`` frame by frame and time every ``step``.
 
     The first ``warmup_frames`` frames (at most all frames but one) are excluded from the
     statistics. An offline tracker (``online = False``) is timed as one ``track`` call, which
-    includes its own input handling and has no per-frame latencies.
+    includes its own input handling and has no per-frame latencies. ``on_frame(frames done)`` is
+    called after each timed ``step``, outside the clock (progress display).
     """
     env = _Environment(device)
     if not getattr(tracker, "online", True):
@@ -174,6 +180,8 @@ def timed_track(
             clock.start()
             outputs.append(tracker.step(frame))
             clock.stop()
+            if on_frame is not None:
+                on_frame(frame.number)
     latencies = clock.latencies()[warmup:]
     record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
     return outputs_to_table(outputs), record

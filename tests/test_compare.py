@@ -198,6 +198,19 @@ def test_custom_tolerance_replaces_the_default():
     assert compare(new, base, "MOTA", tolerances={"MOTA": Tolerance(relative=0.05)}).passed
 
 
+def test_summary_line_counts_regressions_by_metric_not_comparisons():
+    base = results({(m, s): VALUES for m in ("sort", "iou") for s in range(2)})
+    worse = {"sort": {**VALUES, "MOTA": 0.5, "IDSW": 9}, "iou": {**VALUES, "MOTA": 0.5}}
+    new = results({(m, s): worse[m] for m in ("sort", "iou") for s in range(2)})
+    assert compare(new, base).summary_line() == (
+        "FAILED: 3 regressions (MOTA on 2 rows, IDS on 1 row); 20 comparisons in 2 rows, 0 improved"
+    )
+    better = results({(m, s): {**VALUES, "FP": 50} for m in ("sort", "iou") for s in range(2)})
+    assert compare(better, base).summary_line() == (
+        "PASSED: no regressions; 20 comparisons in 2 rows, 2 improved"
+    )
+
+
 def test_markdown_escapes_names_and_marks_verdicts():
     base = results(seeds("a|b", "MOTA", [0.62]))
     text = to_markdown(compare(results(seeds("a|b", "MOTA", [0.5])), base, "MOTA"), "gate")
@@ -251,7 +264,8 @@ def test_cli_identical_databases_pass(trackbench, tmp_path, baseline):
     assert code == 0, err
     rows = [line for line in out.splitlines() if line.startswith("│")]
     assert len(rows) == 10 and all("✓" in row for row in rows)
-    assert "PASSED" in out and "MOTA" in out
+    assert out.splitlines()[-1] == "PASSED: no regressions; 10 comparisons in 1 row, 0 improved"
+    assert "MOTA" in out
 
 
 def test_cli_regression_exits_1_names_the_metric_and_writes_markdown(
@@ -263,7 +277,9 @@ def test_cli_regression_exits_1_names_the_metric_and_writes_markdown(
     assert code == 1
     failed = [line for line in out.splitlines() if line.startswith("│") and "✗" in line]
     assert len(failed) == 1 and "IDF1" in failed[0] and "-5.0" in failed[0]
-    assert "FAILED" in out and "1 regressed, 0 improved" in out
+    assert out.splitlines()[-1] == (
+        "FAILED: 1 regression (IDF1 on 1 row); 10 comparisons in 1 row, 0 improved"
+    )
     text = md.read_text(encoding="utf-8")
     assert "IDF1 ↑" in text and "✗" in text and "sprites-mot/eval/clean sort" in text
 
@@ -276,11 +292,34 @@ def test_cli_regression_exits_1_names_the_metric_and_writes_markdown(
     assert code == 0
 
 
+def test_cli_summary_prints_only_the_verdict_line_with_the_same_exit_code(
+    trackbench, tmp_path, baseline
+):
+    worse = {**VALUES, "MOTA": 0.5, "IDF1": 0.6, "FP": 150}
+    new = write_db(
+        tmp_path / "new.sqlite", {(m, s): worse for m in ("sort", "iou") for s in (0, 1)}
+    )
+    code, out, err = trackbench("compare", new, "--baseline", baseline, "--summary")
+    assert code == 1 and err == ""
+    assert out == (
+        "FAILED: 3 regressions (MOTA on 1 row, IDF1 on 1 row, FP on 1 row); "
+        "10 comparisons in 1 row, 0 improved; 1 new row\n"
+    )
+    code, out, _ = trackbench("compare", baseline, "--baseline", baseline, "--summary")
+    assert code == 0 and out == "PASSED: no regressions; 10 comparisons in 1 row, 0 improved\n"
+    code, _, err = trackbench("compare", new, "--baseline", baseline, "--summary", "--json")
+    assert code == 2 and "--json and --summary exclude each other" in err
+
+
 def test_cli_missing_and_new_rows(trackbench, tmp_path, baseline):
     new = write_db(tmp_path / "new.sqlite", {("sort", 0): VALUES, ("iou", 0): VALUES})
     code, out, _ = trackbench("compare", new, "--baseline", baseline)
     assert code == 1
-    assert "seeds 1 not done" in out and "1 baseline row(s) not done in NEW; 1 new row(s)" in out
+    assert "seeds 1 not done" in out
+    assert out.splitlines()[-1] == (
+        "FAILED: no regressions; 1 baseline row not done in NEW; "
+        "10 comparisons in 1 row, 0 improved; 1 new row"
+    )
     assert any("iou" in line and "new" in line for line in out.splitlines())
 
 
@@ -293,7 +332,11 @@ def test_cli_new_run_with_every_cell_failed_fails(trackbench, tmp_path, baseline
             store.record_failed(cell, "ValueError: boom", "Traceback ...", utc_now())
     code, out, _ = trackbench("compare", new, "--baseline", baseline, "--speed")
     assert code == 1
-    assert "not done" in out and "0 comparisons in 0 row(s)" in out
+    assert "not done" in out
+    assert out.splitlines()[-1] == (
+        "FAILED: no regressions; 1 baseline row not done in NEW; 0 comparisons in 0 rows, "
+        "0 improved"
+    )
     code, _, err = trackbench("compare", baseline, "--baseline", new)
     assert code == 2 and "baseline experiment 'exp' has no finished cells" in err
 

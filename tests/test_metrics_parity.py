@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from parity_helpers import assert_same
 
 from harness.metrics import evaluate, evaluate_files
 from harness.metrics.crosscheck import (
@@ -19,17 +20,6 @@ from harness.metrics.synthetic import random_sequence
 from harness.motchallenge import read_mot
 
 TUD = ("TUD-Campus", "TUD-Stadtmitte")
-
-
-def assert_same(ours: dict, reference: dict) -> None:
-    assert sorted(ours["sequences"]) == sorted(reference["sequences"])
-    for scope in [*(("sequences", s) for s in reference["sequences"]), ("combined",)]:
-        a, b = ours, reference
-        for key in scope:
-            a, b = a[key], b[key]
-        assert a.keys() == b.keys()
-        for metric in b:
-            assert a[metric] == pytest.approx(b[metric], abs=1e-9, rel=0), (scope, metric)
 
 
 @pytest.fixture(scope="module")

@@ -110,3 +110,16 @@ def test_leading_blank_lines_keep_line_numbers():
         parse_mot("\n\n1,1,10,20,30,40\n1,2,10,20,0,40\n", "result", "f.txt")
     spaced = parse_mot("   \n1 1 10 20 30 40\n", "result")
     assert spaced.box.tolist() == [[10.0, 20.0, 30.0, 40.0]]
+
+
+def test_seq_length_and_classes_name_the_first_offending_line():
+    text = "\n1,1,10,20,30,40,1,1,1\n\n3,1,10,20,30,40,1,14,1\n"
+    classes = np.arange(1, 14)
+    with pytest.raises(FormatError, match=r"^f.txt:4: frame 3 beyond seqLength 2 \(seqinfo.ini\)$"):
+        parse_mot(text, "gt", "f.txt", seq_length=2)
+    with pytest.raises(FormatError, match=r"^f.txt:4: class 14 is not a MOTChallenge class"):
+        parse_mot(text, "gt", "f.txt", classes=classes)
+    with pytest.raises(FormatError, match=r"^f.txt:2: no class column: 7 columns"):
+        parse_mot("\n1,1,10,20,30,40,1\n2,1,10,20,30,40,1\n", "gt", "f.txt", classes=classes)
+    assert len(parse_mot(text, "gt", seq_length=3, classes=np.arange(1, 15))) == 2
+    assert len(parse_mot("1,1,10,20,30,40,1\n", "result", classes=classes)) == 1  # gt only

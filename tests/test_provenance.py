@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 
 import pandas as pd
 import pytest
@@ -15,7 +14,7 @@ from harness.experiment import Cell, load_experiment
 from harness.protocol import file_sha256
 from harness.report import describe_model, model_lines, write_report
 from harness.runner import run_experiment
-from harness.store import COMBINED, SCHEMA, Store, utc_now
+from harness.store import COMBINED, Store, utc_now
 from trackers.tba.config import TBAConfig
 from trackers.tba.model import TBA, save_checkpoint
 from trackers.tba.tracker import TBATracker
@@ -128,35 +127,12 @@ timing: {{warmup_frames: 2}}
         encoding="utf-8",
     )
     with Store(tmp_path / "results.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
         assert (summary.done, summary.failed) == (3, [])
         models = store.provenance_frame("prov")
     expected = TBATracker(smoke=True, checkpoint=str(checkpoint)).provenance()
     by_method = models.groupby("method")["provenance"].agg(list).to_dict()
     assert by_method == {"ground-truth": [None, None], "tba": [expected]}
-
-
-def test_old_database_gains_the_provenance_column(tmp_path):
-    path = tmp_path / "old.sqlite"
-    old_schema = SCHEMA.replace("    provenance TEXT,\n", "")
-    assert old_schema != SCHEMA
-    with sqlite3.connect(path) as db:
-        db.executescript(old_schema)
-        db.execute(
-            "INSERT INTO cells (experiment, config_hash, dataset, split, detections, method,"
-            " ablation, seed, config, status) VALUES"
-            " ('exp', 'h', 'd', 's', 'none', 'm', 'default', 0, '{}', 'done')"
-        )
-    with Store(path, create=False) as store:
-        assert store.provenance_frame("exp")["provenance"].tolist() == [None]
-        cell = tba_cell()
-        store.add_pending(store.start_run("exp", "cpu"), [cell])
-        evaluation = {"sequences": {}, "combined": {"MOTA": 0.5}}
-        store.record_done(cell, evaluation, {}, utc_now(), {"sha256": "ab" * 32})
-        stored = store.provenance_frame("exp")
-    assert stored["provenance"].tolist() == [None, {"sha256": "ab" * 32}]
-    with Store(path, create=False) as store:  # reopening an upgraded database changes nothing
-        assert store.provenance_frame("exp")["provenance"].tolist()[1] == {"sha256": "ab" * 32}
 
 
 def test_rerun_pending_or_failed_cell_loses_its_old_provenance(tmp_path):
@@ -263,9 +239,7 @@ def test_report_has_an_escaped_models_section(tmp_path):
     html = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
     latex = (tmp_path / "leaderboard.tex").read_text(encoding="utf-8")
     assert "## Models" in markdown
-    assert (
-        r"- sprites-mot/eval/none tba:TBA: ck\_pts/&lt;a&gt;\|b&amp;c%, sha256 1a2b3c4d" in markdown
-    )
+    assert r"- sprites-mot/eval/none tba:TBA: ck_pts/\<a>\|b&c%, sha256 1a2b3c4d" in markdown
     assert (
         "<h2>Models</h2>" in html
         and "<li>sprites-mot/eval/none tba:TBA: ck_pts/&lt;a&gt;|b&amp;c%" in html

@@ -5,27 +5,32 @@ from __future__ import annotations
 import math
 import re
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt
 
 from harness.errors import ConfigError, FormatError
 from harness.papers import load_paper_file
 from harness.report import (
     COLUMN_SETS,
     METRICS,
+    board_provenance,
     cell_timings,
     compare_with_paper,
     format_cell,
     latex_escape,
     markdown_escape,
     resolve_columns,
+    speed_accuracy_figure,
     summarize,
     write_report,
 )
 
 EVIL = "<script>alert(1)</script>"
 KEYS = {"experiment": "e1", "dataset": "sprites-mot", "split": "eval", "detections": "clean"}
+KEY_COLUMNS = ["experiment", "dataset", "split", "detections", "method", "ablation", "seed"]
 
 
 def results(cells: dict[tuple[str, str], dict[str, list[float]]], **keys) -> pd.DataFrame:
@@ -141,19 +146,45 @@ def test_markdown_column_order_arrows_and_cells(tmp_path):
     ]
     full, single = table[2], table[3]
     assert full[:6] == ["sprites-mot", "eval", "clean", "tba", "default", "3"]
-    assert full[9] == "99.2 ± 0.2" and full[14] == "60 ± 10.0" and full[16] == "30.3 ± 0.6"
+    assert full[9] == "**99.2 ± 0.2**" and full[14] == "60 ± 10.0" and full[16] == "30.3 ± 0.6"
     assert full[6] == "—"  # IDF1 not in the results
-    assert single[5] == "1" and single[9] == "25.0" and single[14] == "7"
+    assert single[5] == "1" and single[9] == "25.0" and single[14] == "**7**"  # best: bold
+
+
+def rendered_markdown(text: str) -> str:
+    """Markdown as a CommonMark renderer with tables and raw HTML (as GitHub's) makes it."""
+    return MarkdownIt("commonmark").enable("table").render(text)
 
 
 def test_markdown_escapes_pipes_and_markup(tmp_path):
-    frame = results({(EVIL, "a|b"): {"MOTA": [0.5]}})
+    frame = results({(EVIL, "a|b"): {"MOTA": [0.5]}, ("_x_", "[a](b)"): {"MOTA": [0.4]}})
     write_report(frame, tmp_path, "x|y")
     text = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
-    assert "a\\|b" in text and "<script>" not in text and "&lt;script&gt;" in text
+    assert "a\\|b" in text and "\\<script>alert(1)\\</script>" in text
+    assert not re.search(r"(?<!\\)<[a-z/]", text)  # every "<" of a tag escaped
     rows = markdown_rows(text)
     assert len({len(row) for row in rows}) == 1  # the pipe in a name adds no column
-    assert markdown_escape("a_b*c") == "a\\_b\\*c"
+    page = rendered_markdown(text)
+    assert "<script" not in page and "<em>" not in page and "<a " not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "[a](b)" in page
+    assert markdown_escape("a_b*c") == "a_b\\*c"  # an underscore inside a word is no emphasis
+
+
+def test_markdown_has_no_entities_or_stray_backslashes(tmp_path):
+    """Text reads as written: ">", "<", "&", "_" inside words and `code` need no escape."""
+    caption = "confidence y_c > 0.5; FP > FN implies IDP < IDR; R&D (seeds/000_6cca.txt)"
+    assert markdown_escape(caption) == caption
+    failed = "ConfigError: TBA checkpoint not found (make one with `trackbench train`)"
+    assert markdown_escape(failed) == failed
+    assert markdown_escape(r"C:\runs \*x") == r"C:\runs \\\*x"
+    cells = results({("tba", "TBA"): {"MOTA": [0.2]}})
+    failures = cells[KEY_COLUMNS].drop_duplicates().assign(status="failed", error=failed)
+    write_report(cells, tmp_path, "tba-t1", papers=["tba-t1"], failures=failures)
+    text = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert not re.search(r"&(gt|lt|amp);", text) and "\\" not in text
+    assert "y_c > 0.5" in text and "`trackbench train`" in text
+    page = rendered_markdown(text)
+    assert "y_c &gt; 0.5" in page and "<code>trackbench train</code>" in page
 
 
 def test_html_is_static_self_contained_and_escaped(tmp_path):
@@ -359,3 +390,208 @@ def test_paper_by_id_and_unit_mismatch(tmp_path, toy_table):
     (tmp_path / "wrong.yaml").write_text(wrong, encoding="utf-8")
     with pytest.raises(ConfigError, match="unit 'percent' but FP is a count"):
         compare_with_paper(summarize(HAND), load_paper_file(tmp_path / "wrong.yaml")[0])
+
+
+def timings_for(frame: pd.DataFrame, fps: dict[str, float]) -> pd.DataFrame:
+    """One timed sequence per cell of ``frame``, at ``fps[method]`` frames per second."""
+    cells = frame[KEY_COLUMNS].drop_duplicates()
+    return cells.assign(
+        sequence="s1",
+        frames=240,
+        total_seconds=[240 / fps[m] for m in cells["method"]],
+        latency_p50_ms=8.0,
+        latency_p95_ms=9.0,
+        peak_memory_bytes=10**6,
+        device_name="cpu",
+    )
+
+
+def test_speed_axis_ticks_read_as_plain_numbers_without_the_test_double(tmp_path):
+    frame = results(
+        {
+            ("sort", "default"): {"MOTA": [0.6, 0.7]},
+            ("iou", "default"): {"MOTA": [0.5, 0.55]},
+            ("a$b^{$", "default"): {"MOTA": [0.4]},  # "$" in a name is text, not mathtext
+            ("ground-truth", "default"): {"MOTA": [1.0]},
+        }
+    )
+    fps = {"sort": 35.0, "iou": 4000.0, "a$b^{$": 300.0, "ground-truth": 3e6}
+    summary = summarize(frame, timings_for(frame, fps))
+    figure = speed_accuracy_figure(summary, "MOTA")
+    figure.canvas.draw()
+    ax = figure.axes[0]
+    low, high = ax.get_xlim()
+    shown = [
+        label.get_text()
+        for minor in (False, True)
+        for label, tick in zip(ax.get_xticklabels(minor=minor), ax.get_xticks(minor=minor))
+        if low <= tick <= high and label.get_text()
+    ]
+    assert {"100", "1,000"} <= set(shown)
+    assert all(re.fullmatch(r"\d{1,3}(,\d{3})*(\.\d+)?", text) for text in shown), shown
+    assert high < 1e5  # the test double's 3 million fps is not on the axis
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert "ground-truth" not in legend and "a$b^{$" in legend
+    plt.close(figure)
+
+    only_double = results({("ground-truth", "default"): {"MOTA": [1.0]}})
+    written = write_report(only_double, tmp_path, "T", timings=timings_for(only_double, fps))
+    assert tmp_path / "speed_accuracy.png" not in written
+
+
+def html_cells(page: str, table: int = 0) -> list[list[tuple[str, str]]]:
+    """(class, text) of every body cell of the ``table``-th table of a board page."""
+    body = page.split("<tbody>")[table + 1].split("</tbody>")[0]
+    return [
+        re.findall(r'<td(?: class="([^"]*)")?>(.*?)</td>', row)
+        for row in body.split("</tr>")
+        if "<td" in row
+    ]
+
+
+def test_best_value_per_column_is_marked_by_direction_per_condition(tmp_path):
+    frame = pd.concat(
+        [
+            results(
+                {
+                    ("a", "default"): {"MOTA": [0.9], "FP": [30], "PT": [4]},
+                    ("b", "default"): {"MOTA": [0.8], "FP": [20], "PT": [5]},
+                    ("ground-truth", "default"): {"MOTA": [1.0], "FP": [0], "PT": [9]},
+                }
+            ),
+            results(
+                {("a", "default"): {"MOTA": [0.1]}, ("b", "default"): {"MOTA": [0.3]}},
+                detections="heavy",
+            ),
+        ]
+    )
+    write_report(frame, tmp_path, "T", columns=["MOTA", "FP", "PT"])
+    rows = html_cells((tmp_path / "leaderboard.html").read_text(encoding="utf-8"))
+    best = [[text for classes, text in row if "best" in classes.split()] for row in rows]
+    # clean: a has the best MOTA (↑), b the best FP (↓); PT has no direction; the test double and
+    # the heavy rows' values never compete with the clean rows
+    assert best == [["90.0"], ["20"], [], [], ["30.0"]]
+    markdown = markdown_rows((tmp_path / "leaderboard.md").read_text(encoding="utf-8"))
+    assert markdown[2][6:] == ["**90.0**", "30", "4"] and markdown[4][6:] == ["100.0", "0", "9"]
+    tex = (tmp_path / "leaderboard.tex").read_text(encoding="utf-8")
+    assert r"\textbf{90.0}" in tex and r"\textbf{20}" in tex and r"\textbf{100.0}" not in tex
+
+
+def test_html_table_scrolls_with_pinned_label_columns(tmp_path, toy_table):
+    write_report(HAND, tmp_path, "T", columns="tba", papers=[toy_table])
+    page = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
+    assert page.count('<div class="scroll">') == page.count("<table") == 2
+    assert ".scroll { overflow-x: auto" in page and "position: sticky" in page
+    header = re.findall(r"<th([^>]*)>", page.split("<thead>")[1].split("</thead>")[0])
+    assert header[:5] == [' class="label"'] * 4 + [' class="label edge"']
+    assert header[5] == ' class="num"'
+    offsets = re.findall(r"#table-1 tr > :nth-child\((\d)\) \{ left: calc\(([\d.]+)ch", page)
+    assert [int(n) for n, _ in offsets] == [1, 2, 3, 4, 5]
+    lefts = [float(left) for _, left in offsets]
+    assert lefts[0] == 0 and lefts == sorted(lefts)
+
+
+def test_paper_deltas_are_marked_better_or_worse_by_direction(tmp_path, toy_table):
+    write_report(HAND, tmp_path, "T", papers=[toy_table])
+    rows = html_cells((tmp_path / "leaderboard.html").read_text(encoding="utf-8"), table=1)
+    marks = {row[0][1]: [classes.split()[-1] for classes, _ in row[4:]] for row in rows}
+    # MOTA ↑ 99.2 vs 99.5 is worse, FP ↓ 60 vs 80 better; NoMem: MOTA 25 vs 0 better, FP 7 vs 0
+    # worse, IDS without ours: no delta, no mark
+    assert marks["Full"] == ["worse", "better", "num"]
+    assert marks["NoMem"] == ["better", "worse", "num"]
+    assert marks["Other"] == ["num", "num", "num"]
+    assert ".better {" in page_css(tmp_path) and ".worse {" in page_css(tmp_path)
+    markdown = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    assert "class=" not in markdown and "<span" not in markdown  # Markdown: the delta as text
+
+
+def page_css(folder) -> str:
+    return (folder / "leaderboard.html").read_text(encoding="utf-8").split("</style>")[0]
+
+
+def test_counts_read_alike_in_ours_the_paper_and_the_delta(tmp_path):
+    path = tmp_path / "toy.yaml"
+    path.write_text(PAPER.replace("[99.5, 80, null]", "[99.5, 1862, 4101]"), encoding="utf-8")
+    table = load_paper_file(path)[0]
+    big = results({("tba", "default"): {"MOTA": [0.99], "FP": [16170], "IDSW": [30]}})
+    write_report(big, tmp_path / "out", "T", papers=[table])
+    rows = markdown_rows((tmp_path / "out" / "leaderboard.md").read_text(encoding="utf-8"))
+    full = next(row for row in rows if row[0] == "Full")
+    assert full[5:] == ["16,170 / 1,862 (+14,308)", "30 / 4,101 (-4,071)"]
+
+
+def test_plus_minus_only_when_more_than_one_seed_in_every_format(tmp_path, toy_table):
+    write_report(HAND, tmp_path, "T", columns=["MOTA", "FP"], papers=[toy_table])
+    markdown = markdown_rows((tmp_path / "leaderboard.md").read_text(encoding="utf-8"))
+    rows = {row[4] if len(row) > 4 and row[1] == "eval" else row[0]: row for row in markdown}
+    assert rows["default"][6:] == ["**99.2 ± 0.2**", "60 ± 10.0"]
+    assert rows["TBAc-noMem"][6:] == ["25.0", "**7**"]
+    assert all("±" not in cell for cell in rows["NoMem"]) and "±" in rows["Full"][4]
+    page = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
+    single = [text for _, text in html_cells(page)[1]] + [t for _, t in html_cells(page, 1)[1]]
+    assert single[-3:] == ["25.0 / 0 (+25.0)", "7 / 0 (+7)", "— / 0"]
+    assert all("±" not in text for text in single)
+    tex_rows = [
+        line for line in (tmp_path / "leaderboard.tex").read_text().splitlines() if "&" in line
+    ]
+    no_mem = [line for line in tex_rows if "TBAc-noMem" in line or line.startswith("NoMem")]
+    assert len(no_mem) == 2 and all(r"\pm" not in line for line in no_mem)
+    csv = pd.read_csv(tmp_path / "leaderboard.csv").set_index("ablation")
+    assert math.isnan(csv.loc["TBAc-noMem", "MOTA_std"]) and csv.loc["default", "MOTA_std"] > 0
+    paper = pd.read_csv(tmp_path / "paper_toy.csv").set_index(["paper_row", "column"])
+    assert math.isnan(paper.loc[("NoMem", "MOTA"), "ours_std"])
+
+
+RUNS = pd.DataFrame(
+    {
+        "id": [1, 2, 3],
+        "experiment": ["e1", "e1", "e1"],
+        "description": ["A toy\n  experiment. ", "A toy\n  experiment. ", None],
+        "started": ["2025-03-01T10:00:00.000+00:00", "2025-03-02T08:00:00.000+00:00", "x"],
+        "finished": ["2025-03-01T10:05:00.000+00:00", "2025-03-02T08:30:00.000+00:00", None],
+        "git_commit": ["abc123", "abc123-dirty", "other"],
+        "versions": [
+            '{"torch": "2.13.0", "numpy": "2.4.6", "motmetrics": null}',
+            '{"torch": "2.14.0", "numpy": "2.4.6", "motmetrics": null}',
+            "{}",
+        ],
+        "device": ["cpu (x86_64)", "cpu (x86_64)", "cuda:0 (H100)"],
+        "host": ["h", "h", "h"],
+    }
+)
+
+
+def test_board_provenance_from_the_runs_behind_the_done_cells():
+    cells = HAND[KEY_COLUMNS].drop_duplicates().assign(status="done", run=[1, 2, 2, 2])
+    cells = pd.concat([cells, cells.iloc[:1].assign(status="failed", run=3)])  # run 3: no result
+    timings = timings_for(HAND, {"tba": 100.0}).assign(threads=4.0, jobs=2)
+    timings.loc[0, "device_name"] = "AMD EPYC 7B13"
+    facts = dict(board_provenance(RUNS, cells, timings))
+    assert facts == {
+        "Experiment": "e1",
+        "Description": "A toy experiment.",
+        "Runs": "2 runs, 2025-03-01 10:00 to 2025-03-02 08:30 UTC",
+        "Git commit": "abc123; abc123-dirty",
+        "Packages": "torch 2.13.0 / 2.14.0, numpy 2.4.6",
+        "Device": "cpu (x86_64)",
+        "CPU/GPU": "AMD EPYC 7B13; cpu",
+        "Threads": "4",
+        "Jobs": "2",
+    }
+
+
+def test_board_provenance_of_an_older_database_says_what_is_not_recorded(tmp_path):
+    cells = HAND[KEY_COLUMNS].drop_duplicates().assign(status="done", run=1)
+    timings = timings_for(HAND, {"tba": 100.0})  # no threads, no jobs
+    facts = board_provenance(RUNS.drop(columns="description"), cells, timings)
+    assert dict(facts)["Description"] == dict(facts)["Threads"] == "not recorded"
+    assert dict(facts)["Runs"] == "1 run, 2025-03-01 10:00 to 2025-03-01 10:05 UTC"
+    write_report(HAND, tmp_path, "T", timings=timings, provenance=facts)
+    markdown = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
+    footer = markdown.split("## Provenance\n\n")[1].splitlines()
+    assert footer[0] == "- Experiment: e1" and "- Git commit: abc123" in footer
+    assert "- Jobs: not recorded" in footer
+    page = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
+    assert "<footer>" in page and "<dt>Git commit</dt><dd>abc123</dd>" in page
+    assert page.index("<footer>") > page.rindex("<img")
+    assert "% Git commit: abc123" in (tmp_path / "leaderboard.tex").read_text(encoding="utf-8")

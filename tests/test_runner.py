@@ -51,7 +51,7 @@ def reference(tmp_path_factory):
     folder = tmp_path_factory.mktemp("reference")
     path = write_experiment(folder)
     with Store(folder / "results.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
     return path, folder / "results.sqlite", summary
 
 
@@ -84,7 +84,7 @@ def test_resume_skips_finished_cells(reference):
     path, db, _ = reference
     before = metrics_of(db)
     with Store(db) as store:
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
         runs = store.runs()
     assert (summary.total, summary.skipped, summary.done) == (14, 14, 0)
     pd.testing.assert_frame_equal(metrics_of(db), before)
@@ -95,7 +95,7 @@ def test_resume_skips_finished_cells(reference):
 def test_two_jobs_give_the_same_numbers_as_one(reference, tmp_path):
     path, db, _ = reference
     with Store(tmp_path / "pool.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, jobs=2, progress=False)
+        summary = run_experiment(load_experiment(path), store, jobs=2)
     assert summary.done == 14 and not summary.failed
     pd.testing.assert_frame_equal(metrics_of(tmp_path / "pool.sqlite"), metrics_of(db))
 
@@ -135,7 +135,7 @@ def test_failing_cells_are_recorded_and_the_sweep_goes_on(broken_method, referen
         tmp_path, 'broken, "broken:raise", iou', root=reference[0].parent / "cache"
     )
     with Store(tmp_path / "results.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
         cells = (
             store.cells("runner-test")
             .set_index(["method", "ablation", "detections", "seed"])
@@ -170,7 +170,7 @@ def test_dataset_that_cannot_load_fails_its_cells(tmp_path):
         encoding="utf-8",
     )
     with Store(tmp_path / "results.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
         cells = store.cells("no-digits")
     assert summary.done == 0 and len(summary.failed) == 2
     assert set(cells["status"]) == {"failed"} and cells["error"].str.contains("missing").all()
@@ -194,7 +194,7 @@ def insert_timing_or_die(self, *args):
     return insert_timing(self, *args)
 
 Store._insert_timing = insert_timing_or_die
-run_experiment(load_experiment(sys.argv[1]), Store(sys.argv[2]), progress=False)
+run_experiment(load_experiment(sys.argv[1]), Store(sys.argv[2]))
 """
 
 
@@ -214,7 +214,7 @@ def test_killed_run_resumes_to_the_same_numbers(reference, tmp_path):
             "SELECT COUNT(*) FROM metrics m JOIN cells c ON m.cell = c.id WHERE c.status != 'done'"
         ).fetchone()[0]
         assert orphans == 0
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
     assert (summary.skipped, summary.done, summary.failed) == (3, 11, [])
     pd.testing.assert_frame_equal(metrics_of(killed_db), metrics_of(db))
 
@@ -236,7 +236,7 @@ def test_a_split_without_ground_truth_fails_its_cells(tmp_path):
         encoding="utf-8",
     )
     with Store(tmp_path / "results.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
         cells = store.cells("mot17-test")
     assert summary.done == 0 and len(summary.failed) == 1
     assert "has no ground truth (a test split)" in cells["error"].iloc[0]

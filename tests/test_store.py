@@ -165,3 +165,74 @@ def test_missing_or_foreign_database_is_a_user_error(tmp_path):
     junk.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(TrackbenchError, match="not a results database"):
         Store(junk)
+
+
+FIRST_SCHEMA = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, started TEXT NOT NULL, finished TEXT,
+    git_commit TEXT, versions TEXT NOT NULL, device TEXT NOT NULL, host TEXT NOT NULL
+);
+CREATE TABLE cells (
+    id INTEGER PRIMARY KEY, experiment TEXT NOT NULL, config_hash TEXT NOT NULL,
+    dataset TEXT NOT NULL, split TEXT NOT NULL, detections TEXT NOT NULL, method TEXT NOT NULL,
+    ablation TEXT NOT NULL, seed INTEGER NOT NULL, config TEXT NOT NULL,
+    run INTEGER REFERENCES runs(id),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+    error TEXT, traceback TEXT, started TEXT, finished TEXT, UNIQUE (experiment, config_hash)
+);
+CREATE TABLE metrics (
+    cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE, sequence TEXT NOT NULL,
+    metric TEXT NOT NULL, value REAL, PRIMARY KEY (cell, sequence, metric)
+);
+CREATE TABLE timings (
+    cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE, sequence TEXT NOT NULL,
+    PRIMARY KEY (cell, sequence)
+);
+"""
+"""The store's first schema: no provenance, no run description, no ``interrupted`` status."""
+
+
+def test_first_schema_database_is_upgraded_keeping_its_results(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = make_cell(seed=0)
+    with sqlite3.connect(path) as db:
+        db.executescript(FIRST_SCHEMA)
+        db.execute(
+            "INSERT INTO cells (experiment, config_hash, dataset, split, detections, method,"
+            " ablation, seed, config, status) VALUES (?, ?, 'sprites-mot', 'eval', 'clean',"
+            " 'sort', 'default', 0, '{}', 'done')",
+            (old.experiment, old.config_hash),
+        )
+        db.execute("INSERT INTO metrics VALUES (1, 'COMBINED', 'MOTA', 0.5)")
+    with Store(path, create=False) as store:
+        assert store.provenance_frame("exp")["provenance"].tolist() == [None]
+        assert store.metrics_frame("exp")["value"].tolist() == [0.5]  # not cascaded away
+        run = store.start_run("exp", "cpu", "an upgraded database")
+        new = make_cell(seed=1)
+        store.add_pending(run, [new])
+        assert store.mark_interrupted(run) == 1
+        store.add_pending(run, [new])
+        store.record_done(new, EVALUATION, {}, utc_now(), {"sha256": "ab" * 32})
+        assert store.runs()["description"].tolist() == ["an upgraded database"]
+        stored = store.provenance_frame("exp")["provenance"].tolist()
+    assert stored == [None, {"sha256": "ab" * 32}]
+    with Store(path, create=False) as store:  # reopening an upgraded database changes nothing
+        assert store.cells("exp")["status"].tolist() == ["done", "done"]
+        assert store.provenance_frame("exp")["provenance"].tolist()[1] == {"sha256": "ab" * 32}
+
+
+def test_mark_interrupted_touches_only_the_runs_unfinished_cells(tmp_path):
+    with Store(tmp_path / "r.sqlite") as store:
+        first = store.start_run("exp", "cpu")
+        done, failed = make_cell(seed=0), make_cell(seed=1)
+        store.add_pending(first, [done, failed])
+        store.record_done(done, EVALUATION, {}, utc_now(), None)
+        store.record_failed(failed, "ValueError: x", "tb", utc_now())
+        second = store.start_run("exp", "cpu")
+        running, pending = make_cell(seed=2), make_cell(seed=3)
+        store.add_pending(second, [running, pending])
+        store.mark_running(running)
+        assert store.mark_interrupted(first) == 0
+        assert store.mark_interrupted(second) == 2
+        statuses = store.cells("exp").set_index("seed")["status"].to_dict()
+    assert statuses == {0: "done", 1: "failed", 2: "interrupted", 3: "interrupted"}

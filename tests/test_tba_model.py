@@ -228,7 +228,7 @@ timing: {{warmup_frames: 5}}
         encoding="utf-8",
     )
     with Store(tmp_path / "results.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, progress=False)
+        summary = run_experiment(load_experiment(path), store)
         assert (summary.done, summary.failed) == (1, [])
         metrics = store.metrics_frame("tba-smoke")
     assert len(metrics) >= 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -34,6 +35,7 @@ from harness.errors import ConfigError, FormatError
 from harness.registry import register_adapter
 
 # A rounded centre is an integer, so any 0 < EPS < 1 gives the same deaths; 1e-5 is the original's.
+log = logging.getLogger(__name__)
 EPS = 1e-5
 # Per (frame, stream, slot) uniforms, drawn whether or not a birth happens (chunking-invariant).
 U_BIRTH, U_DIRECTION, U_P0, U_P1, U_SCALE, U_RATIO, U_APPEAR_A, U_APPEAR_B = range(8)
@@ -492,8 +494,28 @@ class SyntheticMOT(DatasetAdapter):
         tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex}"
         bars_were_off = datasets.utils.are_progress_bars_disabled()
         datasets.utils.disable_progress_bars()
+        frames, (H, W, D) = self.params["eval_frames"], self._frame_shape()
+        log.info(
+            "%s: generating and caching the %s-frame evaluation video (%dx%dx%d, about %.0f MB)"
+            " in %s",
+            self.card["name"],
+            f"{frames:,}",
+            H,
+            W,
+            D,
+            frames * H * W * D / 1e6,
+            final,
+        )
+        started = time.perf_counter()
         try:
             self._write_cache(tmp, expected)
+            size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+            log.info(
+                "%s: cached %.0f MB in %.1f s",
+                self.card["name"],
+                size / 1e6,
+                time.perf_counter() - started,
+            )
             try:
                 os.rename(tmp, final)
             except OSError:
@@ -505,6 +527,9 @@ class SyntheticMOT(DatasetAdapter):
                 datasets.utils.enable_progress_bars()
         return final
 
+    def _frame_shape(self) -> tuple[int, int, int]:
+        return self.params["height"], self.params["width"], self.params["channels"]
+
     def _write_cache(self, folder: Path, params: dict[str, Any]) -> None:
         """Save frames (one row per frame) and GT (one row per box) with Hugging Face datasets.
 
@@ -512,7 +537,7 @@ class SyntheticMOT(DatasetAdapter):
         """
         import datasets
 
-        H, W, D = self.params["height"], self.params["width"], self.params["channels"]
+        H, W, D = self._frame_shape()
         total = self.params["eval_frames"]
         chunk_frames = 500
         gts: list[BoxTable] = []

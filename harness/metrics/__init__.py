@@ -1,8 +1,21 @@
 """Metrics: TrackEval's CLEAR/Identity/HOTA/Count in memory, evaluation protocols, file
-evaluation, the py-motmetrics cross-check, single-object IoU metrics and the TBA output protocol."""
+evaluation, the py-motmetrics cross-check, single-object IoU metrics and the TBA output protocol.
 
-from harness.metrics.files import evaluate_files
-from harness.metrics.mot import evaluate
-from harness.metrics.protocols import PROTOCOLS
+The names below load their modules on first use, so that importing a light part of the package
+(e.g. ``harness.metrics.protocols`` for the CLI's help) does not import TrackEval, SciPy or pandas.
+"""
 
-__all__ = ["PROTOCOLS", "evaluate", "evaluate_files"]
+import importlib
+
+_HOMES = {
+    "PROTOCOLS": "harness.metrics.protocols",
+    "evaluate": "harness.metrics.mot",
+    "evaluate_files": "harness.metrics.files",
+}
+__all__ = list(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -94,20 +94,23 @@ class KittiLabels:
         return self.table.cls == DONTCARE
 
 
-def read_kitti(path: str | Path, kind: str = "gt") -> KittiLabels:
+def read_kitti(path: str | Path, kind: str = "gt", num_frames: int | None = None) -> KittiLabels:
     """Read a KITTI tracking label (``kind="gt"``) or results (``"result"``) file, validated."""
     path = Path(path)
     if not path.is_file():
         raise FormatError("file not found", path)
-    return parse_kitti(path.read_text(encoding="utf-8", errors="replace"), kind, path)
+    return parse_kitti(path.read_text(encoding="utf-8", errors="replace"), kind, path, num_frames)
 
 
-def parse_kitti(text: str, kind: str = "gt", path: str | Path = "<text>") -> KittiLabels:
+def parse_kitti(
+    text: str, kind: str = "gt", path: str | Path = "<text>", num_frames: int | None = None
+) -> KittiLabels:
     """Parse KITTI label text; every problem is a ``FormatError`` naming ``path`` and the line.
 
-    Checks: 17 columns (18 with a score), numbers, known classes, integer frames >= 0, ids >= 0
-    except DontCare (-1), x2 > x1 and y2 > y1, no id twice in a frame; ground truth also needs
-    truncated in [0, 2] and occluded in 0..3 on every row but DontCare, and at least one row.
+    Checks: 17 columns (18 with a score), numbers, known classes, integer frames >= 0 (and below
+    ``num_frames``, the sequence's length, when given), ids >= 0 except DontCare (-1), x2 > x1
+    and y2 > y1, no id twice in a frame; ground truth also needs truncated in [0, 2] and occluded
+    in 0..3 on every row but DontCare, and at least one row.
     """
     lines = [(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
@@ -141,7 +144,7 @@ def parse_kitti(text: str, kind: str = "gt", path: str | Path = "<text>") -> Kit
         except ValueError:
             bad = next(v for v in fields[:2] + fields[3:] if not _is_number(v))
             raise FormatError(f"not a number: {bad!r}", path, number) from None
-    _check_values(values, classes, numbers, kind, path)
+    _check_values(values, classes, numbers, kind, path, num_frames)
     return _labels(values, classes, width > LABEL_COLUMNS)
 
 
@@ -153,7 +156,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _check_values(values, classes, numbers, kind, path) -> None:
+def _check_values(values, classes, numbers, kind, path, num_frames) -> None:
     """Raise at the first row (in file order) that breaks a rule of ``parse_kitti``."""
     frame, ids = values[:, 0], values[:, 1]
     trunc, occ = values[:, 2], values[:, 3]
@@ -167,6 +170,15 @@ def _check_values(values, classes, numbers, kind, path) -> None:
         (x2 <= x1, "box x2 must be greater than x1"),
         (y2 <= y1, "box y2 must be greater than y1"),
     ]
+    if num_frames is not None:
+        late = frame >= num_frames
+        rules.append(
+            (
+                late,
+                f"frame {int(frame[np.argmax(late)])} (0-based) outside the sequence's "
+                f"{num_frames} frames",
+            )
+        )
     if kind == "gt":
         rules += [
             (~dontcare & ((trunc < 0) | (trunc > 2)), "truncated must be in [0, 2]"),
@@ -330,8 +342,9 @@ def evaluate_kitti(
 ) -> dict:
     """CLEAR/Identity/HOTA/Count per class, as TrackEval's Evaluator with ``Kitti2DBox`` gives.
 
-    ``num_frames[seq]`` (the seqmap length: images in ``image_02/<seq>``) defaults to the last
-    labelled frame. Returns ``{"classes": {cls: {"sequences": {...}, "combined": {...}}}}``.
+    ``num_frames[seq]`` (the seqmap's length, or the images in ``image_02/<seq>``) defaults to
+    the last labelled frame. Returns
+    ``{"classes": {cls: {"sequences": {...}, "combined": {...}}}}``.
     """
     missing = sorted(set(gt) ^ set(pred))
     if missing:

@@ -22,13 +22,12 @@ one; they need KITTI label files (truncation, occlusion, DontCare regions), so t
 ``harness.metrics.kitti`` (``evaluate_files`` or the ``kitti-tracking`` adapter), not on BoxTables.
 
 MOT16/17/20 require every gt class in 1..13; TrackEval checks this only in frames that have both
-gt and predictions, we check every row.
+gt and predictions, we check every row (in files, with ``required_gt_classes``, naming the line).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from harness.data import BoxTable
 from harness.errors import ConfigError, FormatError
@@ -54,6 +53,12 @@ def check_protocol(protocol: str) -> None:
         raise ConfigError(
             f"unknown evaluation protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}"
         )
+
+
+def required_gt_classes(protocol: str) -> np.ndarray | None:
+    """The class ids every gt row must have under ``protocol`` (MOT16/17/20's 1..13), or None
+    when the protocol does not read the class column."""
+    return VALID_CLASSES if protocol in DISTRACTORS else None
 
 
 def rows_to_keep(
@@ -105,6 +110,8 @@ def _matched_to_distractors(
     is in every optimal assignment, so it is decided without the Hungarian step; only frames
     with a distractor candidate that competes with other candidates run it.
     """
+    from scipy.optimize import linear_sum_assignment  # here: the CLI starts faster
+
     a, b, iou = overlaps
     candidate = iou >= 0.5 - EPS
     a, b, iou = a[candidate], b[candidate], iou[candidate]

@@ -220,6 +220,14 @@ def read_card(path: str | Path) -> dict[str, Any]:
     return json.loads(card_path.read_text(encoding="utf-8"))
 
 
+def checkpoint_weights(path: str | Path) -> Path:
+    """The weights file of checkpoint ``path``; ConfigError if it is missing."""
+    weights = checkpoint_files(path)[0]
+    if not weights.is_file():
+        raise ConfigError("TBA checkpoint weights not found", weights)
+    return weights
+
+
 def load_checkpoint(
     path: str | Path, device: torch.device | str = "cpu"
 ) -> tuple[TBA, dict[str, Any]]:
@@ -228,9 +236,7 @@ def load_checkpoint(
     Weights are read with ``torch.load(weights_only=True)``: no arbitrary unpickling.
     """
     card = read_card(path)
-    weights = checkpoint_files(path)[0]
-    if not weights.is_file():
-        raise ConfigError("TBA checkpoint weights not found", weights)
+    weights = checkpoint_weights(path)
     model = TBA(TBAConfig.from_dict(card["config"]))
     model.load_state_dict(torch.load(weights, map_location=device, weights_only=True))
     return model.to(device), card

@@ -25,6 +25,7 @@ from trackers.tba.model import (
     TBAState,
     card_summary,
     checkpoint_files,
+    checkpoint_weights,
     compile_model,
     frames_to_tensor,
     load_checkpoint,
@@ -32,6 +33,15 @@ from trackers.tba.model import (
     save_checkpoint,
 )
 from trackers.tba.renderer import pose_to_boxes
+
+
+def _check_same_model(held: TBAConfig, wanted: TBAConfig, checkpoint: str) -> None:
+    """ConfigError unless checkpoint ``checkpoint``'s model (``held``) is the ``wanted`` one."""
+    if held.model_fields() != wanted.model_fields():
+        raise ConfigError(
+            f"checkpoint {checkpoint} holds a {held.variant} model for {held.dataset}; the method"
+            f" asks for {wanted.variant} on {wanted.dataset} (or another size)"
+        )
 
 
 class SlotIds:
@@ -65,6 +75,7 @@ class TBATracker(MultiObjectTracker):
     """
 
     inputs = frozenset({"image"})
+    path_config = frozenset({"checkpoint"})
     dtype = "float32"
 
     def __init__(
@@ -91,13 +102,19 @@ class TBATracker(MultiObjectTracker):
                 self.model = compile_model(TBA(config).to(self.device).eval(), compile)
         else:
             self.load(checkpoint)
-            if self.model.config.model_fields() != config.model_fields():
-                raise ConfigError(
-                    f"checkpoint {checkpoint} holds a {self.model.config.variant} model for "
-                    f"{self.model.config.dataset}; the method asks for {config.variant} on "
-                    f"{config.dataset} (or another size)"
-                )
+            _check_same_model(self.model.config, config, checkpoint)
         self.reset({})
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """The checkpoint, if any, exists and holds the model the other keys describe."""
+        checkpoint = config.get("checkpoint")
+        if checkpoint is None:
+            return
+        held = TBAConfig.from_dict(read_card(checkpoint)["config"])
+        checkpoint_weights(checkpoint)
+        keys = ("dataset", "act", "reprioritize", "memory_write", "attention", "layers", "smoke")
+        _check_same_model(held, method_config(*(config[key] for key in keys)), checkpoint)
 
     @classmethod
     def from_model(cls, model: TBA, stochastic: bool = False, seed: int = 0) -> TBATracker:
