@@ -41,7 +41,9 @@ _options = {"debug": False}
 
 @app.callback()
 def _global_options(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of errors (anywhere on the line).")
+    ] = False,
 ) -> None:
     _options["debug"] = debug
 
@@ -61,7 +63,7 @@ Device = Annotated[
 
 @app.command()
 def run(
-    experiment: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    experiment: Annotated[Path, typer.Argument(metavar="EXPERIMENT", help="Experiment YAML file.")],
     out: OutFolder = None,
     db: ResultsDatabase = None,
     jobs: Jobs = 1,
@@ -115,7 +117,7 @@ def _print_summary(err: Console, summary, database: Path) -> None:
 
 @app.command()
 def reproduce(
-    table: Annotated[str, typer.Argument(help="Paper table id, e.g. tba-t1.")],
+    table: Annotated[str, typer.Argument(metavar="TABLE", help="Paper table id, e.g. tba-t1.")],
     out: OutFolder = None,
     db: ResultsDatabase = None,
     jobs: Jobs = 1,
@@ -219,7 +221,7 @@ def report(
 
 @app.command()
 def compare(
-    new: Annotated[Path, typer.Argument(help="Results database of the change.")],
+    new: Annotated[Path, typer.Argument(metavar="NEW", help="Results database of the change.")],
     baseline: Annotated[Path, typer.Option(help="Results database of the baseline.")],
     experiment: Annotated[
         str | None, typer.Option(help="Experiment to compare (needed if a database holds several).")
@@ -300,7 +302,9 @@ def compare(
 
 @app.command()
 def train(
-    method: Annotated[str, typer.Argument(help="Method and ablation, e.g. tba:TBAc-noMem.")],
+    method: Annotated[
+        str, typer.Argument(metavar="METHOD", help="Method and ablation, e.g. tba:TBAc-noMem.")
+    ],
     out: Annotated[Path, typer.Option(help="Checkpoint folder (last.pt, last.json, curve.json).")],
     dataset: Annotated[
         str | None, typer.Option(help="Dataset to train on (default: the method's).")
@@ -382,8 +386,12 @@ def train(
 
 @app.command()
 def card(
-    method: Annotated[str, typer.Argument(help="The learnable method, e.g. tba.")],
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint path, e.g. checkpoints/x/last.")],
+    method: Annotated[
+        str, typer.Argument(metavar="METHOD", help="The learnable method, e.g. tba.")
+    ],
+    checkpoint: Annotated[
+        Path, typer.Argument(metavar="CHECKPOINT", help="Checkpoint path, e.g. checkpoints/x/last.")
+    ],
     evaluate: Annotated[
         bool, typer.Option(help="Evaluate it on its dataset's evaluation video into the card.")
     ] = False,
@@ -463,7 +471,7 @@ def datasets_list() -> None:
 
 @datasets_app.command("info")
 def datasets_info(
-    name: Annotated[str, typer.Argument(help="Dataset name, e.g. sprites-mot.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name, e.g. sprites-mot.")],
 ) -> None:
     """Show a dataset card."""
     from harness.datasets.base import load_card
@@ -473,8 +481,10 @@ def datasets_info(
 
 @datasets_app.command("check")
 def datasets_check(
-    name: Annotated[str, typer.Argument(help="Dataset name, e.g. mot17.")],
-    root: Annotated[Path, typer.Argument(help="Folder holding your copy of the dataset.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Dataset name, e.g. mot17.")],
+    root: Annotated[
+        Path, typer.Argument(metavar="ROOT", help="Folder holding your copy of the dataset.")
+    ],
     param: Annotated[
         list[str] | None,
         typer.Option(
@@ -582,12 +592,24 @@ def _log_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
+def _debug_first(args: list[str]) -> list[str]:
+    """``--debug`` moved before the subcommand, where the global option is parsed, so that
+    ``trackbench run X --debug`` works too (arguments after ``--`` are left alone)."""
+    options = args[: args.index("--")] if "--" in args else args
+    if "--debug" not in options:
+        return args
+    rest = list(args)
+    rest.remove("--debug")
+    return ["--debug", *rest]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``trackbench`` console script."""
     _log_to_stderr()
+    args = _debug_first(sys.argv[1:] if argv is None else list(argv))
     command = typer.main.get_command(app)
     try:
-        code = command.main(args=argv, prog_name="trackbench", standalone_mode=False)
+        code = command.main(args=args, prog_name="trackbench", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, missing argument
         code = _fail(f"{exc.format_message()} (see trackbench --help)", exc.exit_code)
     except typer.Abort:

@@ -225,9 +225,9 @@ def write_report(
     ``paper_<table>.csv`` per paper table) to ``out_dir``; returns the paths written.
 
     ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``),
-    ``failures`` (``Store.cells``) the "Failed cells" section (``failure_lines``): a board never
-    hides that some of its cells produced no result. ``provenance`` (``board_provenance``) is
-    the footer."""
+    ``failures`` (``Store.cells``) the "Failed or unfinished cells" section
+    (``failure_lines``): a board never hides that some of its cells produced no result.
+    ``provenance`` (``board_provenance``) is the footer."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = resolve_columns(columns)
@@ -298,12 +298,22 @@ def failure_lines(cells: pd.DataFrame) -> list[str]:
     return lines
 
 
+def shown_path(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it (a board made in a
+    checkout names ``checkpoints/...``, not one machine's absolute path), else as it is."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def describe_model(provenance: dict[str, Any]) -> str:
     """A provenance dict as one phrase, e.g. "checkpoints/tba/sprites-mot/TBA/last, sha256
     1a2b3c4d, 1,800 iterations (batch 8, seed 0, trained on cpu)"."""
     if provenance.get("trained") is False:
         return "untrained (no checkpoint)"
-    parts = [] if provenance.get("checkpoint") is None else [str(provenance["checkpoint"])]
+    checkpoint = provenance.get("checkpoint")
+    parts = [] if checkpoint is None else [shown_path(checkpoint)]
     if "sha256" in provenance:
         parts.append(f"sha256 {provenance['sha256'][:8]}")
     if provenance.get("iterations") is not None:
@@ -681,7 +691,7 @@ def latex_escape(text: str) -> str:
 
 
 MODELS_HEADING = "Models"
-FAILURES_HEADING = "Failed cells"
+FAILURES_HEADING = "Failed or unfinished cells"
 PROVENANCE_HEADING = "Provenance"
 
 

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from harness.cli import EVALUATE_KEYS
+from harness.errors import FormatError
 
 
 @pytest.fixture
@@ -129,10 +130,59 @@ def test_installed_entry_point_errors_and_debug(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr == f"trackbench: error: {missing}: experiment file not found\n"
-    debug = subprocess.run(
-        [*command, "--debug", "run", str(missing)], capture_output=True, text=True, timeout=120
-    )
-    assert debug.returncode != 0 and "Traceback" in debug.stderr and "ConfigError" in debug.stderr
+    for line in (["--debug", "run", str(missing)], ["run", str(missing), "--debug"]):
+        debug = subprocess.run([*command, *line], capture_output=True, text=True, timeout=120)
+        assert debug.returncode != 0, line
+        assert "Traceback" in debug.stderr and "ConfigError" in debug.stderr, line
+
+
+def test_debug_after_the_subcommand_and_after_double_dash(trackbench, tmp_path):
+    from harness.cli import _debug_first
+
+    assert _debug_first(["run", "x.yaml", "--debug"]) == ["--debug", "run", "x.yaml"]
+    assert _debug_first(["run", "--", "--debug"]) == ["run", "--", "--debug"]
+    with pytest.raises(FormatError):  # the exception itself, not a one-line error
+        trackbench("evaluate", "--gt", tmp_path / "gt.txt", "--pred", tmp_path, "--debug")
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["evaluate"], ["compare"], ["train"]])
+def test_help_shows_flags_as_flags(trackbench, command):
+    code, out, _ = trackbench(*command, "--help")
+    assert code == 0 and "<bool>" not in out
+    flags = {
+        (): "--debug  Show tracebacks",
+        ("run",): "--report / --no-report",
+        ("evaluate",): "--json ",
+        ("compare",): "--speed / --no-speed",
+        ("train",): "--resume / --no-resume",
+    }[tuple(command)]
+    assert flags in out
+
+
+LIGHT_START = """import sys
+from harness.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = ("torch", "seaborn", "matplotlib", "datasets", "pandas", "scipy", "trackeval")
+print(" ".join(name for name in heavy if name in sys.modules), file=sys.stderr)
+"""
+
+
+def test_help_and_evaluate_import_only_what_they_need(tmp_path, motmetrics_data):
+    script = tmp_path / "light.py"
+    script.write_text(LIGHT_START, encoding="utf-8")
+
+    def imported(*args) -> set[str]:
+        command = [sys.executable, str(script), *map(str, args)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        return set(done.stderr.splitlines()[-1].split()) if done.stderr.strip() else set()
+
+    assert imported("--help") == set()
+    assert imported("run", "--help") == set()
+    gt, pred = (motmetrics_data / "TUD-Campus" / name for name in ("gt.txt", "test.txt"))
+    assert imported("evaluate", "--gt", gt, "--pred", pred) == {"pandas", "scipy", "trackeval"}
 
 
 def test_run_then_report(trackbench, tmp_path):
@@ -216,11 +266,12 @@ def test_the_board_lists_the_cells_that_failed(trackbench, tmp_path):
     code, _, _ = trackbench("run", experiment, "--out", tmp_path / "run")
     assert code == 1
     board = (tmp_path / "run" / "leaderboard.md").read_text(encoding="utf-8")
-    failed = board.split("## Failed cells\n\n")[1].splitlines()[0]
+    failed = board.split("## Failed or unfinished cells\n\n")[1].splitlines()[0]
     assert failed.startswith("- ") and "tba:TBAc (seeds 0, 1): ConfigError:" in failed
     assert "checkpoint not found" in failed and "ground-truth" not in failed
     for suffix in ("html", "tex"):
-        assert "Failed cells" in (tmp_path / "run" / f"leaderboard.{suffix}").read_text()
+        board = (tmp_path / "run" / f"leaderboard.{suffix}").read_text()
+        assert "Failed or unfinished cells" in board
 
 
 def test_reproduce_runs_a_tables_experiment_and_puts_the_paper_beside(

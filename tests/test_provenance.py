@@ -179,6 +179,14 @@ def models_frame(rows: list[tuple[str, str, int, dict | None]]) -> pd.DataFrame:
     )
 
 
+def test_a_checkpoint_below_the_working_directory_is_shown_relative(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inside = {**TRAINED, "checkpoint": str(tmp_path / "checkpoints" / "TBA" / "last")}
+    assert describe_model(inside).startswith("checkpoints/TBA/last, sha256 1a2b3c4d")
+    outside = {**TRAINED, "checkpoint": "/elsewhere/TBA/last"}
+    assert describe_model(outside).startswith("/elsewhere/TBA/last, sha256")
+
+
 def test_describe_model_as_one_phrase():
     assert describe_model(TRAINED) == (
         "checkpoints/tba/sprites-mot/TBA/last, sha256 1a2b3c4d, 1,800 iterations"
