@@ -7,9 +7,10 @@ pixels and frame numbers of ``source`` (e.g. for a submission file). ``apply`` r
 its source in the new sequence's ``meta`` (keys ``transform``, ``source``), so ``restore`` undoes a
 whole chain.
 
-TBA's DukeMTMC pipeline (SPEC §1.3-§1.4) is ``Subsample(6, offset, interpolate=True)`` then
-``Resize(108, 192)``: boxes are divided by the scale back to 1080x1920 and every skipped 60 fps
-frame between two samples is filled by linear interpolation.
+TBA's DukeMTMC pipeline (He et al. 2019, §4.2; the released code's scripts/gen_duke_processed.py
+and scripts/get_metric_txt.py, zhen-he/tracking-by-animation) is ``Subsample(6, offset,
+interpolate=True)`` then ``Resize(108, 192)``: boxes are divided by the scale back to 1080x1920
+and every skipped 60 fps frame between two samples is filled by linear interpolation.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Subsample:
 
     ``invert`` maps sample k back to source frame ``offset + 1 + (k-1)*step``. With
     ``interpolate`` it also fills the ``step-1`` skipped frames before a sample by linear
-    interpolation from the track's box in the previous sample (TBA get_metric_txt.py, SPEC §1.3):
+    interpolation from the track's box in the previous sample (TBA's scripts/get_metric_txt.py):
     a track present in samples k-1 and k writes ``step`` rows, for source frames
     ``f_k - i``, ``i = step-1 .. 0``, with box ``b_k - i*(b_k - b_{k-1})/step``; a track's first
     sample (absent from the previous sample) writes 1 row. Filled rows copy the sample's other

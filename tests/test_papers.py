@@ -111,7 +111,7 @@ def test_split_method_ref():
 
 GOOD = """\
 paper: "A. Author. Title. 2020."
-source: "seeds/x.txt"
+source: "Proceedings PDF"
 tables:
   - id: t1
     table: "Table 1"

@@ -172,7 +172,7 @@ def test_markdown_escapes_pipes_and_markup(tmp_path):
 
 def test_markdown_has_no_entities_or_stray_backslashes(tmp_path):
     """Text reads as written: ">", "<", "&", "_" inside words and `code` need no escape."""
-    caption = "confidence y_c > 0.5; FP > FN implies IDP < IDR; R&D (seeds/000_6cca.txt)"
+    caption = "confidence y_c > 0.5; FP > FN implies IDP < IDR; R&D (He_CVPR_2019_paper.pdf)"
     assert markdown_escape(caption) == caption
     failed = "ConfigError: TBA checkpoint not found (make one with `trackbench train`)"
     assert markdown_escape(failed) == failed
@@ -329,7 +329,7 @@ def test_bad_results_are_format_errors():
 
 PAPER = """\
 paper: "A. Author. Title. 2020."
-source: "seeds/x.txt"
+source: "Proceedings PDF"
 tables:
   - id: toy
     table: "Table 9"

@@ -1,4 +1,5 @@
-"""Sprites-MOT / MNIST-MOT generators against SPEC §1.1, the adapters and the eval cache."""
+"""Sprites-MOT / MNIST-MOT generators against TBA's gen_sprite.py / gen_mnist.py, the adapters and
+the eval cache."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def test_bilinear_resize_identity_and_constant():
     assert (resize_bilinear(np.full((21, 21), 200, np.uint8), 17, 26) == 200).all()
 
 
-# -- frames and process (SPEC §1.1) ---------------------------------------------------------------
+# -- frames and process (TBA's gen_sprite.py / gen_mnist.py) ---------------------------------------
 
 
 def test_frame_format(sprites, mnist):
@@ -184,7 +185,7 @@ def test_gt_is_one_based_patch_boxes(sprites):
 
 
 def reference_frames(objects: Objects, num_frames: int, channels: int, paint) -> np.ndarray:
-    """Paste every object with plain loops in slot order, cropped (SPEC §1.1 written naively)."""
+    """Paste every object with plain loops in slot order, cropped (gen_*.py written naively)."""
     frames = np.zeros((num_frames, 128, 128, channels), np.uint8)
     order = np.lexsort((objects.slot, objects.frame))
     for i in order:

@@ -97,7 +97,7 @@ def test_strength_is_one_plus_softplus_and_overflow_safe():
     assert (beta >= 1 - math.log(2)).all() and (beta >= 1).all()
     assert beta[-1] == 1e4 + 1 and beta[0] == 1
     assert torch.allclose(beta, 1 + torch.nn.functional.softplus(beta_hat))
-    # The released code's formula: the same number (SPEC's "+ 1 − ln 2" nets out to + 1).
+    # The released code's formula: the same number (its "+ 1 − ln 2" nets out to + 1).
     pos, neg = beta_hat.clamp(min=0), beta_hat.clamp(max=0)
     code = torch.log1p(neg.exp()) + pos + torch.log1p((-pos).exp()) + 1 - math.log(2)
     assert torch.allclose(beta, code)

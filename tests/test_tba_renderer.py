@@ -1,4 +1,4 @@
-"""TBA renderer (eqs 4-8), result boxes (SPEC §1.3) and loss (eq. 9 + the code's extras)."""
+"""TBA renderer (eqs 4-8), result boxes (released renderer) and loss (eq. 9 + the code's extras)."""
 
 from __future__ import annotations
 
@@ -168,7 +168,8 @@ def test_leading_dims_are_kept():
 
 
 def spec_boxes(pose, config):
-    """SPEC §1.3 written out in float64: centre from the shrunk translation, 1-based pixels."""
+    """The released renderer's boxes in float64: centre from the shrunk translation, 1-based
+    pixels."""
     (height, width), (u, v) = config.frame_size, config.patch
     scale = 1 + config.zeta_s * pose[..., 0]
     ratio = config.zeta_r[0] + config.zeta_r[1] * pose[..., 1]

@@ -1,4 +1,5 @@
-"""DukeMTMC (Ristani et al. 2016) as Tracking by Animation uses it (SPEC §1.3-§1.4).
+"""DukeMTMC (Ristani et al. 2016) as Tracking by Animation uses it (He et al. 2019, §4.2; the
+released code's scripts/gen_duke_*.py and scripts/get_metric_txt.py, zhen-he/tracking-by-animation).
 
 Layout under the root: ``ground_truth/trainval.mat`` (variable ``trainData``, one row per box:
 camera, ID, frame, left, top, width, height, worldX, worldY, feetX, feetY; frames camera-local at
@@ -263,10 +264,11 @@ def submission_rows(table: BoxTable, sequence: Sequence) -> BoxTable:
 
 
 def write_submission(path: str | Path, tables: Mapping[int, BoxTable], decimals: int = 3) -> None:
-    """Write the DukeMTMCT file ``cam,id,frame,left,top,w,h`` (TBA's duke.txt, SPEC §1.3).
+    """Write the DukeMTMCT file ``cam,id,frame,left,top,w,h`` (TBA's duke.txt).
 
     ``tables`` maps camera -> result in camera-local frames (``submission_rows``); cameras are
-    concatenated in order 1..8, rows by (frame, id) within a camera. TBA writes ``%.3f`` boxes.
+    concatenated in order 1..8, rows by (frame, id) within a camera. TBA's get_metric_txt.py writes
+    ``%.3f`` boxes.
     """
     lines = []
     for camera in sorted(tables):
@@ -335,7 +337,7 @@ def background_images(
 
     OpenCV MOG2 (``cv2.createBackgroundSubtractorMOG2(history, var_threshold,
     detectShadows=False)``, automatic learning rate) fed the frames in order, lazily. It reads
-    only ``sequence.frame``, never the ground truth. TBA used IMBS (SPEC §1.4, LGPL C++) on the
+    only ``sequence.frame``, never the ground truth. TBA used IMBS (its imbs/, LGPL C++) on the
     test split and a ground-truth-built background for training; MOG2 is our substitute for both.
     """
     subtractor = cv2.createBackgroundSubtractorMOG2(history, var_threshold, detectShadows=False)

@@ -1,5 +1,6 @@
 """KITTI tracking (``kitti-tracking``): the MOT splits ``training``/``testing`` and HART's
-single-object splits ``hart-train``/``hart-test`` (SPEC §5.1, §5.4).
+single-object splits ``hart-train``/``hart-test`` (Kosiorek et al. 2017, §5.2; the released
+code's hart/data/kitti/ and scripts/eval_kitti.ipynb, akosiorek/hart).
 
 Layout: ``<root>/<split>/image_02/<seq>/<frame:06d>.png`` (0-based frame numbers, colour PNG read
 with cv2 as BGR and returned RGB) and ``<root>/training/label_02/<seq>.txt``. Labels are read by
@@ -92,7 +93,8 @@ class KittiTracking(DatasetAdapter):
         )
 
     def samples(self, split: str) -> list[SingleObjectSample]:
-        """HART's single-object windows (SPEC §5.1, §5.4) from the labelled ``training`` data."""
+        """HART's single-object windows (hart/data/kitti/, scripts/eval_kitti.ipynb) from the
+        labelled ``training`` data."""
         self.check_split(split)
         if split not in HART_SPLITS:
             raise ConfigError(f"split {split!r} has sequences, not samples: use sequences()")

@@ -1,4 +1,5 @@
-"""KTH human actions with the Keck bounding boxes, under the RATM protocol used by HART (SPEC §5.5).
+"""KTH human actions with the Keck bounding boxes, under the RATM protocol used by HART
+(Kosiorek et al. 2017, §5.1; RATM's released data_preparation/kth/ and kth/, saebrahimi/RATM).
 
 Layout under the root (datasets/kth.yaml):
 

@@ -1,4 +1,5 @@
-"""MOT16, MOT17, MOT20 and custom folders in MOTChallenge layout (SPEC §6).
+"""MOT16, MOT17, MOT20 and custom folders in MOTChallenge layout (motchallenge.net; Milan et al.,
+arXiv:1603.00831).
 
 A benchmark copy is ``<root>/{train,test}/<SEQ>/`` with ``seqinfo.ini`` (name, imDir, frameRate,
 seqLength, imWidth, imHeight, imExt), ``<imDir>/%06d<imExt>`` frames 1..seqLength, ``gt/gt.txt``
@@ -8,8 +9,8 @@ times, ``<SEQ>-DPM``, ``<SEQ>-FRCNN`` and ``<SEQ>-SDP`` (same frames and gt, dif
 MOT16 and MOT20 sequences have no suffix.
 
 Splits: ``train``; ``test`` (no public gt: ``Sequence.gt`` is empty, ``meta["has_gt"]`` is False
-and evaluating it is an error); and the half split of FairMOT/OUTrack (SPEC §4.2), over the train
-sequences with ``half = seqLength // 2``:
+and evaluating it is an error); and the half split of FairMOT/OUTrack (OUTrack's src/data/mot17.half
+and src/track.py, liuqk3/OUTrack), over the train sequences with ``half = seqLength // 2``:
 
 - ``train-half``: source frames 1..half (OUTrack's ``mot17.half``: 2657 MOT17 SDP frames);
 - ``val-half``: source frames half+1..seqLength (OUTrack ``--half_track`` starts at 0-based frame

@@ -1,4 +1,6 @@
-"""Sprites-MOT and MNIST-MOT: the synthetic videos of Tracking by Animation (SPEC §1.1).
+"""Sprites-MOT and MNIST-MOT: the synthetic videos of Tracking by Animation (He et al. 2019, §4.1
+and Appendix A.1), made as the released code's scripts/gen_sprite.py and scripts/gen_mnist.py
+(zhen-he/tracking-by-animation) make them.
 
 Every stream runs the TBA per-slot process: a slot waits ``wait`` frames, then gives birth with
 probability ``birth_prob`` per frame; the newborn object moves on a straight line between opposite
@@ -100,8 +102,9 @@ class Objects:
     """The visible objects of a chunk, one row per object per frame, by (frame, stream, slot).
 
     ``box`` is (left, top, width, height) of the whole pasted patch, left/top 1-based as TBA's GT
-    (SPEC §1.1: 0-based pixel + 1), not clipped to the frame. ``appearance`` is colour*4 + shape
-    (Sprites) or the digit's index in the 70,000-digit pool (MNIST).
+    (0-based pixel + 1, as gen_sprite.py and gen_mnist.py write it), not clipped to the frame.
+    ``appearance`` is colour*4 + shape (Sprites) or the digit's index in the 70,000-digit pool
+    (MNIST).
     """
 
     stream: np.ndarray
@@ -139,7 +142,7 @@ class StreamState:
 
 
 class TbaGenerator:
-    """The birth / straight-line motion / death process of both TBA datasets (SPEC §1.1)."""
+    """The birth / straight-line motion / death process of both TBA datasets (gen_*.py)."""
 
     def __init__(
         self,
@@ -300,8 +303,8 @@ class TbaGenerator:
     def stream(self, batch: int, length: int, seed: int) -> Iterator[Chunk]:
         """N = ``batch`` independent endless streams, cut into chunks of ``length`` frames.
 
-        State carries across chunks (SPEC §1.1: the 64 training streams are continuous across
-        files), so the frames do not depend on ``length``.
+        State carries across chunks (in the original gen_*.py the 64 training streams are
+        continuous across files), so the frames do not depend on ``length``.
         """
         if batch < 1 or length < 1:
             raise ConfigError(f"stream batch and length must be >= 1, got {batch}, {length}")
@@ -312,7 +315,7 @@ class TbaGenerator:
 
 
 class SpritesGenerator(TbaGenerator):
-    """Sprites-MOT: 6 colours x 4 shapes, scale/ratio jitter, alpha blending (SPEC §1.1)."""
+    """Sprites-MOT: 6 colours x 4 shapes, scale/ratio jitter, alpha blending (gen_sprite.py)."""
 
     def __init__(self, **params: Any):
         super().__init__(**params)
@@ -346,7 +349,8 @@ class SpritesGenerator(TbaGenerator):
 
 
 class MnistGenerator(TbaGenerator):
-    """MNIST-MOT: raw 28x28 digits of the 70,000-digit pool, added with saturation (SPEC §1.1)."""
+    """MNIST-MOT: raw 28x28 digits of the 70,000-digit pool, added with saturation
+    (gen_mnist.py)."""
 
     def __init__(self, digits: np.ndarray, **params: Any):
         super().__init__(**params)

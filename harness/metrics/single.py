@@ -42,7 +42,8 @@ def mean_iou(per_sequence: Sequence[np.ndarray]) -> dict:
 
 
 def iou_over_time(per_sequence: Sequence[np.ndarray]) -> np.ndarray:
-    """Mean IoU at each time step t over the sequences annotated at t (HART Fig. 5, SPEC §5.4).
+    """Mean IoU at each time step t over the sequences annotated at t (Kosiorek et al. 2017,
+    Fig. 5; the released HART code's scripts/eval_kitti.ipynb, akosiorek/hart).
 
     Sequences may differ in length; the curve is as long as the longest.
     """

@@ -1,8 +1,9 @@
-"""The TBA output protocol (SPEC §1.3): per-frame slot outputs -> a MOTChallenge result table.
+"""The TBA output protocol: per-frame slot outputs -> a MOTChallenge result table (the released
+code's scripts/get_metric_txt.py, zhen-he/tracking-by-animation).
 
 A slot is reported in a frame when its confidence is ``> 0.5``, and it gets a new track id each
 time its confidence rises past 0.5 (from ``<= 0.5`` in the previous frame, or in the first
-frame), so one slot can produce many ids. SPEC §1.3 reads the original code as ``>= 0.5``; we
+frame), so one slot can produce many ids. The original get_metric_txt.py reads as ``>= 0.5``; we
 follow the issue wording "confidence > 0.5" (they differ only at exactly 0.5).
 """
 

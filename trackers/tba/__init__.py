@@ -2,8 +2,8 @@
 
 ``tba`` defaults to Sprites-MOT (Table 1), ``tba-mnist`` to MNIST-MOT (the README's table); the
 ``dataset`` key picks any configured dataset (``TBAConfig.for_dataset``). The ablations are the
-released code's experiments (SPEC §1.2 "Ablations"): ``tba`` = ACT on; ``tbac*`` = ACT off, each
-with one part removed. ``checkpoint`` null runs an untrained, seeded model (smoke tests only).
+released code's experiments (``modules/exp_config.json``): ``tba`` = ACT on; ``tbac*`` = ACT off,
+each with one part removed. ``checkpoint`` null runs an untrained, seeded model (smoke tests only).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""TBA hyper-parameters per dataset (SPEC §1.2, the released code's ``modules/model_config.json``
-and ``run.py`` defaults) and the ablation flags of Table 1.
+"""TBA hyper-parameters per dataset (the released code's ``modules/model_config.json`` and
+``run.py`` defaults, zhen-he/tracking-by-animation) and the ablation flags of Table 1.
 
 Symbols: I trackers, K layers, U x V object patch, M x N x R memory (the last CNN layer's pool
 size and channels), tracker state 4R. Where the paper and the released code differ we follow the
@@ -37,7 +37,7 @@ class TBAConfig:
     cnn_kernels: tuple[Pair, ...] = ((5, 5), (3, 3), (1, 1), (3, 3), (1, 1))
     cnn_pool_sizes: tuple[Pair, ...] = ((64, 64), (32, 32), (16, 16), (8, 8), (8, 8))
     head_hidden: tuple[int, ...] = (80, 377)
-    # loss (SPEC §1.2 "Loss"): tightness lambda, entropy of y_e, appearance hinge (synthetic)
+    # loss (modules/loss_calculator.py): tightness λ, entropy of y_e, appearance hinge (synthetic)
     tightness: float = 13.0
     entropy_weight: float = 1.0
     appearance_weight: float = 0.1
@@ -50,7 +50,7 @@ class TBAConfig:
     weight_decay: float = 1e-6
     clip_grad_norm: float = 5.0
     reset_prob: float = 0.01  # recurrent state reset probability per iteration
-    # ablations (SPEC §1.2 "Ablations")
+    # ablations (modules/exp_config.json)
     act: bool = True  # adaptive computation time (experiment ``tba``)
     reprioritize: bool = True  # sort trackers by previous confidence
     memory_write: bool = True  # erase/write the memory (eqs 15-17)
@@ -130,7 +130,8 @@ class TBAConfig:
 
     @classmethod
     def for_dataset(cls, name: str, **overrides: Any) -> TBAConfig:
-        """The released code's configuration for ``name`` (SPEC §1.2 table), with overrides."""
+        """The released code's configuration for ``name`` (``modules/model_config.json``), with
+        overrides."""
         if name not in DATASET_CONFIGS:
             raise ConfigError(
                 f"TBA has no configuration for dataset {name!r}"

@@ -2,7 +2,7 @@
 Attentive Tracking array (paper §3.1–3.4, eqs 10–17).
 
 Where the paper and the released code (``modules/feature_extractor.py``, ``tracker_array.py``,
-``submodules.py``; SPEC §1.2) differ we follow the code, and say so where it happens:
+``submodules.py``) differ we follow the code, and say so where it happens:
 
 - confidence y_e = |tanh(a_e)| (the paper: a sigmoid);
 - key strength β = 1 + softplus(β̂) (eq. 11). The code writes it as
@@ -306,7 +306,7 @@ class TrackerArray(nn.Module):
     def _adaptive_computation(
         h: Tensor, h_prev: Tensor, outputs: TrackerOutputs, conf_prev: Tensor
     ) -> tuple[Tensor, TrackerOutputs]:
-        """ACT (§3.4, SPEC "act") on priority-ordered tensors: keep the trackers up to and
+        """ACT (§3.4, the code's "act") on priority-ordered tensors: keep the trackers up to and
         including the first with round(y_e_prev) + round(y_e) = 0; the rest keep h_prev and get
         y_e = y_p = Y_a = 0."""
         dead = (conf_prev.detach().round() + outputs.conf.detach().round()) < 0.5

@@ -1,7 +1,7 @@
 """TBA's parameterless differentiable renderer, result boxes and training loss (paper §2.3–2.4).
 
-The paper numbers these eqs (4)–(9); SPEC §1.2 ("Renderer", "Loss") and §1.3 say what the released
-code (``modules/renderer.py``, ``modules/loss_calculator.py``, ``net.py``) does, which we follow:
+The paper numbers these eqs (4)–(9). Where the released code (``modules/renderer.py``,
+``modules/loss_calculator.py``, ``net.py``, ``scripts/get_metric_txt.py``) differs, we follow it:
 
 - object size from the pose: scale = 1 + ζ_s·y_p[0], ratio = ζ_r[0] + ζ_r[1]·y_p[1],
   h = U·scale·√ratio, w = V·scale/√ratio (the paper's (s_x, s_y) are this (w/V, h/U));
@@ -38,7 +38,8 @@ class ObjectGeometry(NamedTuple):
 
 
 def object_scale(pose: Tensor, zeta_s: float) -> Tensor:
-    """scale = 1 + ζ_s·y_p[0] (SPEC §1.2 Renderer); the renderer and the tightness term use it."""
+    """scale = 1 + ζ_s·y_p[0] (as ``modules/renderer.py``); the renderer and the tightness term
+    use it."""
     return 1 + zeta_s * pose[..., 0]
 
 
@@ -102,9 +103,9 @@ class Renderer(nn.Module):
     def boxes(self, pose: Tensor) -> Tensor:
         """Result boxes (..., I, 4) ltwh in 1-based pixels, as the released code writes them.
 
-        SPEC §1.3: centre = (−t + 1)/2·(size − 1) + 1 with the *shrunk* translation, then
-        left/top = centre − (w/h − 1)/2. This maps normalised coordinates with the
-        align_corners=True convention while ``grid_sample`` uses False: the box centre lies
+        The released renderer saves centre = (−t + 1)/2·(size − 1) + 1 with the *shrunk*
+        translation, then left/top = centre − (w/h − 1)/2. This maps normalised coordinates with
+        the align_corners=True convention while ``grid_sample`` uses False: the box centre lies
         +t/2 pixel (shrunk t; ≤ 0.5 px, 0 at the frame centre) from the rendered patch's. We keep
         the released convention, since its numbers are what the paper's tables report.
         """
@@ -173,7 +174,8 @@ class Renderer(nn.Module):
 
 
 def pose_to_boxes(pose: Tensor, config) -> Tensor:
-    """Result boxes (..., I, 4) ltwh, 1-based pixels, of poses y_p (..., I, 4) (SPEC §1.3)."""
+    """Result boxes (..., I, 4) ltwh, 1-based pixels, of poses y_p (..., I, 4), as the released
+    renderer saves them."""
     return Renderer.from_config(config).boxes(pose)
 
 
@@ -183,12 +185,13 @@ def tba_loss(
     """The released code's training loss (eq. 9 and its extras), as a dict of scalar terms.
 
     ``reconstruction`` X_r and ``frames`` X are (..., D, H, W) in [0, 1]; ``outputs`` has the
-    same leading dims (..., I). Terms (``modules/loss_calculator.py``, SPEC §1.2 "Loss"):
+    same leading dims (..., I). Terms (``modules/loss_calculator.py``):
 
     - ``reconstruction``: Σ (X_r − X)² (sum-MSE);
     - ``background`` (only with a ``background`` B, DukeMTMC): Σ (|X_r − B| − |X − B|)²;
     - ``tightness``: λ·Σ_frames mean_i(scale_i²) (eq. 9 with scale² as the 2020 code; the paper
-      and the 2019-03 code differ, see SPEC), over every tracker whatever its confidence;
+      differs, and the 2019-03 code used 1/scale² until commit 286f78c), over every tracker
+      whatever its confidence;
     - ``entropy``: w_e·Σ −[y_e log y_e + (1 − y_e) log(1 − y_e)] (weight 1; not in the paper);
     - ``appearance``: w_a·Σ_{frames, i} max(0, a_min − Σ_pixels Y_a) on the unmasked appearance
       (0.1 and 20 on synthetic data, weight 0 on DukeMTMC; not in the paper);

@@ -1,5 +1,6 @@
 """TBA as a harness tracker: online over a video with the recurrent state carried frame to frame,
-results by the TBA output protocol (SPEC §1.3, ``harness.metrics.tba_output``).
+results by the TBA output protocol (``harness.metrics.tba_output``, after the released code's
+scripts/get_metric_txt.py).
 
 Each frame gives per tracker slot [left, top, w, h, y_e] (boxes by ``pose_to_boxes``); a slot is
 reported while y_e > 0.5 and gets a new id each time it rises past 0.5. ``step`` assigns ids

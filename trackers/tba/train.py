@@ -1,4 +1,4 @@
-"""Unsupervised TBA training on a generated stream (SPEC §1.2 "Optimization").
+"""Unsupervised TBA training on a generated stream (optimisation as the released code's ``run.py``).
 
 One iteration = one chunk of N streams x T frames from ``adapter.generator`` (the same process as
 ``adapter.stream``; we drive it directly so its state can be checkpointed). Adam (lr 5e-4, betas
@@ -14,7 +14,7 @@ same weights, bit for bit on CPU, as an uninterrupted run. The card holds:
 
 - ``curve``: mean loss terms per ``log_every`` iterations (also ``<out>/curve.json``);
 - ``validation``: every ``validate_every`` iterations and at the last one, MOTA, IDF1, HOTA, MOTP
-  and IDSW of the deterministic model on a held-out generated video (SPEC §1.2: the released code
+  and IDSW of the deterministic model on a held-out generated video (the released ``run.py``
   validated every 1000 iterations; also ``<out>/validation.json``);
 - ``hardware``: one segment per ``fit`` call (a run, then each resume) with its iterations, device,
   device name, torch threads and version, compile mode and training speed, so a run trained
