@@ -19,6 +19,7 @@ import base64
 import html
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -294,17 +295,14 @@ def failure_lines(cells: pd.DataFrame) -> list[str]:
     for (*key, error), group in failed.groupby([*KEY, "error"], sort=False):
         seeds = ", ".join(str(seed) for seed in sorted(group["seed"]))
         label = "seed" if len(group) == 1 else "seeds"
-        lines.append(f"{row_label(dict(zip(KEY, key)))} ({label} {seeds}): {error}")
+        lines.append(f"{row_label(dict(zip(KEY, key)))} ({label} {seeds}): {relative_paths(error)}")
     return lines
 
 
-def shown_path(path: str) -> str:
-    """``path`` relative to the working directory when it lies below it (a board made in a
-    checkout names ``checkpoints/...``, not one machine's absolute path), else as it is."""
-    try:
-        return str(Path(path).relative_to(Path.cwd()))
-    except ValueError:
-        return path
+def relative_paths(text: str) -> str:
+    """``text`` with the paths below the working directory made relative to it (a board made in
+    a checkout names ``checkpoints/...``, not one machine's absolute path)."""
+    return text.replace(os.path.join(Path.cwd(), ""), "")
 
 
 def describe_model(provenance: dict[str, Any]) -> str:
@@ -313,7 +311,7 @@ def describe_model(provenance: dict[str, Any]) -> str:
     if provenance.get("trained") is False:
         return "untrained (no checkpoint)"
     checkpoint = provenance.get("checkpoint")
-    parts = [] if checkpoint is None else [shown_path(checkpoint)]
+    parts = [] if checkpoint is None else [relative_paths(str(checkpoint))]
     if "sha256" in provenance:
         parts.append(f"sha256 {provenance['sha256'][:8]}")
     if provenance.get("iterations") is not None:

@@ -12,7 +12,7 @@ import pytest
 from harness.compare import compare, table_notes, to_markdown, weights_changed
 from harness.experiment import Cell, load_experiment
 from harness.protocol import file_sha256
-from harness.report import describe_model, model_lines, write_report
+from harness.report import KEY, describe_model, failure_lines, model_lines, write_report
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store, utc_now
 from trackers.tba.config import TBAConfig
@@ -185,6 +185,18 @@ def test_a_checkpoint_below_the_working_directory_is_shown_relative(tmp_path, mo
     assert describe_model(inside).startswith("checkpoints/TBA/last, sha256 1a2b3c4d")
     outside = {**TRAINED, "checkpoint": "/elsewhere/TBA/last"}
     assert describe_model(outside).startswith("/elsewhere/TBA/last, sha256")
+    cells = pd.DataFrame(
+        {
+            **dict.fromkeys(KEY, "x"),
+            "seed": [0, 1],
+            "status": ["failed", "interrupted"],
+            "error": [f"ConfigError: {tmp_path}/checkpoints/TBAc/last.json: not found", None],
+        }
+    )
+    assert failure_lines(cells) == [
+        "x/x/x x:x (seed 0): ConfigError: checkpoints/TBAc/last.json: not found",
+        "x/x/x x:x (seed 1): interrupted (run again to resume)",
+    ]
 
 
 def test_describe_model_as_one_phrase():
