@@ -2,9 +2,10 @@
 write reports.
 
 Errors users can fix (TrackbenchError, missing files, bad YAML, bad options) print one line
-``trackbench: error: <message>`` to stderr and exit with code 2; ``--debug`` shows the traceback
-instead. ``trackbench run`` exits with 1 when a cell failed. Commands import the runner, torch and
-the trackers only when they run, so ``--help`` starts in about a second.
+``trackbench: error: <message>`` to stderr and exit with code 2; ``--debug`` (anywhere on the line)
+shows the traceback instead. ``trackbench run`` exits with 1 when a cell failed and 130 when it was
+stopped. Commands import what they need (the runner, torch, TrackEval, pandas, seaborn) only when
+they run, so ``--help`` imports none of them (``tests/benchmarks/test_bench_cli.py`` times it).
 """
 
 from __future__ import annotations
