@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -336,16 +337,23 @@ def _show_frames(frames, display: NoProgress, started: dict[str, float | None]) 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:
     """Terminate the pool's worker processes (their cells are marked interrupted)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in list(getattr(pool, "_processes", {}).values()):
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
+    for process in workers:
         process.terminate()
+    for process in workers:
+        process.join()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _init_worker(jobs: int, frames) -> None:
-    """A pool worker: its share of the cores for torch and BLAS, SIGINT left to the parent."""
+    """A pool worker: its share of the cores for torch and BLAS, SIGINT left to the parent, and
+    tqdm (used by Hugging Face ``datasets``) on a thread lock: its default process-shared lock
+    is a named semaphore that a worker terminated by a stopped run would leak."""
     import threadpoolctl
     import torch
+    import tqdm
 
+    tqdm.tqdm.set_lock(threading.RLock())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threads = worker_threads(jobs)
     torch.set_num_threads(threads)
