@@ -1,5 +1,6 @@
-"""Shared fixtures. Tests read nothing outside the repository: MNIST is the subset in
-tests/fixtures/mnist unless ``$TRACKBENCH_MNIST`` names a copy of the full set."""
+"""Shared fixtures. MNIST digits come from the folder ``$TRACKBENCH_MNIST`` names, else from
+stand-in digits written in MNIST's layout (``mnist_helpers``); tests marked ``full_mnist`` need the
+real set and are skipped without it."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ import os
 from pathlib import Path
 
 import pytest
+from mnist_helpers import write_digit_folder
 
 from harness.datasets.mnist_idx import ENV_VAR, load_mnist
 
-MNIST_SUBSET = Path(__file__).resolve().parent / "fixtures" / "mnist"
-
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """An MNIST IDX folder: ``$TRACKBENCH_MNIST`` when set, else the tests' subset."""
-    return Path(os.environ.get(ENV_VAR) or MNIST_SUBSET)
+def mnist_dir(tmp_path_factory) -> Path:
+    """An MNIST IDX folder: ``$TRACKBENCH_MNIST`` when set, else 500 stand-in digits."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return write_digit_folder(tmp_path_factory.mktemp("digits"))
 
 
 def pytest_collection_modifyitems(config, items) -> None:

@@ -1,24 +1,18 @@
-"""The MNIST IDX loader: real files, both compressions, bad files, the missing-folder hint."""
+"""The MNIST IDX loader: real files (``full_mnist``), stand-in digits, both compressions, bad
+files, the missing-folder hint."""
 
 from __future__ import annotations
 
 import gzip
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
+from mnist_helpers import idx_bytes, stroke_digits, write_digit_folder
 
 from harness.datasets import mnist_idx
 from harness.datasets.mnist_idx import FILE_NAMES, load_mnist, read_idx
 from harness.errors import ConfigError, FormatError
-
-MNIST_SUBSET = Path(__file__).parent / "fixtures" / "mnist"
-
-
-def idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
-    header = bytes([0, 0, type_code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    return header + array.astype(np.uint8).tobytes()
 
 
 @pytest.mark.full_mnist
@@ -33,11 +27,12 @@ def test_real_folder_gives_70000_digits_train_then_test(mnist_dir):
     assert digits.images.max() == 255 and digits.images[0].sum() > 0
 
 
-def test_subset_is_the_first_digits_of_each_part():
-    digits = load_mnist(MNIST_SUBSET)
-    assert digits.images.shape == (2500, 28, 28) and not digits.full
-    assert digits.labels[:3].tolist() == [5, 0, 4]  # train starts with 5, 0, 4
-    assert digits.labels[2000:2003].tolist() == [7, 2, 1]  # test starts with 7, 2, 1
+def test_a_smaller_folder_is_its_train_part_then_its_test_part(tmp_path):
+    digits = load_mnist(write_digit_folder(tmp_path, counts=(30, 20)))
+    train, test = stroke_digits(30, 0), stroke_digits(20, 1)
+    assert digits.images.shape == (50, 28, 28) and not digits.full
+    assert np.array_equal(digits.images, np.concatenate([train[0], test[0]]))
+    assert np.array_equal(digits.labels, np.concatenate([train[1], test[1]]))
 
 
 def test_uncompressed_files_read_the_same(mnist_dir, tmp_path):

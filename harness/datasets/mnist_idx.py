@@ -2,9 +2,8 @@
 
 The digit pool of the synthetic datasets is train (60,000) followed by test (10,000), as TBA's
 ``gen_mnist.py`` concatenates them (He et al. 2019, §4.1). A folder may hold fewer digits per part
-(the tests' subset in tests/fixtures/mnist); the pool is then that train part followed by that test
-part. MNIST is CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. J. C. Burges); trackbench ships only that
-subset, for its tests.
+(the tests' stand-in digits); the pool is then that train part followed by that test part. MNIST is
+CC BY-SA 3.0 (Y. LeCun, C. Cortes, C. J. C. Burges); trackbench never ships or copies the files.
 """
 
 from __future__ import annotations
