@@ -454,17 +454,17 @@ def trackers_list() -> None:
 @datasets_app.command("list")
 def datasets_list() -> None:
     """Every dataset card."""
-    from harness.datasets.base import card_names, load_card
+    from harness.datasets.base import card_names, load_card, split_task
 
     table = Table(title="datasets")
-    for column in ("name", "splits", "protocol", "description"):
+    for column in ("name", "splits (task)", "protocol", "description"):
         table.add_column(column, overflow="fold")
     for name in card_names():
         card = load_card(name)
         table.add_row(
             name,
-            ", ".join(card["splits"]),
-            str(card["protocol"].get("preprocessing") or card["protocol"].get("kind", "")),
+            ", ".join(f"{split} ({split_task(card, split)})" for split in card["splits"]),
+            str(card["protocol"].get("preprocessing", "")),
             " ".join(str(card["description"]).split()).split(". ")[0],
         )
     _console().print(table)

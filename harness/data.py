@@ -162,6 +162,13 @@ class SingleObjectSample:
     object_id: int
     frames: np.ndarray
     boxes: np.ndarray
+    source: tuple[str, int | None] | None = None
+    """The annotation file and line the sample comes from, where known (error messages)."""
+
+    @property
+    def name(self) -> str:
+        """Unique within a split: sequence, object and first frame, e.g. ``seq-1/7@12``."""
+        return f"{self.sequence.name}/{self.object_id}@{int(self.frames[0])}"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,13 @@
 
 An experiment is validated with pydantic (unknown keys are errors) and every problem is reported as
 one line ``file:line: problem``; the line comes from the YAML node tree. It expands into **cells**
-(dataset, split, detections, method, ablation, seed), each with a config hash: the sha256 of the
-canonical JSON of everything that determines its result (see ``Cell.identity``).
+(dataset, split, axis values, detections, method, ablation, seed), each with a config hash: the
+sha256 of the canonical JSON of everything that determines its result (see ``Cell.identity``).
+
+Tasks: a split is multi-object or single-object (its card says); ``task: single-object`` on a
+dataset entry runs single-object trackers on the samples of a multi-object split. Every method
+must be of its datasets' task kind. Axes: ``axes: {length: [20, 40, 80, 160]}`` on a dataset entry
+expands into one set of cells per value (card params only; the value is part of the row key).
 
 Detection variants: a dataset's ``detections`` maps a name to oracle-noise levels (miss_rate,
 jitter, fp_rate; ``harness.detectors.OracleNoise``). Methods that take detections get one cell per
@@ -15,12 +20,14 @@ seeds: ``{method: "tba:TBA", config: {checkpoint: ../checkpoints/tba/sprites-mot
 seeds: [0]}``. Relative paths (dataset roots, path params, a method's path config keys such as
 ``checkpoint``) are relative to the experiment file, wherever the command runs. An entry's
 ``seeds`` (non-empty, unique) replace the experiment's ``seeds`` for that method, e.g. one seed for
-a deterministic trained model beside oracle-noise baselines run with two.
+a deterministic trained model beside oracle-noise baselines run with two. ``{seed}`` in an
+entry's config text is the cell's seed (a checkpoint per training seed).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import typing
@@ -33,11 +40,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 import harness
-from harness.datasets.base import load_card, load_dataset
+from harness.datasets.base import TASKS, load_card, load_dataset, split_task
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
 from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
+from harness.metrics.single import IOU_KINDS
 from harness.registry import parse_method
 
+MULTI_OBJECT, SINGLE_OBJECT = TASKS
 PUBLIC_DETECTIONS = "public"
 NO_DETECTIONS = "none"
 
@@ -55,10 +64,16 @@ class NoiseLevel(_Strict):
 
 
 class DatasetEntry(_Strict):
+    """A dataset split; ``task`` ``single-object`` runs single-object trackers on the samples of a
+    multi-object split; each ``axes`` parameter (a card param) lists values that expand into
+    cells, one per combination."""
+
     name: str
     split: str
     root: str | None = None
+    task: Literal[TASKS] | None = None  # None: the split's task (harness.datasets.base.split_task)
     params: dict[str, Any] = {}
+    axes: dict[str, list[Any]] = {}
     detections: dict[str, NoiseLevel] = {}
 
 
@@ -113,6 +128,9 @@ class Cell:
     warmup_frames: int
     device: str
     root: str | None = None
+    task: str = MULTI_OBJECT
+    axes: dict[str, Any] = field(default_factory=dict)
+    """The axis values of this cell (also in ``dataset_params``), e.g. {"length": 40}."""
     config_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -126,11 +144,17 @@ class Cell:
             "experiment": self.experiment,
             "dataset": self.dataset,
             "split": self.split,
+            "axes": self.axes_label,
             "detections": self.detections,
             "method": self.method,
             "ablation": self.ablation,
             "seed": self.seed,
         }
+
+    @property
+    def axes_label(self) -> str:
+        """The axis values as a row-key text, e.g. ``length=40``; empty without axes."""
+        return axes_label(self.axes)
 
     @property
     def method_ref(self) -> str:
@@ -139,15 +163,23 @@ class Cell:
     @property
     def label(self) -> str:
         """The cell in a few words, e.g. ``sprites-mot/eval/clean sort:default seed 0``."""
-        return f"{self.dataset}/{self.split}/{self.detections} {self.method_ref} seed {self.seed}"
+        axes = f"[{self.axes_label}]" if self.axes else ""
+        return (
+            f"{self.dataset}/{self.split}{axes}/{self.detections} {self.method_ref}"
+            f" seed {self.seed}"
+        )
 
     def identity(self) -> dict[str, Any]:
         """Everything that determines the cell's result (the hashed document).
 
         The experiment name, the variant's label and the data root are left out: they name or
-        locate things without changing the result. The code version is trackbench's version.
+        locate things without changing the result (axis values are in ``dataset_params``). The
+        code version is trackbench's version. ``task`` appears only for single-object cells, so
+        multi-object cells keep the hashes they had before tasks existed.
         """
+        task = {} if self.task == MULTI_OBJECT else {"task": self.task}
         return {
+            **task,
             "dataset": self.dataset,
             "split": self.split,
             "dataset_params": self.dataset_params,
@@ -201,36 +233,63 @@ def expand(experiment: Experiment) -> list[Cell]:
     for entry in experiment.datasets:
         protocol = experiment_protocol(experiment, entry)
         variants = {name: level.model_dump() for name, level in entry.detections.items()}
-        for ref, overrides, seeds in method_entries(experiment):
-            spec, ablation = parse_method(ref)
-            config = spec.config_for(ablation)
-            if "device" in config:
-                config["device"] = experiment.timing.device
-            if "detections" not in spec.inputs:
-                method_variants = {NO_DETECTIONS: None}
-            else:
-                method_variants = variants or {PUBLIC_DETECTIONS: None}
-            for variant, noise in method_variants.items():
-                for seed in seeds:
-                    cells.append(
-                        Cell(
-                            experiment=experiment.name,
-                            dataset=entry.name,
-                            split=entry.split,
-                            detections=variant,
-                            method=spec.name,
-                            ablation=ablation,
-                            seed=seed,
-                            method_config={**config, **overrides},
-                            dataset_params=dict(entry.params),
-                            noise=noise,
-                            protocol=protocol,
-                            warmup_frames=experiment.timing.warmup_frames,
-                            device=experiment.timing.device,
-                            root=entry.root,
+        for axes in axis_values(entry):
+            for ref, overrides, seeds in method_entries(experiment):
+                spec, ablation = parse_method(ref)
+                config = spec.config_for(ablation)
+                if "device" in config:
+                    config["device"] = experiment.timing.device
+                if "detections" not in spec.inputs:
+                    method_variants = {NO_DETECTIONS: None}
+                else:
+                    method_variants = variants or {PUBLIC_DETECTIONS: None}
+                for variant, noise in method_variants.items():
+                    for seed in seeds:
+                        cells.append(
+                            Cell(
+                                experiment=experiment.name,
+                                dataset=entry.name,
+                                split=entry.split,
+                                detections=variant,
+                                method=spec.name,
+                                ablation=ablation,
+                                seed=seed,
+                                method_config={**config, **with_seed(overrides, seed)},
+                                dataset_params={**entry.params, **axes},
+                                noise=noise,
+                                protocol=protocol,
+                                warmup_frames=experiment.timing.warmup_frames,
+                                device=experiment.timing.device,
+                                root=entry.root,
+                                task=entry_task(entry),
+                                axes=axes,
+                            )
                         )
-                    )
     return cells
+
+
+def axis_values(entry: DatasetEntry) -> list[dict[str, Any]]:
+    """Every combination of ``entry``'s axis values, the first axis varying slowest."""
+    names = list(entry.axes)
+    return [dict(zip(names, values)) for values in itertools.product(*entry.axes.values())]
+
+
+def axes_label(axes: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value}" for name, value in axes.items())
+
+
+def with_seed(overrides: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``overrides`` with ``{seed}`` in text values replaced by ``seed`` (a checkpoint per
+    training seed: ``checkpoints/gan/seed-{seed}/last``)."""
+    return {
+        key: value.replace("{seed}", str(seed)) if isinstance(value, str) else value
+        for key, value in overrides.items()
+    }
+
+
+def entry_task(entry: DatasetEntry) -> str:
+    """The task a dataset entry's cells run: the entry's ``task``, else its split's."""
+    return entry.task or split_task(load_card(entry.name), entry.split)
 
 
 def method_entries(experiment: Experiment) -> list[tuple[str, dict[str, Any], list[int]]]:
@@ -245,7 +304,10 @@ def method_entries(experiment: Experiment) -> list[tuple[str, dict[str, Any], li
 
 
 def experiment_protocol(experiment: Experiment, entry: DatasetEntry) -> str:
-    """The protocol cells of ``entry`` are evaluated with: the experiment's, else the dataset's."""
+    """The protocol cells of ``entry`` are evaluated with. Multi-object: the experiment's, else
+    the dataset's. Single-object: the card's ``protocol.iou`` (``box``, the default, or ``mask``)."""
+    if entry_task(entry) == SINGLE_OBJECT:
+        return load_card(entry.name)["protocol"].get("iou", IOU_KINDS[0])
     return experiment.protocol or load_dataset(entry.name, entry.root, **entry.params).protocol
 
 
@@ -278,16 +340,32 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     _line_of(root, ("datasets", i, "detections", variant)),
                 )
         known = list(card.get("params") or {})
-        for name in entry.params:
-            if name not in known:
-                raise ConfigError(
-                    f"dataset {entry.name!r} has no parameter {name!r}"
-                    + (did_you_mean(name, known) if known else " (it takes none)"),
-                    path,
-                    _line_of(root, ("datasets", i, "params", name)),
-                )
+        for group in ("params", "axes"):
+            for name in getattr(entry, group):
+                if name not in known:
+                    raise ConfigError(
+                        f"dataset {entry.name!r} has no parameter {name!r}"
+                        + (did_you_mean(name, known) if known else " (it takes none)"),
+                        path,
+                        _line_of(root, ("datasets", i, group, name)),
+                    )
+        for name, values in entry.axes.items():
+            where = _line_of(root, ("datasets", i, "axes", name))
+            if name in entry.params:
+                raise ConfigError(f"parameter {name!r} is both a param and an axis", path, where)
+            if not values:
+                raise ConfigError(f"axis {name!r} has no values", path, where)
+            _check_unique(values, f"{name} value", ("datasets", i, "axes", name), root, path)
+        split_kind = split_task(card, entry.split)
+        if entry.task == MULTI_OBJECT and split_kind == SINGLE_OBJECT:
+            raise ConfigError(
+                f"split {entry.split!r} of {entry.name!r} is single-object: it has samples,"
+                " not multi-object sequences",
+                path,
+                _line_of(root, ("datasets", i, "task")),
+            )
         protocol = experiment_protocol(experiment, entry)
-        if protocol in KITTI_PROTOCOLS:
+        if entry_task(entry) == MULTI_OBJECT and protocol in KITTI_PROTOCOLS:
             raise ConfigError(
                 f"dataset {entry.name!r} is evaluated with the {protocol} protocol, which needs"
                 " class-labelled tracker output; score KITTI-format results with"
@@ -314,13 +392,20 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     path,
                     _line_of(root, ("methods", j, "config", key)),
                 )
-        if spec.kind != "multi":
-            raise ConfigError(
-                f"method {spec.name!r} is a single-object tracker;"
-                " experiments run multi-object trackers",
-                path,
-                _line_of(root, ("methods", j)),
-            )
+        for entry_ in experiment.datasets:
+            if spec.kind != entry_task(entry_):
+                raise ConfigError(
+                    f"method {spec.name!r} is a {spec.kind} tracker but {entry_.name}"
+                    f" split {entry_.split!r} is {entry_task(entry_)}"
+                    + (
+                        " (`task: single-object` on the dataset runs single-object trackers on"
+                        " its samples)"
+                        if spec.kind == SINGLE_OBJECT
+                        else ""
+                    ),
+                    path,
+                    _line_of(root, ("methods", j)),
+                )
         if not isinstance(entry, str) and entry.seeds is not None:
             _check_unique(entry.seeds, "seed", ("methods", j, "seeds"), root, path)
     canonical = [ref if ":" in ref else f"{ref}:default" for ref, _, _ in entries]

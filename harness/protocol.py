@@ -14,7 +14,15 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-from harness.data import BoxTable, FrameInput, Sequence, TrackOutput, frame_inputs, outputs_to_table
+from harness.data import (
+    BoxTable,
+    FrameInput,
+    Sequence,
+    SingleObjectSample,
+    TrackOutput,
+    frame_inputs,
+    outputs_to_table,
+)
 
 INPUT_KINDS = frozenset({"image", "detections"})
 
@@ -65,7 +73,17 @@ class MultiObjectTracker:
 
 
 class SingleObjectTracker:
-    """Base class of single-object trackers: ``init`` on the first frame, ``update`` after."""
+    """Base class of single-object trackers: ``init`` on a sample's first frame with its
+    ground-truth box, then ``update`` on each later frame (got10k's contract)."""
+
+    online: ClassVar[bool] = True
+    """False for trackers whose output exists only for whole samples (the ground-truth test
+    double): they implement ``track`` alone."""
+    path_config: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """As ``MultiObjectTracker.check_config``."""
 
     def init(self, image: np.ndarray, box: np.ndarray) -> None:
         raise NotImplementedError
@@ -73,6 +91,21 @@ class SingleObjectTracker:
     def update(self, image: np.ndarray) -> np.ndarray:
         """Return the box (left, top, width, height) in ``image``."""
         raise NotImplementedError
+
+    def track(self, samples: list[SingleObjectSample]) -> list[np.ndarray]:
+        """Boxes (T, 4) per sample, the first being the given box; batched trackers override
+        this and must return the boxes of the ``init``/``update`` loop."""
+        results = []
+        for sample in samples:
+            images = sample_images(sample)
+            self.init(images[0], sample.boxes[0])
+            later = [self.update(image) for image in images[1:]]
+            results.append(np.vstack([sample.boxes[:1], *later]).astype(np.float64))
+        return results
+
+    def provenance(self) -> dict[str, Any] | None:
+        """As ``MultiObjectTracker.provenance``."""
+        return None
 
 
 @runtime_checkable
@@ -118,6 +151,23 @@ def sequence_info(sequence: Sequence) -> dict[str, Any]:
         "fps": sequence.fps,
         "num_frames": sequence.num_frames,
     }
+
+
+def sample_images(sample: SingleObjectSample) -> list[np.ndarray]:
+    """The images of a sample's frames, in order."""
+    return [sample.sequence.frame(int(n)) for n in sample.frames]
+
+
+def check_boxes(boxes: np.ndarray, length: int) -> None:
+    """Raise ValueError if a single-object tracker's boxes break the contract."""
+    if boxes.shape != (length, 4):
+        raise ValueError(f"tracker returned boxes of shape {boxes.shape}, expected ({length}, 4)")
+    if not np.isfinite(boxes).all():
+        bad = int(np.flatnonzero(~np.isfinite(boxes).all(axis=1))[0])
+        raise ValueError(f"step {bad}: tracker returned a NaN or infinite box")
+    if (boxes[:, 2:] <= 0).any():
+        bad = int(np.flatnonzero((boxes[:, 2:] <= 0).any(axis=1))[0])
+        raise ValueError(f"step {bad}: tracker returned a box with width or height <= 0")
 
 
 def check_result(result: BoxTable, num_frames: int) -> None:

@@ -27,7 +27,7 @@ class MethodSpec:
     factory: Callable[..., Any]
     config: dict[str, Any]
     inputs: frozenset[str]
-    kind: str = "multi"  # "multi" or "single" object
+    kind: str = "multi-object"  # or "single-object"
     paper: str = ""
     table: str = ""
     description: str = ""

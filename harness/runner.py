@@ -1,12 +1,11 @@
-"""The runner: expand an experiment into cells, skip finished ones, track, check, evaluate, store.
+"""The runner: expand an experiment into cells, skip finished ones, hand each to its task, store.
 
 Before any cell runs, every cell's method config is checked (``check_config``: a missing
-checkpoint fails its cells at once) and each dataset split is loaded once. Each cell then makes
-oracle detections from the ground truth with the cell's seed when its variant has noise levels,
-builds the tracker (a method whose config has a ``seed`` key gets the cell's seed), tracks every
-sequence with ``harness.timing.timed_track``, checks the output with ``check_result`` and
-evaluates it with the experiment's protocol; the tracker's ``provenance()`` (which weights ran) is
-stored with the cell. A failing cell is recorded with its traceback and the sweep goes on.
+checkpoint fails its cells at once) and each dataset split is loaded once, as its task's units
+(sequences, or single-object samples). Each cell then builds the tracker (a method whose config has
+a ``seed`` key gets the cell's seed) and hands it to its task kind (``harness.tasks``), which
+tracks, times, checks and scores; the tracker's ``provenance()`` (which weights ran) is stored with
+the cell. A failing cell is recorded with its traceback and the sweep goes on.
 
 Executors: in-process (``jobs=1``) or a local spawn-based process pool (``jobs>1``). Workers only
 compute; the parent alone writes to the store and shows progress (workers send frame counts on a
@@ -34,24 +33,20 @@ import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from harness.data import Sequence
 from harness.datasets import load_dataset
-from harness.detectors import OracleNoise, oracle_detections
 from harness.experiment import Cell, Experiment, expand
-from harness.metrics import evaluate
 from harness.progress import NoProgress, headline
-from harness.protocol import check_result
 from harness.registry import parse_method
 from harness.store import Store, device_description, utc_now
-from harness.timing import timed_track
+from harness.tasks import task
 
 PROGRESS_INTERVAL = 0.5
 """Seconds between two frame counts a cell reports while it runs."""
 
-_SEQUENCES: dict[tuple, list[Sequence]] = {}
+_UNITS: dict[tuple, list[Any]] = {}
 _WORKER: dict[str, Any] = {"jobs": 1, "progress": None}
 """This process's executor settings: worker processes side by side, and where frame counts go."""
 
@@ -108,17 +103,19 @@ def worker_threads(jobs: int) -> int:
     return max(1, available_cores() // jobs)
 
 
-def sequences_of(cell: Cell) -> list[Sequence]:
-    """The cell's dataset split, loaded once per process."""
+def units_of(cell: Cell) -> list[Any]:
+    """The cell's dataset split as its task's units (sequences or samples), loaded once per
+    process."""
     key = _dataset_key(cell)
-    if key not in _SEQUENCES:
+    if key not in _UNITS:
         adapter = load_dataset(cell.dataset, cell.root, **cell.dataset_params)
-        _SEQUENCES[key] = adapter.sequences(cell.split)
-    return _SEQUENCES[key]
+        _UNITS[key] = task(cell.task).load(adapter, cell.split)
+    return _UNITS[key]
 
 
 def _dataset_key(cell: Cell) -> tuple:
-    return (cell.dataset, cell.split, cell.root, json.dumps(cell.dataset_params, sort_keys=True))
+    params = json.dumps(cell.dataset_params, sort_keys=True)
+    return (cell.task, cell.dataset, cell.split, cell.root, params)
 
 
 def run_cell(cell: Cell, on_frames: Callable[[int], None] | None = None) -> CellOutcome:
@@ -149,37 +146,12 @@ def _failure(cell: Cell, exc: Exception, started: str) -> CellOutcome:
 def _track_and_evaluate(
     cell: Cell, on_frames: Callable[[int], None] | None
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any] | None]:
-    """The cell's evaluation, per-sequence timing records and tracker provenance."""
+    """The cell's evaluation, timing records and tracker provenance (its task does the work)."""
     spec, _ = parse_method(cell.method_ref)
     seed = {"seed": cell.seed} if "seed" in spec.config else {}
     tracker = spec.factory(**{**cell.method_config, **seed})
-    gt, predictions, num_frames, timings = {}, {}, {}, {}
-    before = 0  # frames of the cell's earlier sequences
-    for sequence in sequences_of(cell):
-        if not sequence.meta.get("has_gt", True):
-            raise ValueError(
-                f"sequence {sequence.name} has no ground truth (a test split): only the"
-                " benchmark's server can score it"
-            )
-        detections = None
-        if cell.noise is not None:
-            detections = oracle_detections(sequence, OracleNoise(**cell.noise), cell.seed)
-        on_frame = None if on_frames is None else (lambda n, b=before: on_frames(b + n))
-        result, record = timed_track(
-            tracker,
-            sequence,
-            detections,
-            warmup_frames=cell.warmup_frames,
-            device=cell.device,
-            on_frame=on_frame,
-        )
-        check_result(result, sequence.num_frames)
-        gt[sequence.name] = sequence.gt
-        predictions[sequence.name] = result
-        num_frames[sequence.name] = sequence.num_frames
-        timings[sequence.name] = asdict(replace(record, jobs=_WORKER["jobs"]))
-        before += sequence.num_frames
-    evaluation = evaluate(gt, predictions, protocol=cell.protocol, num_frames=num_frames)
+    evaluation, timings = task(cell.task).run(cell, tracker, units_of(cell), on_frames)
+    timings = {name: {**record, "jobs": _WORKER["jobs"]} for name, record in timings.items()}
     return evaluation, timings, tracker.provenance()
 
 
@@ -266,7 +238,7 @@ def _load_datasets(cells: list[Cell], record) -> list[Cell]:
         key = _dataset_key(cell)
         if key not in broken:
             try:
-                sequences_of(cell)
+                units_of(cell)
             except Exception as exc:
                 broken[key] = _failure(cell, exc, utc_now())
         if key in broken:
@@ -280,7 +252,7 @@ def _load_datasets(cells: list[Cell], record) -> list[Cell]:
 
 
 def _frames_of(cell: Cell) -> int:
-    return sum(sequence.num_frames for sequence in sequences_of(cell))
+    return task(cell.task).frames(units_of(cell))
 
 
 def _run_pool(cells: list[Cell], jobs: int, store: Store, record, display: NoProgress) -> None:

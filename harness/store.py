@@ -4,10 +4,14 @@ Tables:
 
 - ``runs``: one row per ``trackbench run``: experiment, its description, start/finish time, git
   commit, package versions (JSON), device, host.
-- ``cells``: one row per (experiment, config hash): the cell's key fields, its identity document
-  (JSON), status (``STATUSES``), error text and traceback, times, and the provenance of the model
-  that produced a done cell (``MultiObjectTracker.provenance``, JSON or NULL).
-- ``metrics``: (cell, sequence or ``COMBINED``, metric, value).
+- ``cells``: one row per (experiment, config hash): the cell's key fields (``axes`` is the
+  cell's axis values as text, e.g. ``length=40``, empty without axes), its task kind, its
+  identity document (JSON), status (``STATUSES``), error text and traceback, times, and the
+  provenance of the model that produced a done cell (the tracker's ``provenance``, JSON or NULL).
+- ``metrics``: (cell, sequence or ``COMBINED``, metric, value); a single-object cell's sequences
+  are its samples.
+- ``curves``: (cell, sequence or ``COMBINED``, curve, x and y as JSON lists): single-object IoU
+  over time and success curves.
 - ``timings``: (cell, sequence, one column per ``TimingRecord`` field; columns are added when a
   record brings a new field, so the table follows ``harness.timing`` without a migration).
 
@@ -40,7 +44,7 @@ import pandas as pd
 from harness.errors import TrackbenchError
 
 COMBINED = "COMBINED"
-KEY_COLUMNS = ["experiment", "dataset", "split", "detections", "method", "ablation", "seed"]
+KEY_COLUMNS = ["experiment", "dataset", "split", "axes", "detections", "method", "ablation", "seed"]
 VERSIONED_PACKAGES = ("torch", "numpy", "trackeval", "motmetrics", "trackbench")
 STATUSES = ("pending", "running", "done", "failed", "interrupted")
 
@@ -51,6 +55,8 @@ CREATE TABLE IF NOT EXISTS {name} (
     config_hash TEXT NOT NULL,
     dataset TEXT NOT NULL,
     split TEXT NOT NULL,
+    axes TEXT NOT NULL DEFAULT '',
+    task TEXT NOT NULL DEFAULT 'multi-object',
     detections TEXT NOT NULL,
     method TEXT NOT NULL,
     ablation TEXT NOT NULL,
@@ -87,12 +93,29 @@ CREATE TABLE IF NOT EXISTS metrics (
     value REAL,
     PRIMARY KEY (cell, sequence, metric)
 );
+CREATE TABLE IF NOT EXISTS curves (
+    cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
+    sequence TEXT NOT NULL,
+    curve TEXT NOT NULL,
+    x TEXT NOT NULL,
+    y TEXT NOT NULL,
+    PRIMARY KEY (cell, sequence, curve)
+);
 CREATE TABLE IF NOT EXISTS timings (
     cell INTEGER NOT NULL REFERENCES cells(id) ON DELETE CASCADE,
     sequence TEXT NOT NULL,
     PRIMARY KEY (cell, sequence)
 );
 """
+
+
+ADDED_COLUMNS = (
+    ("cells", "provenance", "TEXT"),
+    ("runs", "description", "TEXT"),
+    ("cells", "axes", "TEXT NOT NULL DEFAULT ''"),
+    ("cells", "task", "TEXT NOT NULL DEFAULT 'multi-object'"),
+)
+"""Columns added since the first schema: (table, column, definition)."""
 
 
 def _cells_table(name: str = "cells") -> str:
@@ -121,7 +144,7 @@ class Store:
     def _upgrade(self) -> None:
         """Bring a database made by an older schema up to date: columns added since, and the
         cells table rebuilt when its status check predates a status (SQLite cannot alter it)."""
-        for table, column in (("cells", "provenance"), ("runs", "description")):
+        for table, column, definition in ADDED_COLUMNS:
 
             def missing(table=table, column=column) -> bool:
                 columns = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -130,7 +153,7 @@ class Store:
             if missing():
                 with self.transaction() as db:
                     if missing():  # another process may have added it meanwhile
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
         def outdated() -> bool:
             (sql,) = self._db.execute(
@@ -144,7 +167,12 @@ class Store:
                 with self.transaction() as db:
                     if outdated():
                         db.execute(_cells_table("cells_upgraded"))
-                        db.execute("INSERT INTO cells_upgraded SELECT * FROM cells")
+                        columns = ", ".join(
+                            row[1] for row in db.execute("PRAGMA table_info(cells)")
+                        )
+                        db.execute(
+                            f"INSERT INTO cells_upgraded ({columns}) SELECT {columns} FROM cells"
+                        )
                         db.execute("DROP TABLE cells")
                         db.execute("ALTER TABLE cells_upgraded RENAME TO cells")
             finally:
@@ -217,6 +245,8 @@ class Store:
                 c.config_hash,
                 c.dataset,
                 c.split,
+                c.axes_label,
+                c.task,
                 c.detections,
                 c.method,
                 c.ablation,
@@ -228,9 +258,9 @@ class Store:
         ]
         with self.transaction() as db:
             db.executemany(
-                "INSERT INTO cells (experiment, config_hash, dataset, split, detections, method,"
-                " ablation, seed, config, run, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')"
+                "INSERT INTO cells (experiment, config_hash, dataset, split, axes, task,"
+                " detections, method, ablation, seed, config, run, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')"
                 " ON CONFLICT (experiment, config_hash) DO UPDATE SET run = excluded.run,"
                 " status = 'pending', error = NULL, traceback = NULL, started = NULL,"
                 " finished = NULL, provenance = NULL",
@@ -265,7 +295,7 @@ class Store:
     ) -> None:
         """Store a finished cell in one transaction: metrics, timings, then status ``done``.
 
-        ``evaluation`` is ``harness.metrics.evaluate``'s dict (``sequences`` and ``combined``);
+        ``evaluation`` is the task's dict (``sequences``, ``combined``, optional ``curves``);
         ``timings`` maps a sequence name to its timing record as a dict; ``started`` is when the
         cell's computation began (``utc_now()``); ``provenance`` is the tracker's (stored as
         JSON). Scalar metrics are kept.
@@ -281,11 +311,18 @@ class Store:
         ]
         with self.transaction() as db:
             cell_id = self._cell_id(cell)
-            db.execute("DELETE FROM metrics WHERE cell = ?", (cell_id,))
-            db.execute("DELETE FROM timings WHERE cell = ?", (cell_id,))
+            self._delete_results(cell_id)
             db.executemany(
                 "INSERT INTO metrics (cell, sequence, metric, value) VALUES (?, ?, ?, ?)",
                 [(cell_id, *row) for row in metric_rows],
+            )
+            db.executemany(
+                "INSERT INTO curves (cell, sequence, curve, x, y) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (cell_id, sequence, name, json.dumps(curve["x"]), json.dumps(curve["y"]))
+                    for sequence, named in evaluation.get("curves", {}).items()
+                    for name, curve in named.items()
+                ],
             )
             for sequence, record in timings.items():
                 self._insert_timing(cell_id, sequence, record)
@@ -299,20 +336,23 @@ class Store:
         """Mark a cell failed with its error and traceback; it keeps no results."""
         with self.transaction() as db:
             cell_id = self._cell_id(cell)
-            db.execute("DELETE FROM metrics WHERE cell = ?", (cell_id,))
-            db.execute("DELETE FROM timings WHERE cell = ?", (cell_id,))
+            self._delete_results(cell_id)
             db.execute(
                 "UPDATE cells SET status = 'failed', error = ?, traceback = ?, started = ?,"
                 " finished = ?, provenance = NULL WHERE id = ?",
                 (error, traceback, started, utc_now(), cell_id),
             )
 
+    def _delete_results(self, cell_id: int) -> None:
+        for table in ("metrics", "curves", "timings"):
+            self._db.execute(f"DELETE FROM {table} WHERE cell = ?", (cell_id,))
+
     def cells(self, experiment: str | None = None) -> pd.DataFrame:
-        """Every stored cell with its status, error and times."""
+        """Every stored cell with its task, status, error and times."""
         where, params = _experiment_filter(experiment)
         return pd.read_sql_query(
-            "SELECT experiment, dataset, split, detections, method, ablation, seed, config_hash,"
-            f" status, error, traceback, started, finished, run FROM cells c {where}"
+            f"SELECT {_key_select()}, c.task, c.config_hash, c.status, c.error, c.traceback,"
+            f" c.started, c.finished, c.run FROM cells c {where}"
             " ORDER BY c.id",
             self._db,
             params=params,
@@ -354,6 +394,26 @@ class Store:
             params=params,
         )
         return frame.astype({"seed": "int64", "value": "float64"})
+
+    def curves_frame(
+        self, experiment: str | None = None, config_hashes: Iterable[str] | None = None
+    ) -> pd.DataFrame:
+        """Long frame of done cells' curves: key columns, sequence, curve, x, y (one row per
+        point)."""
+        where, params = _experiment_filter(experiment, config_hashes)
+        rows = self._db.execute(
+            f"SELECT {_key_select()}, k.sequence, k.curve, k.x, k.y"
+            f" FROM curves k JOIN cells c ON k.cell = c.id {where} AND c.status = 'done'"
+            " ORDER BY c.id, k.sequence, k.curve",
+            params,
+        ).fetchall()
+        columns = [*KEY_COLUMNS, "sequence", "curve", "x", "y"]
+        points = [
+            (*row[:-2], x, y)
+            for row in rows
+            for x, y in zip(json.loads(row[-2]), json.loads(row[-1]), strict=True)
+        ]
+        return pd.DataFrame(points, columns=columns).astype({"seed": "int64", "y": "float64"})
 
     def timings_frame(
         self, experiment: str | None = None, config_hashes: Iterable[str] | None = None

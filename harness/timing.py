@@ -20,8 +20,13 @@ from itertools import islice
 import numpy as np
 import torch
 
-from harness.data import BoxTable, Sequence, frame_inputs, outputs_to_table
-from harness.protocol import MultiObjectTracker, sequence_info
+from harness.data import BoxTable, Sequence, SingleObjectSample, frame_inputs, outputs_to_table
+from harness.protocol import (
+    MultiObjectTracker,
+    SingleObjectTracker,
+    sample_images,
+    sequence_info,
+)
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,55 @@ def timed_track(
     latencies = clock.latencies()[warmup:]
     record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
     return outputs_to_table(outputs), record
+
+
+def timed_follow(
+    tracker: SingleObjectTracker,
+    samples: list[SingleObjectSample],
+    warmup_frames: int = 10,
+    device: str = "cpu",
+    on_frame: Callable[[int], None] | None = None,
+) -> tuple[list[np.ndarray], TimingRecord]:
+    """Follow each sample with ``init`` then ``update`` and time every call (one frame each).
+
+    A sample's images are read before its first call is timed. The first ``warmup_frames`` calls
+    of all samples together (at most all calls but one) are left out of the statistics. Returns
+    the boxes (T, 4) per sample, the first row being the given box, and one record for all
+    samples. An offline tracker (``online = False``) is timed as one ``track`` call.
+    ``on_frame(frames done)`` is called after each sample, outside the clock.
+    """
+    env = _Environment(device)
+    if not getattr(tracker, "online", True):
+        env.synchronize()
+        started = time.perf_counter()
+        results = tracker.track(samples)
+        env.synchronize()
+        seconds = time.perf_counter() - started
+        frames = sum(len(sample.frames) for sample in samples)
+        return results, env.record(tracker, frames, 0, seconds, None, batch_size=len(samples))
+    total = sum(len(sample.frames) for sample in samples)
+    warmup = min(warmup_frames, max(total - 1, 0))
+    clock, results, done = env.clock(), [], 0
+    for sample in samples:
+        images = sample_images(sample)
+        boxes = np.empty((len(images), 4))
+        boxes[0] = sample.boxes[0]
+        for t, image in enumerate(images):
+            if done + t == warmup:
+                env.synchronize()
+            clock.start()
+            if t == 0:
+                tracker.init(image, sample.boxes[0])
+            else:
+                boxes[t] = tracker.update(image)
+            clock.stop()
+        results.append(boxes)
+        done += len(images)
+        if on_frame is not None:
+            on_frame(done)
+    latencies = clock.latencies()[warmup:]
+    record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
+    return results, record
 
 
 def time_batched(

@@ -68,6 +68,7 @@ def test_done_cell_has_its_metrics_and_timings(store):
         "experiment",
         "dataset",
         "split",
+        "axes",
         "detections",
         "method",
         "ablation",

@@ -16,7 +16,9 @@ from typing import Any
 
 import yaml
 
-from harness.data import Sequence
+import numpy as np
+
+from harness.data import Sequence, SingleObjectSample
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
 from harness.registry import adapter
 
@@ -24,6 +26,8 @@ CARDS_DIR = Path(
     os.environ.get("TRACKBENCH_CARDS", Path(__file__).resolve().parents[2] / "datasets")
 )
 REQUIRED_CARD_KEYS = ("name", "adapter", "description", "source", "license", "splits", "protocol")
+TASKS = ("multi-object", "single-object")
+"""Task kinds: what a split is evaluated as (a card's ``task``, or a split's own)."""
 
 
 class DatasetAdapter:
@@ -56,8 +60,40 @@ class DatasetAdapter:
     def splits(self) -> list[str]:
         return list(self.card["splits"])
 
+    def task(self, split: str) -> str:
+        """The task kind of ``split`` (``split_task`` of the card)."""
+        return split_task(self.card, split)
+
     def sequences(self, split: str) -> list[Sequence]:
         raise NotImplementedError
+
+    def samples(self, split: str) -> list[SingleObjectSample]:
+        """Single-object samples of a multi-object split by the card's ``samples`` rule: each
+        ground-truth object (considered rows, of the rule's ``classes`` if given) from its first
+        box until it first leaves (a gap in its frames), at least ``min_length`` frames; with the
+        ``sample_length`` param set, exactly that many frames (shorter runs are dropped).
+        Adapters of single-object splits override this with their protocol's samples."""
+        rule = {"min_length": 2, "classes": None, **(self.card.get("samples") or {})}
+        length = self.params.get("sample_length")
+        shortest = max(rule["min_length"], length or 0)
+        samples = []
+        for sequence in self.sequences(split):
+            gt = sequence.gt.select(sequence.gt.conf != 0)
+            if rule["classes"] is not None:
+                gt = gt.select(np.isin(gt.cls, rule["classes"]))
+            gt = gt.sorted()
+            for object_id in np.unique(gt.id):
+                rows = np.flatnonzero(gt.id == object_id)
+                frames = gt.frame[rows]
+                gaps = np.flatnonzero(np.diff(frames) != 1)
+                end = len(frames) if len(gaps) == 0 else gaps[0] + 1
+                if end < shortest:
+                    continue
+                end = length or end
+                samples.append(
+                    SingleObjectSample(sequence, int(object_id), frames[:end], gt.box[rows[:end]])
+                )
+        return samples
 
     def check(self) -> list[Problem]:
         """Everything wrong with the copy at ``root``: the card's checksums, then the adapter's own
@@ -115,6 +151,13 @@ def load_card(name: str) -> dict[str, Any]:
     if missing:
         raise ConfigError(f"card lacks keys {missing}", path)
     return card
+
+
+def split_task(card: dict[str, Any], split: str) -> str:
+    """The task kind of a card's ``split``: the split's ``task``, else the card's, else
+    multi-object."""
+    entry = card["splits"].get(split) or {}
+    return entry.get("task") or card.get("task") or TASKS[0]
 
 
 def load_dataset(name: str, root: str | Path | None = None, **params: Any) -> DatasetAdapter:

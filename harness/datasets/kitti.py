@@ -94,10 +94,10 @@ class KittiTracking(DatasetAdapter):
 
     def samples(self, split: str) -> list[SingleObjectSample]:
         """HART's single-object windows (hart/data/kitti/, scripts/eval_kitti.ipynb) from the
-        labelled ``training`` data."""
+        labelled ``training`` data; the plain rule on the multi-object splits."""
         self.check_split(split)
         if split not in HART_SPLITS:
-            raise ConfigError(f"split {split!r} has sequences, not samples: use sequences()")
+            return super().samples(split)
         p = self.params
         out = []
         for sequence in self.sequences("training"):

@@ -287,7 +287,13 @@ class KthAdapter(DatasetAdapter):
         """One single-object sample per subsequence (RATM tests on whole subsequences)."""
         sequences = {s.name: s for s in self.sequences(split)}
         return [
-            SingleObjectSample(sequences[row.video], OBJECT_ID, row.frames, row.boxes)
+            SingleObjectSample(
+                sequences[row.video],
+                OBJECT_ID,
+                row.frames,
+                row.boxes,
+                source=(str(self.annotation_path), row.line),
+            )
             for row in self.split_subsequences(split)
         ]
 
