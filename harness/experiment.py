@@ -305,7 +305,7 @@ def method_entries(experiment: Experiment) -> list[tuple[str, dict[str, Any], li
 
 def experiment_protocol(experiment: Experiment, entry: DatasetEntry) -> str:
     """The protocol cells of ``entry`` are evaluated with. Multi-object: the experiment's, else
-    the dataset's. Single-object: the card's ``protocol.iou`` (``box``, the default, or ``mask``)."""
+    the dataset's. Single-object: the card's ``protocol.iou`` (``box`` by default, or ``mask``)."""
     if entry_task(entry) == SINGLE_OBJECT:
         return load_card(entry.name)["protocol"].get("iou", IOU_KINDS[0])
     return experiment.protocol or load_dataset(entry.name, entry.root, **entry.params).protocol

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import numpy as np
+import yaml
 
 from harness.data import Sequence, SingleObjectSample
 from harness.errors import ConfigError, TrackbenchError, did_you_mean

@@ -17,7 +17,10 @@ from types import ModuleType
 from harness.datasets.base import TASKS
 
 MULTI_OBJECT, SINGLE_OBJECT = TASKS
-_MODULES = {MULTI_OBJECT: "harness.tasks.multi_object", SINGLE_OBJECT: "harness.tasks.single_object"}
+_MODULES = {
+    MULTI_OBJECT: "harness.tasks.multi_object",
+    SINGLE_OBJECT: "harness.tasks.single_object",
+}
 
 
 def task(kind: str) -> ModuleType:

@@ -1,10 +1,12 @@
-"""Baselines: SORT, the IOU tracker and the ground-truth test double, registered with ablations."""
+"""Baselines, registered with their ablations: SORT, the IOU tracker and the ground-truth test
+double (multi-object); the constant box and the ground-truth box double (single-object)."""
 
 from __future__ import annotations
 
 from harness.registry import register_method
 from trackers.baselines.ground_truth import GroundTruthTracker
 from trackers.baselines.iou_tracker import IOUTracker, OfflineIOUTracker
+from trackers.baselines.single import ConstantBoxTracker, GroundTruthBoxTracker
 from trackers.baselines.sort import SORT
 
 
@@ -66,4 +68,26 @@ register_method(
     paper="test double (like got10k's IdentityTracker)",
     table="harness check: MOTA = IDF1 = 1",
     description="Replays each sequence's ground truth; not a method.",
+)
+
+register_method(
+    "constant-box",
+    ConstantBoxTracker,
+    config={},
+    inputs={"image"},
+    kind="single-object",
+    paper="baseline (got10k's IdentityTracker)",
+    table="single-object floor: the score of not moving",
+    description="Reports the initial box on every frame.",
+)
+
+register_method(
+    "ground-truth-box",
+    GroundTruthBoxTracker,
+    config={},
+    inputs=set(),
+    kind="single-object",
+    paper="test double",
+    table="harness check: IoU = 1",
+    description="Replays each sample's ground-truth boxes; not a method.",
 )
