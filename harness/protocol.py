@@ -158,16 +158,18 @@ def sample_images(sample: SingleObjectSample) -> list[np.ndarray]:
     return [sample.sequence.frame(int(n)) for n in sample.frames]
 
 
-def check_boxes(boxes: np.ndarray, length: int) -> None:
-    """Raise ValueError if a single-object tracker's boxes break the contract."""
-    if boxes.shape != (length, 4):
-        raise ValueError(f"tracker returned boxes of shape {boxes.shape}, expected ({length}, 4)")
-    if not np.isfinite(boxes).all():
-        bad = int(np.flatnonzero(~np.isfinite(boxes).all(axis=1))[0])
-        raise ValueError(f"step {bad}: tracker returned a NaN or infinite box")
-    if (boxes[:, 2:] <= 0).any():
-        bad = int(np.flatnonzero((boxes[:, 2:] <= 0).any(axis=1))[0])
-        raise ValueError(f"step {bad}: tracker returned a box with width or height <= 0")
+def check_boxes(boxes: np.ndarray, names: list[str], owner: np.ndarray, step: np.ndarray) -> None:
+    """Raise ValueError if a single-object tracker's boxes (N, 4), of samples ``names[owner]`` at
+    steps ``step``, break the contract (NaN or infinite, width or height <= 0)."""
+    for bad, problem in (
+        (~np.isfinite(boxes).all(axis=1), "a NaN or infinite box"),
+        ((boxes[:, 2:] <= 0).any(axis=1), "a box with width or height <= 0"),
+    ):
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"sample {names[owner[row]]} step {step[row]}: tracker returned {problem}"
+            )
 
 
 def check_result(result: BoxTable, num_frames: int) -> None:

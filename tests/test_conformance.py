@@ -1,11 +1,12 @@
-"""Conformance of every registered multi-object method and ablation to the tracker contract.
+"""Conformance of every registered method and ablation to the tracker contract of its kind.
 
 Each case builds the method from its registry config (``smoke: true`` where the method has that
 key: a tiny model), tracks a short video of its dataset (oracle detections for methods that take
 them) and checks: the output is valid (``check_result``), the step loop and the batched ``track``
 give the same tracks, the same seed gives the same output, and a learnable method's checkpoint
-round-trips (saved, loaded through the ``checkpoint`` config key, same tracks). A new family gets
-these tests by registering.
+round-trips (saved, loaded through the ``checkpoint`` config key, same tracks). Single-object
+methods get the same checks on samples of their dataset (``init``/``update`` loop vs ``track``).
+A new family gets these tests by registering.
 
 An untrained tiny TBA reports no track on this video (no slot's confidence passes 0.5), so for TBA
 these cases check the contract only; tests/test_tba_model.py compares its step and batched slot
@@ -17,36 +18,57 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.data import BoxTable, Sequence
+from harness.data import BoxTable, Sequence, SingleObjectSample
 from harness.datasets import load_dataset
 from harness.detectors import OracleNoise, oracle_detections
-from harness.protocol import Learnable, check_result
+from harness.protocol import Learnable, check_boxes, check_result
 from harness.registry import DEFAULT_ABLATION, methods
-from harness.timing import timed_track
+from harness.timing import timed_follow, timed_track
 
 FRAMES = 24
 NOISE = OracleNoise(miss_rate=0.1, jitter=0.05, fp_rate=0.3)
-CASES = [
-    pytest.param(name, ablation, id=f"{name}:{ablation}")
-    for name, spec in methods().items()
-    if spec.kind == "multi-object"
-    for ablation in (DEFAULT_ABLATION, *spec.ablations)
-]
+SAMPLE_LENGTH = 6
+
+
+def cases(kind: str) -> list:
+    return [
+        pytest.param(name, ablation, id=f"{name}:{ablation}")
+        for name, spec in methods().items()
+        if spec.kind == kind
+        for ablation in (DEFAULT_ABLATION, *spec.ablations)
+    ]
+
+
+CASES = cases("multi-object")
+SINGLE_CASES = cases("single-object")
 
 
 @pytest.fixture(scope="module")
-def videos(tmp_path_factory, mnist_dir):
-    """A ``FRAMES``-frame evaluation video per dataset, loaded once."""
-    root, loaded = tmp_path_factory.mktemp("conformance"), {}
+def adapters(tmp_path_factory, mnist_dir):
+    """A ``FRAMES``-frame evaluation video's adapter per dataset, made once."""
+    root, made = tmp_path_factory.mktemp("conformance"), {}
 
-    def video(dataset: str) -> Sequence:
-        if dataset not in loaded:
+    def adapter(dataset: str):
+        if dataset not in made:
             params = {"mnist_dir": str(mnist_dir)} if dataset == "mnist-mot" else {}
-            adapter = load_dataset(dataset, root / dataset, eval_frames=FRAMES, **params)
-            (loaded[dataset],) = adapter.sequences("eval")
-        return loaded[dataset]
+            made[dataset] = load_dataset(
+                dataset, root / dataset, eval_frames=FRAMES, sample_length=SAMPLE_LENGTH, **params
+            )
+        return made[dataset]
 
-    return video
+    return adapter
+
+
+@pytest.fixture(scope="module")
+def videos(adapters):
+    """The evaluation video of a dataset."""
+    return lambda dataset: adapters(dataset).sequences("eval")[0]
+
+
+@pytest.fixture(scope="module")
+def samples(adapters):
+    """Single-object samples of ``SAMPLE_LENGTH`` frames from a dataset's evaluation video."""
+    return lambda dataset: adapters(dataset).samples("eval")
 
 
 def build(name: str, ablation: str, seed: int = 0, **overrides):
@@ -105,3 +127,47 @@ def test_a_checkpoint_round_trips(name, ablation, videos, tmp_path):
     loaded = build(name, ablation, checkpoint=str(tmp_path / "last"))
     assert loaded.provenance()["checkpoint"] == str(tmp_path / "last")
     assert_same_tracks(tracks(loaded, sequence, detections), expected)
+
+
+def follow(tracker, samples: list[SingleObjectSample]) -> np.ndarray:
+    """The boxes of the runner's path (``timed_follow``), checked, as one (N, 4) array."""
+    results, _ = timed_follow(tracker, samples, warmup_frames=0)
+    boxes = np.concatenate(results)
+    owner = np.repeat(np.arange(len(samples)), SAMPLE_LENGTH)
+    step = np.tile(np.arange(SAMPLE_LENGTH), len(samples))
+    check_boxes(boxes, [sample.name for sample in samples], owner, step)
+    return boxes
+
+
+def samples_of(name: str, samples) -> list[SingleObjectSample]:
+    return samples(methods()[name].config.get("dataset", "sprites-mot"))
+
+
+@pytest.mark.parametrize("name, ablation", SINGLE_CASES)
+def test_single_object_output_is_valid_and_repeats_with_the_seed(name, ablation, samples):
+    chosen = samples_of(name, samples)
+    assert chosen, "the conformance video gives no samples"
+    first = follow(build(name, ablation), chosen)
+    np.testing.assert_array_equal(first[::SAMPLE_LENGTH], [s.boxes[0] for s in chosen])
+    np.testing.assert_array_equal(follow(build(name, ablation), chosen), first)
+
+
+@pytest.mark.parametrize("name, ablation", SINGLE_CASES)
+def test_single_object_update_loop_equals_track(name, ablation, samples):
+    tracker, chosen = build(name, ablation), samples_of(name, samples)
+    if not getattr(tracker, "online", True):
+        pytest.skip(f"{name} is offline: its only path is track()")
+    batched = np.concatenate(build(name, ablation).track(chosen))
+    np.testing.assert_allclose(batched, follow(tracker, chosen), rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("name, ablation", SINGLE_CASES)
+def test_single_object_checkpoint_round_trips(name, ablation, samples, tmp_path):
+    tracker = build(name, ablation)
+    if not isinstance(tracker, Learnable):
+        pytest.skip(f"{name} has no learned weights")
+    chosen = samples_of(name, samples)
+    expected = follow(tracker, chosen)
+    tracker.save(tmp_path / "last")
+    loaded = build(name, ablation, checkpoint=str(tmp_path / "last"))
+    np.testing.assert_array_equal(follow(loaded, chosen), expected)

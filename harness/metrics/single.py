@@ -9,6 +9,7 @@ an infinite centre error.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,11 +33,17 @@ def frame_ious(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return ious
 
 
-def mask_ious(gt: np.ndarray, pred: np.ndarray, width: int, height: int, origin: int = 1):
+def mask_ious(
+    gt: np.ndarray,
+    pred: np.ndarray,
+    width: int | np.ndarray,
+    height: int | np.ndarray,
+    origin: int = 1,
+) -> np.ndarray:
     """IoU per frame of the boxes' pixel masks (Gan et al. 2015, §6: IoU of the binary masks of
-    the two boxes) on a ``width`` x ``height`` image whose first pixel is ``origin`` (1 in the
-    MOTChallenge convention). A pixel belongs to a box when its centre lies inside the box, so
-    masks are clipped to the image; NaN rules as ``frame_ious``."""
+    the two boxes) on a ``width`` x ``height`` image (per frame, or one size for all) whose first
+    pixel is ``origin`` (1 in the MOTChallenge convention). A pixel belongs to a box when its
+    centre lies inside the box, so masks are clipped to the image; NaN rules as ``frame_ious``."""
     gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
     pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
     if gt.shape != pred.shape:
@@ -46,7 +53,7 @@ def mask_ious(gt: np.ndarray, pred: np.ndarray, width: int, height: int, origin:
         """First and one-past-last covered pixel index per axis (0-based, clipped)."""
         lo = np.ceil(box[:, :2] - origin - 0.5)
         hi = np.ceil(box[:, :2] + box[:, 2:] - origin - 0.5)
-        limit = np.array([width, height], dtype=np.float64)
+        limit = np.stack(np.broadcast_arrays(width, height), axis=-1).astype(np.float64)
         return np.clip(lo, 0, limit), np.clip(hi, 0, limit)
 
     (g_lo, g_hi), (p_lo, p_hi) = pixels(gt), pixels(np.nan_to_num(pred))
@@ -75,17 +82,30 @@ def _centres(box: np.ndarray) -> np.ndarray:
     return box[:, :2] + box[:, 2:] / 2
 
 
-def sample_scores(ious: np.ndarray, errors: np.ndarray) -> dict[str, float]:
-    """One sample's scalars over its scored frames (NaN frames skipped): ``IoU`` (mean),
-    ``AUC`` (area under its success curve), ``Precision20`` (fraction of frames with a centre
-    error of at most 20 px) and ``CenterError`` (mean px over frames with a prediction)."""
+def sample_scores(sample: np.ndarray, ious: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
+    """Scores of many samples at once from their frames' IoUs and centre errors, ``sample``
+    (N,) naming each frame's sample 0..S-1 (frames to score only; NaN IoU = unannotated, skipped).
+
+    Per sample (S,): ``IoU`` (mean), ``AUC`` (area under its success curve: the mean over
+    thresholds of the fraction of frames above each), ``Precision20`` (fraction of frames whose
+    centre error is at most 20 px), ``CenterError`` (mean px); and ``success`` (S, 21), each
+    sample's success curve.
+    """
     scored = ~np.isnan(ious)
-    finite = np.isfinite(errors)
+    sample, ious, errors = sample[scored], ious[scored], errors[scored]
+    count = np.bincount(sample)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return np.bincount(sample, weights=values, minlength=len(count)) / count
+
+    above = ious[:, None] > SUCCESS_THRESHOLDS[None, :]
+    success = np.stack([mean(column) for column in above.T], axis=1)
     return {
-        "IoU": float(ious[scored].mean()),
-        "AUC": float(success_curve(ious).mean()),
-        "Precision20": float((errors[scored] <= PRECISION_PIXELS).mean()),
-        "CenterError": float(errors[finite].mean()) if finite.any() else float("inf"),
+        "IoU": mean(ious),
+        "AUC": success.mean(axis=1),
+        "Precision20": mean(errors <= PRECISION_PIXELS),
+        "CenterError": mean(errors),
+        "success": success,
     }
 
 

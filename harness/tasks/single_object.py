@@ -23,10 +23,8 @@ from harness.metrics.single import (
     SUCCESS_THRESHOLDS,
     center_errors,
     frame_ious,
-    iou_over_time,
     mask_ious,
     sample_scores,
-    success_curve,
 )
 from harness.protocol import SingleObjectTracker, check_boxes
 from harness.store import COMBINED
@@ -62,34 +60,56 @@ def run(
     samples: list[SingleObjectSample],
     on_frames: Callable[[int], None] | None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Follow every sample and score it; one timing record for the whole cell."""
-    boxes, record = timed_follow(
+    """Follow every sample and score all of them at once; one timing record for the cell."""
+    results, record = timed_follow(
         tracker, samples, warmup_frames=cell.warmup_frames, device=cell.device, on_frame=on_frames
     )
-    per_sample, ious_over_time = {}, []
-    for sample, predicted in zip(samples, boxes):
-        predicted = np.asarray(predicted, dtype=np.float64)
-        check_boxes(predicted, len(sample.frames))
-        ious = _ious(cell.protocol, sample, predicted)
-        ious_over_time.append(ious)
-        later = slice(1, None)  # the first box is given
-        per_sample[sample.name] = sample_scores(
-            ious[later], center_errors(sample.boxes[later], predicted[later])
-        )
-    combined = {name: float(np.mean([s[name] for s in per_sample.values()])) for name in SCORES}
-    success = np.mean([success_curve(ious[1:]) for ious in ious_over_time], axis=0)
-    over_time = iou_over_time(ious_over_time)
+    lengths = np.array([len(sample.frames) for sample in samples])
+    for sample, boxes in zip(samples, results):
+        if np.shape(boxes) != (len(sample.frames), 4):
+            raise ValueError(
+                f"sample {sample.name}: tracker returned boxes of shape"
+                f" {np.shape(boxes)}, expected ({len(sample.frames)}, 4)"
+            )
+    step = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    owner = np.repeat(np.arange(len(samples)), lengths)
+    gt = np.concatenate([sample.boxes for sample in samples]).astype(np.float64)
+    predicted = np.concatenate(results).astype(np.float64)
+    check_boxes(predicted, [sample.name for sample in samples], owner, step)
+    ious = _ious(cell.protocol, samples, owner, gt, predicted)
+    later = step > 0  # the first box is given, not tracked
+    scores = sample_scores(owner[later], ious[later], center_errors(gt, predicted)[later])
+    per_sample = {
+        sample.name: {name: float(scores[name][i]) for name in SCORES}
+        for i, sample in enumerate(samples)
+    }
+    combined = {name: float(scores[name].mean()) for name in SCORES}
+    annotated = ~np.isnan(ious)
+    over_time = np.bincount(step[annotated], weights=ious[annotated]) / np.maximum(
+        np.bincount(step[annotated]), 1
+    )
     curves = {
         COMBINED: {
             "iou_over_time": {"x": list(range(len(over_time))), "y": over_time.tolist()},
-            "success": {"x": SUCCESS_THRESHOLDS.tolist(), "y": success.tolist()},
+            "success": {
+                "x": SUCCESS_THRESHOLDS.tolist(),
+                "y": scores["success"].mean(axis=0).tolist(),
+            },
         }
     }
     evaluation = {"sequences": per_sample, "combined": combined, "curves": curves}
     return evaluation, {COMBINED: asdict(record)}
 
 
-def _ious(kind: str, sample: SingleObjectSample, predicted: np.ndarray) -> np.ndarray:
+def _ious(
+    kind: str,
+    samples: list[SingleObjectSample],
+    owner: np.ndarray,
+    gt: np.ndarray,
+    predicted: np.ndarray,
+) -> np.ndarray:
+    """Per-frame IoU of boxes, or of their pixel masks on each sample's image size."""
     if kind == "mask":
-        return mask_ious(sample.boxes, predicted, sample.sequence.width, sample.sequence.height)
-    return frame_ious(sample.boxes, predicted)
+        sizes = np.array([(s.sequence.width, s.sequence.height) for s in samples])[owner]
+        return mask_ious(gt, predicted, sizes[:, 0], sizes[:, 1])
+    return frame_ious(gt, predicted)
