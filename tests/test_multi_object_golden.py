@@ -1,0 +1,47 @@
+"""The multi-object path gives the numbers it gave before task kinds existed, bit for bit.
+
+tests/fixtures/golden/multi_object_metrics.csv holds the COMBINED metrics of ``EXPERIMENT`` as
+the runner computed them before the tracking moved into ``harness.tasks`` (commit fe13f9f): SORT
+and the IOU tracker with ablations on clean and noisy oracle detections, the ground-truth double
+and a tiny untrained TBA, two seeds, on a 150-frame Sprites-MOT video.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from harness.experiment import load_experiment
+from harness.runner import run_experiment
+from harness.store import COMBINED, Store
+
+GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "multi_object_metrics.csv"
+EXPERIMENT = """
+name: golden-mot
+datasets:
+  - name: sprites-mot
+    split: eval
+    root: data
+    params: {eval_frames: 150}
+    detections:
+      clean: {}
+      noisy: {miss_rate: 0.2, jitter: 0.05, fp_rate: 0.5}
+methods:
+  [sort, "sort:no-min-hits", iou, "iou:offline", ground-truth, {method: tba, config: {smoke: true}}]
+seeds: [0, 1]
+timing: {warmup_frames: 2}
+"""
+
+
+def test_multi_object_metrics_equal_the_recorded_ones_exactly(tmp_path):
+    path = tmp_path / "golden.yaml"
+    path.write_text(EXPERIMENT)
+    store = Store(tmp_path / "results.sqlite")
+    summary = run_experiment(load_experiment(path), store)
+    assert summary.done == 20 and not summary.failed
+    ours = store.metrics_frame().query(f"sequence == {COMBINED!r}")
+    assert set(ours["axes"]) == {""}
+    ours = ours.drop(columns=["experiment", "sequence", "axes"]).reset_index(drop=True)
+    golden = pd.read_csv(GOLDEN, keep_default_na=False)
+    pd.testing.assert_frame_equal(ours, golden, check_exact=True, check_dtype=False)
