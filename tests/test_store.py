@@ -218,8 +218,29 @@ def test_first_schema_database_is_upgraded_keeping_its_results(tmp_path):
         stored = store.provenance_frame("exp")["provenance"].tolist()
     assert stored == [None, {"sha256": "ab" * 32}]
     with Store(path, create=False) as store:  # reopening an upgraded database changes nothing
-        assert store.cells("exp")["status"].tolist() == ["done", "done"]
+        cells = store.cells("exp")
+        assert cells["status"].tolist() == ["done", "done"]
+        assert cells["axes"].tolist() == ["", ""]  # the old cell had no axes
+        assert cells["task"].tolist() == ["multi-object", "multi-object"]
         assert store.provenance_frame("exp")["provenance"].tolist()[1] == {"sha256": "ab" * 32}
+
+
+def test_curves_are_stored_with_a_done_cell_and_dropped_when_it_fails(tmp_path):
+    cell = make_cell(seed=0)
+    curves = {COMBINED: {"success": {"x": [0.0, 0.5, 1.0], "y": [1.0, 0.25, 0.0]}}}
+    with Store(tmp_path / "r.sqlite") as store:
+        run = store.start_run("exp", "cpu")
+        store.add_pending(run, [cell])
+        store.record_done(cell, {**EVALUATION, "curves": curves}, {}, utc_now())
+        frame = store.curves_frame("exp")
+        assert frame[["sequence", "curve", "x", "y"]].values.tolist() == [
+            [COMBINED, "success", 0.0, 1.0],
+            [COMBINED, "success", 0.5, 0.25],
+            [COMBINED, "success", 1.0, 0.0],
+        ]
+        store.add_pending(run, [cell])
+        store.record_failed(cell, "ValueError: x", "tb", utc_now())
+        assert store.curves_frame("exp").empty
 
 
 def test_mark_interrupted_touches_only_the_runs_unfinished_cells(tmp_path):
