@@ -314,7 +314,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     path,
                     _line_of(root, ("methods", j, "config", key)),
                 )
-        if spec.kind != "multi":
+        if spec.kind != "multi-object":
             raise ConfigError(
                 f"method {spec.name!r} is a single-object tracker;"
                 " experiments run multi-object trackers",

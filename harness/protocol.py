@@ -22,6 +22,7 @@ INPUT_KINDS = frozenset({"image", "detections"})
 class MultiObjectTracker:
     """Base class of multi-object trackers: ``reset`` once per sequence, then ``step`` per frame."""
 
+    kind: ClassVar[str] = "multi-object"
     inputs: ClassVar[frozenset[str]] = frozenset()
     online: ClassVar[bool] = True
     """False for trackers whose output exists only for a whole sequence (an offline method, a
@@ -66,6 +67,9 @@ class MultiObjectTracker:
 
 class SingleObjectTracker:
     """Base class of single-object trackers: ``init`` on the first frame, ``update`` after."""
+
+    kind: ClassVar[str] = "single-object"
+    inputs: ClassVar[frozenset[str]] = frozenset({"image"})
 
     def init(self, image: np.ndarray, box: np.ndarray) -> None:
         raise NotImplementedError

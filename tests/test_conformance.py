@@ -29,7 +29,7 @@ NOISE = OracleNoise(miss_rate=0.1, jitter=0.05, fp_rate=0.3)
 CASES = [
     pytest.param(name, ablation, id=f"{name}:{ablation}")
     for name, spec in methods().items()
-    if spec.kind == "multi"
+    if spec.kind == "multi-object"
     for ablation in (DEFAULT_ABLATION, *spec.ablations)
 ]
 

@@ -1,26 +1,16 @@
-"""Baselines: SORT, the IOU tracker and the ground-truth test double, registered with ablations."""
+"""Baselines: SORT, the IOU tracker and the ground-truth test double, registered with ablations.
+
+Registration names each factory by reference, so importing this module imports no tracker code.
+"""
 
 from __future__ import annotations
 
 from harness.registry import register_method
-from trackers.baselines.ground_truth import GroundTruthTracker
-from trackers.baselines.iou_tracker import IOUTracker, OfflineIOUTracker
-from trackers.baselines.sort import SORT
-
-
-def iou_tracker(report: str, **params) -> IOUTracker | OfflineIOUTracker:
-    """The IOU tracker with ``report`` "online" (causal, per frame) or "offline" (the paper's)."""
-    variants = {"online": IOUTracker, "offline": OfflineIOUTracker}
-    if report not in variants:
-        raise ValueError(f"iou tracker report must be 'online' or 'offline', got {report!r}")
-    return variants[report](**params)
-
 
 register_method(
     "sort",
-    SORT,
+    "trackers.baselines.sort:SORT",
     config={"max_age": 1, "min_hits": 3, "iou_threshold": 0.3, "min_score": None},
-    inputs={"detections"},
     ablations={
         # Report a track from its first detection instead of after 3 consecutive hits.
         "no-min-hits": {"min_hits": 0},
@@ -43,9 +33,8 @@ def mot17_offline(**params) -> dict:
 
 register_method(
     "iou",
-    iou_tracker,
+    "trackers.baselines.iou_tracker:iou_tracker",
     config={"sigma_l": 0.3, "sigma_h": 0.5, "sigma_iou": 0.3, "t_min": 5, "report": "online"},
-    inputs={"detections"},
     ablations={
         "offline": {"report": "offline"},
         "mot17-dpm": mot17_offline(sigma_l=-0.5, sigma_h=0.5, sigma_iou=0.4, t_min=4),
@@ -60,9 +49,8 @@ register_method(
 
 register_method(
     "ground-truth",
-    GroundTruthTracker,
+    "trackers.baselines.ground_truth:GroundTruthTracker",
     config={},
-    inputs=set(),
     paper="test double (like got10k's IdentityTracker)",
     table="harness check: MOTA = IDF1 = 1",
     description="Replays each sequence's ground truth; not a method.",

@@ -144,3 +144,16 @@ class OfflineIOUTracker(MultiObjectTracker):
             id=np.repeat(np.arange(1, len(finished) + 1), lengths),
             conf=np.repeat([t.max_score for t in finished], lengths),
         ).sorted()
+
+
+def iou_tracker(report: str, **params) -> IOUTracker | OfflineIOUTracker:
+    """The IOU tracker with ``report`` "online" (causal, per frame) or "offline" (the paper's)."""
+    variants = {"online": IOUTracker, "offline": OfflineIOUTracker}
+    if report not in variants:
+        raise ValueError(f"iou tracker report must be 'online' or 'offline', got {report!r}")
+    return variants[report](**params)
+
+
+# What the registry reads from a factory; both variants are multi-object trackers of detections.
+iou_tracker.kind = IOUTracker.kind
+iou_tracker.inputs = IOUTracker.inputs
