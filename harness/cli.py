@@ -425,7 +425,7 @@ def _learnable(method: str) -> type:
 
 @trackers_app.command("list")
 def trackers_list() -> None:
-    """Every method and ablation with its inputs, paper and table."""
+    """Every method and ablation: the kind and inputs its tracker class declares, paper, table."""
     from harness.registry import DEFAULT_ABLATION, methods
 
     table = Table(title="trackers")

@@ -30,6 +30,7 @@ INPUT_KINDS = frozenset({"image", "detections"})
 class MultiObjectTracker:
     """Base class of multi-object trackers: ``reset`` once per sequence, then ``step`` per frame."""
 
+    kind: ClassVar[str] = "multi-object"
     inputs: ClassVar[frozenset[str]] = frozenset()
     online: ClassVar[bool] = True
     """False for trackers whose output exists only for a whole sequence (an offline method, a
@@ -76,6 +77,8 @@ class SingleObjectTracker:
     """Base class of single-object trackers: ``init`` on a sample's first frame with its
     ground-truth box, then ``update`` on each later frame (got10k's contract)."""
 
+    kind: ClassVar[str] = "single-object"
+    inputs: ClassVar[frozenset[str]] = frozenset({"image"})
     online: ClassVar[bool] = True
     """False for trackers whose output exists only for whole samples (the ground-truth test
     double): they implement ``track`` alone."""

@@ -1,14 +1,18 @@
 """Registries: tracker methods with their ablations, and dataset adapters.
 
 A method registers once with its default config; each ablation is a named override of that config
-(e.g. ``tba:TBAc-noMem``). Tracker families live in ``trackers/<family>/`` and register on import;
-third-party packages add theirs through the ``trackbench.trackers`` entry-point group.
+(e.g. ``tba:TBAc-noMem``). The factory is named by a ``"module:attribute"`` string and imported on
+first use, so listing methods imports no tracker code; its class declares the tracker's ``kind``
+and ``inputs`` (``harness.protocol``). Every family, built-in (``trackers/<family>/``) or third
+party, is a module named in the ``trackbench.trackers`` entry-point group that registers on
+import; this module imports none of them itself.
 """
 
 from __future__ import annotations
 
 import copy
 import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -17,21 +21,57 @@ from typing import Any
 from harness.errors import ConfigError, did_you_mean
 
 DEFAULT_ABLATION = "default"
+PLUGIN_GROUP = "trackbench.trackers"
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method: how to build it, its default config and its named ablations."""
+    """A registered method: how to build it, its default config and its named ablations.
+
+    Two specs are equal when they are the same registration: the same factory reference, config,
+    ablations and description.
+    """
 
     name: str
-    factory: Callable[..., Any]
+    reference: str  # "module:attribute" of the factory
     config: dict[str, Any]
-    inputs: frozenset[str]
-    kind: str = "multi-object"  # or "single-object"
     paper: str = ""
     table: str = ""
     description: str = ""
     ablations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    registered_factory: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    """The factory itself when it was registered as a callable rather than a reference."""
+
+    @property
+    def factory(self) -> Callable[..., Any]:
+        """The tracker class or factory function, imported on first use."""
+        if self.registered_factory is not None:
+            return self.registered_factory
+        try:
+            return pkgutil.resolve_name(self.reference)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"method {self.name!r}: cannot load its factory {self.reference!r} ({exc})"
+            ) from exc
+
+    def _declared(self, attribute: str) -> Any:
+        factory = self.factory
+        if not hasattr(factory, attribute):
+            raise ConfigError(
+                f"method {self.name!r}: its factory {self.reference} declares no {attribute!r}"
+                " (subclass harness.protocol.MultiObjectTracker or SingleObjectTracker)"
+            )
+        return getattr(factory, attribute)
+
+    @property
+    def kind(self) -> str:
+        """``"multi-object"`` or ``"single-object"``, as the factory's class declares."""
+        return self._declared("kind")
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """What the tracker consumes (``"image"``, ``"detections"``), as its class declares."""
+        return frozenset(self._declared("inputs"))
 
     @property
     def path_config(self) -> frozenset[str]:
@@ -66,13 +106,29 @@ _loaded = False
 
 def register_method(
     name: str,
-    factory: Callable[..., Any],
+    factory: str | Callable[..., Any],
     config: dict[str, Any],
-    inputs: frozenset[str] | set[str],
+    *,
     ablations: dict[str, dict[str, Any]] | None = None,
-    **info: Any,
+    paper: str = "",
+    table: str = "",
+    description: str = "",
 ) -> MethodSpec:
-    """Register method ``name``; ablation overrides may only touch keys of ``config``."""
+    """Register method ``name``, built by ``factory(**config)``.
+
+    ``factory`` is a ``"module:attribute"`` reference, imported on first use, or the callable
+    itself. It is a tracker class, or a function carrying the class attributes the registry reads
+    (``kind``, ``inputs``; optionally ``path_config``, ``check_config``). Ablation overrides may
+    only touch keys of ``config``. A name registered by another registration is a ConfigError;
+    the very same registration again (a module imported twice) replaces the first.
+    """
+    if isinstance(factory, str):
+        module, colon, attribute = factory.partition(":")
+        if not (module and colon and attribute):
+            raise ValueError(f"method {name!r}: factory {factory!r} is not 'module:attribute'")
+        reference, registered_factory = factory, None
+    else:
+        reference, registered_factory = f"{factory.__module__}:{factory.__qualname__}", factory
     ablations = ablations or {}
     for ablation, override in ablations.items():
         unknown = set(override) - set(config)
@@ -80,12 +136,19 @@ def register_method(
             raise ValueError(f"ablation {name}:{ablation} overrides unknown keys {sorted(unknown)}")
     spec = MethodSpec(
         name=name,
-        factory=factory,
+        reference=reference,
         config=dict(config),
-        inputs=frozenset(inputs),
+        paper=paper,
+        table=table,
+        description=description,
         ablations=dict(ablations),
-        **info,
+        registered_factory=registered_factory,
     )
+    registered = _METHODS.get(name)
+    if registered is not None and registered != spec:
+        raise ConfigError(
+            f"method {name!r} is registered twice: by {registered.reference} and by {reference}"
+        )
     _METHODS[name] = spec
     return spec
 
@@ -101,14 +164,14 @@ def register_adapter(adapter_id: str) -> Callable:
 
 
 def load_plugins() -> None:
-    """Import the built-in tracker families and entry-point plugins (once)."""
+    """Import every tracker family of the ``trackbench.trackers`` entry-point group (once): this
+    project's (its pyproject names them) and third-party packages' alike."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    importlib.import_module("trackers")
-    for ep in entry_points(group="trackbench.trackers"):
-        importlib.import_module(ep.value)
+    for entry in entry_points(group=PLUGIN_GROUP):
+        entry.load()
 
 
 def methods() -> dict[str, MethodSpec]:

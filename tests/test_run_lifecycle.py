@@ -220,7 +220,7 @@ from harness import registry
 from harness.cli import main
 from test_run_lifecycle import SlowTracker
 
-registry.register_method("slow", SlowTracker, {}, set())  # pool workers import this file too
+registry.register_method("slow", SlowTracker, {})  # pool workers import this file too
 if __name__ == "__main__":
     main(sys.argv[1:])
 """
@@ -276,7 +276,7 @@ def test_a_stopped_run_marks_unfinished_cells_interrupted_and_resumes(
     board = (out / "leaderboard.md").read_text(encoding="utf-8")
     assert "ground-truth" in board and "interrupted" in board
 
-    registry.register_method("slow", SlowTracker, {}, set())  # the rerun, in this process
+    registry.register_method("slow", SlowTracker, {})  # the rerun, in this process
     monkeypatch.setenv("SLOW_STEP", "0")
     with Store(out / "results.sqlite") as store:
         summary = run_experiment(load_experiment(path), store)

@@ -125,7 +125,6 @@ def broken_method(monkeypatch):
         "broken",
         BrokenTracker,
         {"failure": "nan"},
-        {"detections"},
         ablations={"raise": {"failure": "raise"}},
     )
 

@@ -9,7 +9,8 @@ from harness.data import BoxTable, Sequence
 from harness.motchallenge import read_mot
 from trackers.baselines.ground_truth import GroundTruthTracker
 from trackers.baselines.iou_tracker import IOUTracker, OfflineIOUTracker
-from trackers.baselines.kalman import (
+from trackers.baselines.sort import SORT
+from trackers.common.kalman import (
     INITIAL_COVARIANCE,
     MEASUREMENT,
     MEASUREMENT_NOISE,
@@ -19,7 +20,6 @@ from trackers.baselines.kalman import (
     box_to_measurement,
     state_to_box,
 )
-from trackers.baselines.sort import SORT
 
 
 def make_sequence(rows: list[tuple[int, list[float], float]], num_frames: int) -> Sequence:

@@ -1,4 +1,5 @@
-"""Tracker families; each subpackage registers its methods on import."""
+"""Tracker families, one subpackage each, and ``common/``, the building blocks they share.
 
-import trackers.baselines  # noqa: F401  (registers sort, iou, ground-truth)
-import trackers.tba  # noqa: F401  (registers tba, tba-mnist with the Table 1 ablations)
+A family registers its methods when the registry imports it through the ``trackbench.trackers``
+entry-point group (pyproject.toml), as a third-party package's family does.
+"""

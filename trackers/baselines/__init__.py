@@ -1,28 +1,17 @@
 """Baselines, registered with their ablations: SORT, the IOU tracker and the ground-truth test
-double (multi-object); the constant box and the ground-truth box double (single-object)."""
+double (multi-object); the constant box and the ground-truth box double (single-object).
+
+Registration names each factory by reference, so importing this module imports no tracker code.
+"""
 
 from __future__ import annotations
 
 from harness.registry import register_method
-from trackers.baselines.ground_truth import GroundTruthTracker
-from trackers.baselines.iou_tracker import IOUTracker, OfflineIOUTracker
-from trackers.baselines.single import ConstantBoxTracker, GroundTruthBoxTracker
-from trackers.baselines.sort import SORT
-
-
-def iou_tracker(report: str, **params) -> IOUTracker | OfflineIOUTracker:
-    """The IOU tracker with ``report`` "online" (causal, per frame) or "offline" (the paper's)."""
-    variants = {"online": IOUTracker, "offline": OfflineIOUTracker}
-    if report not in variants:
-        raise ValueError(f"iou tracker report must be 'online' or 'offline', got {report!r}")
-    return variants[report](**params)
-
 
 register_method(
     "sort",
-    SORT,
+    "trackers.baselines.sort:SORT",
     config={"max_age": 1, "min_hits": 3, "iou_threshold": 0.3, "min_score": None},
-    inputs={"detections"},
     ablations={
         # Report a track from its first detection instead of after 3 consecutive hits.
         "no-min-hits": {"min_hits": 0},
@@ -45,9 +34,8 @@ def mot17_offline(**params) -> dict:
 
 register_method(
     "iou",
-    iou_tracker,
+    "trackers.baselines.iou_tracker:iou_tracker",
     config={"sigma_l": 0.3, "sigma_h": 0.5, "sigma_iou": 0.3, "t_min": 5, "report": "online"},
-    inputs={"detections"},
     ablations={
         "offline": {"report": "offline"},
         "mot17-dpm": mot17_offline(sigma_l=-0.5, sigma_h=0.5, sigma_iou=0.4, t_min=4),
@@ -62,9 +50,8 @@ register_method(
 
 register_method(
     "ground-truth",
-    GroundTruthTracker,
+    "trackers.baselines.ground_truth:GroundTruthTracker",
     config={},
-    inputs=set(),
     paper="test double (like got10k's IdentityTracker)",
     table="harness check: MOTA = IDF1 = 1",
     description="Replays each sequence's ground truth; not a method.",
@@ -72,10 +59,8 @@ register_method(
 
 register_method(
     "constant-box",
-    ConstantBoxTracker,
+    "trackers.baselines.single:ConstantBoxTracker",
     config={},
-    inputs={"image"},
-    kind="single-object",
     paper="baseline (got10k's IdentityTracker)",
     table="single-object floor: the score of not moving",
     description="Reports the initial box on every frame.",
@@ -83,10 +68,8 @@ register_method(
 
 register_method(
     "ground-truth-box",
-    GroundTruthBoxTracker,
+    "trackers.baselines.single:GroundTruthBoxTracker",
     config={},
-    inputs=set(),
-    kind="single-object",
     paper="test double",
     table="harness check: IoU = 1",
     description="Replays each sample's ground-truth boxes; not a method.",

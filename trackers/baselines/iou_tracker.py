@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.boxes import iou_matrix
 from harness.data import BoxTable, FrameInput, Sequence, TrackOutput, frame_inputs
 from harness.protocol import MultiObjectTracker
+from trackers.common.association import greedy_iou_matches
 
 
 @dataclass
@@ -58,19 +58,17 @@ class IOUAssociation:
         """Consume frame ``number``'s detections; return the tracks that ended (not extended)."""
         keep = scores >= self.sigma_l
         boxes, scores = boxes[keep], scores[keep]
-        iou = iou_matrix([t.boxes[-1] for t in self.active], boxes)
-        free = np.ones(len(boxes), bool)
+        matched = greedy_iou_matches([t.boxes[-1] for t in self.active], boxes, self.sigma_iou)
         extended, ended = [], []
-        for row, track in zip(iou, self.active):
-            if free.any():
-                best = int(np.argmax(np.where(free, row, -np.inf)))
-                if row[best] >= self.sigma_iou:
-                    track.boxes.append(boxes[best])
-                    track.max_score = max(track.max_score, float(scores[best]))
-                    free[best] = False
-                    extended.append(track)
-                    continue
-            ended.append(track)
+        for track, detection in zip(self.active, matched):
+            if detection < 0:
+                ended.append(track)
+                continue
+            track.boxes.append(boxes[detection])
+            track.max_score = max(track.max_score, float(scores[detection]))
+            extended.append(track)
+        free = np.ones(len(boxes), bool)
+        free[matched[matched >= 0]] = False
         born = [
             IOUTrack(start_frame=number, boxes=[box], max_score=float(score))
             for box, score in zip(boxes[free], scores[free])
@@ -146,3 +144,16 @@ class OfflineIOUTracker(MultiObjectTracker):
             id=np.repeat(np.arange(1, len(finished) + 1), lengths),
             conf=np.repeat([t.max_score for t in finished], lengths),
         ).sorted()
+
+
+def iou_tracker(report: str, **params) -> IOUTracker | OfflineIOUTracker:
+    """The IOU tracker with ``report`` "online" (causal, per frame) or "offline" (the paper's)."""
+    variants = {"online": IOUTracker, "offline": OfflineIOUTracker}
+    if report not in variants:
+        raise ValueError(f"iou tracker report must be 'online' or 'offline', got {report!r}")
+    return variants[report](**params)
+
+
+# What the registry reads from a factory; both variants are multi-object trackers of detections.
+iou_tracker.kind = IOUTracker.kind
+iou_tracker.inputs = IOUTracker.inputs

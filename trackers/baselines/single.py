@@ -23,6 +23,7 @@ class GroundTruthBoxTracker(SingleObjectTracker):
     """Replays each sample's ground-truth boxes (IoU 1 everywhere): checks the single-object
     harness; no method."""
 
+    inputs = frozenset()
     online = False
 
     def track(self, samples: list[SingleObjectSample]) -> list[np.ndarray]:

@@ -22,33 +22,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from harness.boxes import iou_matrix
 from harness.data import FrameInput, TrackOutput
 from harness.protocol import MultiObjectTracker
-from trackers.baselines.kalman import BoxKalmanFilter, state_to_box
-
-
-def associate(
-    detections: np.ndarray, predictions: np.ndarray, iou_threshold: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Match ltwh ``detections`` (n, 4) to ``predictions`` (m, 4) (Sec. 3.3).
-
-    Returns (matches (k, 2) of [detection, track] indices, unmatched detection indices).
-    """
-    iou = iou_matrix(detections, predictions)
-    if iou.size == 0:
-        return np.zeros((0, 2), np.int64), np.arange(len(detections))
-    above = iou > iou_threshold
-    if above.sum(axis=1).max() == 1 and above.sum(axis=0).max() == 1:
-        rows, cols = np.nonzero(above)
-    else:
-        rows, cols = linear_sum_assignment(-iou)
-    kept = iou[rows, cols] >= iou_threshold
-    matches = np.stack([rows[kept], cols[kept]], axis=1).astype(np.int64)
-    unmatched = np.setdiff1d(np.arange(len(detections)), matches[:, 0])
-    return matches, unmatched
+from trackers.common.association import hungarian_iou_matches
+from trackers.common.kalman import BoxKalmanFilter, state_to_box
 
 
 class SORT(MultiObjectTracker):
@@ -104,7 +82,7 @@ class SORT(MultiObjectTracker):
             self._keep(finite)
             predictions = predictions[finite]
 
-        matches, unmatched = associate(boxes, predictions, self.iou_threshold)
+        matches, unmatched = hungarian_iou_matches(boxes, predictions, self.iou_threshold)
         detection, track = matches[:, 0], matches[:, 1]
         self.filters.update(track, boxes[detection])
         self.time_since_update[track] = 0

@@ -4,16 +4,28 @@
 ``dataset`` key picks any configured dataset (``TBAConfig.for_dataset``). The ablations are the
 released code's experiments (``modules/exp_config.json``): ``tba`` = ACT on; ``tbac*`` = ACT off,
 each with one part removed. ``checkpoint`` null runs an untrained, seeded model (smoke tests only).
+
+Registering imports neither torch nor the model: the factory is named by reference, and the
+package's classes (``TBA``, ``TBAConfig``, ``TBATracker``) are imported when first accessed.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from harness.registry import register_method
-from trackers.tba.config import TBAConfig
-from trackers.tba.model import TBA
-from trackers.tba.tracker import TBATracker
 
 __all__ = ["TBA", "TBAConfig", "TBATracker"]
+_CLASS_MODULES = {"TBA": "model", "TBAConfig": "config", "TBATracker": "tracker"}
+
+
+def __getattr__(name: str) -> Any:
+    """``trackers.tba.TBATracker`` and the other public classes, imported on first access."""
+    if name not in _CLASS_MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_CLASS_MODULES[name]}"), name)
+
 
 PAPER = (
     "He et al. 2019, Tracking by Animation: Unsupervised Learning of Multi-Object Attentive"
@@ -65,9 +77,8 @@ VARIANTS = {  # method name -> (dataset, table, description)
 for name, (dataset, table, description) in VARIANTS.items():
     register_method(
         name,
-        TBATracker,
+        "trackers.tba.tracker:TBATracker",
         config=default_config(dataset),
-        inputs={"image"},
         ablations=ABLATIONS,
         paper=PAPER,
         table=table,
