@@ -1,4 +1,4 @@
-"""Where cells are computed: in this process or in a local process pool.
+"""Where cells are computed: in this process, in a local process pool, or as Ray tasks.
 
 An executor gets the runnable cells, the runner's ``record(outcome)`` callback, the store (to
 mark a cell ``running`` when it is handed out) and the progress display. Every executor computes
@@ -9,6 +9,9 @@ the cells. A stopped run (KeyboardInterrupt) stops the executor's workers and pr
 - ``InProcess``: one cell after another here, with frame progress.
 - ``LocalPool(jobs)``: a spawn-based process pool of ``jobs`` workers, each with
   ``max(1, cores // jobs)`` torch and BLAS threads; workers send frame counts on a queue.
+- ``RayTasks(cpus, address)``: one Ray task per cell asking ``cpus`` CPUs, which are its torch
+  and BLAS threads; Ray runs as many side by side as the cluster's CPUs allow. Progress is one
+  line per finished cell (no frame counts).
 """
 
 from __future__ import annotations
@@ -59,10 +62,14 @@ class Executor(Protocol):
         """Compute ``cells``, calling ``record`` with each outcome as it comes."""
 
 
-def make_executor(name: str, jobs: int = 1) -> Executor:
-    """The executor ``trackbench run --jobs JOBS`` uses."""
+def make_executor(name: str, jobs: int = 1, address: str | None = None) -> Executor:
+    """The executor ``trackbench run --executor NAME --jobs JOBS [--address ADDRESS]`` uses."""
+    if name == "ray":
+        return RayTasks(jobs, address)
     if name != "local":
-        raise TrackbenchError(f"unknown executor {name!r} (known: local)")
+        raise TrackbenchError(f"unknown executor {name!r} (known: local, ray)")
+    if address is not None:
+        raise TrackbenchError("--address is the Ray cluster of --executor ray")
     return InProcess() if jobs <= 1 else LocalPool(jobs)
 
 
@@ -172,3 +179,98 @@ def _use_threads(threads: int) -> None:
     tqdm.tqdm.set_lock(threading.RLock())
     torch.set_num_threads(threads)
     threadpoolctl.threadpool_limits(threads)
+
+
+class RayTasks:
+    """Each cell a Ray task asking ``cpus`` CPUs; ``address`` (default ``$RAY_ADDRESS``) names an
+    existing cluster (``auto``, ``ray://HOST:10001``), else a local one sized to this machine is
+    started and shut down after the run. Where Ray is already initialized in this process, the
+    run uses it.
+
+    A task that raises, or whose worker dies, is a failed cell with its error (no retries: a
+    cell that kills its worker would kill it again). Stopping the run cancels the outstanding
+    tasks, killing their workers. Ray's workers must import trackbench and read the datasets at
+    the paths this machine uses.
+    """
+
+    def __init__(self, cpus: int, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise TrackbenchError(
+                "--executor ray needs Ray: pip install 'trackbench[ray]'"
+                " (in a checkout: pip install -e '.[ray]')"
+            ) from None
+        self.cpus, self.address = cpus, address or os.environ.get("RAY_ADDRESS")
+        cores = available_cores()
+        if self.address is None and not ray.is_initialized() and cpus > cores:
+            raise TrackbenchError(
+                f"--jobs {cpus}: a Ray task of {cpus} CPUs does not fit on this machine's"
+                f" {cores} cores"
+            )
+
+    def run(self, cells: list[Cell], record: Record, store: Store, display: NoProgress) -> None:
+        import ray
+
+        if not cells:
+            return
+        started_here = not ray.is_initialized()
+        try:
+            if started_here:
+                self._connect()
+            task = ray.remote(num_cpus=self.cpus, max_retries=0)(_run_cell_on_ray)
+            pending = {}
+            for cell in cells:
+                store.mark_running(cell)
+                pending[task.remote(cell, self.cpus)] = cell
+            try:
+                while pending:
+                    finished, _ = ray.wait(list(pending), timeout=PROGRESS_INTERVAL)
+                    for ref in finished:
+                        record(_ray_outcome(ref, pending.pop(ref)))
+            except BaseException:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+                raise
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _connect(self) -> None:
+        """Join the cluster at ``address``, or start a local one of this machine's cores.
+        ``ray.init`` sets its own SIGTERM handler: the runner's (stop the run) is put back."""
+        import ray
+
+        sigterm = signal.getsignal(signal.SIGTERM)
+        if self.address is None:
+            ray.init(num_cpus=available_cores(), include_dashboard=False)
+        else:
+            try:
+                ray.init(address=self.address)
+            except ConnectionError as exc:
+                raise TrackbenchError(f"Ray cluster {self.address}: {exc}") from None
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, sigterm)
+
+
+def _run_cell_on_ray(cell: Cell, cpus: int) -> CellOutcome:
+    """A Ray task: the cell computed with ``cpus`` threads; its timing records count as jobs
+    the tasks of this size that fit side by side on this node."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    node_cpus = next(n["Resources"]["CPU"] for n in ray.nodes() if n["NodeID"] == node)
+    _use_threads(cpus)
+    _WORKER.update(jobs=max(1, int(node_cpus // cpus)))
+    return run_cell(cell)
+
+
+def _ray_outcome(ref, cell: Cell) -> CellOutcome:
+    """The outcome a finished task returned, or a failed one for a task that raised (its
+    cause's error and the remote traceback) or whose worker died."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:
+        return _failure(cell, getattr(exc, "cause", None) or exc, utc_now())
