@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 import yaml
@@ -55,7 +55,25 @@ OutFolder = Annotated[
 ResultsDatabase = Annotated[
     Path | None, typer.Option(help="Results database (default: <out>/results.sqlite).")
 ]
-Jobs = Annotated[int, typer.Option(min=1, help="Worker processes.")]
+Jobs = Annotated[
+    int,
+    typer.Option(
+        min=1,
+        help="Worker processes (local executor); CPUs, and so threads, of each cell's task (ray).",
+    ),
+]
+ExecutorName = Annotated[
+    Literal["local", "ray"],
+    typer.Option(
+        help="Compute the cells here (local) or as Ray tasks (ray, needs trackbench[ray]).",
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        help="Ray cluster to join, e.g. auto or ray://HOST:10001 (default: start a local one)."
+    ),
+]
 Device = Annotated[
     str | None,
     typer.Option(help="Run and time the trackers on this device (default: the experiment's)."),
@@ -72,13 +90,17 @@ def run(
     report: Annotated[
         bool, typer.Option(help="Write the leaderboard into --out after the run.")
     ] = True,
+    executor: ExecutorName = "local",
+    address: RayAddress = None,
 ) -> None:
     """Run every cell of an experiment not already done in the database, then report."""
+    from harness.executors import make_executor
     from harness.experiment import expand, load_experiment
     from harness.progress import CellBars, CellLines
     from harness.runner import RunInterrupted, run_experiment
     from harness.store import Store
 
+    computer = make_executor(executor, jobs, address)
     spec = load_experiment(experiment)
     if device is not None:
         spec = spec.on_device(device)
@@ -87,7 +109,7 @@ def run(
     display = CellBars(err) if err.is_terminal else CellLines(sys.stderr)
     with Store(db or out / "results.sqlite") as store:
         try:
-            summary = run_experiment(spec, store, jobs=jobs, progress=display)
+            summary = run_experiment(spec, store, progress=display, executor=computer)
         except RunInterrupted as stop:
             _print_summary(err, stop.summary, store.path)
             err.print(
@@ -123,11 +145,21 @@ def reproduce(
     db: ResultsDatabase = None,
     jobs: Jobs = 1,
     device: Device = None,
+    executor: ExecutorName = "local",
+    address: RayAddress = None,
 ) -> None:
     """Run the experiment that reproduces a paper table; the board shows ours beside it."""
     from harness.papers import paper_table
 
-    run(paper_table(table).experiment_path(), out=out, db=db, jobs=jobs, device=device)
+    run(
+        paper_table(table).experiment_path(),
+        out=out,
+        db=db,
+        jobs=jobs,
+        device=device,
+        executor=executor,
+        address=address,
+    )
 
 
 @app.command()

@@ -7,14 +7,12 @@ a ``seed`` key gets the cell's seed) and hands it to its task kind (``harness.ta
 tracks, times, checks and scores; the tracker's ``provenance()`` (which weights ran) is stored with
 the cell. A failing cell is recorded with its traceback and the sweep goes on.
 
-Executors: in-process (``jobs=1``) or a local spawn-based process pool (``jobs>1``). Workers only
-compute; the parent alone writes to the store and shows progress (workers send frame counts on a
-queue). Each worker gets ``max(1, cores // jobs)`` torch and BLAS threads, so parallel cells do not
-oversubscribe the CPU; the timing records say how many threads and jobs there were. Dataset splits
-are loaded in the parent before the pool starts, so an on-disk cache (synthetic videos) is written
-by one process only. Pool workers are fresh interpreters: they know the methods that register on
-import (the ``trackers`` package and ``trackbench.trackers`` entry points), not ones registered at
-run time.
+Executors (``harness.executors``): in-process (``jobs=1``), a local spawn-based process pool
+(``jobs>1``) or Ray tasks. They only compute; this process alone writes to the store and shows
+progress. Each parallel cell gets its share of the cores as torch and BLAS threads, so parallel
+cells do not oversubscribe the CPU; the timing records say how many threads and jobs there were.
+Dataset splits are loaded here before any executor starts, so an on-disk cache (synthetic videos)
+is written by one process only.
 
 Ctrl-C or SIGTERM stops the run: the cells it had not finished are marked ``interrupted`` and
 ``RunInterrupted`` propagates; a rerun computes them.
@@ -23,18 +21,13 @@ Ctrl-C or SIGTERM stops the run: the cells it had not finished are marked ``inte
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
-import queue
 import signal
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.datasets import load_dataset
 from harness.experiment import Cell, Experiment, expand
@@ -42,6 +35,9 @@ from harness.progress import NoProgress, headline
 from harness.registry import parse_method
 from harness.store import Store, device_description, utc_now
 from harness.tasks import task
+
+if TYPE_CHECKING:
+    from harness.executors import Executor
 
 PROGRESS_INTERVAL = 0.5
 """Seconds between two frame counts a cell reports while it runs."""
@@ -89,18 +85,6 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, summary: RunSummary) -> None:
         super().__init__(f"{summary.experiment}: {summary.interrupted} cells interrupted")
         self.summary = summary
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def worker_threads(jobs: int) -> int:
-    """Torch and BLAS threads of each of ``jobs`` workers: the cores shared evenly."""
-    return max(1, available_cores() // jobs)
 
 
 def units_of(cell: Cell) -> list[Any]:
@@ -156,13 +140,21 @@ def _track_and_evaluate(
 
 
 def run_experiment(
-    experiment: Experiment, store: Store, jobs: int = 1, progress: NoProgress | None = None
+    experiment: Experiment,
+    store: Store,
+    jobs: int = 1,
+    progress: NoProgress | None = None,
+    executor: Executor | None = None,
 ) -> RunSummary:
     """Run every cell of ``experiment`` not already done in ``store``; returns the summary.
+    The cells are computed by ``executor`` (default: the local one for ``jobs``).
 
     On Ctrl-C or SIGTERM the unfinished cells are marked ``interrupted`` and ``RunInterrupted``
     (a KeyboardInterrupt) is raised with the summary.
     """
+    from harness.executors import make_executor  # the executors run this module's run_cell
+
+    executor = executor or make_executor("local", jobs)
     cells = expand(experiment)
     finished = store.done_hashes(experiment.name)
     todo = [cell for cell in cells if cell.config_hash not in finished]
@@ -194,18 +186,7 @@ def run_experiment(
         with _signals_interrupt(), display:
             display.start(len(todo))
             runnable = _load_datasets(_check_configs(todo, record), record)
-            if jobs <= 1:
-                for cell in runnable:
-                    store.mark_running(cell)
-                    display.cell_started(cell.config_hash, cell.label, _frames_of(cell))
-                    started = time.perf_counter()
-
-                    def on_frames(done: int, cell=cell, started=started) -> None:
-                        display.frames_done(cell.config_hash, done, time.perf_counter() - started)
-
-                    record(run_cell(cell, _throttled(on_frames)))
-            else:
-                _run_pool(runnable, jobs, store, record, display)
+            executor.run(runnable, record, store, display)
     except KeyboardInterrupt:
         summary.interrupted = store.mark_interrupted(run_id)
         raise RunInterrupted(summary) from None
@@ -253,84 +234,6 @@ def _load_datasets(cells: list[Cell], record) -> list[Cell]:
 
 def _frames_of(cell: Cell) -> int:
     return task(cell.task).frames(units_of(cell))
-
-
-def _run_pool(cells: list[Cell], jobs: int, store: Store, record, display: NoProgress) -> None:
-    """Compute ``cells`` in a spawn-based process pool; the parent records each outcome.
-
-    A cell is ``running`` from the moment it is handed to the pool. A worker that dies (killed,
-    out of memory) fails the cells it leaves unfinished; they are recorded, not lost. Workers
-    ignore SIGINT: the parent alone stops the run, and stops them.
-    """
-    context = multiprocessing.get_context("spawn")
-    frames = context.Queue()
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(jobs, frames)
-    )
-    started: dict[str, float | None] = {}  # None: finished (a late frame count is dropped)
-    try:
-        pending = {}
-        for cell in cells:
-            store.mark_running(cell)
-            pending[pool.submit(run_cell, cell)] = cell
-        while pending:
-            finished, _ = wait(pending, timeout=PROGRESS_INTERVAL, return_when=FIRST_COMPLETED)
-            _show_frames(frames, display, started)
-            for future in finished:
-                cell = pending.pop(future)
-                try:
-                    outcome = future.result()
-                except Exception as exc:  # the worker died
-                    outcome = _failure(cell, exc, utc_now())
-                started[cell.config_hash] = None
-                record(outcome)
-    except BaseException:
-        _stop_workers(pool)
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        frames.close()
-
-
-def _show_frames(frames, display: NoProgress, started: dict[str, float | None]) -> None:
-    """Hand the frame counts the workers sent to the display (``started``: when each cell's
-    first count came, None once it finished)."""
-    while True:
-        try:
-            key, label, done, total = frames.get_nowait()
-        except queue.Empty:
-            return
-        if key not in started:
-            started[key] = time.perf_counter()
-            display.cell_started(key, label, total)
-        if started[key] is not None:
-            display.frames_done(key, done, time.perf_counter() - started[key])
-
-
-def _stop_workers(pool: ProcessPoolExecutor) -> None:
-    """Terminate the pool's worker processes (their cells are marked interrupted)."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())  # shutdown forgets them
-    for process in workers:
-        process.terminate()
-    for process in workers:
-        process.join()
-    pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _init_worker(jobs: int, frames) -> None:
-    """A pool worker: its share of the cores for torch and BLAS, SIGINT left to the parent, and
-    tqdm (used by Hugging Face ``datasets``) on a thread lock: its default process-shared lock
-    is a named semaphore that a worker terminated by a stopped run would leak."""
-    import threadpoolctl
-    import torch
-    import tqdm
-
-    tqdm.tqdm.set_lock(threading.RLock())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threads = worker_threads(jobs)
-    torch.set_num_threads(threads)
-    threadpoolctl.threadpool_limits(threads)
-    _WORKER.update(jobs=jobs, progress=frames)
 
 
 def _queue_reporter(cell: Cell) -> Callable[[int], None] | None:

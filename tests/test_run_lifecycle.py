@@ -19,10 +19,11 @@ from rich.console import Console
 
 from harness import registry
 from harness.data import TrackOutput
+from harness.executors import _init_worker, worker_threads
 from harness.experiment import load_experiment
 from harness.progress import CellBars, CellLines, NoProgress
 from harness.protocol import MultiObjectTracker
-from harness.runner import _init_worker, run_experiment, worker_threads
+from harness.runner import run_experiment
 from harness.store import Store
 from trackers.tba import TBATracker
 
