@@ -36,7 +36,6 @@ datasets_app = typer.Typer(help="Dataset cards.")
 app.add_typer(trackers_app, name="trackers")
 app.add_typer(datasets_app, name="datasets")
 
-EVALUATE_KEYS = tuple("MOTA MOTP IDF1 IDP IDR HOTA DetA AssA LocA FP FN IDSW Frag MT PT ML".split())
 _options = {"debug": False}
 
 
@@ -176,6 +175,7 @@ def evaluate(
 
     from harness.errors import EmptyResultsWarning
     from harness.metrics import evaluate_files
+    from harness.metrics.catalogue import in_catalogue_order, metric_named
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyResultsWarning)
@@ -189,10 +189,15 @@ def evaluate(
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
+    by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class
+    for values_of in by_class.values():
+        values_of["sequences"] = {
+            name: in_catalogue_order(values) for name, values in values_of["sequences"].items()
+        }
+        values_of["combined"] = in_catalogue_order(values_of["combined"])
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class
     for cls, values_of in by_class.items():
         columns = {**values_of["sequences"], "COMBINED": values_of["combined"]}
         caption = f"protocol {protocol}" + (f", class {cls}" if cls else "") + "; ratios in %"
@@ -200,8 +205,9 @@ def evaluate(
         table.add_column("metric")
         for name in columns:
             table.add_column(name, justify="right")
-        for key in EVALUATE_KEYS:
-            table.add_row(key, *(_format_metric(values[key]) for values in columns.values()))
+        for name in values_of["combined"]:
+            info = metric_named(name)
+            table.add_row(name, *(info.format(values[name]) for values in columns.values()))
         _console().print(table)
 
 
@@ -562,11 +568,6 @@ def _write_report(
     )
     for path in written:
         _console().print(f"wrote {path}", markup=False, highlight=False)
-
-
-def _format_metric(value: Any) -> str:
-    """Ratios as percentages with one decimal, counts as integers."""
-    return f"{100 * value:.1f}" if isinstance(value, float) else str(value)
 
 
 def _format_overrides(overrides: dict[str, Any]) -> str:

@@ -12,10 +12,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from harness.errors import ConfigError, FormatError
+from harness.metrics.catalogue import CATALOGUE
 from harness.papers import load_paper_file
 from harness.report import (
     COLUMN_SETS,
-    METRICS,
     board_provenance,
     cell_timings,
     compare_with_paper,
@@ -79,14 +79,14 @@ def test_summary_is_mean_and_sample_std_over_seeds_of_combined_rows():
 
 
 def test_format_cell_percent_counts_and_seeds():
-    assert format_cell(METRICS["MOTA"], 0.992, 0.002, 3) == "99.2 ± 0.2"
-    assert format_cell(METRICS["MOTA"], 0.25, math.nan, 1) == "25.0"
-    assert format_cell(METRICS["MOTA"], 0.25, 0.01, 1) == "25.0"  # one seed: no ± at all
-    assert format_cell(METRICS["FP"], 60.0, 10.0, 3) == "60 ± 10.0"
-    assert format_cell(METRICS["IDSW"], 91 / 3, 0.577, 3) == "30.3 ± 0.6"
-    assert format_cell(METRICS["FN"], 22096.0, math.nan, 1) == "22,096"
-    assert format_cell(METRICS["FAF"], 0.0123, math.nan, 1) == "0.01"
-    assert format_cell(METRICS["IDF1"], math.nan, math.nan, 2) == "—"
+    assert format_cell(CATALOGUE["MOTA"], 0.992, 0.002, 3) == "99.2 ± 0.2"
+    assert format_cell(CATALOGUE["MOTA"], 0.25, math.nan, 1) == "25.0"
+    assert format_cell(CATALOGUE["MOTA"], 0.25, 0.01, 1) == "25.0"  # one seed: no ± at all
+    assert format_cell(CATALOGUE["FP"], 60.0, 10.0, 3) == "60 ± 10.0"
+    assert format_cell(CATALOGUE["IDSW"], 91 / 3, 0.577, 3) == "30.3 ± 0.6"
+    assert format_cell(CATALOGUE["FN"], 22096.0, math.nan, 1) == "22,096"
+    assert format_cell(CATALOGUE["FAF"], 0.0123, math.nan, 1) == "0.01"
+    assert format_cell(CATALOGUE["IDF1"], math.nan, math.nan, 2) == "—"
 
 
 def test_named_column_sets_and_validation():
