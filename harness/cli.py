@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,6 +38,13 @@ app.add_typer(trackers_app, name="trackers")
 app.add_typer(datasets_app, name="datasets")
 
 _options = {"debug": False}
+
+
+class ReportFormat(StrEnum):
+    """What ``trackbench report`` makes."""
+
+    files = "files"
+    json = "json"
 
 
 @app.callback()
@@ -214,16 +222,33 @@ def evaluate(
 @app.command()
 def report(
     db: Annotated[Path, typer.Option(help="Results database.")],
-    out: Annotated[Path, typer.Option(help="Report folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (needed with --format files).")
+    ] = None,
     experiment: Annotated[
         str | None, typer.Option(help="Experiment to report (needed if several).")
     ] = None,
+    output_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="files: the board's files in --out; json: its rows on stdout (for CI).",
+        ),
+    ] = ReportFormat.files,
 ) -> None:
-    """Write the leaderboard (Markdown, CSV, HTML, LaTeX, plot) of an experiment's results."""
+    """Write the leaderboard (Markdown, CSV, HTML, LaTeX, plot) of an experiment's results, or
+    print its rows as JSON."""
     from harness.store import Store
 
+    if output_format is ReportFormat.files and out is None:
+        raise ConfigError("--out is needed to write the board's files (or use --format json)")
     with Store(db, create=False) as store:
-        _write_report(store, store.resolve_experiment(experiment), out)
+        name = store.resolve_experiment(experiment)
+        if output_format is ReportFormat.json:
+            rows = _board_rows(store, name)
+            typer.echo(json.dumps({"experiment": name, "rows": rows}, indent=2, ensure_ascii=False))
+        else:
+            _write_report(store, name, out)
 
 
 @app.command()
@@ -538,6 +563,17 @@ def _parse_params(
 def _console() -> Console:
     """A console for tables: the terminal's width, or 160 columns when piped to a file."""
     return Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _board_rows(store, experiment: str) -> list[dict[str, Any]]:
+    """``report.board_rows`` of an experiment's done cells, with its paper tables."""
+    from harness.papers import tables_for
+    from harness.report import board_rows
+
+    frame = store.metrics_frame(experiment)
+    if frame.empty:
+        return []
+    return board_rows(frame, store.timings_frame(experiment), tables_for(frame))
 
 
 def _write_report(

@@ -258,6 +258,49 @@ def write_report(
     return written + plots
 
 
+def board_rows(
+    frame: pd.DataFrame,
+    timings: pd.DataFrame | None = None,
+    papers: Sequence[PaperTable | str] | None = None,
+) -> list[dict[str, Any]]:
+    """The board as JSON-ready rows (``trackbench report --format json``): per report row the
+    key columns, ``n`` (seeds) and ``metrics``: per metric with a value, in stored units,
+    ``{"mean", "std", "spread", "n"}`` (``summarize``'s spread rule), plus ``"paper"``: {table id:
+    {"value", "delta", "unit"}} in the paper's units where a paper table has the metric for the
+    row. NaN is None."""
+    summary, comparisons = _summary_and_papers(frame, timings, papers)
+    paper_cells: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for table, tidy in comparisons:
+        for cell in tidy[tidy["n_seeds"] > 0].to_dict("records"):
+            where = tuple(cell[k] for k in ("dataset", "split", "detections", "ref", "metric"))
+            paper_cells.setdefault(where, {})[table.id] = {
+                "value": json_value(cell["paper"]),
+                "delta": json_value(cell["delta"]),
+                "unit": cell["unit"],
+            }
+    names = [column[: -len("_mean")] for column in summary.columns if column.endswith("_mean")]
+    spreads = {name: spread_of(summary, name) for name in names}
+    rows = []
+    for index, record in summary.iterrows():
+        metrics = {}
+        for name in names:
+            if not np.isfinite(record[f"{name}_mean"]):
+                continue
+            metrics[name] = {
+                "mean": json_value(record[f"{name}_mean"]),
+                "std": json_value(record[f"{name}_std"]),
+                "spread": spreads[name].loc[index, "spread"],
+                "n": int(spreads[name].loc[index, "n"]),
+            }
+            ref = method_label(record["method"], record["ablation"])
+            where = (record["dataset"], record["split"], record["detections"], ref, name)
+            if where in paper_cells:
+                metrics[name]["paper"] = paper_cells[where]
+        keys = {k: record[k] for k in KEY}
+        rows.append({**keys, "n": int(record["n_seeds"]), "metrics": metrics})
+    return rows
+
+
 def _summary_and_papers(
     frame: pd.DataFrame,
     timings: pd.DataFrame | None,

@@ -36,6 +36,7 @@ from harness.report import (
     SEEDS,
     SEQUENCES,
     TIMING_SHOWN,
+    board_rows,
     spread_of,
     summarize,
     write_report,
@@ -188,3 +189,18 @@ def test_boards_name_the_spread_of_their_plus_minus(tmp_path):
     assert list(csv.columns[start : start + 4]) == ["IoU_mean", "IoU_std", "IoU_n", "IoU_spread"]
     assert "MOTA_spread" not in csv.columns  # a trackeval metric spreads over n_seeds seeds
     assert csv["IoU_spread"].tolist() == [SEQUENCES, SEEDS]
+
+
+def test_board_rows_carry_mean_std_spread_and_n_per_metric():
+    rows = {row["method"]: row for row in board_rows(FRAME)}
+    one = rows["one"]
+    assert one["n"] == 1 and list(one["metrics"]) == ["MOTA", "IoU", "CenterError"]
+    assert one["metrics"]["IoU"] == {
+        "mean": pytest.approx(0.5),
+        "std": pytest.approx(np.std([0.2, 0.5, 0.8])),
+        "spread": SEQUENCES,
+        "n": 3,
+    }
+    assert one["metrics"]["MOTA"] == {"mean": 0.3, "std": None, "spread": SEEDS, "n": 1}
+    assert rows["three"]["metrics"]["IoU"]["spread"] == SEEDS
+    assert "MOTA" not in rows["three"]["metrics"]  # no value: left out

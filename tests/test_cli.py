@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -234,6 +235,21 @@ def test_run_then_report(trackbench, tmp_path):
     )
     assert code == 0 and "leaderboard.md" in stdout
     assert (tmp_path / "board" / "leaderboard.html").is_file()
+
+    code, stdout, _ = trackbench("report", "--db", out / "results.sqlite", "--format", "json")
+    board = json.loads(stdout)
+    assert code == 0 and board["experiment"] == "tiny"
+    csv = pd.read_csv(tmp_path / "board" / "leaderboard.csv").set_index("method")
+    for row in board["rows"]:
+        assert row["n"] == 2 and row["method"] in ("iou", "ground-truth")
+        assert list(row["metrics"])[:3] == ["MOTA", "MOTP", "IDF1"]  # catalogue order
+        for name in ("MOTA", "FP", "fps"):
+            cell = row["metrics"][name]
+            assert (cell["spread"], cell["n"]) == ("seeds", 2)
+            assert cell["mean"] == pytest.approx(csv.loc[row["method"], f"{name}_mean"])
+            assert cell["std"] == pytest.approx(csv.loc[row["method"], f"{name}_std"])
+    code, _, err = trackbench("report", "--db", out / "results.sqlite")
+    assert code == 2 and "--out is needed" in err
 
 
 def test_run_with_failed_cells_exits_1(trackbench, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -17,6 +18,7 @@ from harness.papers import load_paper_file
 from harness.report import (
     COLUMN_SETS,
     board_provenance,
+    board_rows,
     cell_timings,
     compare_with_paper,
     format_cell,
@@ -365,6 +367,23 @@ def test_paper_delta_is_ours_minus_paper_in_paper_units(toy_table):
     assert tidy.loc[("NoMem", "MOTA"), "delta"] == pytest.approx(25.0)
     assert math.isnan(tidy.loc[("Other", "MOTA"), "ours_mean"])  # no run of tba:TBAc
     assert tidy.loc[("Other", "MOTA"), "paper"] == 90.0
+
+
+def test_board_rows_put_the_paper_beside_ours(toy_table):
+    rows = board_rows(HAND, papers=[toy_table])
+    json.dumps(rows, allow_nan=False)  # JSON-ready: no NaN, plain numbers
+    full, no_mem = ({**row.pop("metrics"), **row} for row in rows)
+    assert full["n"] == 3 and full["method"] == "tba" and full["ablation"] == "default"
+    assert full["MOTA"] == {
+        "mean": pytest.approx(0.992),
+        "std": pytest.approx(0.002),
+        "spread": "seeds",
+        "n": 3,
+        "paper": {"toy": {"value": 99.5, "delta": pytest.approx(-0.3), "unit": "percent"}},
+    }
+    assert full["IDSW"]["paper"] == {"toy": {"value": None, "delta": None, "unit": "count"}}
+    assert no_mem["MOTA"]["std"] is None and no_mem["FP"]["paper"]["toy"]["delta"] == 7
+    assert "IDSW" not in no_mem  # no value of ours
 
 
 def test_paper_comparison_in_report(tmp_path, toy_table):
