@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -36,8 +37,14 @@ datasets_app = typer.Typer(help="Dataset cards.")
 app.add_typer(trackers_app, name="trackers")
 app.add_typer(datasets_app, name="datasets")
 
-EVALUATE_KEYS = tuple("MOTA MOTP IDF1 IDP IDR HOTA DetA AssA LocA FP FN IDSW Frag MT PT ML".split())
 _options = {"debug": False}
+
+
+class ReportFormat(StrEnum):
+    """What ``trackbench report`` makes."""
+
+    files = "files"
+    json = "json"
 
 
 @app.callback()
@@ -208,6 +215,7 @@ def evaluate(
 
     from harness.errors import EmptyResultsWarning
     from harness.metrics import evaluate_files
+    from harness.metrics.catalogue import in_catalogue_order, metric_named
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyResultsWarning)
@@ -221,10 +229,15 @@ def evaluate(
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
+    by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class
+    for values_of in by_class.values():
+        values_of["sequences"] = {
+            name: in_catalogue_order(values) for name, values in values_of["sequences"].items()
+        }
+        values_of["combined"] = in_catalogue_order(values_of["combined"])
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class
     for cls, values_of in by_class.items():
         columns = {**values_of["sequences"], "COMBINED": values_of["combined"]}
         caption = f"protocol {protocol}" + (f", class {cls}" if cls else "") + "; ratios in %"
@@ -232,24 +245,42 @@ def evaluate(
         table.add_column("metric")
         for name in columns:
             table.add_column(name, justify="right")
-        for key in EVALUATE_KEYS:
-            table.add_row(key, *(_format_metric(values[key]) for values in columns.values()))
+        for name in values_of["combined"]:
+            info = metric_named(name)
+            table.add_row(name, *(info.format(values[name]) for values in columns.values()))
         _console().print(table)
 
 
 @app.command()
 def report(
     db: Annotated[Path, typer.Option(help="Results database.")],
-    out: Annotated[Path, typer.Option(help="Report folder.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (needed with --format files).")
+    ] = None,
     experiment: Annotated[
         str | None, typer.Option(help="Experiment to report (needed if several).")
     ] = None,
+    output_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            help="files: the board's files in --out; json: its rows on stdout (for CI).",
+        ),
+    ] = ReportFormat.files,
 ) -> None:
-    """Write the leaderboard (Markdown, CSV, HTML, LaTeX, plot) of an experiment's results."""
+    """Write the leaderboard (Markdown, CSV, HTML, LaTeX, plot) of an experiment's results, or
+    print its rows as JSON."""
     from harness.store import Store
 
+    if output_format is ReportFormat.files and out is None:
+        raise ConfigError("--out is needed to write the board's files (or use --format json)")
     with Store(db, create=False) as store:
-        _write_report(store, store.resolve_experiment(experiment), out)
+        name = store.resolve_experiment(experiment)
+        if output_format is ReportFormat.json:
+            rows = _board_rows(store, name)
+            typer.echo(json.dumps({"experiment": name, "rows": rows}, indent=2, ensure_ascii=False))
+        else:
+            _write_report(store, name, out)
 
 
 @app.command()
@@ -566,6 +597,17 @@ def _console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 160)
 
 
+def _board_rows(store, experiment: str) -> list[dict[str, Any]]:
+    """``report.board_rows`` of an experiment's done cells, with its paper tables."""
+    from harness.papers import tables_for
+    from harness.report import board_rows
+
+    frame = store.metrics_frame(experiment)
+    if frame.empty:
+        return []
+    return board_rows(frame, store.timings_frame(experiment), tables_for(frame))
+
+
 def _write_report(
     store, experiment: str, out: Path, config_hashes: list[str] | None = None
 ) -> None:
@@ -594,11 +636,6 @@ def _write_report(
     )
     for path in written:
         _console().print(f"wrote {path}", markup=False, highlight=False)
-
-
-def _format_metric(value: Any) -> str:
-    """Ratios as percentages with one decimal, counts as integers."""
-    return f"{100 * value:.1f}" if isinstance(value, float) else str(value)
 
 
 def _format_overrides(overrides: dict[str, Any]) -> str:

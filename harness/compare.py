@@ -17,17 +17,21 @@ Rules:
   the config hash (the change may alter a method's config). Values are the ``COMBINED`` ones,
   pooled over seeds per side (``harness.report.summarize``): mean, sample std, n.
 - Metrics default to the leaderboard's default column set (``mot``); ``--metrics`` takes metric
-  names or a column-set name. Directions and labels come from ``harness.report.METRICS``; a
-  metric without a direction (PT, GT_IDs) cannot be gated.
+  names or a column-set name. Directions, labels and units come from the metric catalogue
+  (``harness.metrics.catalogue``); a metric without a direction (PT, GT_IDs) cannot be gated.
 - A metric regresses when it moves in its bad direction by more than
   ``allowed = tolerance + z * SE`` with ``SE = sqrt(s_b²/n_b + s_n²/n_n)`` (Welch). A side with one
   seed has no std of its own; it borrows the other side's (the same method, the same noise), so
   SE is 0 only when both sides have one seed. An improvement beyond the same ``allowed`` is
   reported (↑) and never fails.
-- Default tolerances (``DEFAULT_TOLERANCES``, by metric kind): ratios 0.005 absolute (0.5 points);
-  counts 2% of the baseline mean but at least 1 (one event); other values (FAF) 2% but at least
-  0.01. ``--tolerance METRIC=X`` sets an absolute tolerance in the stored units (fractions for
-  ratios), ``METRIC=X%`` a relative one; either replaces the default for that metric.
+- Seed noise only: a side's std counts when it has several seeds. (A one-seed row's ± on a board
+  may spread over sequences, ``report.summarize``; both sides score the same sequences, so that
+  spread is no noise between them.)
+- Default tolerances (``DEFAULT_TOLERANCES``, by catalogue unit): fractions 0.005 absolute
+  (0.5 points); counts and bytes 2% of the baseline mean but at least 1; other values (FAF, ms,
+  fps, px) 2% but at least 0.01. ``--tolerance METRIC=X`` sets an absolute tolerance in the
+  stored units (fractions for ratios), ``METRIC=X%`` a relative one; either replaces the default
+  for that metric.
 - Speed (fps of the tracker, each cell's sequences combined by ``report.cell_timings``) is
   compared only with ``--speed``: timings differ between machines. Default tolerance 20% relative.
 - A baseline row absent from NEW, or lacking some of the baseline's seeds (cells not done: failed
@@ -40,7 +44,6 @@ Rules:
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,21 +54,32 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError, FormatError, TrackbenchError, did_you_mean
+from harness.metrics.catalogue import (
+    BYTES,
+    COUNT_UNIT,
+    FPS,
+    FRACTION,
+    MS,
+    PIXELS,
+    VALUE,
+    Metric,
+    metric_named,
+)
 from harness.report import (
     COLUMN_SETS,
     DEFAULT_COLUMN_SET,
     KEY,
-    METRICS,
-    TIMINGS,
-    MetricInfo,
+    SEEDS,
     combined_rows,
     counted,
     format_cell,
     format_delta,
+    json_value,
     markdown_escape,
     method_label,
     resolve_columns,
     row_label,
+    spread_of,
     summarize,
 )
 from harness.store import Store
@@ -85,9 +99,9 @@ class Tolerance:
     def amount(self, baseline: np.ndarray) -> np.ndarray:
         return np.maximum(self.absolute, self.relative * np.abs(baseline))
 
-    def describe(self, info: MetricInfo) -> str:
-        """The tolerance in shown units: points for ratios, else the metric's units."""
-        scale, unit = (100.0, " pt") if info.kind == "ratio" else (1.0, "")
+    def describe(self, info: Metric) -> str:
+        """The tolerance in shown units: points for fractions, else the metric's units."""
+        scale, unit = (100.0, " pt") if info.unit == FRACTION else (1.0, "")
         absolute = f"{self.absolute * scale:g}{unit}"
         relative = f"{100 * self.relative:g}%"
         if self.absolute and self.relative:
@@ -95,10 +109,16 @@ class Tolerance:
         return relative if self.relative else absolute
 
 
-DEFAULT_TOLERANCES: dict[str, Tolerance] = {
-    "ratio": Tolerance(absolute=0.005),
-    "count": Tolerance(absolute=1.0, relative=0.02),
-    "value": Tolerance(absolute=0.01, relative=0.02),
+_WHOLE_THINGS = Tolerance(absolute=1.0, relative=0.02)
+_REAL_VALUES = Tolerance(absolute=0.01, relative=0.02)
+DEFAULT_TOLERANCES: dict[str, Tolerance] = {  # by catalogue unit
+    FRACTION: Tolerance(absolute=0.005),
+    COUNT_UNIT: _WHOLE_THINGS,
+    BYTES: _WHOLE_THINGS,
+    VALUE: _REAL_VALUES,
+    MS: _REAL_VALUES,
+    FPS: _REAL_VALUES,
+    PIXELS: _REAL_VALUES,
 }
 DEFAULT_SPEED_TOLERANCE = 0.2
 _TOLERANCE_SPEC = re.compile(r"^\s*([^=\s]+)\s*=\s*([0-9]*\.?[0-9]+(?:e[-+]?[0-9]+)?)\s*(%?)\s*$")
@@ -148,7 +168,7 @@ class ComparisonResult:
         found = "no regressions"
         if len(per_metric):
             metrics = ", ".join(
-                f"{_info(name).label} on {counted(int(per_metric[name]), 'row')}"
+                f"{metric_named(name).label} on {counted(int(per_metric[name]), 'row')}"
                 for name in self.tolerances
                 if name in per_metric
             )
@@ -272,12 +292,12 @@ def _short(digests: set[str]) -> str:
 
 def resolve_metrics(metrics: str | Sequence[str] | None) -> list[str]:
     """Metric names to gate: a column-set name, comma-separated names, a list, or None (the
-    default column set). Every one must have a direction in ``METRICS``."""
+    default column set). Every one must have a direction in the catalogue."""
     if isinstance(metrics, str):
         items = [m.strip() for m in metrics.split(",") if m.strip()]
         metrics = items[0] if len(items) == 1 and items[0] in COLUMN_SETS else items
     names = resolve_columns(metrics or DEFAULT_COLUMN_SET)
-    undirected = [m for m in names if METRICS[m].higher_is_better is None]
+    undirected = [m for m in names if metric_named(m).higher_is_better is None]
     if undirected:
         raise ConfigError(f"metrics {undirected} have no better direction and cannot be gated")
     return names
@@ -358,14 +378,10 @@ def _tolerances(
         raise ConfigError(
             f"--tolerance for {unknown}, which are not compared" + did_you_mean(unknown[0], names)
         )
-    defaults = {name: DEFAULT_TOLERANCES[_info(name).kind] for name in names}
+    defaults = {name: DEFAULT_TOLERANCES[metric_named(name).unit] for name in names}
     if SPEED_METRIC in names:
         defaults[SPEED_METRIC] = Tolerance(relative=speed_tolerance)
     return defaults | overrides
-
-
-def _info(name: str) -> MetricInfo:
-    return TIMINGS[name] if name == SPEED_METRIC else METRICS[name]
 
 
 def _side_summary(
@@ -407,13 +423,16 @@ def _missing_rows(base_seeds: pd.Series, new_seeds: pd.Series) -> pd.DataFrame:
 
 
 def _long(summary: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    """One row per (report row, metric): mean, std, n, and the row's and metric's order."""
+    """One row per (report row, metric): mean, std over seeds (NaN where a one-seed row's spreads
+    over sequences), n seeds, and the row's and metric's order."""
     return pd.concat(
         [
             summary[KEY].assign(
                 metric=name,
                 mean=summary[f"{name}_mean"].astype(float),
-                std=summary[f"{name}_std"].astype(float),
+                std=summary[f"{name}_std"]
+                .astype(float)
+                .where(spread_of(summary, name)["spread"] == SEEDS),
                 n=summary["n_seeds"].astype(int),
                 row=np.arange(len(summary)),
                 order=position,
@@ -437,7 +456,7 @@ def _judge(paired: pd.DataFrame, tolerance_of: dict[str, Tolerance], z: float) -
     tolerance = np.array(
         [float(tolerance_of[m].amount(b)) for m, b in zip(paired["metric"], base)], dtype=float
     )
-    sign = np.array([1.0 if _info(m).higher_is_better else -1.0 for m in paired["metric"]])
+    sign = np.array([1.0 if metric_named(m).higher_is_better else -1.0 for m in paired["metric"]])
     delta = new - base
     worse = -sign * delta  # > 0: moved in the bad direction
     allowed = tolerance + z * se
@@ -462,12 +481,7 @@ def _judge(paired: pd.DataFrame, tolerance_of: dict[str, Tolerance], z: float) -
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    def plain(value: Any) -> Any:
-        if isinstance(value, np.generic):
-            value = value.item()
-        return None if isinstance(value, float) and math.isnan(value) else value
-
-    return [{k: plain(v) for k, v in record.items()} for record in frame.to_dict("records")]
+    return [{k: json_value(v) for k, v in record.items()} for record in frame.to_dict("records")]
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -480,8 +494,8 @@ def display_rows(result: ComparisonResult) -> list[list[str]]:
     the shown units (points for ratios); a row's label only on its first line."""
     lines, previous = [], None
     for record in result.comparisons.to_dict("records"):
-        info = _info(record["metric"])
-        scale = 100.0 if info.kind == "ratio" else 1.0
+        info = metric_named(record["metric"])
+        scale = info.scale
         label = row_label(record)
         lines.append(
             [
@@ -509,14 +523,14 @@ def display_rows(result: ComparisonResult) -> list[list[str]]:
     return lines
 
 
-def _side_cell(info: MetricInfo, record: dict[str, Any], side: str) -> str:
+def _side_cell(info: Metric, record: dict[str, Any], side: str) -> str:
     n = int(record[f"{side}_n"])
     return f"{format_cell(info, record[f'{side}_mean'], record[f'{side}_std'], n)} ({n})"
 
 
 def table_notes(result: ComparisonResult) -> list[str]:
     tolerances = ", ".join(
-        f"{_info(name).label} {tolerance.describe(_info(name))}"
+        f"{metric_named(name).label} {tolerance.describe(metric_named(name))}"
         for name, tolerance in result.tolerances.items()
     )
     return [

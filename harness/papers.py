@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from harness.errors import ConfigError, did_you_mean
+from harness.metrics.catalogue import COUNT_UNIT, FRACTION, VALUE
 from harness.registry import DEFAULT_ABLATION
 
 PAPERS_DIR = Path(
@@ -31,6 +32,8 @@ PAPERS_DIR = Path(
 )
 DIRECTIONS = ("up", "down")
 UNITS = ("percent", "count", "rate")
+#: A paper unit -> the catalogue unit of the metrics it can print (percent: a fraction x 100).
+CATALOGUE_UNITS = {"percent": FRACTION, "count": COUNT_UNIT, "rate": VALUE}
 _ABBREVIATED = re.compile(r"^(\d+(?:\.\d+)?)([KM])$")
 _SCALE = {"K": 1e3, "M": 1e6}
 

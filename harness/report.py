@@ -38,55 +38,23 @@ from matplotlib.figure import Figure
 from pandas.api.typing import SeriesGroupBy
 
 from harness.errors import ConfigError, FormatError, did_you_mean
-from harness.papers import PaperTable, paper_table
+from harness.metrics.catalogue import (
+    CATALOGUE,
+    FRACTION,
+    MEAN_COMBINE,
+    TIMING,
+    Metric,
+    metric_named,
+    names_of,
+)
+from harness.papers import CATALOGUE_UNITS, PaperTable, paper_table
 from harness.registry import DEFAULT_ABLATION
 
 KEY = ["dataset", "split", "detections", "method", "ablation"]
 COMBINED = "COMBINED"
 
 
-@dataclass(frozen=True)
-class MetricInfo:
-    """How a metric is shown: ``kind`` "ratio" (fraction, shown in %), "count" or "value"."""
-
-    label: str
-    higher_is_better: bool | None
-    kind: str
-    decimals: int = 1
-
-    @property
-    def header(self) -> str:
-        arrow = {True: " ↑", False: " ↓", None: ""}[self.higher_is_better]
-        return self.label + arrow
-
-
-def _ratio(label: str) -> MetricInfo:
-    return MetricInfo(label, True, "ratio")
-
-
-METRICS: dict[str, MetricInfo] = {
-    **{name: _ratio(name) for name in ("MOTA", "MOTP", "IDF1", "IDP", "IDR")},
-    **{
-        name: _ratio(name)
-        for name in ("HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr", "AssRe", "AssPr")
-    },
-    "FP": MetricInfo("FP", False, "count"),
-    "FN": MetricInfo("FN", False, "count"),
-    "IDSW": MetricInfo("IDS", False, "count"),
-    "Frag": MetricInfo("Frag", False, "count"),
-    "MT": MetricInfo("MT", True, "count"),
-    "PT": MetricInfo("PT", None, "count"),
-    "ML": MetricInfo("ML", False, "count"),
-    "FAF": MetricInfo("FAF", False, "value", decimals=2),
-    "GT_Dets": MetricInfo("GT Dets", None, "count"),
-    "GT_IDs": MetricInfo("GT IDs", None, "count"),
-}
-TIMINGS: dict[str, MetricInfo] = {
-    "fps": MetricInfo("fps", True, "value"),
-    "latency_p50_ms": MetricInfo("p50 ms", False, "value"),
-    "latency_p95_ms": MetricInfo("p95 ms", False, "value"),
-    "peak_memory_bytes": MetricInfo("peak memory", False, "count"),
-}
+TIMING_FIELDS = names_of([TIMING])
 TIMING_SHOWN = ("fps", "latency_p50_ms")
 # Methods that replay the ground truth: never a column's best, and off the speed axis (their fps
 # is not a tracker's speed).
@@ -104,7 +72,7 @@ COLUMN_SETS: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_COLUMN_SET = "mot"
 PLOT_METRICS = ("MOTA", "IDF1")
-_UNIT_KIND = {"percent": "ratio", "count": "count", "rate": "value"}
+SEEDS, SEQUENCES = "seeds", "sequences"  # what a cell's ± spreads over (``spread_of``)
 
 
 def resolve_columns(columns: str | Sequence[str] | None = None) -> list[str]:
@@ -119,18 +87,24 @@ def resolve_columns(columns: str | Sequence[str] | None = None) -> list[str]:
     if not columns:
         raise ConfigError("no report columns given")
     for name in columns:
-        if name not in METRICS:
-            raise ConfigError(f"unknown report column {name!r}" + did_you_mean(name, list(METRICS)))
+        metric_named(name)
     return list(columns)
 
 
 def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per report key: ``n_seeds`` and ``<metric>_mean`` / ``<metric>_std`` over seeds.
+    """One row per report key: ``n_seeds``, and ``<metric>_mean`` / ``<metric>_std`` of the
+    ``COMBINED`` values in raw units (fractions, counts), in catalogue order (undeclared metrics
+    after, by name). Row order is the order of first appearance.
 
-    Uses the ``COMBINED`` rows only; raw units (fractions, counts). With ``timings`` (the
-    per-sequence rows of ``Store.timings_frame``), the ``TIMINGS`` columns are added the same way
-    from each cell's combined timing (see ``cell_timings``), and ``device_name``. Row order is
-    the order of first appearance.
+    The spread rule, here only: ``<metric>_std`` is the sample std (ddof 1) over seeds, except
+    for a metric the catalogue combines by ``mean`` in a row with one seed, where it is the
+    population std (ddof 0) over the row's per-sequence values (one sequence = one sample), as
+    Gan et al. print single-object IoU. Such a metric also gets ``<metric>_n`` (seeds or
+    sequences) and ``<metric>_spread`` (``SEEDS`` or ``SEQUENCES``); for every other metric the
+    spread is over the row's ``n_seeds`` seeds (``spread_of`` reads either).
+
+    With ``timings`` (the per-sequence rows of ``Store.timings_frame``), the timing fields are
+    added the same way from each cell's combined timing (``cell_timings``), and ``device_name``.
     """
     combined = combined_rows(frame)
     if combined.empty:
@@ -145,28 +119,39 @@ def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.Da
         )
     stats = _seed_stats(combined, "metric", "value")
     present = set(stats.columns.get_level_values(1))
-    names = [m for m in METRICS if m in present] + sorted(present - set(METRICS))
+    names = [m for m in CATALOGUE if m in present] + sorted(present - set(CATALOGUE))
     summary = _flatten(stats, names)
     summary.insert(0, "n_seeds", combined.groupby(KEY, sort=False, dropna=False)["seed"].nunique())
+    averaged = [m for m in names if m in CATALOGUE and CATALOGUE[m].combine == MEAN_COMBINE]
+    if averaged:
+        summary = _spread_over_sequences(summary, frame, averaged)
     if timings is not None:
         timed = cell_timings(timings)
         long = timed.melt(
-            id_vars=KEY + ["seed"], value_vars=list(TIMINGS), var_name="metric", value_name="value"
+            id_vars=KEY + ["seed"], value_vars=TIMING_FIELDS, var_name="metric", value_name="value"
         )
-        summary = summary.join(_flatten(_seed_stats(long, "metric", "value"), list(TIMINGS)))
+        summary = summary.join(_flatten(_seed_stats(long, "metric", "value"), TIMING_FIELDS))
         summary = summary.join(
             _distinct(timed.groupby(KEY, sort=False, dropna=False)["device_name"])
         )
     return summary.reset_index()
 
 
-def format_cell(info: MetricInfo, mean: float, std: float, n: int) -> str:
+def spread_of(summary: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Per ``summarize`` row, what the ± of metric ``name`` spreads over: ``spread`` (``SEEDS``
+    or ``SEQUENCES``) and ``n`` (how many of them)."""
+    if f"{name}_spread" in summary.columns:
+        return pd.DataFrame({"spread": summary[f"{name}_spread"], "n": summary[f"{name}_n"]})
+    return pd.DataFrame({"spread": SEEDS, "n": summary["n_seeds"]}, index=summary.index)
+
+
+def format_cell(info: Metric, mean: float, std: float, n: int) -> str:
     """``mean ± std`` as papers print it (std only when ``n > 1``); ``—`` when missing."""
     if not np.isfinite(mean):
         return "—"
-    text = _format_number(info, mean)
+    text = info.format(mean)
     if n > 1 and np.isfinite(std):
-        text += " ± " + _format_number(info, std, spread=True)
+        text += " ± " + info.format(std, spread=True)
     return text
 
 
@@ -175,39 +160,45 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
 
     Ours are converted to the paper's units (fractions -> percent); ``delta`` = ours − paper.
     Our rows match on the table's dataset and split and the row's ``method:ablation``; a paper
-    row without a match keeps NaN for ours.
+    row without a match keeps NaN for ours. A metric the catalogue combines by mean also gets
+    ``ours_n`` and ``spread`` (``spread_of``; the others spread over ``n_seeds`` seeds).
     """
     _check_paper_units(table)
     mine = summary[(summary["dataset"] == table.dataset) & (summary["split"] == table.split)]
+    spreads = {c.metric: spread_of(mine, c.metric) for c in table.columns}
     records = []
     for row in table.rows:
         matches = mine[(mine["method"] == row.method) & (mine["ablation"] == row.ablation)]
         # one record set per matching report row (detection levels), or one with ours = NaN
-        for _, ours in matches.iterrows() if len(matches) else [(None, None)]:
+        for index, ours in matches.iterrows() if len(matches) else [(None, None)]:
             for column, paper_value, printed in zip(table.columns, row.values, row.printed):
-                scale = 100.0 if column.unit == "percent" else 1.0
+                info = CATALOGUE[column.metric]
+                scale = info.scale
                 mean = ours.get(f"{column.metric}_mean", math.nan) if ours is not None else math.nan
                 std = ours.get(f"{column.metric}_std", math.nan) if ours is not None else math.nan
-                records.append(
-                    {
-                        "table": table.id,
-                        "paper_row": row.name,
-                        "ref": row.ref,
-                        "dataset": table.dataset,
-                        "split": table.split,
-                        "detections": ours["detections"] if ours is not None else "",
-                        "n_seeds": int(ours["n_seeds"]) if ours is not None else 0,
-                        "column": column.name,
-                        "metric": column.metric,
-                        "unit": column.unit,
-                        "direction": column.direction,
-                        "ours_mean": mean * scale,
-                        "ours_std": std * scale,
-                        "paper": paper_value,
-                        "paper_printed": printed,
-                        "delta": mean * scale - paper_value,
-                    }
-                )
+                record = {
+                    "table": table.id,
+                    "paper_row": row.name,
+                    "ref": row.ref,
+                    "dataset": table.dataset,
+                    "split": table.split,
+                    "detections": ours["detections"] if ours is not None else "",
+                    "n_seeds": int(ours["n_seeds"]) if ours is not None else 0,
+                    "column": column.name,
+                    "metric": column.metric,
+                    "unit": column.unit,
+                    "direction": column.direction,
+                    "ours_mean": mean * scale,
+                    "ours_std": std * scale,
+                    "paper": paper_value,
+                    "paper_printed": printed,
+                    "delta": mean * scale - paper_value,
+                }
+                if info.combine == MEAN_COMBINE:
+                    spread = spreads[column.metric].loc[index] if ours is not None else None
+                    record["ours_n"] = 0 if spread is None else int(spread["n"])
+                    record["spread"] = None if spread is None else spread["spread"]
+                records.append(record)
     return pd.DataFrame.from_records(records)
 
 
@@ -232,10 +223,10 @@ def write_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     metrics = resolve_columns(columns)
-    summary = summarize(frame, timings)
-    tables = [paper_table(p) if isinstance(p, str) else p for p in papers or ()]
-    comparisons = [(table, compare_with_paper(summary, table)) for table in tables]
-    layouts = [_leaderboard_layout(summary, metrics, title)]
+    summary, comparisons = _summary_and_papers(frame, timings, papers)
+    papers_shown = [column.metric for table, _ in comparisons for column in table.columns]
+    spreads = _spreads_shown(summary, _shown_metrics(summary, metrics) + papers_shown)
+    layouts = [_leaderboard_layout(summary, metrics, title, spreads)]
     layouts += [_comparison_layout(table, tidy) for table, tidy in comparisons]
 
     written = [out / "leaderboard.csv"]
@@ -256,7 +247,7 @@ def write_report(
         title,
         layouts,
         {heading: lines for heading, lines in sections.items() if lines},
-        _notes(timings is not None, bool(tables)),
+        _notes(spreads, timings is not None, bool(comparisons)),
         plots,
         list(provenance),
     )
@@ -265,6 +256,66 @@ def write_report(
         path.write_text(render(board), encoding="utf-8")
         written.append(path)
     return written + plots
+
+
+def board_rows(
+    frame: pd.DataFrame,
+    timings: pd.DataFrame | None = None,
+    papers: Sequence[PaperTable | str] | None = None,
+) -> list[dict[str, Any]]:
+    """The board as JSON-ready rows (``trackbench report --format json``): per report row the
+    key columns, ``n`` (seeds) and ``metrics``: per metric with a value, in stored units,
+    ``{"mean", "std", "spread", "n"}`` (``summarize``'s spread rule), plus ``"paper"``: {table id:
+    {"value", "delta", "unit"}} in the paper's units where a paper table has the metric for the
+    row. NaN is None."""
+    summary, comparisons = _summary_and_papers(frame, timings, papers)
+    paper_cells: dict[tuple, dict[str, dict[str, Any]]] = {}
+    for table, tidy in comparisons:
+        for cell in tidy[tidy["n_seeds"] > 0].to_dict("records"):
+            where = tuple(cell[k] for k in ("dataset", "split", "detections", "ref", "metric"))
+            paper_cells.setdefault(where, {})[table.id] = {
+                "value": json_value(cell["paper"]),
+                "delta": json_value(cell["delta"]),
+                "unit": cell["unit"],
+            }
+    names = [column[: -len("_mean")] for column in summary.columns if column.endswith("_mean")]
+    spreads = {name: spread_of(summary, name) for name in names}
+    rows = []
+    for index, record in summary.iterrows():
+        metrics = {}
+        for name in names:
+            if not np.isfinite(record[f"{name}_mean"]):
+                continue
+            metrics[name] = {
+                "mean": json_value(record[f"{name}_mean"]),
+                "std": json_value(record[f"{name}_std"]),
+                "spread": spreads[name].loc[index, "spread"],
+                "n": int(spreads[name].loc[index, "n"]),
+            }
+            ref = method_label(record["method"], record["ablation"])
+            where = (record["dataset"], record["split"], record["detections"], ref, name)
+            if where in paper_cells:
+                metrics[name]["paper"] = paper_cells[where]
+        keys = {k: record[k] for k in KEY}
+        rows.append({**keys, "n": int(record["n_seeds"]), "metrics": metrics})
+    return rows
+
+
+def _summary_and_papers(
+    frame: pd.DataFrame,
+    timings: pd.DataFrame | None,
+    papers: Sequence[PaperTable | str] | None,
+) -> tuple[pd.DataFrame, list[tuple[PaperTable, pd.DataFrame]]]:
+    """``summarize`` and, per paper table (a table or its id), ``compare_with_paper``."""
+    summary = summarize(frame, timings)
+    tables = [paper_table(p) if isinstance(p, str) else p for p in papers or ()]
+    return summary, [(table, compare_with_paper(summary, table)) for table in tables]
+
+
+def json_value(value: Any) -> Any:
+    """A numpy number as a Python one, NaN as None (JSON has no NaN)."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and math.isnan(value) else value
 
 
 def model_lines(models: pd.DataFrame) -> list[str]:
@@ -443,20 +494,36 @@ def _flatten(stats: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     )
 
 
+def _spread_over_sequences(
+    summary: pd.DataFrame, frame: pd.DataFrame, names: list[str]
+) -> pd.DataFrame:
+    """``summary`` (indexed by ``KEY``) with ``<name>_n`` and ``<name>_spread`` after each
+    ``<name>_std``: in a one-seed row holding per-sequence values of ``name``, the std becomes
+    their population std (ddof 0) and ``n`` their count; elsewhere the seeds' (``summarize``)."""
+    rows = _keyed(frame, ["seed", "sequence", "metric", "value"], "results")
+    rows = rows[(rows["sequence"] != COMBINED) & rows["metric"].isin(names)]
+    grouped = rows.groupby(KEY + ["metric"], sort=False, dropna=False)["value"]
+    per_sequence = pd.DataFrame({"std": grouped.std(ddof=0), "n": grouped.count()})
+    summary = summary.copy()
+    for name in names:
+        mine = per_sequence[per_sequence.index.get_level_values("metric") == name]
+        mine = mine.droplevel("metric").reindex(summary.index)
+        by_sequence = (summary["n_seeds"] == 1) & (mine["n"].fillna(0) > 0)
+        summary[f"{name}_std"] = summary[f"{name}_std"].where(~by_sequence, mine["std"])
+        position = summary.columns.get_loc(f"{name}_std") + 1
+        n = summary["n_seeds"].where(~by_sequence, mine["n"]).astype(int)
+        spread = pd.Series(SEEDS, index=summary.index).where(~by_sequence, SEQUENCES)
+        summary.insert(position, f"{name}_n", n)
+        summary.insert(position + 1, f"{name}_spread", spread)
+    return summary
+
+
 # ----------------------------------------------------------------------------- formatting
 
 
-def _format_number(info: MetricInfo, x: float, spread: bool = False) -> str:
-    if info.kind == "ratio":
-        return f"{100 * x:.{info.decimals}f}"
-    if info.kind == "count" and not spread and float(x).is_integer():
-        return f"{x:,.0f}"
-    return f"{x:,.{info.decimals}f}"
-
-
-def format_delta(info: MetricInfo, delta: float) -> str:
-    """A signed delta already in the paper's units (percentage points for ratios)."""
-    if info.kind == "count" and float(delta).is_integer():
+def format_delta(info: Metric, delta: float) -> str:
+    """A signed delta already in shown units (percentage points for fractions)."""
+    if info.integral and float(delta).is_integer():
         return f"{delta:+,.0f}"
     return f"{delta:+,.{info.decimals}f}"
 
@@ -478,18 +545,18 @@ def row_label(record: dict[str, Any]) -> str:
 
 def _check_paper_units(table: PaperTable) -> None:
     for column in table.columns:
-        info = METRICS.get(column.metric)
+        info = CATALOGUE.get(column.metric)
         if info is None:
             raise ConfigError(
                 f"table {table.id}: column {column.name!r} names unknown metric {column.metric!r}"
-                + did_you_mean(column.metric, list(METRICS)),
+                + did_you_mean(column.metric, list(CATALOGUE)),
                 table.path,
                 table.line,
             )
-        if _UNIT_KIND[column.unit] != info.kind:
+        if CATALOGUE_UNITS[column.unit] != info.unit:
             raise ConfigError(
                 f"table {table.id}: column {column.name!r} has unit {column.unit!r} "
-                f"but {column.metric} is a {info.kind}",
+                f"but {column.metric} is a {info.unit}",
                 table.path,
                 table.line,
             )
@@ -520,9 +587,16 @@ class _Layout:
         return self.numeric.index(True)
 
 
-def _leaderboard_layout(summary: pd.DataFrame, metrics: list[str], title: str) -> _Layout:
-    shown = [(m, METRICS[m]) for m in metrics]
-    shown += [(t, TIMINGS[t]) for t in TIMING_SHOWN if f"{t}_mean" in summary.columns]
+def _shown_metrics(summary: pd.DataFrame, metrics: list[str]) -> list[str]:
+    """The leaderboard's metric columns: ``metrics``, then the timed ``TIMING_SHOWN``."""
+    timed = [t for t in TIMING_SHOWN if f"{t}_mean" in summary.columns and t not in metrics]
+    return metrics + timed
+
+
+def _leaderboard_layout(
+    summary: pd.DataFrame, metrics: list[str], title: str, spreads: dict[str, _Spread]
+) -> _Layout:
+    shown = [(name, metric_named(name)) for name in _shown_metrics(summary, metrics)]
     n = summary["n_seeds"].astype(int)
     columns = [[_Cell(text or "—") for text in summary[k]] for k in KEY]
     columns.append([_Cell(str(count)) for count in n])
@@ -533,6 +607,7 @@ def _leaderboard_layout(summary: pd.DataFrame, metrics: list[str], title: str) -
     for name, info in shown:
         means = summary.get(f"{name}_mean", missing).astype(float)
         stds = summary.get(f"{name}_std", missing).astype(float)
+        counts = spread_of(summary, name)["n"].astype(int)
         best = {c: _best_shown(info, means[ranked & (condition == c)]) for c in set(condition)}
         columns.append(
             [
@@ -540,15 +615,65 @@ def _leaderboard_layout(summary: pd.DataFrame, metrics: list[str], title: str) -
                     format_cell(info, mean, std, count),
                     "best" if rank and _shown(info, mean) == best[c] else "",
                 )
-                for mean, std, count, rank, c in zip(means, stds, n, ranked, condition)
+                for mean, std, count, rank, c in zip(means, stds, counts, ranked, condition)
             ]
         )
     header = ["Dataset", "Split", "Detections", "Method", "Ablation", "n"] + [
         i.header for _, i in shown
     ]
-    caption = f"{title}: combined over each split's sequences; mean ± std over seeds."
+    over = "seeds or sequences (see the notes)" if SEQUENCES in spreads else "seeds"
+    caption = f"{title}: combined over each split's sequences; mean ± std over {over}."
     rows = [list(row) for row in zip(*columns)]
     return _Layout("Leaderboard", caption, header, rows, [False] * 5 + [True] * (len(header) - 5))
+
+
+@dataclass
+class _Spread:
+    """The cells of a board whose ± spreads one way: how many each spreads over, and the labels
+    of their metrics (both in order of appearance)."""
+
+    counts: dict[int, None]
+    labels: dict[str, None]
+
+
+def _spreads_shown(summary: pd.DataFrame, names: list[str]) -> dict[str, _Spread]:
+    """Per spread (``SEEDS``, ``SEQUENCES``), the cells of metrics ``names`` that show a ±."""
+    spreads: dict[str, _Spread] = {}
+    for name in (n for n in names if f"{n}_mean" in summary.columns):
+        of_name = spread_of(summary, name)
+        shown = (
+            np.isfinite(summary[f"{name}_mean"].astype(float))
+            & np.isfinite(summary[f"{name}_std"].astype(float))
+            & (of_name["n"] > 1)
+        )
+        for spread, count in zip(of_name["spread"][shown], of_name["n"][shown]):
+            found = spreads.setdefault(spread, _Spread({}, {}))
+            found.counts[int(count)] = None
+            found.labels[metric_named(name).label] = None
+    return spreads
+
+
+def _spread_notes(spreads: dict[str, _Spread]) -> list[str]:
+    """What each ± of a board is: "± : sample std over 3 seeds (ddof 1) ..." and, for metrics
+    averaged over sequences in one-seed rows, "... std over 500 sequences (ddof 0) ..."."""
+
+    def over(found: _Spread, things: str) -> str:
+        counts = list(found.counts)
+        return f"{counts[0]:,} {things}" if len(counts) == 1 else f"each row's {things}"
+
+    notes = []
+    if SEEDS in spreads:
+        notes.append(
+            f"± : sample std over {over(spreads[SEEDS], SEEDS)} (ddof 1) of the COMBINED values."
+        )
+    if SEQUENCES in spreads:
+        found = spreads[SEQUENCES]
+        notes.append(
+            f"± of {', '.join(found.labels)} in one-seed rows: std over "
+            f"{over(found, SEQUENCES)} (ddof 0) of the per-sequence values (one sample each), "
+            "whose mean is the COMBINED value."
+        )
+    return notes + ["n is the number of seeds (no ± over seeds when n = 1)."]
 
 
 def _number(text: str) -> float:
@@ -556,12 +681,12 @@ def _number(text: str) -> float:
     return float(text.replace(",", ""))
 
 
-def _shown(info: MetricInfo, x: float) -> float:
+def _shown(info: Metric, x: float) -> float:
     """``x`` rounded as a cell shows it (NaN stays NaN)."""
-    return _number(_format_number(info, x)) if np.isfinite(x) else math.nan
+    return _number(info.format(x)) if np.isfinite(x) else math.nan
 
 
-def _best_shown(info: MetricInfo, means: pd.Series) -> float | None:
+def _best_shown(info: Metric, means: pd.Series) -> float | None:
     """The best shown value among ``means`` by the metric's direction; None when the metric has
     no direction or the shown values do not differ (nothing to single out)."""
     values = {_shown(info, x) for x in means if np.isfinite(x)}
@@ -580,12 +705,14 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
         n = int(cells["n_seeds"].iloc[0])
         row = [_Cell(paper_row), _Cell(ref), _Cell(detections or "—"), _Cell(str(n))]
         for cell in cells.to_dict("records"):
-            info = METRICS[cell["metric"]]
-            scale = 100.0 if cell["unit"] == "percent" else 1.0
-            ours = format_cell(info, cell["ours_mean"] / scale, cell["ours_std"] / scale, n)
+            info = metric_named(cell["metric"])
+            count = int(cell["ours_n"]) if isinstance(cell.get("spread"), str) else n
+            ours = format_cell(
+                info, cell["ours_mean"] / info.scale, cell["ours_std"] / info.scale, count
+            )
             paper = cell["paper_printed"]
-            if info.kind == "count" and np.isfinite(cell["paper"]):
-                paper = _format_number(info, cell["paper"])  # counts read alike on both sides
+            if info.integral and np.isfinite(cell["paper"]):
+                paper = info.format(cell["paper"])  # counts read alike on both sides
             text, mark = f"{ours} / {paper}", ""
             if np.isfinite(cell["delta"]):
                 delta = format_delta(info, cell["delta"])
@@ -606,13 +733,10 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
     )
 
 
-def _notes(with_timings: bool, with_papers: bool) -> list[str]:
+def _notes(spreads: dict[str, _Spread], with_timings: bool, with_papers: bool) -> list[str]:
     doubles = ", ".join(sorted(TEST_DOUBLES))
     notes = [
-        (
-            "Cells are mean ± sample standard deviation over seeds of the COMBINED value; "
-            "n is the number of seeds (no ± when n = 1)."
-        ),
+        *_spread_notes(spreads),
         "Ratios are percentages; counts are totals (one decimal when a mean is fractional).",
         "↑ higher is better, ↓ lower is better.",
         (
@@ -874,7 +998,7 @@ def _plot_accuracy(frame: pd.DataFrame, metrics: list[str], path: Path) -> list[
         raise FormatError(f"results hold none of the metrics {list(PLOT_METRICS) + metrics}")
     data = combined[combined["metric"].isin(plotted)].copy()
     data["method"] = [method_label(m, a) for m, a in zip(data["method"], data["ablation"])]
-    percent = all(METRICS[m].kind == "ratio" for m in plotted)
+    percent = all(metric_named(m).unit == FRACTION for m in plotted)
     data["score"] = data["value"] * (100.0 if percent else 1.0)
     data["detections"] = data["detections"].replace("", "—")
     several = data["dataset"].nunique() > 1
@@ -920,8 +1044,8 @@ def speed_accuracy_figure(summary: pd.DataFrame, metric: str) -> Figure | None:
     timed = summary[~summary["method"].isin(TEST_DOUBLES) & np.isfinite(summary["fps_mean"])]
     if timed.empty:
         return None
-    info = METRICS[metric]
-    scale = 100.0 if info.kind == "ratio" else 1.0
+    info = metric_named(metric)
+    scale = info.scale
     data = timed.assign(
         method=[method_label(m, a) for m, a in zip(timed["method"], timed["ablation"])],
         score=timed[f"{metric}_mean"] * scale,

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 
+import pandas as pd
 import pytest
 import yaml
 
-from harness.cli import EVALUATE_KEYS
 from harness.errors import FormatError
+from harness.metrics.catalogue import CLEAR, COUNT, HOTA, IDENTITY, names_of
+
+# The keys ``evaluate --json`` has always documented (it emits every metric of these families).
+DOCUMENTED_KEYS = "MOTA MOTP IDF1 IDP IDR HOTA DetA AssA LocA FP FN IDSW Frag MT PT ML".split()
 
 
 @pytest.fixture
@@ -59,7 +64,8 @@ def test_evaluate_json_has_the_documented_keys(trackbench, tud):
     result = json.loads(out)
     assert set(result["sequences"]) == {"TUD-Campus", "TUD-Stadtmitte"}
     for values in [*result["sequences"].values(), result["combined"]]:
-        assert set(EVALUATE_KEYS) <= set(values)
+        assert list(values) == names_of([CLEAR, IDENTITY, HOTA, COUNT])  # catalogue order
+        assert set(DOCUMENTED_KEYS) <= set(values)
         assert 0 < values["MOTA"] < 1 and 0 < values["IDF1"] < 1
         assert all(
             isinstance(values[k], int) for k in ("FP", "FN", "IDSW", "Frag", "MT", "PT", "ML")
@@ -74,6 +80,11 @@ def test_evaluate_prints_a_table(trackbench, tud):
     assert code == 0
     for text in ("MOTA", "IDF1", "HOTA", "Frag", "TUD-Campus", "TUD-Stadtmitte", "COMBINED"):
         assert text in out
+    rows = {line.split()[1]: line.split()[3:-1:2] for line in out.splitlines() if "│" in line}
+    assert list(rows)[:3] == ["MOTA", "MOTP", "IDF1"]  # catalogue order
+    assert rows["MOTA"] == ["52.6", "56.4", "55.5"]  # in %
+    assert all(re.fullmatch(r"\d\.\d\d", faf) for faf in rows["FAF"])  # a plain value, 2 decimals
+    assert rows["GT_Dets"][-1] == "1,515"
 
 
 @pytest.fixture
@@ -224,6 +235,21 @@ def test_run_then_report(trackbench, tmp_path):
     )
     assert code == 0 and "leaderboard.md" in stdout
     assert (tmp_path / "board" / "leaderboard.html").is_file()
+
+    code, stdout, _ = trackbench("report", "--db", out / "results.sqlite", "--format", "json")
+    board = json.loads(stdout)
+    assert code == 0 and board["experiment"] == "tiny"
+    csv = pd.read_csv(tmp_path / "board" / "leaderboard.csv").set_index("method")
+    for row in board["rows"]:
+        assert row["n"] == 2 and row["method"] in ("iou", "ground-truth")
+        assert list(row["metrics"])[:3] == ["MOTA", "MOTP", "IDF1"]  # catalogue order
+        for name in ("MOTA", "FP", "fps"):
+            cell = row["metrics"][name]
+            assert (cell["spread"], cell["n"]) == ("seeds", 2)
+            assert cell["mean"] == pytest.approx(csv.loc[row["method"], f"{name}_mean"])
+            assert cell["std"] == pytest.approx(csv.loc[row["method"], f"{name}_std"])
+    code, _, err = trackbench("report", "--db", out / "results.sqlite")
+    assert code == 2 and "--out is needed" in err
 
 
 def test_run_with_failed_cells_exits_1(trackbench, tmp_path):

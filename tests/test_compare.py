@@ -187,7 +187,22 @@ def test_parse_tolerances():
     for bad in ("MOTA:0.01", "MOTA=", "MOTA=-1", "=3", "MOTA=abc"):
         with pytest.raises(ConfigError, match="bad --tolerance"):
             parse_tolerances([bad])
-    assert DEFAULT_TOLERANCES["ratio"] == Tolerance(absolute=0.005)
+    assert DEFAULT_TOLERANCES["fraction"] == Tolerance(absolute=0.005)
+
+
+def test_a_one_seed_spread_over_sequences_is_no_seed_noise():
+    """A board's ± of one seed's IoU spreads over its samples; both sides score the same
+    samples, so the gate allows only the tolerance."""
+
+    def one_seed(ious: list[float]) -> pd.DataFrame:
+        combined = results({("sot", 0): {"IoU": sum(ious) / len(ious)}})
+        samples = [combined.assign(sequence=f"s{i}", value=iou) for i, iou in enumerate(ious)]
+        return pd.concat([combined, *samples], ignore_index=True)
+
+    result = compare(one_seed([0.18, 0.58, 0.98]), one_seed([0.2, 0.6, 1.0]), "IoU")
+    assert verdicts(result) == {"IoU": "regressed"}  # 2 points down, 0.5 allowed
+    judged = result.comparisons.iloc[0]
+    assert judged["standard_error"] == 0 and math.isnan(judged["baseline_std"])
 
 
 def test_custom_tolerance_replaces_the_default():
@@ -346,8 +361,8 @@ def test_cli_new_run_with_every_cell_failed_fails(trackbench, tmp_path, baseline
     [
         (["--tolerance", "MOTA:0.01"], "bad --tolerance 'MOTA:0.01'"),
         (["--tolerance", "FAF=1"], "not compared"),
-        (["--metrics", "MOTA,Bogus"], "unknown report column 'Bogus'"),
-        (["--metrics", "MODA"], "unknown report column 'MODA'"),
+        (["--metrics", "MOTA,Bogus"], "unknown metric 'Bogus'"),
+        (["--metrics", "MODA"], "baseline results lack metrics ['MODA']"),
         (["--experiment", "other"], "no experiment 'other'"),
         (["--z", "-1"], "--z"),
     ],

@@ -9,14 +9,15 @@ import pandas as pd
 import pytest
 
 from harness.errors import ConfigError
+from harness.metrics.catalogue import CATALOGUE
 from harness.papers import (
+    CATALOGUE_UNITS,
     load_paper_file,
     paper_table,
     paper_tables,
     split_method_ref,
     tables_for,
 )
-from harness.report import METRICS
 
 TBA_T1_COLUMNS = [
     "IDF1",
@@ -32,7 +33,6 @@ TBA_T1_COLUMNS = [
     "IDS",
     "Frag",
 ]
-UNIT_OF_KIND = {"ratio": "percent", "count": "count", "value": "rate"}
 
 
 def test_shipped_tables_are_all_there():
@@ -99,8 +99,8 @@ def test_cross_input_table2_sort_and_iou_rows():
 def test_every_column_agrees_with_our_metric_metadata():
     for table in paper_tables().values():
         for column in table.columns:
-            info = METRICS[column.metric]
-            assert column.unit == UNIT_OF_KIND[info.kind], (table.id, column)
+            info = CATALOGUE[column.metric]
+            assert CATALOGUE_UNITS[column.unit] == info.unit, (table.id, column)
             assert (column.direction == "up") == info.higher_is_better, (table.id, column)
 
 

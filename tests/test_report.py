@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -12,11 +13,12 @@ import pytest
 from markdown_it import MarkdownIt
 
 from harness.errors import ConfigError, FormatError
+from harness.metrics.catalogue import CATALOGUE
 from harness.papers import load_paper_file
 from harness.report import (
     COLUMN_SETS,
-    METRICS,
     board_provenance,
+    board_rows,
     cell_timings,
     compare_with_paper,
     format_cell,
@@ -79,14 +81,14 @@ def test_summary_is_mean_and_sample_std_over_seeds_of_combined_rows():
 
 
 def test_format_cell_percent_counts_and_seeds():
-    assert format_cell(METRICS["MOTA"], 0.992, 0.002, 3) == "99.2 ± 0.2"
-    assert format_cell(METRICS["MOTA"], 0.25, math.nan, 1) == "25.0"
-    assert format_cell(METRICS["MOTA"], 0.25, 0.01, 1) == "25.0"  # one seed: no ± at all
-    assert format_cell(METRICS["FP"], 60.0, 10.0, 3) == "60 ± 10.0"
-    assert format_cell(METRICS["IDSW"], 91 / 3, 0.577, 3) == "30.3 ± 0.6"
-    assert format_cell(METRICS["FN"], 22096.0, math.nan, 1) == "22,096"
-    assert format_cell(METRICS["FAF"], 0.0123, math.nan, 1) == "0.01"
-    assert format_cell(METRICS["IDF1"], math.nan, math.nan, 2) == "—"
+    assert format_cell(CATALOGUE["MOTA"], 0.992, 0.002, 3) == "99.2 ± 0.2"
+    assert format_cell(CATALOGUE["MOTA"], 0.25, math.nan, 1) == "25.0"
+    assert format_cell(CATALOGUE["MOTA"], 0.25, 0.01, 1) == "25.0"  # one seed: no ± at all
+    assert format_cell(CATALOGUE["FP"], 60.0, 10.0, 3) == "60 ± 10.0"
+    assert format_cell(CATALOGUE["IDSW"], 91 / 3, 0.577, 3) == "30.3 ± 0.6"
+    assert format_cell(CATALOGUE["FN"], 22096.0, math.nan, 1) == "22,096"
+    assert format_cell(CATALOGUE["FAF"], 0.0123, math.nan, 1) == "0.01"
+    assert format_cell(CATALOGUE["IDF1"], math.nan, math.nan, 2) == "—"
 
 
 def test_named_column_sets_and_validation():
@@ -365,6 +367,23 @@ def test_paper_delta_is_ours_minus_paper_in_paper_units(toy_table):
     assert tidy.loc[("NoMem", "MOTA"), "delta"] == pytest.approx(25.0)
     assert math.isnan(tidy.loc[("Other", "MOTA"), "ours_mean"])  # no run of tba:TBAc
     assert tidy.loc[("Other", "MOTA"), "paper"] == 90.0
+
+
+def test_board_rows_put_the_paper_beside_ours(toy_table):
+    rows = board_rows(HAND, papers=[toy_table])
+    json.dumps(rows, allow_nan=False)  # JSON-ready: no NaN, plain numbers
+    full, no_mem = ({**row.pop("metrics"), **row} for row in rows)
+    assert full["n"] == 3 and full["method"] == "tba" and full["ablation"] == "default"
+    assert full["MOTA"] == {
+        "mean": pytest.approx(0.992),
+        "std": pytest.approx(0.002),
+        "spread": "seeds",
+        "n": 3,
+        "paper": {"toy": {"value": 99.5, "delta": pytest.approx(-0.3), "unit": "percent"}},
+    }
+    assert full["IDSW"]["paper"] == {"toy": {"value": None, "delta": None, "unit": "count"}}
+    assert no_mem["MOTA"]["std"] is None and no_mem["FP"]["paper"]["toy"]["delta"] == 7
+    assert "IDSW" not in no_mem  # no value of ours
 
 
 def test_paper_comparison_in_report(tmp_path, toy_table):

@@ -1,5 +1,6 @@
-"""Metrics: TrackEval's CLEAR/Identity/HOTA/Count in memory, evaluation protocols, file
-evaluation, the py-motmetrics cross-check, single-object IoU metrics and the TBA output protocol.
+"""Metrics: the metric catalogue, TrackEval's CLEAR/Identity/HOTA/Count in memory, evaluation
+protocols, file evaluation, the py-motmetrics cross-check, single-object IoU metrics and the TBA
+output protocol.
 
 The names below load their modules on first use, so that importing a light part of the package
 (e.g. ``harness.metrics.protocols`` for the CLI's help) does not import TrackEval, SciPy or pandas.
@@ -8,6 +9,8 @@ The names below load their modules on first use, so that importing a light part 
 import importlib
 
 _HOMES = {
+    "CATALOGUE": "harness.metrics.catalogue",
+    "metric_named": "harness.metrics.catalogue",
     "PROTOCOLS": "harness.metrics.protocols",
     "evaluate": "harness.metrics.mot",
     "evaluate_files": "harness.metrics.files",
