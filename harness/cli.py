@@ -633,6 +633,7 @@ def _write_report(
         models=models,
         failures=cells,
         provenance=board_provenance(store.runs(), cells, timings),
+        curves=store.curves_frame(experiment, config_hashes),
     )
     for path in written:
         _console().print(f"wrote {path}", markup=False, highlight=False)

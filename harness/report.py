@@ -50,7 +50,9 @@ from harness.metrics.catalogue import (
 from harness.papers import CATALOGUE_UNITS, PaperTable, paper_table
 from harness.registry import DEFAULT_ABLATION
 
-KEY = ["dataset", "split", "detections", "method", "ablation"]
+KEY = ["dataset", "split", "axes", "detections", "method", "ablation"]
+HEADERS = {"dataset": "Dataset", "split": "Split", "axes": "Axes", "detections": "Detections"}
+HEADERS |= {"method": "Method", "ablation": "Ablation"}
 COMBINED = "COMBINED"
 
 
@@ -58,7 +60,7 @@ TIMING_FIELDS = names_of([TIMING])
 TIMING_SHOWN = ("fps", "latency_p50_ms")
 # Methods that replay the ground truth: never a column's best, and off the speed axis (their fps
 # is not a tracker's speed).
-TEST_DOUBLES = frozenset({"ground-truth"})
+TEST_DOUBLES = frozenset({"ground-truth", "ground-truth-box"})
 
 COLUMN_SETS: dict[str, tuple[str, ...]] = {
     # He et al. 2019, Tables 1 and 2.
@@ -69,10 +71,22 @@ COLUMN_SETS: dict[str, tuple[str, ...]] = {
     "hota": ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"),
     # Bastani et al. 2021, Table 2.
     "cis": ("IDF1", "MOTA", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
+    # Single-object: Gan et al. 2015 (IoU), OTB / got10k (AUC, precision at 20 px).
+    "sot": ("IoU", "AUC", "Precision20", "CenterError"),
 }
 DEFAULT_COLUMN_SET = "mot"
+CONDITION = ["dataset", "split", "axes", "detections"]
+"""The key columns of the data a row ran on: rows are ranked against those of the same."""
 PLOT_METRICS = ("MOTA", "IDF1")
 SEEDS, SEQUENCES = "seeds", "sequences"  # what a cell's ± spreads over (``spread_of``)
+
+
+def default_columns(frame: pd.DataFrame) -> str:
+    """The column set of results without a chosen one: ``sot`` for single-object results only,
+    else ``mot``."""
+    metrics = set(frame["metric"])
+    single = "IoU" in metrics and not metrics & set(COLUMN_SETS[DEFAULT_COLUMN_SET])
+    return "sot" if single else DEFAULT_COLUMN_SET
 
 
 def resolve_columns(columns: str | Sequence[str] | None = None) -> list[str]:
@@ -212,6 +226,7 @@ def write_report(
     models: pd.DataFrame | None = None,
     failures: pd.DataFrame | None = None,
     provenance: Sequence[tuple[str, str]] = (),
+    curves: pd.DataFrame | None = None,
 ) -> list[Path]:
     """Write ``leaderboard.{md,csv,html,tex,png}`` (+ ``speed_accuracy.png`` with timings and
     ``paper_<table>.csv`` per paper table) to ``out_dir``; returns the paths written.
@@ -219,14 +234,20 @@ def write_report(
     ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``),
     ``failures`` (``Store.cells``) the "Failed or unfinished cells" section
     (``failure_lines``): a board never hides that some of its cells produced no result.
-    ``provenance`` (``board_provenance``) is the footer."""
+    ``provenance`` (``board_provenance``) is the footer. ``curves`` (``Store.curves_frame``)
+    adds ``iou_over_time.png`` and ``success.png``; each experiment axis gets a table of the
+    first report metric by that axis (rows = dataset variants and methods, a column per value:
+    Gan et al.'s layout) and a plot, ``by_<axis>.png``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = resolve_columns(columns)
+    metrics = resolve_columns(columns if columns is not None else default_columns(frame))
     summary, comparisons = _summary_and_papers(frame, timings, papers)
     papers_shown = [column.metric for table, _ in comparisons for column in table.columns]
     spreads = _spreads_shown(summary, _shown_metrics(summary, metrics) + papers_shown)
     layouts = [_leaderboard_layout(summary, metrics, title, spreads)]
+    pivoted = next((m for m in metrics if f"{m}_mean" in summary.columns), None)
+    if pivoted is not None:
+        layouts += [_pivot_layout(summary, axis, pivoted) for axis in axis_names(summary)]
     layouts += [_comparison_layout(table, tidy) for table, tidy in comparisons]
 
     written = [out / "leaderboard.csv"]
@@ -236,6 +257,9 @@ def write_report(
         tidy.to_csv(written[-1], index=False)
     plotted = _plot_accuracy(frame, metrics, out / "leaderboard.png")
     plots = [out / "leaderboard.png"]
+    if curves is not None and not curves.empty:
+        plots += _plot_curves(curves, out)
+    plots += [_plot_by_axis(summary, plotted[0], axis, out) for axis in axis_names(summary)]
     speed = speed_accuracy_figure(summary, plotted[0]) if timings is not None else None
     if speed is not None:
         plots.append(_save(speed, out / "speed_accuracy.png"))
@@ -439,11 +463,14 @@ def _package_versions(runs: pd.DataFrame) -> str:
 
 
 def _keyed(frame: pd.DataFrame, needed: list[str], what: str) -> pd.DataFrame:
-    """A copy of ``frame`` with its key columns as text ("" for missing), after checking columns."""
-    missing = [c for c in KEY + needed if c not in frame.columns]
+    """A copy of ``frame`` with its key columns as text ("" for missing), after checking columns.
+    ``axes`` may be absent (results without axes): it is then empty."""
+    missing = [c for c in KEY + needed if c not in frame.columns and c != "axes"]
     if missing:
         raise FormatError(f"{what} frame lacks columns {missing}")
     frame = frame.copy()
+    if "axes" not in frame.columns:
+        frame.insert(frame.columns.get_loc("split") + 1, "axes", "")
     frame[KEY] = frame[KEY].fillna("").astype(str)
     return frame
 
@@ -538,8 +565,9 @@ def method_label(method: str, ablation: str) -> str:
 
 
 def row_label(record: dict[str, Any]) -> str:
-    """``dataset/split/detections method[:ablation]`` of a report row."""
-    where = "/".join(str(record[k]) for k in ("dataset", "split", "detections") if record[k])
+    """``dataset/split[axes]/detections method[:ablation]`` of a report row."""
+    split = str(record["split"]) + (f"[{record['axes']}]" if record.get("axes") else "")
+    where = "/".join(str(x) for x in (record["dataset"], split, record["detections"]) if x)
     return f"{where} {method_label(record['method'], record['ablation'])}"
 
 
@@ -598,11 +626,12 @@ def _leaderboard_layout(
 ) -> _Layout:
     shown = [(name, metric_named(name)) for name in _shown_metrics(summary, metrics)]
     n = summary["n_seeds"].astype(int)
-    columns = [[_Cell(text or "—") for text in summary[k]] for k in KEY]
+    labels = _label_keys(summary)
+    columns = [[_Cell(text or "—") for text in summary[k]] for k in labels]
     columns.append([_Cell(str(count)) for count in n])
     # the best of a column among the trackers that ran on the same data and detections
     ranked = ~summary["method"].isin(TEST_DOUBLES)
-    condition = summary.groupby(["dataset", "split", "detections"], sort=False).ngroup()
+    condition = summary.groupby(CONDITION, sort=False).ngroup()
     missing = pd.Series(math.nan, index=summary.index)
     for name, info in shown:
         means = summary.get(f"{name}_mean", missing).astype(float)
@@ -618,13 +647,64 @@ def _leaderboard_layout(
                 for mean, std, count, rank, c in zip(means, stds, counts, ranked, condition)
             ]
         )
-    header = ["Dataset", "Split", "Detections", "Method", "Ablation", "n"] + [
-        i.header for _, i in shown
-    ]
+    header = [HEADERS[k] for k in labels] + ["n"] + [i.header for _, i in shown]
     over = "seeds or sequences (see the notes)" if SEQUENCES in spreads else "seeds"
     caption = f"{title}: combined over each split's sequences; mean ± std over {over}."
     rows = [list(row) for row in zip(*columns)]
-    return _Layout("Leaderboard", caption, header, rows, [False] * 5 + [True] * (len(header) - 5))
+    numeric = [False] * len(labels) + [True] * (len(header) - len(labels))
+    return _Layout("Leaderboard", caption, header, rows, numeric)
+
+
+def _label_keys(summary: pd.DataFrame) -> list[str]:
+    """The key columns a table shows: ``axes`` only where some row has axis values."""
+    return [k for k in KEY if k != "axes" or summary["axes"].astype(bool).any()]
+
+
+def axis_names(summary: pd.DataFrame) -> list[str]:
+    """The axis names in the rows' ``axes`` labels (``name=value, ...``), in order."""
+    names: dict[str, None] = {}
+    for label in summary["axes"]:
+        names.update(dict.fromkeys(_axis_values(label)))
+    return list(names)
+
+
+def _axis_values(label: str) -> dict[str, str]:
+    """``{"length": "20"}`` of the label ``length=20`` (``harness.experiment.axes_label``)."""
+    return dict(part.split("=", 1) for part in label.split(", ")) if label else {}
+
+
+def _pivot_layout(summary: pd.DataFrame, axis: str, name: str) -> _Layout:
+    """Gan et al.'s table layout: one row per dataset variant and method, one column per value of
+    ``axis``, cells = metric ``name``'s mean ± its spread."""
+    info = metric_named(name)
+    axes = [_axis_values(label) for label in summary["axes"]]
+    values = list(dict.fromkeys(a[axis] for a in axes if axis in a))
+    others = [", ".join(f"{k}={v}" for k, v in a.items() if k != axis) for a in axes]
+    keys = ["dataset", "split", "detections", "method", "ablation"]
+    rows: dict[tuple, dict[str, _Cell]] = {}
+    counts = spread_of(summary, name)["n"].astype(int)
+    for i, record in summary.iterrows():
+        if axis not in axes[i]:
+            continue
+        row = (*(record[k] for k in keys[:2]), others[i], *(record[k] for k in keys[2:]))
+        rows.setdefault(row, {})[axes[i][axis]] = _Cell(
+            format_cell(info, record[f"{name}_mean"], record[f"{name}_std"], counts[i])
+        )
+    with_others = any(row[2] for row in rows)
+    header = ["Dataset", "Split", *(["Other axes"] if with_others else [])]
+    header += ["Detections", "Method", "Ablation", *(f"{axis}={value}" for value in values)]
+    cells = [
+        [
+            *(_Cell(str(text) or "—") for j, text in enumerate(row) if j != 2 or with_others),
+            *(found.get(value, _Cell("—")) for value in values),
+        ]
+        for row, found in rows.items()
+    ]
+    labels = len(header) - len(values)
+    over = " or ".join(dict.fromkeys(spread_of(summary, name)["spread"]))
+    caption = f"{info.label} by {axis}: mean ± std over {over} (see the notes)."
+    heading = f"{info.label} by {axis}"
+    return _Layout(heading, caption, header, cells, [False] * labels + [True] * len(values))
 
 
 @dataclass
@@ -1023,6 +1103,80 @@ def _plot_accuracy(frame: pd.DataFrame, metrics: list[str], path: Path) -> list[
     grid.savefig(path, dpi=100)
     plt.close(grid.figure)
     return plotted
+
+
+CURVE_PLOTS = {  # curve name -> file, x label, y label
+    "iou_over_time": ("iou_over_time.png", "time step t", "mean IoU"),
+    "success": ("success.png", "IoU threshold", "success rate"),
+}
+
+
+@plt.rc_context(_PLOT_STYLE)
+def _plot_curves(curves: pd.DataFrame, out: Path) -> list[Path]:
+    """Each stored curve kind (``CURVE_PLOTS``) as lines per method (mean over seeds), one panel
+    per dataset variant with its own legend; a success plot's legend gives each method's AUC
+    (the curve's mean)."""
+    data = _keyed(curves, ["seed", "sequence", "curve", "x", "y"], "curves")
+    data = data[data["sequence"] == COMBINED]
+    data["method"] = [method_label(m, a) for m, a in zip(data["method"], data["ablation"])]
+    data["panel"] = [
+        row_label({**record, "method": "", "ablation": DEFAULT_ABLATION}).strip()
+        for record in data[CONDITION].to_dict("records")
+    ]
+    colours = dict(
+        zip(data["method"].unique(), sns.color_palette(n_colors=data["method"].nunique()))
+    )
+    written = []
+    for name, (file, x_label, y_label) in CURVE_PLOTS.items():
+        curve = data[data["curve"] == name]
+        if curve.empty:
+            continue
+        mean = curve.groupby(["panel", "method", "x"], sort=False)["y"].mean().reset_index()
+        panels = list(mean["panel"].unique())
+        columns = min(3, len(panels))
+        rows = math.ceil(len(panels) / columns)
+        figure, axes = plt.subplots(
+            rows, columns, figsize=(4.6 * columns, 3.4 * rows), squeeze=False, sharey=True
+        )
+        for ax, panel in zip(axes.flat, panels):
+            for method, line in mean[mean["panel"] == panel].groupby("method", sort=False):
+                label = f"{method} (AUC {line['y'].mean():.3f})" if name == "success" else method
+                ax.plot(line["x"], line["y"], color=colours[method], label=label)
+            ax.set_title(panel, fontsize="medium")
+            ax.set_xlabel(x_label)
+            ax.set_ylabel(y_label)
+            ax.legend(fontsize="small")
+        for ax in axes.flat[len(panels) :]:
+            ax.set_visible(False)
+        figure.tight_layout()
+        written.append(_save(figure, out / file))
+    return written
+
+
+@plt.rc_context(_PLOT_STYLE)
+def _plot_by_axis(summary: pd.DataFrame, name: str, axis: str, out: Path) -> Path:
+    """Metric ``name`` (mean over seeds) against the values of ``axis``, a line per method and
+    dataset variant: e.g. IoU against test length (Gan et al.)."""
+    info = metric_named(name)
+    rows = []
+    for record in summary.to_dict("records"):
+        values = _axis_values(record["axes"])
+        if axis in values:
+            others = {"axes": ", ".join(f"{k}={v}" for k, v in values.items() if k != axis)}
+            rows.append(
+                {
+                    "value": values[axis],
+                    "score": record[f"{name}_mean"] * (100 if info.unit == FRACTION else 1),
+                    "line": row_label({**record, **others}),
+                }
+            )
+    data = pd.DataFrame(rows)
+    figure, ax = plt.subplots(figsize=(6.4, 4.0))
+    sns.lineplot(data=data, x="value", y="score", hue="line", marker="o", sort=False, ax=ax)
+    ax.set_xlabel(axis)
+    ax.set_ylabel(info.label + (" (%)" if info.unit == FRACTION else ""))
+    ax.legend(fontsize="small")
+    return _save(figure, out / f"by_{axis}.png")
 
 
 class _PlainLogFormatter(ticker.LogFormatter):
