@@ -72,6 +72,7 @@ from harness.report import (
     SEEDS,
     combined_rows,
     counted,
+    default_columns,
     format_cell,
     format_delta,
     json_value,
@@ -228,7 +229,7 @@ def compare(
     """
     if z < 0:
         raise ConfigError(f"z must be >= 0, got {z}")
-    names = resolve_metrics(metrics)
+    names = resolve_metrics(metrics, baseline)
     speed = new_timings is not None and baseline_timings is not None
     if speed:
         names.append(SPEED_METRIC)
@@ -290,13 +291,17 @@ def _short(digests: set[str]) -> str:
     return ", ".join(sorted(d[:8] for d in digests)) or "none (untrained)"
 
 
-def resolve_metrics(metrics: str | Sequence[str] | None) -> list[str]:
+def resolve_metrics(
+    metrics: str | Sequence[str] | None, baseline: pd.DataFrame | None = None
+) -> list[str]:
     """Metric names to gate: a column-set name, comma-separated names, a list, or None (the
-    default column set). Every one must have a direction in the catalogue."""
+    column set a board of ``baseline`` shows: ``report.default_columns``, else the default set).
+    Every one must have a direction in the catalogue."""
     if isinstance(metrics, str):
         items = [m.strip() for m in metrics.split(",") if m.strip()]
         metrics = items[0] if len(items) == 1 and items[0] in COLUMN_SETS else items
-    names = resolve_columns(metrics or DEFAULT_COLUMN_SET)
+    default = DEFAULT_COLUMN_SET if baseline is None else default_columns(baseline)
+    names = resolve_columns(metrics or default)
     undirected = [m for m in names if metric_named(m).higher_is_better is None]
     if undirected:
         raise ConfigError(f"metrics {undirected} have no better direction and cannot be gated")

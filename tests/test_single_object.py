@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.compare import compare
 from harness.data import BoxTable, Sequence, SingleObjectSample
 from harness.datasets import load_dataset
 from harness.errors import ConfigError, FormatError
 from harness.experiment import expand, load_experiment
 from harness.metrics.single import frame_ious, mask_ious
+from harness.report import summarize, write_report
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store
 from harness.tasks import single_object
@@ -231,3 +233,29 @@ methods:
         "seed-1",
     ]
     assert len({c.config_hash for c in cells}) == 4 and cells[0].axes_label == "sample_length=4"
+
+
+def test_board_pivots_the_axis_plots_curves_and_compare_gates_iou(tmp_path):
+    store = run(write(tmp_path, SPRITES.format(root=tmp_path / "data")), tmp_path)
+    frame = store.metrics_frame()
+    written = write_report(
+        frame, tmp_path / "board", "sot", timings=store.timings_frame(), curves=store.curves_frame()
+    )
+    names = {path.name for path in written}
+    assert {"iou_over_time.png", "success.png", "by_sample_length.png"} <= names
+    board = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "| IoU ↑ | AUC ↑ | Precision20 ↑ | CenterError ↓ |" in board  # the sot column set
+    pivot = board.split("## IoU by sample_length")[1].split("\n\n")[2].splitlines()
+    assert pivot[0].endswith("| sample_length=4 | sample_length=8 |")
+    constant = (
+        summarize(frame).set_index(["axes", "method"]).loc[("sample_length=8", "constant-box")]
+    )
+    assert f"{100 * constant.IoU_mean:.1f} ± {100 * constant.IoU_std:.1f} |" in pivot[2]
+    assert pivot[3].endswith("| 100.0 ± 0.0 | 100.0 ± 0.0 |")  # ground-truth-box
+    assert compare(frame, frame).passed
+    worse = frame.copy()
+    worse.loc[(worse.metric == "IoU") & (worse.method == "constant-box"), "value"] -= 0.05
+    result = compare(worse, frame)
+    regressed = result.regressions
+    assert not result.passed and set(regressed["metric"]) == {"IoU"}
+    assert set(regressed["axes"]) == {"sample_length=4", "sample_length=8"}
