@@ -221,25 +221,25 @@ def timed_follow(
         return results, env.record(tracker, frames, 0, seconds, None, batch_size=len(samples))
     total = sum(len(sample.frames) for sample in samples)
     warmup = min(warmup_frames, max(total - 1, 0))
-    clock, results, done = env.clock(), [], 0
-    start, stop, update = clock.start, clock.stop, tracker.update
+    clock, boxes, done = env.clock(), [], 0
+    start, stop, update, keep = clock.start, clock.stop, tracker.update, boxes.append
     for sample in samples:
         images = sample_images(sample)
-        boxes = [sample.boxes[0]]
+        keep(sample.boxes[0])
         start()
         tracker.init(images[0], sample.boxes[0])
         stop()
         for image in images[1:]:
             start()
-            boxes.append(update(image))
+            keep(update(image))
             stop()
-        results.append(np.array(boxes, dtype=np.float64))
         done += len(images)
         if on_frame is not None:
             on_frame(done)
     latencies = clock.latencies()[warmup:]
     record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
-    return results, record
+    ends = np.cumsum([len(sample.frames) for sample in samples])[:-1]
+    return np.split(np.array(boxes, dtype=np.float64).reshape(-1, 4), ends), record
 
 
 def time_batched(

@@ -98,8 +98,12 @@ def sample_scores(sample: np.ndarray, ious: np.ndarray, errors: np.ndarray) -> d
     def mean(values: np.ndarray) -> np.ndarray:
         return np.bincount(sample, weights=values, minlength=len(count)) / count
 
-    above = ious[:, None] > SUCCESS_THRESHOLDS[None, :]
-    success = np.stack([mean(column) for column in above.T], axis=1)
+    # a frame is above thresholds 0..k-1 where k thresholds lie strictly below its IoU
+    levels = len(SUCCESS_THRESHOLDS) + 1
+    below = np.searchsorted(SUCCESS_THRESHOLDS, ious, side="left")
+    frames_at = np.bincount(sample * levels + below, minlength=len(count) * levels)
+    above = np.cumsum(frames_at.reshape(len(count), levels)[:, ::-1], axis=1)[:, ::-1]
+    success = above[:, 1:] / count[:, None]
     return {
         "IoU": mean(ious),
         "AUC": success.mean(axis=1),

@@ -79,11 +79,11 @@ def run(
     ious = _ious(cell.protocol, samples, owner, gt, predicted)
     later = step > 0  # the first box is given, not tracked
     scores = sample_scores(owner[later], ious[later], center_errors(gt, predicted)[later])
+    table = np.column_stack([scores[name] for name in SCORES])
     per_sample = {
-        sample.name: {name: float(scores[name][i]) for name in SCORES}
-        for i, sample in enumerate(samples)
+        sample.name: dict(zip(SCORES, row)) for sample, row in zip(samples, table.tolist())
     }
-    combined = {name: float(scores[name].mean()) for name in SCORES}
+    combined = dict(zip(SCORES, table.mean(axis=0).tolist()))
     annotated = ~np.isnan(ious)
     over_time = np.bincount(step[annotated], weights=ious[annotated]) / np.maximum(
         np.bincount(step[annotated]), 1

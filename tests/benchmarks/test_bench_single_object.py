@@ -1,19 +1,22 @@
 """What the single-object task adds over a bare ``init``/``update`` loop: 500 samples of 20
-frames, a trivial tracker (constant box), images already in memory.
+frames and a trivial tracker (the constant box), with frames read from the cached Sprites-MOT
+evaluation video (what a run reads) and, as the worst case, from memory.
 
 Run ``python -m pytest tests/benchmarks/test_bench_single_object.py --benchmark-enable`` and
-compare the medians of the two benchmarks (the task: timing every call, checking and scoring
-every box, curves); without ``--benchmark-enable`` each runs once as a plain test.
+compare the medians of each source's two benchmarks (the task: every call timed, every box
+checked and scored, curves); without ``--benchmark-enable`` each runs once as a plain test.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from harness.data import BoxTable, Sequence, SingleObjectSample
+from harness.data import SingleObjectSample
+from harness.datasets import load_dataset
 from harness.protocol import sample_images
 from harness.tasks import single_object
 from trackers.baselines.single import ConstantBoxTracker
@@ -22,21 +25,20 @@ SAMPLES, LENGTH = 500, 20
 CELL = SimpleNamespace(warmup_frames=10, device="cpu", protocol="box")
 
 
-@pytest.fixture(scope="module")
-def samples() -> list[SingleObjectSample]:
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 255, (SAMPLES * LENGTH, 64, 64, 1), dtype=np.uint8)
-    video = Sequence(
-        "bench", len(images), 64, 64, 30.0, BoxTable.empty(), load_frame=lambda n: images[n - 1]
-    )
-    boxes = np.abs(rng.normal(20, 5, (SAMPLES, LENGTH, 4))) + 1
-    return [
-        SingleObjectSample(video, i + 1, np.arange(i * LENGTH + 1, (i + 1) * LENGTH + 1), boxes[i])
-        for i in range(SAMPLES)
-    ]
+@pytest.fixture(scope="module", params=["sprites-mot", "in-memory"])
+def samples(request, tmp_path_factory) -> list[SingleObjectSample]:
+    cache = tmp_path_factory.mktemp("sprites")
+    adapter = load_dataset("sprites-mot", cache, eval_frames=2000, sample_length=LENGTH)
+    chosen = (adapter.samples("eval") * 3)[:SAMPLES]  # ~200 objects, each followed up to 3 times
+    if request.param == "sprites-mot":
+        return chosen
+    video = chosen[0].sequence
+    images = np.stack([video.frame(n) for n in range(1, video.num_frames + 1)])
+    in_memory = replace(video, load_frame=lambda n: images[n - 1])
+    return [replace(sample, sequence=in_memory) for sample in chosen]
 
 
-def bare_loop(samples: list[SingleObjectSample]) -> list[np.ndarray]:
+def bare_loop(samples: list[SingleObjectSample]) -> list[list[np.ndarray]]:
     tracker, results = ConstantBoxTracker(), []
     for sample in samples:
         images = sample_images(sample)
@@ -56,5 +58,5 @@ def test_single_object_task(benchmark, samples):
     evaluation, timings = benchmark(
         single_object.run, CELL, ConstantBoxTracker(), samples, on_frames=None
     )
-    assert len(evaluation["sequences"]) == SAMPLES
+    assert len(evaluation["sequences"]) == len({sample.name for sample in samples})
     assert timings["COMBINED"]["frames"] == SAMPLES * LENGTH - CELL.warmup_frames
