@@ -7,9 +7,11 @@ import pytest
 
 from harness.metrics.single import (
     SUCCESS_THRESHOLDS,
+    center_errors,
     frame_ious,
     iou_over_time,
     mean_iou,
+    sample_scores,
     success_auc,
     success_curve,
 )
@@ -72,3 +74,28 @@ def test_tba_slots_new_id_each_rise_past_threshold():
     assert len(slots_to_table(np.zeros((3, 2, 5)))) == 0
     with pytest.raises(ValueError, match=r"\(T, I, 5\)"):
         slots_to_table(np.zeros((3, 5)))
+
+
+def test_sample_scores_match_the_per_sample_definitions():
+    rng = np.random.default_rng(3)
+    ious = rng.random(400)
+    ious[::9], ious[::10], ious[::11] = 0.0, 1.0, np.nan  # edges and unannotated frames
+    ious[::13] = SUCCESS_THRESHOLDS[7]  # exactly on a threshold: not above it
+    errors = rng.random(400) * 40
+    sample = np.sort(rng.integers(0, 12, 400))
+    scores = sample_scores(sample, ious, errors)
+    for i in range(12):
+        mine = sample == i
+        annotated = mine & ~np.isnan(ious)
+        np.testing.assert_allclose(scores["success"][i], success_curve(ious[mine]))
+        assert scores["AUC"][i] == pytest.approx(success_curve(ious[mine]).mean())
+        assert scores["IoU"][i] == pytest.approx(np.nanmean(ious[mine]))
+        assert scores["Precision20"][i] == pytest.approx((errors[annotated] <= 20).mean())
+        assert scores["CenterError"][i] == pytest.approx(errors[annotated].mean())
+
+
+def test_centre_errors_are_distances_of_box_centres():
+    gt = np.array([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0], NAN])
+    pred = np.array([[3.0, 4.0, 10.0, 10.0], NAN, [0.0, 0.0, 1.0, 1.0]])
+    errors = center_errors(gt, pred)
+    assert errors[0] == 5.0 and errors[1] == np.inf and np.isnan(errors[2])
