@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from harness.checkpoints import checkpoint_files, file_sha256
 from harness.datasets import load_dataset
 from harness.experiment import expand, load_experiment
-from harness.protocol import check_result, file_sha256
+from harness.protocol import check_result
 from harness.registry import parse_method
-from trackers.tba.model import checkpoint_files, load_checkpoint
+from trackers.tba.tracker import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
@@ -49,7 +50,8 @@ def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
     path = weights.with_suffix("")
     card_path = checkpoint_files(path)[1]
     assert weights.stat().st_size <= MAX_BYTES and card_path.stat().st_size <= MAX_BYTES
-    model, card = load_checkpoint(path)  # torch.load(weights_only=True) inside
+    model, checkpoint = load_model(path)  # torch.load(weights_only=True) inside
+    card = checkpoint.card
     configuration, dataset = weights.parent.name, weights.parent.parent.name
     assert card["variant"] == model.config.variant == configuration
     spec, _ = parse_method(f"{card['method']}:{configuration}")
@@ -58,7 +60,7 @@ def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
 
 
 def test_the_card_says_how_it_was_trained_and_what_it_reached(published):
-    _, card = load_checkpoint(published)
+    card = load_model(published)[1].card
     assert card["iterations"] > 0 and isinstance(card["seed"], int)
     assert card["curve"][-1]["iteration"] == card["iterations"]
     segments = card["hardware"]
