@@ -442,7 +442,7 @@ def train(
         hyperparameters=_parse_params(hparam or [], "--hparam", "batch=8"),
         validate_every=validate_every or None,
         validation_frames=validation_frames,
-        max_seconds=None if max_minutes is None else 60 * max_minutes,
+        max_minutes=max_minutes,
         evaluate=evaluate,
     )
     typer.echo(json.dumps(summary, indent=2))

@@ -1,14 +1,14 @@
 """The tracker contract (small, like got10k's ``init``/``update``).
 
 Multi-object trackers declare the inputs they need (``"image"``, ``"detections"``); the runner
-hands them nothing else. Learnable trackers add ``fit`` and a checkpoint (state_dict + JSON card,
-loaded with ``torch.load(weights_only=True)``) and say which weights they run (``provenance``):
-the runner stores it with each result and the board names the model.
+hands them nothing else. Learnable trackers (``Learnable``) add training and a checkpoint
+(``harness.checkpoints``: state_dict + JSON card, loaded with ``torch.load(weights_only=True)``)
+and say which weights they run (``provenance``): the runner stores it with each result and the
+board names the model.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -113,15 +113,27 @@ class SingleObjectTracker:
 
 @runtime_checkable
 class Learnable(Protocol):
-    """A tracker with trainable parameters and a checkpoint (``trackbench train``).
+    """A tracker with trainable parameters and a checkpoint (``trackbench train``, ``trackbench
+    card``), built on the kit for learnable methods, so that no family writes checkpoint or resume
+    code of its own:
 
-    ``train`` is a classmethod: it builds the model of a registry ``config`` (the method's config
-    keys), trains it into ``out`` (checkpoint ``out/last.pt`` + ``out/last.json`` card, training
-    curve) for ``iterations`` in total, resuming when asked, with the ``hyperparameters`` option
-    (e.g. ``{"batch": 8}``) overriding its training defaults, and returns a JSON-able summary. The
-    registry's ``checkpoint`` config key then loads the result. ``describe_checkpoint`` returns
-    the headline of a checkpoint's card (``trackbench card``); with ``evaluate`` it first scores
-    the checkpoint on its dataset's evaluation video and writes the metrics into the card.
+    - ``harness.checkpoints``: ``<path>.pt`` (state_dict, loaded weights-only) + ``<path>.json``
+      (the card), atomic writes, the weights' sha256, and ``Checkpoint.provenance`` (what
+      ``provenance`` returns for a loaded checkpoint; ``untrained_provenance`` without one);
+    - ``harness.training``: the resumable loop. The family subclasses ``Recipe`` (build model and
+      optimizer, its seeded ``Stream``, the loss of one batch, optionally a validation) and
+      ``train`` does the rest: curve, validation points, checkpoints, bit-identical resume, time
+      slices (``max_minutes``), hardware segments, torch.compile and autocast.
+
+    ``train`` is a classmethod: it builds the family's ``Recipe`` for a registry ``config`` (the
+    method's config keys), with the ``hyperparameters`` option (e.g. ``{"batch": 8}``) overriding
+    its training defaults, runs ``harness.training.train`` into ``out`` (checkpoint ``out/last``)
+    for ``iterations`` in total with the other options (seed, resume, checkpoint_every,
+    log_every, validate_every, max_minutes ...), and returns a JSON-able summary
+    (``TrainResult.summary`` and the variant). The registry's ``checkpoint`` config key then
+    loads the result. ``describe_checkpoint`` returns the headline of a checkpoint's card
+    (``harness.checkpoints.card_summary``); with ``evaluate`` it first scores the checkpoint on
+    its dataset's evaluation video and writes the metrics into the card.
     """
 
     @classmethod
@@ -137,12 +149,6 @@ class Learnable(Protocol):
     def save(self, path: Path) -> None: ...
 
     def load(self, path: Path) -> None: ...
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in blocks (names the exact weights a result came from)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sequence_info(sequence: Sequence) -> dict[str, Any]:

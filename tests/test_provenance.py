@@ -9,14 +9,14 @@ import json
 import pandas as pd
 import pytest
 
+from harness.checkpoints import file_sha256
 from harness.compare import compare, table_notes, to_markdown, weights_changed
 from harness.experiment import Cell, load_experiment
-from harness.protocol import file_sha256
 from harness.report import KEY, describe_model, failure_lines, model_lines, write_report
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store, utc_now
 from trackers.tba.config import TBAConfig
-from trackers.tba.model import TBA, save_checkpoint
+from trackers.tba.model import TBA
 from trackers.tba.tracker import TBATracker
 
 HARDWARE = [  # a run trained partly on a CPU, then resumed on a GPU (train.py's segments)
@@ -30,8 +30,7 @@ def checkpoint(tmp_path_factory):
     """A smoke Sprites-MOT TBA checkpoint whose card has every fact provenance copies."""
     path = tmp_path_factory.mktemp("ckpt") / "TBA" / "last"
     model = TBA(TBAConfig.for_dataset("sprites-mot").smoke())
-    save_checkpoint(
-        model,
+    TBATracker.from_model(model).save(
         path,
         seed=5,
         iterations=1800,

@@ -7,8 +7,9 @@ import torch
 
 from harness.errors import ConfigError
 from harness.registry import parse_method
+from harness.training import COMPILE_MODES
 from trackers.tba.config import TBAConfig
-from trackers.tba.model import COMPILE_MODES, TBA, compile_model
+from trackers.tba.model import TBA, compile_model
 from trackers.tba.tracker import TBATracker
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from harness.checkpoints import read_card
 from harness.data import frame_inputs, outputs_to_table
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
@@ -20,8 +21,8 @@ from harness.runner import run_experiment
 from harness.store import Store
 from trackers.tba import ABLATIONS
 from trackers.tba.config import TBAConfig
-from trackers.tba.model import TBA, load_checkpoint, read_card, save_checkpoint
-from trackers.tba.tracker import SlotIds, TBATracker
+from trackers.tba.model import TBA
+from trackers.tba.tracker import SlotIds, TBATracker, load_model
 
 FRAMES = 30
 
@@ -197,7 +198,7 @@ def test_checkpoint_round_trip(tmp_path, sequence):
 
     loaded = TBATracker(act=False, smoke=True, seed=99, checkpoint=str(tmp_path / "ckpt"))
     assert loaded.track([sequence])[0].equals(tracker.track([sequence])[0])
-    model, _ = load_checkpoint(tmp_path / "ckpt")
+    model, _ = load_model(tmp_path / "ckpt")
     assert model.config == tracker.config
     with pytest.raises(ConfigError, match="holds a TBAc model"):
         TBATracker(act=True, smoke=True, checkpoint=str(tmp_path / "ckpt"))
@@ -205,9 +206,9 @@ def test_checkpoint_round_trip(tmp_path, sequence):
         TBATracker(checkpoint=str(tmp_path / "missing"))
 
 
-def test_save_checkpoint_writes_config_card(tmp_path):
+def test_save_writes_config_card(tmp_path):
     model = TBA(TBAConfig.for_dataset("mnist-mot").smoke())
-    save_checkpoint(model, tmp_path / "m", seed=3)
+    TBATracker.from_model(model).save(tmp_path / "m", seed=3)
     card = json.loads((tmp_path / "m.json").read_text())
     assert card["config"]["dataset"] == "mnist-mot" and card["seed"] == 3
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from harness.checkpoints import checkpoint_files, file_sha256
 from harness.datasets import load_dataset
 from harness.experiment import expand, load_experiment
-from harness.protocol import check_result, file_sha256
+from harness.protocol import check_result
 from harness.registry import parse_method
-from trackers.tba.model import checkpoint_files, load_checkpoint
+from trackers.tba.tracker import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 MAX_BYTES = 20 * 2**20
+RECORDED_TRACKS = ROOT / "tests" / "fixtures" / "tba-published-tracks.csv"
+"""Each published checkpoint's tracks on the first 60 evaluation frames (configuration, frame,
+id, box, conf), recorded with the code that trained them."""
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +50,8 @@ def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
     path = weights.with_suffix("")
     card_path = checkpoint_files(path)[1]
     assert weights.stat().st_size <= MAX_BYTES and card_path.stat().st_size <= MAX_BYTES
-    model, card = load_checkpoint(path)  # torch.load(weights_only=True) inside
+    model, checkpoint = load_model(path)  # torch.load(weights_only=True) inside
+    card = checkpoint.card
     configuration, dataset = weights.parent.name, weights.parent.parent.name
     assert card["variant"] == model.config.variant == configuration
     spec, _ = parse_method(f"{card['method']}:{configuration}")
@@ -53,7 +60,7 @@ def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
 
 
 def test_the_card_says_how_it_was_trained_and_what_it_reached(published):
-    _, card = load_checkpoint(published)
+    card = load_model(published)[1].card
     assert card["iterations"] > 0 and isinstance(card["seed"], int)
     assert card["curve"][-1]["iteration"] == card["iterations"]
     segments = card["hardware"]
@@ -73,3 +80,24 @@ def test_the_quickstart_tracks_with_it(tba_cell, published, tmp_path):
     (video,) = load_dataset("sprites-mot", tmp_path, eval_frames=40).sequences("eval")
     result = tracker.track([video])[0]
     check_result(result, video.num_frames)
+
+
+@pytest.fixture(scope="module")
+def short_video(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("sprites")
+    (video,) = load_dataset("sprites-mot", cache, eval_frames=60).sequences("eval")
+    return video
+
+
+@pytest.mark.parametrize("configuration", ["TBA", "TBAc", "TBAc-noAtt", "TBAc-noMem"])
+def test_each_published_checkpoint_gives_its_recorded_tracks(configuration, short_video):
+    recorded = pd.read_csv(RECORDED_TRACKS)
+    recorded = recorded[recorded["configuration"] == configuration]
+    spec, name = parse_method(f"tba:{configuration}")
+    path = ROOT / "checkpoints" / "tba" / "sprites-mot" / configuration / "last"
+    result = spec.build(name, checkpoint=str(path)).track([short_video])[0].sorted()
+    assert result.frame.tolist() == recorded["frame"].tolist()
+    assert result.id.tolist() == recorded["id"].tolist()
+    boxes = recorded[["left", "top", "width", "height"]].to_numpy()
+    np.testing.assert_allclose(result.box, boxes, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(result.conf, recorded["conf"].to_numpy(), rtol=0, atol=1e-6)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from harness.checkpoints import read_card
 from harness.cli import main
 from harness.errors import ConfigError
 from trackers.tba.config import TBAConfig
-from trackers.tba.model import read_card
 from trackers.tba.tracker import TBATracker
 from trackers.tba.train import fit
 
@@ -126,7 +126,7 @@ def test_compiled_training_gives_the_eager_loss(tmp_path):
 
 def test_a_time_limit_stops_at_a_curve_point_and_resumes(tmp_path):
     options = {"seed": 3, "checkpoint_every": 2, "log_every": 2, "validate_every": None}
-    sliced = fit(SMOKE, tmp_path / "sliced", iterations=6, max_seconds=0, **options)
+    sliced = fit(SMOKE, tmp_path / "sliced", iterations=6, max_minutes=0, **options)
     assert sliced.iterations == 2 and read_card(tmp_path / "sliced" / "last")["iterations"] == 2
     resumed = fit(SMOKE, tmp_path / "sliced", iterations=6, resume=True, **options)
     whole = fit(SMOKE, tmp_path / "whole", iterations=6, **options)

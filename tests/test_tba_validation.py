@@ -8,11 +8,12 @@ import json
 import pytest
 import torch
 
+from harness.checkpoints import read_card, write_card
 from harness.datasets import load_dataset
 from harness.metrics import evaluate
 from harness.timing import timed_track
 from trackers.tba.config import TBAConfig
-from trackers.tba.model import TBA, read_card, save_checkpoint, write_card
+from trackers.tba.model import TBA
 from trackers.tba.tracker import TBATracker
 from trackers.tba.train import VALIDATION_METRICS, evaluate_checkpoint, fit, track_and_evaluate
 
@@ -96,9 +97,8 @@ def test_evaluation_equals_the_registry_tracker_online(tmp_path, monkeypatch):
     monkeypatch.setenv("TRACKBENCH_CACHE", str(tmp_path / "cache"))
     model = reporting_model()
     path = tmp_path / "last"
-    save_checkpoint(
-        model, path, seed=0, data={"dataset": "sprites-mot", "params": {}}, iterations=7
-    )
+    data = {"dataset": "sprites-mot", "params": {}}
+    TBATracker.from_model(model).save(path, seed=0, data=data, iterations=7)
     metrics = evaluate_checkpoint(path, frames=30)
     sequence = load_dataset("sprites-mot", eval_frames=30).sequences("eval")[0]
     expected = online_metrics(path, sequence)

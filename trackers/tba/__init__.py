@@ -56,7 +56,7 @@ def default_config(dataset: str) -> dict:
         "seed": 0,
         "stochastic": False,
         "device": "cpu",
-        "compile": None,  # None: eager, else a torch.compile mode (model.COMPILE_MODES)
+        "compile": None,  # None: eager, else a torch.compile mode (harness.training.COMPILE_MODES)
     }
 
 

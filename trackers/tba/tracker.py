@@ -16,24 +16,38 @@ from typing import Any
 import numpy as np
 import torch
 
-from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
-from harness.errors import ConfigError
-from harness.metrics.tba_output import THRESHOLD, slots_to_table
-from harness.protocol import MultiObjectTracker, file_sha256, sequence_info
-from trackers.tba.config import TRAINING_FIELDS, TBAConfig, method_config
-from trackers.tba.model import (
-    TBA,
-    TBAState,
+from harness.checkpoints import (
+    Checkpoint,
     card_summary,
-    checkpoint_files,
     checkpoint_weights,
-    compile_model,
-    frames_to_tensor,
     load_checkpoint,
     read_card,
     save_checkpoint,
+    untrained_provenance,
 )
+from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
+from harness.errors import ConfigError
+from harness.metrics.tba_output import THRESHOLD, slots_to_table
+from harness.protocol import MultiObjectTracker, sequence_info
+from trackers.tba.config import TRAINING_FIELDS, TBAConfig, method_config
+from trackers.tba.model import TBA, TBAState, compile_model, frames_to_tensor
 from trackers.tba.renderer import pose_to_boxes
+
+LABEL = "TBA checkpoint"
+"""How errors name a TBA checkpoint."""
+
+
+def model_card(config: TBAConfig) -> dict[str, Any]:
+    """The head of every TBA checkpoint card: method, variant and the whole configuration."""
+    return {"method": "tba", "variant": config.variant, "config": config.to_dict()}
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TBA, Checkpoint]:
+    """The model of checkpoint ``path``, built from its card's config, and the checkpoint."""
+    weights, checkpoint = load_checkpoint(path, device, LABEL)
+    model = TBA(TBAConfig.from_dict(checkpoint.card["config"]))
+    model.load_state_dict(weights)
+    return model.to(device), checkpoint
 
 
 def _check_same_model(held: TBAConfig, wanted: TBAConfig, checkpoint: str) -> None:
@@ -72,7 +86,7 @@ class TBATracker(MultiObjectTracker):
     ``stochastic`` draws the Gumbel noise at inference as the released code did (seeded); it reaches
     only the sampled layers and shapes, so the tracks are the deterministic ones.
     ``compile`` runs the feature extractor and the per-frame tracker-array step under
-    ``torch.compile`` with that mode (``trackers.tba.model.COMPILE_MODES``; None = eager).
+    ``torch.compile`` with that mode (``harness.training.COMPILE_MODES``; None = eager).
     """
 
     inputs = frozenset({"image"})
@@ -112,8 +126,8 @@ class TBATracker(MultiObjectTracker):
         checkpoint = config.get("checkpoint")
         if checkpoint is None:
             return
-        held = TBAConfig.from_dict(read_card(checkpoint)["config"])
-        checkpoint_weights(checkpoint)
+        held = TBAConfig.from_dict(read_card(checkpoint, LABEL)["config"])
+        checkpoint_weights(checkpoint, LABEL)
         keys = ("dataset", "act", "reprioritize", "memory_write", "attention", "layers", "smoke")
         _check_same_model(held, method_config(*(config[key] for key in keys)), checkpoint)
 
@@ -139,55 +153,35 @@ class TBATracker(MultiObjectTracker):
         self.device = device
         self.seed, self.stochastic, self.chunk_frames = seed, stochastic, chunk_frames
         self.compile_mode = compile
-        self.card: dict[str, Any] | None = None
-        self.checkpoint: str | None = None
-        self.weights_sha256: str | None = None
+        self.checkpoint: Checkpoint | None = None
 
     @property
     def config(self) -> TBAConfig:
         return self.model.config
 
+    @property
+    def card(self) -> dict[str, Any] | None:
+        """The card of the loaded checkpoint; None for an untrained model."""
+        return None if self.checkpoint is None else self.checkpoint.card
+
     # -- checkpoints (harness.protocol.Learnable) ---------------------------------------------
 
     def save(self, path: str | Path, **card: Any) -> None:
-        """``<path>.pt`` + ``<path>.json`` (see ``trackers.tba.model.save_checkpoint``)."""
-        save_checkpoint(self.model, path, **{**(self.card or {}), **card})
+        """``<path>.pt`` + ``<path>.json`` (``harness.checkpoints.save_checkpoint``): the loaded
+        card, if any, with ``card`` over it."""
+        document = {**(self.card or {}), **model_card(self.config), **card}
+        save_checkpoint(path, self.model.state_dict(), document)
 
     def load(self, path: str | Path) -> None:
-        model, self.card = load_checkpoint(path, self.device)
+        model, self.checkpoint = load_model(path, self.device)
         self.model = compile_model(model.eval(), self.compile_mode)
-        self.checkpoint = str(path)
-        self.weights_sha256 = file_sha256(checkpoint_files(path)[0])
 
     def provenance(self) -> dict[str, Any]:
-        """The checkpoint this tracker runs: its path as given, the sha256 of its ``.pt``, and
-        from its card the variant, dataset, training iterations, data seed, batch, the device it
-        was trained on, and the card's ``metrics`` and ``hardware`` when present. An untrained
-        model says so: ``{"checkpoint": None, "trained": False, ...}``."""
+        """``Checkpoint.provenance`` of the loaded checkpoint (the path as given, the sha256 of
+        its ``.pt``, the card's training facts); an untrained model says so."""
         if self.checkpoint is None:
-            return {
-                "checkpoint": None,
-                "trained": False,
-                "variant": self.config.variant,
-                "dataset": self.config.dataset,
-            }
-        card = self.card
-        facts = {
-            "checkpoint": self.checkpoint,
-            "trained": True,
-            "sha256": self.weights_sha256,
-            "variant": card["variant"],
-            "dataset": self.config.dataset,
-            "iterations": card.get("iterations"),
-            "seed": card.get("seed"),
-            "batch": self.config.batch,
-            "trained_on": ", ".join(
-                dict.fromkeys(segment["device"] for segment in card.get("hardware", []))
-            )
-            or None,
-        }
-        facts |= {key: card[key] for key in ("metrics", "hardware") if key in card}
-        return {key: value for key, value in facts.items() if value is not None}
+            return untrained_provenance(self.config.variant, self.config.dataset)
+        return self.checkpoint.provenance()
 
     @classmethod
     def train(
@@ -196,7 +190,7 @@ class TBATracker(MultiObjectTracker):
         """Train the model of registry ``config`` (``trackbench train``); ``hyperparameters``
         override training fields of the dataset's configuration (``config.TRAINING_FIELDS``, e.g.
         ``batch``), the other ``options`` go to ``trackers.tba.train.fit``. Returns a JSON-able
-        summary."""
+        summary (``TrainResult.summary`` with the variant and dataset)."""
         from trackers.tba.train import evaluate_checkpoint, fit
 
         tba = method_config(
@@ -221,15 +215,7 @@ class TBATracker(MultiObjectTracker):
         result = fit(
             tba, out, iterations, device=config["device"], compile=config["compile"], **options
         )
-        summary = {
-            "variant": tba.variant,
-            "dataset": tba.dataset,
-            "iterations": result.iterations,
-            "checkpoint": str(result.checkpoint),
-            "iterations_per_s": result.iterations_per_s,
-            "frames_per_s": result.frames_per_s,
-            "last": result.curve[-1] if result.curve else None,
-        }
+        summary = {"variant": tba.variant, "dataset": tba.dataset, **result.summary()}
         if evaluate:
             summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
         return summary
@@ -244,7 +230,7 @@ class TBATracker(MultiObjectTracker):
 
         if evaluate:
             evaluate_checkpoint(path, **options)
-        return card_summary(read_card(path))
+        return card_summary(read_card(path, LABEL))
 
     # -- online tracking -----------------------------------------------------------------------
 

@@ -1,0 +1,176 @@
+"""Checkpoints of learnable methods: the weights (a ``state_dict``, ``<path>.pt``) beside a JSON
+card (``<path>.json``), each written atomically; weights are read with
+``torch.load(weights_only=True)`` (no arbitrary unpickling).
+
+A card says what the weights are and how they were made: ``method``, ``variant``, ``config`` (the
+family's whole configuration, enough to rebuild the model; its ``dataset`` and ``batch`` are
+read when present), ``code_version`` and ``torch_version``; ``harness.training`` adds ``seed``,
+``data``, ``iterations``, ``curve``, ``validation`` and ``hardware`` (older cards may have
+``speed`` instead), and an evaluation adds ``metrics``. Readers take every key as optional, so
+older cards still read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import torch
+
+import harness
+from harness.errors import ConfigError, FormatError
+
+
+def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
+    """(``<path>.pt``, ``<path>.json``); ``path`` may also be given with either suffix."""
+    path = Path(path)
+    if path.suffix in (".pt", ".json"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".pt"), path.with_name(path.name + ".json")
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write ``path`` with ``write(file)`` into a temporary file beside it, then rename it over
+    ``path``: a killed or failing write leaves ``path`` as it was and no partial file."""
+    path = Path(path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with open(partial, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, value: Any, indent: int = 2) -> None:
+    """``value`` as JSON in ``path``, atomically."""
+    atomic_write(path, lambda f: f.write(json.dumps(value, indent=indent).encode()))
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (names the exact weights a result came from)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def load_tensors(path: str | Path, device: torch.device | str = "cpu") -> Any:
+    """A file written by ``torch.save`` holding only tensors, numbers, strings and containers
+    (``torch.load(weights_only=True)``); FormatError for anything else."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        refused = re.search(r"GLOBAL (\S+) was not an allowed global", str(error))
+        held = f" (it holds {refused[1]})" if refused else ""
+        message = "refused by weights-only loading: not only tensors, numbers, strings, containers"
+        raise FormatError(message + held, path) from None
+
+
+def save_checkpoint(path: str | Path, state_dict: dict[str, Any], card: dict[str, Any]) -> None:
+    """Write ``<path>.pt`` (``state_dict``), then ``<path>.json`` (``card`` with the code and torch
+    versions unless it has its own), each atomically: a card always names complete weights."""
+    weights = checkpoint_files(path)[0]
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(weights, lambda f: torch.save(state_dict, f))
+    write_card(
+        path, {"code_version": harness.__version__, "torch_version": torch.__version__, **card}
+    )
+
+
+def write_card(path: str | Path, card: dict[str, Any]) -> None:
+    """Write ``card`` as the JSON card of checkpoint ``path``, atomically."""
+    write_json(checkpoint_files(path)[1], card)
+
+
+def read_card(path: str | Path, label: str = "checkpoint") -> dict[str, Any]:
+    """The JSON card of checkpoint ``path``; ``label`` names it in errors ("TBA checkpoint")."""
+    card_path = checkpoint_files(path)[1]
+    if not card_path.is_file():
+        raise ConfigError(f"{label} not found (make one with `trackbench train`)", card_path)
+    try:
+        return json.loads(card_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise FormatError(f"not a JSON card: {error.msg}", card_path, error.lineno) from None
+
+
+def update_card(path: str | Path, **fields: Any) -> dict[str, Any]:
+    """Set ``fields`` in the card of checkpoint ``path`` (atomically); returns the new card."""
+    card = {**read_card(path), **fields}
+    write_card(path, card)
+    return card
+
+
+def checkpoint_weights(path: str | Path, label: str = "checkpoint") -> Path:
+    """The weights file of checkpoint ``path``; ConfigError if it is missing."""
+    weights = checkpoint_files(path)[0]
+    if not weights.is_file():
+        raise ConfigError(f"{label} weights not found", weights)
+    return weights
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint: its path as given, its card and the sha256 of its weights file."""
+
+    path: str
+    card: dict[str, Any]
+    sha256: str
+
+    def provenance(self) -> dict[str, Any]:
+        """What a result computed with these weights stores (``MultiObjectTracker.provenance``):
+        the path, the sha256, and from the card the variant, dataset, training iterations, seed,
+        batch, the devices it was trained on, and ``metrics`` and ``hardware`` when present;
+        facts the card lacks are left out."""
+        card, config = self.card, self.card.get("config", {})
+        segments = card.get("hardware") or []
+        facts = {
+            "checkpoint": self.path,
+            "trained": True,
+            "sha256": self.sha256,
+            "variant": card.get("variant"),
+            "dataset": config.get("dataset"),
+            "iterations": card.get("iterations"),
+            "seed": card.get("seed"),
+            "batch": config.get("batch"),
+            "trained_on": ", ".join(dict.fromkeys(s["device"] for s in segments)) or None,
+        }
+        facts |= {key: card[key] for key in ("metrics", "hardware") if key in card}
+        return {key: value for key, value in facts.items() if value is not None}
+
+
+def untrained_provenance(variant: str, dataset: str) -> dict[str, Any]:
+    """The provenance of a model run without a checkpoint (initialised from its seed)."""
+    return {"checkpoint": None, "trained": False, "variant": variant, "dataset": dataset}
+
+
+def load_checkpoint(
+    path: str | Path, device: torch.device | str = "cpu", label: str = "checkpoint"
+) -> tuple[dict[str, Any], Checkpoint]:
+    """The state_dict of checkpoint ``path`` (weights-only, on ``device``) and the checkpoint
+    (card and sha256); ConfigError, naming it ``label``, when its card or weights are missing."""
+    card = read_card(path, label)
+    weights = checkpoint_weights(path, label)
+    return load_tensors(weights, device), Checkpoint(str(path), card, file_sha256(weights))
+
+
+def card_summary(card: dict[str, Any]) -> dict[str, Any]:
+    """The headline of a card (``trackbench card``): variant, dataset, iterations, seed, the
+    hardware segments (with their speed), the last curve and validation points, the metrics."""
+    return {
+        "variant": card.get("variant"),
+        "dataset": card.get("config", {}).get("dataset"),
+        "iterations": card.get("iterations"),
+        "seed": card.get("seed"),
+        "hardware": card.get("hardware"),
+        "last_curve_point": card["curve"][-1] if card.get("curve") else None,
+        "last_validation": card["validation"][-1] if card.get("validation") else None,
+        "metrics": card.get("metrics"),
+    }

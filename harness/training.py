@@ -1,0 +1,448 @@
+"""The resumable training loop every learnable family shares (``trackbench train``).
+
+A family supplies a ``Recipe``: its model and optimizer, its seeded data ``Stream`` (whose position
+can be saved) and the loss of one batch; optionally a validation, a gradient-norm clip and how to
+compile its model. ``train`` does the rest:
+
+- one iteration = one batch: the loss (under autocast with ``amp``), backward, clipping, optimizer
+  step;
+- ``curve``: the mean of each loss term per ``log_every`` iterations; ``validation``: the recipe's
+  metrics every ``validate_every`` iterations and at the last one (not counted as training time);
+- a checkpoint every ``checkpoint_every`` iterations and at the last one, ``<out>/last``:
+  ``last.pt`` + ``last.json`` (``harness.checkpoints``; beside them ``curve.json`` and
+  ``validation.json``) and ``last.train.pt``, the training state (optimizer, the step's noise
+  generator and carried tensors, the stream's state);
+- ``resume=True`` continues from them and gives the same weights and curve, bit for bit on CPU, as
+  an uninterrupted run; ``max_minutes`` stops early, checkpointed, at the first curve point after
+  that much wall-clock time, so a run can be trained in time slices;
+- ``hardware``: one segment per call (a run, then each resume) with its iterations, device, device
+  name, torch threads and version, compile mode, autocast dtype and speed, so a run trained partly
+  on a CPU and partly on a GPU says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from harness.checkpoints import (
+    atomic_write,
+    load_checkpoint,
+    load_tensors,
+    save_checkpoint,
+    write_json,
+)
+from harness.errors import ConfigError
+from harness.timing import cpu_name
+
+COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
+"""``compile`` modes: None = eager, else a ``torch.compile`` mode."""
+CHECKPOINT_NAME = "last"
+TRAIN_STATE_SUFFIX = ".train.pt"
+
+
+class Stream(Protocol):
+    """A seeded, endless source of training batches whose position can be saved and restored."""
+
+    def next_batch(self) -> Any: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """The position: tensors, numbers, strings and containers only (weights-only loading)."""
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class StepContext:
+    """What a loss may use besides the model and the batch; saved with the training state.
+
+    ``noise``: the generator of the step's random draws (seeded by the run's seed, on its device;
+    draws from torch's global generator would not resume bit for bit). ``carry``: tensors a step
+    leaves for the next one (e.g. a recurrent state, detached), empty at the start.
+    """
+
+    device: torch.device
+    noise: torch.Generator
+    carry: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Recipe:
+    """What a learnable family supplies to ``train`` (subclass it).
+
+    ``card``: the head of every card of the run: ``method``, ``variant``, ``config`` (JSON-able; a
+    resume refuses a checkpoint made with another) and ``data`` (what the stream is).
+    ``frames_per_iteration``: the frames one batch holds (the segments' frames/s).
+    ``clip_grad_norm``: the maximum gradient norm, None = no clipping.
+    """
+
+    card: dict[str, Any]
+    frames_per_iteration: int
+    clip_grad_norm: float | None = None
+
+    def build_model(self) -> nn.Module:
+        """The initial model (torch's global RNG is seeded with the run's seed around the call)."""
+        raise NotImplementedError
+
+    def build_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        raise NotImplementedError
+
+    def stream(self, seed: int) -> Stream:
+        """The training stream of a run with ``seed``."""
+        raise NotImplementedError
+
+    def loss(self, model: nn.Module, batch: Any, step: StepContext) -> dict[str, Tensor]:
+        """Scalar terms of ``batch``'s loss: ``"total"`` is minimised; every term (other measures
+        too) is averaged into the curve."""
+        raise NotImplementedError
+
+    def validate(self, model: nn.Module) -> dict[str, float] | None:
+        """Metrics of ``model`` (in eval mode, no gradients) on held-out data, drawing on no RNG the
+        training uses; None: the family has no validation."""
+        return None
+
+    def compile(self, model: nn.Module, mode: str | None) -> nn.Module:
+        """``model`` run by ``torch.compile(mode=mode)`` (None: eager) without changing its
+        ``state_dict``; by default its whole ``forward`` (``compile_forward``)."""
+        return compile_forward(model, mode)
+
+
+@dataclass
+class TrainResult:
+    """The trained model (in eval mode), the run's curve and validation points, and the speed of
+    this call."""
+
+    model: nn.Module
+    iterations: int
+    curve: list[dict[str, float]]
+    validation: list[dict[str, float]]
+    iterations_per_s: float
+    frames_per_s: float
+    checkpoint: Path
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able: iterations, checkpoint, speed (this call's) and the last curve point."""
+        return {
+            "iterations": self.iterations,
+            "checkpoint": str(self.checkpoint),
+            "iterations_per_s": self.iterations_per_s,
+            "frames_per_s": self.frames_per_s,
+            "last": self.curve[-1] if self.curve else None,
+        }
+
+
+def train(
+    recipe: Recipe,
+    out: str | Path,
+    iterations: int,
+    *,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    resume: bool = False,
+    checkpoint_every: int = 100,
+    log_every: int = 10,
+    validate_every: int | None = 1000,
+    max_minutes: float | None = None,
+    compile: str | None = None,
+    amp: torch.dtype | None = None,
+) -> TrainResult:
+    """Train ``recipe``'s model into ``out`` for ``iterations`` iterations in total (counting
+    resumed ones).
+
+    ``seed`` fixes the initial weights, the stream and the step noise (a resume keeps the
+    checkpoint's). ``checkpoint_every`` must be a multiple of ``log_every`` so a resume restarts on
+    a curve point. ``validate_every`` None turns validation off; validating changes nothing in the
+    training. ``compile``: one of ``COMPILE_MODES`` (``Recipe.compile``). ``amp``: the autocast
+    dtype (e.g. ``torch.bfloat16``), None = off.
+    """
+    _check_schedule(iterations, checkpoint_every, log_every, validate_every)
+    out, device = Path(out), torch.device(device)
+    run = _Run.resume(recipe, out, device) if resume else None
+    if run is None:
+        run = _Run.start(recipe, seed, device)
+    model, optimizer = recipe.compile(run.model, compile), run.optimizer
+    segment = _Segment(run.iteration, device, compile, amp, recipe.frames_per_iteration)
+    deadline = None if max_minutes is None else time.perf_counter() + 60 * max_minutes
+    window: list[dict[str, float]] = []
+    current = None
+    model.train()
+    while run.iteration < iterations:
+        batch = run.stream.next_batch()
+        with _autocast(device, amp):
+            losses = recipe.loss(model, batch, run.step)
+        optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        if recipe.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad_norm)
+        optimizer.step()
+        run.iteration += 1
+        window.append({name: float(value.detach()) for name, value in losses.items()})
+        last = run.iteration == iterations or (
+            deadline is not None
+            and run.iteration % log_every == 0
+            and time.perf_counter() > deadline
+        )
+        if run.iteration % log_every == 0 or last:
+            means = {name: float(np.mean([w[name] for w in window])) for name in window[0]}
+            run.curve.append({"iteration": run.iteration, **means})
+            window = []
+        if validate_every is not None and (run.iteration % validate_every == 0 or last):
+            with segment.paused():
+                metrics = _validate(recipe, model)
+            if metrics is not None:
+                run.validation.append({"iteration": run.iteration, **metrics})
+        if run.iteration % checkpoint_every == 0 or last:
+            current = segment.summary(run.iteration)
+            run.save(recipe, out, [*run.hardware, current])
+        if last:
+            break
+    speed = current or run.hardware[-1]
+    return TrainResult(
+        model=model.eval(),
+        iterations=run.iteration,
+        curve=run.curve,
+        validation=run.validation,
+        iterations_per_s=speed["iterations_per_s"],
+        frames_per_s=speed["frames_per_s"],
+        checkpoint=out / CHECKPOINT_NAME,
+    )
+
+
+def compile_forward(module: nn.Module, mode: str | None) -> nn.Module:
+    """``module`` with its ``forward`` run by ``torch.compile(mode=mode)``; None leaves it eager.
+
+    In place and parameter-free (the instance's ``forward`` is wrapped), so ``state_dict`` and
+    checkpoints are unchanged. "reduce-overhead" replays CUDA graphs on CUDA, whose outputs the
+    next compiled call overwrites, so its outputs are cloned.
+    """
+    if mode not in COMPILE_MODES:
+        raise ConfigError(f"compile must be one of {list(COMPILE_MODES)}, not {mode!r}")
+    if mode is not None:
+        module.forward = _compiled(module.forward, mode)
+    return module
+
+
+def hardware_info(device: torch.device) -> dict[str, Any]:
+    """What a run trains on: device, its name (GPU or CPU model), torch threads and version."""
+    cuda = device.type == "cuda"
+    return {
+        "device": str(device),
+        "name": torch.cuda.get_device_name(device) if cuda else cpu_name(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
+def numpy_rng_state(rng: np.random.Generator) -> str:
+    """A numpy generator's state as JSON text (for a ``Stream.state_dict``)."""
+    return json.dumps(rng.bit_generator.state)
+
+
+def numpy_rng(state: str) -> np.random.Generator:
+    """The numpy generator in the state ``numpy_rng_state`` gave."""
+    rng = np.random.default_rng()
+    rng.bit_generator.state = json.loads(state)
+    return rng
+
+
+def _check_schedule(
+    iterations: int, checkpoint_every: int, log_every: int, validate_every: int | None
+) -> None:
+    if iterations < 1 or log_every < 1 or checkpoint_every < 1 or checkpoint_every % log_every:
+        raise ConfigError(
+            f"need iterations >= 1 and checkpoint_every ({checkpoint_every}) a multiple of "
+            f"log_every ({log_every})"
+        )
+    if validate_every is not None and validate_every < 1:
+        raise ConfigError(f"validate_every must be >= 1 (or off), not {validate_every}")
+
+
+def _autocast(device: torch.device, amp: torch.dtype | None) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext() if amp is None else torch.autocast(device.type, dtype=amp)
+
+
+def _validate(recipe: Recipe, model: nn.Module) -> dict[str, float] | None:
+    model.eval()
+    try:
+        with torch.no_grad():
+            return recipe.validate(model)
+    finally:
+        model.train()
+
+
+def _compiled(forward: Callable, mode: str) -> Callable:
+    compiled = torch.compile(forward, mode=mode)
+    if mode != "reduce-overhead":
+        return compiled
+
+    def forward_cloned(*args: Any, **kwargs: Any) -> Any:
+        return _cloned(compiled(*args, **kwargs))
+
+    return forward_cloned
+
+
+def _cloned(value: Any) -> Any:
+    """``value`` with every tensor cloned, through tuples and named tuples."""
+    if isinstance(value, Tensor):
+        return value.clone()
+    if isinstance(value, tuple):
+        items = [_cloned(item) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    return value
+
+
+class _Segment:
+    """One ``train`` call's hardware and training speed; ``paused`` time (validation) excluded."""
+
+    def __init__(
+        self,
+        from_iteration: int,
+        device: torch.device,
+        compile: str | None,
+        amp: torch.dtype | None,
+        frames_per_iteration: int,
+    ):
+        self.from_iteration = from_iteration
+        self.frames_per_iteration = frames_per_iteration
+        amp_name = None if amp is None else str(amp).removeprefix("torch.")
+        self.hardware = {**hardware_info(device), "compile": compile, "amp": amp_name}
+        self.started = time.perf_counter()
+        self.paused_s = 0.0
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        paused = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.paused_s += time.perf_counter() - paused
+
+    def summary(self, to_iteration: int) -> dict[str, Any]:
+        seconds = time.perf_counter() - self.started - self.paused_s
+        done = to_iteration - self.from_iteration
+        return {
+            "from_iteration": self.from_iteration,
+            "to_iteration": to_iteration,
+            **self.hardware,
+            "seconds": seconds,
+            "iterations_per_s": done / seconds,
+            "frames_per_s": done * self.frames_per_iteration / seconds,
+        }
+
+
+@dataclass
+class _Run:
+    """Everything a resumed run needs to continue exactly where the last checkpoint left off."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    stream: Stream
+    step: StepContext
+    seed: int
+    iteration: int = 0
+    curve: list[dict[str, float]] = field(default_factory=list)
+    validation: list[dict[str, float]] = field(default_factory=list)
+    hardware: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, recipe: Recipe, seed: int, device: torch.device) -> _Run:
+        model = _build_model(recipe, seed, device)
+        noise = torch.Generator(device).manual_seed(seed)
+        return cls(
+            model=model,
+            optimizer=recipe.build_optimizer(model),
+            stream=recipe.stream(seed),
+            step=StepContext(device, noise),
+            seed=seed,
+        )
+
+    @classmethod
+    def resume(cls, recipe: Recipe, out: Path, device: torch.device) -> _Run | None:
+        """The run saved in ``out``, or None when there is no training state yet."""
+        path = out / CHECKPOINT_NAME
+        state_file = path.with_name(path.name + TRAIN_STATE_SUFFIX)
+        if not state_file.is_file():
+            return None
+        weights, checkpoint = load_checkpoint(path, device)
+        card = checkpoint.card
+        wanted = (recipe.card["method"], json.loads(json.dumps(recipe.card["config"])))
+        if (card.get("method"), card.get("config")) != wanted:
+            raise ConfigError(
+                f"the checkpoint in {out} was trained with another configuration "
+                f"({card.get('method')} {card.get('variant')}); use a new --out"
+            )
+        saved = load_tensors(state_file)  # on the CPU: generator and stream states stay there
+        if saved["iteration"] != card["iterations"]:
+            raise ConfigError(
+                f"training state of iteration {saved['iteration']} beside a card of iteration "
+                f"{card['iterations']} (a save was cut short); use a new --out",
+                state_file,
+            )
+        model = _build_model(recipe, card["seed"], device)
+        model.load_state_dict(weights)
+        optimizer = recipe.build_optimizer(model)
+        optimizer.load_state_dict(saved["optimizer"])
+        noise = torch.Generator(device)
+        noise.set_state(saved["noise"])
+        stream = recipe.stream(card["seed"])
+        stream.load_state_dict(saved["stream"])
+        carry = {name: tensor.to(device) for name, tensor in saved["carry"].items()}
+        return cls(
+            model=model,
+            optimizer=optimizer,
+            stream=stream,
+            step=StepContext(device, noise, carry),
+            seed=card["seed"],
+            iteration=card["iterations"],
+            curve=card["curve"],
+            validation=card.get("validation", []),
+            hardware=card.get("hardware") or _legacy_hardware(card),
+        )
+
+    def save(self, recipe: Recipe, out: Path, hardware: list[dict[str, Any]]) -> None:
+        """The training state first, then the weights, then the card: a card names a complete
+        run."""
+        path = out / CHECKPOINT_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "iteration": self.iteration,
+            "optimizer": self.optimizer.state_dict(),
+            "noise": self.step.noise.get_state(),
+            "stream": self.stream.state_dict(),
+            "carry": {name: tensor.detach().cpu() for name, tensor in self.step.carry.items()},
+        }
+        state_file = path.with_name(path.name + TRAIN_STATE_SUFFIX)
+        atomic_write(state_file, lambda f: torch.save(state, f))
+        card = {
+            **recipe.card,
+            "seed": self.seed,
+            "iterations": self.iteration,
+            "curve": self.curve,
+            "validation": self.validation,
+            "hardware": hardware,
+        }
+        save_checkpoint(path, self.model.state_dict(), card)
+        write_json(out / "curve.json", self.curve, indent=1)
+        if self.validation:
+            write_json(out / "validation.json", self.validation, indent=1)
+
+
+def _build_model(recipe: Recipe, seed: int, device: torch.device) -> nn.Module:
+    """``recipe.build_model()`` initialised from ``seed``, torch's global RNG left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return recipe.build_model().to(device)
+
+
+def _legacy_hardware(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """A card written before ``hardware`` existed: its ``speed`` (the last segment's figures)."""
+    speed = card.get("speed")
+    return [] if speed is None else [{"to_iteration": card["iterations"], **speed}]

@@ -1,0 +1,185 @@
+"""harness.checkpoints: file names, atomic writes, weights-only loads, sha256, cards (old ones
+too) and the provenance built from a card."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.checkpoints import (
+    Checkpoint,
+    atomic_write,
+    card_summary,
+    checkpoint_files,
+    file_sha256,
+    load_checkpoint,
+    load_tensors,
+    read_card,
+    save_checkpoint,
+    untrained_provenance,
+    update_card,
+    write_card,
+)
+from harness.errors import ConfigError, FormatError
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = ROOT / "checkpoints" / "tba" / "sprites-mot" / "TBA" / "last"
+STATE = {"layer.weight": torch.arange(6.0).reshape(2, 3), "layer.bias": torch.tensor([0.5, -1.0])}
+CARD = {
+    "method": "toy",
+    "variant": "GRU",
+    "config": {"dataset": "random-walk", "batch": 4, "hidden": 8},
+    "seed": 3,
+    "iterations": 40,
+    "curve": [{"iteration": 20, "total": 2.0}, {"iteration": 40, "total": 1.0}],
+    "hardware": [
+        {"from_iteration": 0, "to_iteration": 20, "device": "cpu", "iterations_per_s": 5.0},
+        {"from_iteration": 20, "to_iteration": 40, "device": "cuda", "iterations_per_s": 50.0},
+    ],
+}
+
+
+class Touch:
+    """Unpickling it would create ``path``: the code a weights-only load must never run."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def test_checkpoint_files_accept_either_suffix(tmp_path):
+    expected = (tmp_path / "last.pt", tmp_path / "last.json")
+    for given in ("last", "last.pt", "last.json"):
+        assert checkpoint_files(tmp_path / given) == expected
+    assert checkpoint_files("runs/v1.2") == (Path("runs/v1.2.pt"), Path("runs/v1.2.json"))
+
+
+def test_save_then_load_round_trips_with_the_sha256_of_the_file(tmp_path):
+    path = tmp_path / "nested" / "last"
+    save_checkpoint(path, STATE, CARD)
+    state, checkpoint = load_checkpoint(path)
+    assert state.keys() == STATE.keys() and all(torch.equal(state[k], STATE[k]) for k in STATE)
+    weights = tmp_path / "nested" / "last.pt"
+    assert checkpoint.sha256 == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert checkpoint.sha256 == file_sha256(weights)
+    assert checkpoint.path == str(path)
+    assert checkpoint.card == {
+        "code_version": checkpoint.card["code_version"],
+        "torch_version": torch.__version__,
+        **CARD,
+    }
+    assert read_card(tmp_path / "nested" / "last.json") == checkpoint.card
+
+
+def test_a_card_keeps_its_own_versions(tmp_path):
+    save_checkpoint(
+        tmp_path / "old", STATE, {**CARD, "code_version": "0.1", "torch_version": "2.0"}
+    )
+    card = read_card(tmp_path / "old")
+    assert (card["code_version"], card["torch_version"]) == ("0.1", "2.0")
+
+
+def test_a_failing_write_leaves_no_file_and_the_old_one_intact(tmp_path):
+    def fail_halfway(f):
+        f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    target = tmp_path / "curve.json"
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, fail_halfway)
+    assert list(tmp_path.iterdir()) == []
+    atomic_write(target, lambda f: f.write(b"[1]"))
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, fail_halfway)
+    assert list(tmp_path.iterdir()) == [target] and target.read_bytes() == b"[1]"
+
+
+def test_weights_only_loading_refuses_a_pickled_object(tmp_path):
+    marker = tmp_path / "code-ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"weight": torch.zeros(2), "payload": Touch(marker)}, path)
+    with pytest.raises(FormatError, match="refused by weights-only loading") as error:
+        load_tensors(path)
+    assert not marker.exists()
+    assert str(error.value).startswith(f"{path}: ") and "\n" not in str(error.value)
+    assert "(it holds getattr)" in str(error.value)  # what Touch pickles to
+    write_card(tmp_path / "evil", CARD)
+    with pytest.raises(FormatError):
+        load_checkpoint(tmp_path / "evil")
+    assert not marker.exists()
+
+
+def test_missing_or_malformed_cards_and_weights_are_one_line_errors(tmp_path):
+    with pytest.raises(ConfigError, match="checkpoint not found") as error:
+        read_card(tmp_path / "none")
+    assert error.value.path == str(tmp_path / "none.json")
+    (tmp_path / "bad.json").write_text('{\n  "method": "toy",\n  oops\n}\n', encoding="utf-8")
+    with pytest.raises(FormatError, match="not a JSON card") as error:
+        read_card(tmp_path / "bad")
+    assert error.value.line == 3
+    write_card(tmp_path / "card-only", CARD)
+    with pytest.raises(ConfigError, match="weights not found"):
+        load_checkpoint(tmp_path / "card-only")
+
+
+def test_update_card_sets_fields_and_keeps_the_rest(tmp_path):
+    save_checkpoint(tmp_path / "last", STATE, CARD)
+    before = (tmp_path / "last.pt").read_bytes()
+    card = update_card(tmp_path / "last", metrics={"MOTA": 0.5})
+    assert card == read_card(tmp_path / "last") and card["metrics"] == {"MOTA": 0.5}
+    assert card["curve"] == CARD["curve"] and (tmp_path / "last.pt").read_bytes() == before
+
+
+def test_provenance_from_a_card():
+    provenance = Checkpoint("ckpt/last", CARD, "ab" * 32).provenance()
+    assert provenance == {
+        "checkpoint": "ckpt/last",
+        "trained": True,
+        "sha256": "ab" * 32,
+        "variant": "GRU",
+        "dataset": "random-walk",
+        "iterations": 40,
+        "seed": 3,
+        "batch": 4,
+        "trained_on": "cpu, cuda",
+        "hardware": CARD["hardware"],
+    }
+    bare = Checkpoint("b", {"variant": "GRU", "config": {}}, "cd" * 32).provenance()
+    assert bare == {"checkpoint": "b", "trained": True, "sha256": "cd" * 32, "variant": "GRU"}
+    assert untrained_provenance("GRU", "random-walk") == {
+        "checkpoint": None,
+        "trained": False,
+        "variant": "GRU",
+        "dataset": "random-walk",
+    }
+
+
+def test_card_summary_reads_old_and_new_cards():
+    summary = card_summary({**CARD, "metrics": {"MOTA": 0.5}})
+    assert summary == {
+        "variant": "GRU",
+        "dataset": "random-walk",
+        "iterations": 40,
+        "seed": 3,
+        "hardware": CARD["hardware"],
+        "last_curve_point": {"iteration": 40, "total": 1.0},
+        "last_validation": None,
+        "metrics": {"MOTA": 0.5},
+    }
+    old = {"variant": "TBA", "config": {"dataset": "sprites-mot"}, "speed": {"device": "cpu"}}
+    assert card_summary(old)["last_curve_point"] is None and card_summary(old)["hardware"] is None
+
+
+def test_the_published_tba_card_reads_through_the_kit():
+    state, checkpoint = load_checkpoint(PUBLISHED)
+    card = json.loads(PUBLISHED.with_suffix(".json").read_text(encoding="utf-8"))
+    assert checkpoint.card == card and all(isinstance(v, torch.Tensor) for v in state.values())
+    provenance = checkpoint.provenance()
+    assert provenance["iterations"] == card["iterations"] == card_summary(card)["iterations"]
+    assert provenance["batch"] == card["config"]["batch"] and provenance["variant"] == "TBA"
