@@ -407,8 +407,8 @@ def test_cli_params_reach_the_adapter(tmp_path, capsys):
         (["detectors=[SDP]", "detectors=[DPM]"], "--param detectors given twice"),
         (
             ["sequence=[MOT17-02]"],
-            "dataset 'mot17' has no parameter 'sequence' (known: detectors, sequences); did you "
-            "mean 'sequences'?",
+            "dataset 'mot17' has no parameter 'sequence' (known: detectors, sample_length,"
+            " sequences); did you mean 'sequences'?",
         ),
         (["sequences=[MOT17-2]"], "mot17 sequences: 'MOT17-2' is not an official MOT17 sequence"),
         (["detectors=YOLO"], "mot17 detectors must be a non-empty list of DPM, FRCNN, SDP"),
