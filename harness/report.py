@@ -271,7 +271,7 @@ def write_report(
         title,
         layouts,
         {heading: lines for heading, lines in sections.items() if lines},
-        _notes(spreads, timings is not None, bool(comparisons)),
+        _notes(spreads, summary["method"], timings is not None, bool(comparisons)),
         plots,
         list(provenance),
     )
@@ -813,23 +813,27 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
     )
 
 
-def _notes(spreads: dict[str, _Spread], with_timings: bool, with_papers: bool) -> list[str]:
-    doubles = ", ".join(sorted(TEST_DOUBLES))
+def _notes(
+    spreads: dict[str, _Spread], methods: pd.Series, with_timings: bool, with_papers: bool
+) -> list[str]:
+    """The board's notes; test doubles are named where the board has them (``methods``)."""
+    present = sorted(TEST_DOUBLES & set(methods))
+    doubles = ", ".join(present) or "none here"
     notes = [
         *_spread_notes(spreads),
         "Ratios are percentages; counts are totals (one decimal when a mean is fractional).",
         "↑ higher is better, ↓ lower is better.",
         (
-            "Bold: the best value of a column among the trackers run on the same dataset, split "
-            f"and detections (the test double {doubles} is not ranked)."
+            "Bold: the best value of a column among the trackers run on the same data (dataset, "
+            f"split, axis values, detections); test doubles ({doubles}) are not ranked."
         ),
     ]
     if with_papers:
         notes.append("HTML board: a Δ is green where ours beats the paper, red where it trails.")
     if with_timings:
         notes.append(
-            f"fps and p50 ms time the tracker only (warm-up excluded); the speed plot leaves out "
-            f"{doubles}, whose fps is no tracker's speed."
+            "fps and p50 ms time the tracker only (warm-up excluded); the speed plot leaves out "
+            "test doubles, whose fps is no tracker's speed."
         )
     return notes
 
