@@ -282,7 +282,7 @@ def _digests(models: pd.DataFrame) -> dict[tuple, set[str]]:
     for record in models.to_dict("records"):
         provenance = record["provenance"]
         if isinstance(provenance, dict):
-            row = digests.setdefault(tuple(record[k] for k in KEY), set())
+            row = digests.setdefault(tuple(record.get(k, "") for k in KEY), set())  # no axes: ""
             row.update([provenance["sha256"]] if "sha256" in provenance else [])
     return digests
 

@@ -187,6 +187,7 @@ def test_a_checkpoint_below_the_working_directory_is_shown_relative(tmp_path, mo
     cells = pd.DataFrame(
         {
             **dict.fromkeys(KEY, "x"),
+            "axes": "",
             "seed": [0, 1],
             "status": ["failed", "interrupted"],
             "error": [f"ConfigError: {tmp_path}/checkpoints/TBAc/last.json: not found", None],
