@@ -67,6 +67,7 @@ from harness.metrics.catalogue import (
 )
 from harness.report import (
     COLUMN_SETS,
+    COMBINED,
     DEFAULT_COLUMN_SET,
     KEY,
     SEEDS,
@@ -145,6 +146,8 @@ class ComparisonResult:
     z: float
     weights_changed: tuple[str, ...] = ()
     """One line per method whose weights (sha256) differ between the sides (``weights_changed``)."""
+    curves_changed: tuple[str, ...] = ()
+    """One line per row and curve that moved between the sides (``curves_changed``)."""
 
     @property
     def regressions(self) -> pd.DataFrame:
@@ -201,6 +204,7 @@ class ComparisonResult:
             "missing": _records(self.missing),
             "new": _records(self.new_rows),
             "weights_changed": list(self.weights_changed),
+            "curves_changed": list(self.curves_changed),
         }
 
     def to_json(self) -> str:
@@ -218,11 +222,14 @@ def compare(
     speed_tolerance: float = DEFAULT_SPEED_TOLERANCE,
     new_models: pd.DataFrame | None = None,
     baseline_models: pd.DataFrame | None = None,
+    new_curves: pd.DataFrame | None = None,
+    baseline_curves: pd.DataFrame | None = None,
 ) -> ComparisonResult:
     """Compare two ``Store.metrics_frame`` results (one experiment each) metric by metric.
 
     Speed is compared when both ``*_timings`` (``Store.timings_frame``) are given; changed
-    weights are noted when both ``*_models`` (``Store.provenance_frame``) are. ``tolerances``
+    weights are noted when both ``*_models`` (``Store.provenance_frame``) are, moved curves when
+    both ``*_curves`` (``Store.curves_frame``) are. ``tolerances``
     overrides ``DEFAULT_TOLERANCES`` per metric name. NEW may be empty (all its cells failed):
     every baseline row is then missing. Raises ``TrackbenchError`` when a metric is unknown,
     undirected, or absent from a side, or when the baseline is empty.
@@ -254,7 +261,28 @@ def compare(
     changed = ()
     if new_models is not None and baseline_models is not None:
         changed = tuple(weights_changed(new_models, baseline_models))
-    return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z, changed)
+    moved = ()
+    if new_curves is not None and baseline_curves is not None:
+        moved = tuple(curves_changed(new_curves, baseline_curves))
+    return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z, changed, moved)
+
+
+def curves_changed(new_curves: pd.DataFrame, baseline_curves: pd.DataFrame) -> list[str]:
+    """One line per (row, curve) on both sides whose mean over seeds moved: its largest |Δ| over
+    the points (informational: the gate judges the scalar a curve summarises, e.g. AUC)."""
+
+    def means(curves: pd.DataFrame) -> pd.Series:
+        combined = curves[curves["sequence"] == COMBINED]
+        return combined.groupby([*KEY, "curve", "x"], sort=False)["y"].mean()
+
+    moved = (means(new_curves) - means(baseline_curves)).dropna().abs()
+    largest = moved.groupby(level=[*KEY, "curve"], sort=False).max()
+    return [
+        f"Curve {key[-1]} of {row_label(dict(zip(KEY, key)))} moved: largest |Δ| {delta:.3g}"
+        " (informational)."
+        for key, delta in largest.items()
+        if delta > 0
+    ]
 
 
 def weights_changed(new_models: pd.DataFrame, baseline_models: pd.DataFrame) -> list[str]:
@@ -334,6 +362,7 @@ class Results:
     metrics: pd.DataFrame
     timings: pd.DataFrame | None
     models: pd.DataFrame
+    curves: pd.DataFrame
 
 
 def load_results(path: str | Path, experiment: str | None, with_timings: bool) -> Results:
@@ -343,7 +372,8 @@ def load_results(path: str | Path, experiment: str | None, with_timings: bool) -
         metrics = store.metrics_frame(experiment)
         timings = store.timings_frame(experiment) if with_timings else None
         models = store.provenance_frame(experiment)
-    return Results(Path(path), experiment, metrics, timings, models)
+        curves = store.curves_frame(experiment)
+    return Results(Path(path), experiment, metrics, timings, models, curves)
 
 
 def compare_databases(
@@ -367,6 +397,8 @@ def compare_databases(
         baseline_timings=base_side.timings,
         new_models=new_side.models,
         baseline_models=base_side.models,
+        new_curves=new_side.curves,
+        baseline_curves=base_side.curves,
         **options,
     )
     return result, new_side, base_side
@@ -547,6 +579,7 @@ def table_notes(result: ComparisonResult) -> list[str]:
         f"Tolerances: {tolerances}.",
         "✓ within allowance, ✗ regression or baseline row not done in NEW, ↑ improvement.",
         *result.weights_changed,
+        *result.curves_changed,
     ]
 
 

@@ -259,3 +259,14 @@ def test_board_pivots_the_axis_plots_curves_and_compare_gates_iou(tmp_path):
     regressed = result.regressions
     assert not result.passed and set(regressed["metric"]) == {"IoU"}
     assert set(regressed["axes"]) == {"sample_length=4", "sample_length=8"}
+    curves = store.curves_frame()
+    same = compare(frame, frame, new_curves=curves, baseline_curves=curves)
+    assert same.curves_changed == ()
+    moved = curves.copy()
+    success = (moved.curve == "success") & (moved.method == "constant-box")
+    moved.loc[success & (moved["axes"] == "sample_length=8"), "y"] += 0.25
+    lines = compare(frame, frame, new_curves=moved, baseline_curves=curves).curves_changed
+    assert lines == (
+        "Curve success of sprites-mot/eval[sample_length=8]/none constant-box moved:"
+        " largest |Δ| 0.25 (informational).",
+    )
