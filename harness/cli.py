@@ -527,7 +527,7 @@ def datasets_list() -> None:
         table.add_row(
             name,
             ", ".join(f"{split} ({split_task(card, split)})" for split in card["splits"]),
-            str(card["protocol"].get("preprocessing", "")),
+            str(card["protocol"].get("preprocessing") or f"iou: {card['protocol'].get('iou')}"),
             " ".join(str(card["description"]).split()).split(". ")[0],
         )
     _console().print(table)
