@@ -52,41 +52,37 @@ class TimingRecord:
 
 
 class _CpuClock:
-    """Per-frame wall-clock latencies with ``time.perf_counter``: ``start`` and ``stop`` each
-    append one time stamp (a closure, not a method: the clock must cost little per frame)."""
+    """Wall-clock time stamps: ``now`` is ``time.perf_counter`` itself, so a stamp costs one C
+    call per frame."""
 
-    def __init__(self) -> None:
-        self.stamps: list[float] = []
-        append, now = self.stamps.append, time.perf_counter
+    now = staticmethod(time.perf_counter)
 
-        def mark() -> None:
-            append(now())
-
-        self.start = self.stop = mark
-
-    def latencies(self) -> np.ndarray:
-        stamps = np.array(self.stamps)
-        return stamps[1::2] - stamps[0::2]
+    def gaps(self, stamps: list[float]) -> np.ndarray:
+        """Seconds between consecutive stamps."""
+        return np.diff(np.array(stamps))
 
 
 class _CudaClock:
-    """Per-frame latencies from CUDA events, read after one final synchronize."""
+    """Time stamps as CUDA events on the device's stream, read after one final synchronize."""
 
     def __init__(self, device: torch.device) -> None:
         self.device = device
-        self.events: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
 
-    def start(self) -> None:
-        begin = torch.cuda.Event(enable_timing=True)
-        begin.record(torch.cuda.current_stream(self.device))
-        self.events.append((begin, torch.cuda.Event(enable_timing=True)))
+    def now(self) -> torch.cuda.Event:
+        event = torch.cuda.Event(enable_timing=True)
+        event.record(torch.cuda.current_stream(self.device))
+        return event
 
-    def stop(self) -> None:
-        self.events[-1][1].record(torch.cuda.current_stream(self.device))
-
-    def latencies(self) -> np.ndarray:
+    def gaps(self, stamps: list[torch.cuda.Event]) -> np.ndarray:
         torch.cuda.synchronize(self.device)
-        return np.array([begin.elapsed_time(end) / 1000.0 for begin, end in self.events])
+        return np.array([a.elapsed_time(b) / 1000.0 for a, b in zip(stamps, stamps[1:])])
+
+
+def _latencies(clock: _CpuClock | _CudaClock, stamps: list, runs: list[int]) -> np.ndarray:
+    """Seconds per call from stamps taken before the first call of each run of consecutive calls
+    and after every call (``runs``: calls per run); the gaps between runs are dropped."""
+    between = np.cumsum(np.asarray(runs) + 1)[:-1] - 1
+    return np.delete(clock.gaps(stamps), between)
 
 
 def cpu_name() -> str:
@@ -176,20 +172,20 @@ def timed_track(
         results, record = _time_whole(tracker, [sequence], [detections], env)
         return results[0], record
     warmup = min(warmup_frames, max(sequence.num_frames - 1, 0))
-    clock = env.clock()
-    outputs = []
+    clock, outputs, stamps = env.clock(), [], []
+    stamp, now = stamps.append, clock.now
     tracker.reset(sequence_info(sequence))
     inputs = frame_inputs(sequence, tracker.inputs, detections)
     while chunk := list(islice(inputs, chunk_frames)):
         for frame in chunk:
             if frame.number == warmup + 1:
                 env.synchronize()
-            clock.start()
+            stamp(now())
             outputs.append(tracker.step(frame))
-            clock.stop()
+            stamp(now())
             if on_frame is not None:
                 on_frame(frame.number)
-    latencies = clock.latencies()[warmup:]
+    latencies = _latencies(clock, stamps, [1] * len(outputs))[warmup:]
     record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
     return outputs_to_table(outputs), record
 
@@ -205,10 +201,11 @@ def timed_follow(
 
     A sample's images are read before its first call is timed. The first ``warmup_frames`` calls
     of all samples together (at most all calls but one) are left out of the statistics (on a GPU
-    the events time the device's work, so no synchronisation separates them). Returns
-    the boxes (T, 4) per sample, the first row being the given box, and one record for all
-    samples. An offline tracker (``online = False``) is timed as one ``track`` call.
-    ``on_frame(frames done)`` is called after each sample, outside the clock.
+    the events time the device's work, so no synchronisation separates them); each call is timed
+    from the stamp before it to the stamp after it, one stamp per call. Returns the boxes of all
+    samples stacked in order, (Σ T, 4), each sample's first row being its given box, and one
+    record for all samples. An offline tracker (``online = False``) is timed as one ``track``
+    call. ``on_frame(frames done)`` is called after each sample, outside the clock.
     """
     env = _Environment(device)
     if not getattr(tracker, "online", True):
@@ -217,29 +214,34 @@ def timed_follow(
         results = tracker.track(samples)
         env.synchronize()
         seconds = time.perf_counter() - started
-        frames = sum(len(sample.frames) for sample in samples)
-        return results, env.record(tracker, frames, 0, seconds, None, batch_size=len(samples))
+        for sample, result in zip(samples, results, strict=True):
+            if np.shape(result) != (len(sample.frames), 4):
+                raise ValueError(
+                    f"sample {sample.name}: tracker returned boxes of shape {np.shape(result)},"
+                    f" expected ({len(sample.frames)}, 4)"
+                )
+        boxes = np.concatenate(results).astype(np.float64)
+        return boxes, env.record(tracker, len(boxes), 0, seconds, None, batch_size=len(samples))
     total = sum(len(sample.frames) for sample in samples)
     warmup = min(warmup_frames, max(total - 1, 0))
-    clock, boxes, done = env.clock(), [], 0
-    start, stop, update, keep = clock.start, clock.stop, tracker.update, boxes.append
+    clock, boxes, stamps, done = env.clock(), [], [], 0
+    stamp, now, update, keep = stamps.append, clock.now, tracker.update, boxes.append
     for sample in samples:
         images = sample_images(sample)
         keep(sample.boxes[0])
-        start()
+        stamp(now())
         tracker.init(images[0], sample.boxes[0])
-        stop()
+        stamp(now())
         for image in images[1:]:
-            start()
             keep(update(image))
-            stop()
+            stamp(now())
         done += len(images)
         if on_frame is not None:
             on_frame(done)
-    latencies = clock.latencies()[warmup:]
+    lengths = [len(sample.frames) for sample in samples]
+    latencies = _latencies(clock, stamps, lengths)[warmup:]
     record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
-    ends = np.cumsum([len(sample.frames) for sample in samples])[:-1]
-    return np.split(np.array(boxes, dtype=np.float64).reshape(-1, 4), ends), record
+    return np.array(boxes, dtype=np.float64).reshape(-1, 4), record
 
 
 def time_batched(

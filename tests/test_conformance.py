@@ -131,8 +131,7 @@ def test_a_checkpoint_round_trips(name, ablation, videos, tmp_path):
 
 def follow(tracker, samples: list[SingleObjectSample]) -> np.ndarray:
     """The boxes of the runner's path (``timed_follow``), checked, as one (N, 4) array."""
-    results, _ = timed_follow(tracker, samples, warmup_frames=0)
-    boxes = np.concatenate(results)
+    boxes, _ = timed_follow(tracker, samples, warmup_frames=0)
     owner = np.repeat(np.arange(len(samples)), SAMPLE_LENGTH)
     step = np.tile(np.arange(SAMPLE_LENGTH), len(samples))
     check_boxes(boxes, [sample.name for sample in samples], owner, step)

@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from harness import timing
-from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
+from harness.data import BoxTable, FrameInput, Sequence, SingleObjectSample, TrackOutput
 from harness.protocol import MultiObjectTracker
-from harness.timing import TimingRecord, time_batched, timed_track
+from harness.timing import TimingRecord, time_batched, timed_follow, timed_track
 from trackers.baselines.ground_truth import GroundTruthTracker
+from trackers.baselines.single import ConstantBoxTracker
 
 
 class EchoTracker(MultiObjectTracker):
@@ -137,3 +138,26 @@ def test_cuda_path_on_a_gpu():
     assert record.memory_source == "cuda allocator" and record.peak_memory_bytes >= 256 * 256 * 4
     assert record.frames == 15 and 0 < record.latency_p50_ms <= record.latency_p95_ms
     assert record.cuda_version == torch.version.cuda
+
+
+def test_single_object_cuda_path_times_each_call_and_drops_the_reads_between_samples(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "Event", FakeEvent)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda d=None: None)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU")
+
+    def slow_read(number: int) -> np.ndarray:
+        FakeEvent.clock += 100.0  # reading a frame takes long, outside the timed calls
+        return np.zeros((4, 4, 3), dtype=np.uint8)
+
+    video = Sequence("v", 9, 4, 4, 30.0, BoxTable.empty(), load_frame=slow_read)
+    samples = [
+        SingleObjectSample(video, 1, np.arange(1, 5), np.ones((4, 4))),
+        SingleObjectSample(video, 2, np.arange(5, 8), np.ones((3, 4))),
+    ]
+    _, record = timed_follow(ConstantBoxTracker(), samples, warmup_frames=2, device="cuda")
+    assert record.frames == 7 - 2
+    assert record.latency_p95_ms == pytest.approx(2.0)  # every call, never a read
+    assert record.total_seconds == pytest.approx(0.010)

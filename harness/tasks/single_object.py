@@ -61,20 +61,15 @@ def run(
     on_frames: Callable[[int], None] | None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     """Follow every sample and score all of them at once; one timing record for the cell."""
-    results, record = timed_follow(
+    predicted, record = timed_follow(
         tracker, samples, warmup_frames=cell.warmup_frames, device=cell.device, on_frame=on_frames
     )
     lengths = np.array([len(sample.frames) for sample in samples])
-    for sample, boxes in zip(samples, results):
-        if np.shape(boxes) != (len(sample.frames), 4):
-            raise ValueError(
-                f"sample {sample.name}: tracker returned boxes of shape"
-                f" {np.shape(boxes)}, expected ({len(sample.frames)}, 4)"
-            )
+    if len(predicted) != lengths.sum():
+        raise ValueError(f"tracker returned {len(predicted)} boxes for {lengths.sum()} frames")
     step = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     owner = np.repeat(np.arange(len(samples)), lengths)
     gt = np.concatenate([sample.boxes for sample in samples]).astype(np.float64)
-    predicted = np.concatenate(results).astype(np.float64)
     check_boxes(predicted, [sample.name for sample in samples], owner, step)
     ious = _ious(cell.protocol, samples, owner, gt, predicted)
     later = step > 0  # the first box is given, not tracked
