@@ -233,6 +233,11 @@ def test_test_split_is_cached_once_and_read_back_lazily(dataset, monkeypatch):
         for t in (1, 6):
             np.testing.assert_array_equal(sample.sequence.frame(t), made.frames[n, t - 1])
 
+    val = adapter.samples("val")  # training-like sequences of train digits, their own seed
+    made = adapter.generator("val").scene(np.random.default_rng(adapter.params["val_seed"]), 3, 6)
+    np.testing.assert_array_equal(val[1].boxes, made.boxes[1])
+    assert adapter.cache_dir("val") != adapter.cache_dir("test")
+
     def fail(*args):
         raise AssertionError("the cache was written again")
 
