@@ -41,10 +41,21 @@ HOW_TO_FIX = (
 @dataclass(frozen=True)
 class MnistDigits:
     """The digit pool: ``images`` (N, 28, 28) uint8, ``labels`` (N,) uint8; N = 70,000 for the
-    full set."""
+    full set. The first ``train_size`` digits are the train part, the rest the test part."""
 
     images: np.ndarray
     labels: np.ndarray
+    train_size: int
+
+    @property
+    def train(self) -> np.ndarray:
+        """The train part's images."""
+        return self.images[: self.train_size]
+
+    @property
+    def test(self) -> np.ndarray:
+        """The test part's images."""
+        return self.images[self.train_size :]
 
     @property
     def full(self) -> bool:
@@ -110,7 +121,7 @@ def _load_folder(folder: Path) -> MnistDigits:
             raise FormatError(f"expected {n} labels, got shape {part_labels.shape}", label_path)
         images.append(part_images)
         labels.append(part_labels)
-    return MnistDigits(np.concatenate(images), np.concatenate(labels))
+    return MnistDigits(np.concatenate(images), np.concatenate(labels), len(images[0]))
 
 
 def _hub_reachable() -> bool:
@@ -134,7 +145,7 @@ def _load_hub() -> MnistDigits:
     for split in ("train", "test"):
         images.append(np.stack([np.asarray(img, np.uint8) for img in parts[split]["image"]]))
         labels.append(np.asarray(parts[split]["label"], np.uint8))
-    return MnistDigits(np.concatenate(images), np.concatenate(labels))
+    return MnistDigits(np.concatenate(images), np.concatenate(labels), len(images[0]))
 
 
 def load_mnist(folder: str | Path | None = None) -> MnistDigits:

@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,7 @@ def sprite_colours() -> np.ndarray:
     return (np.stack([j // 4, (j % 4) // 2, j % 2], axis=1) * 255).astype(np.uint8)
 
 
-def _interpolation_matrix(source: int, target: int) -> np.ndarray:
+def interpolation_matrix(source: int, target: int) -> np.ndarray:
     """(target, source) weights of linear interpolation: pixel centres aligned, edges clamped."""
     x = np.clip((np.arange(target) + 0.5) * (source / target) - 0.5, 0, source - 1)
     lo = np.floor(x).astype(np.int64)
@@ -92,8 +92,8 @@ def _interpolation_matrix(source: int, target: int) -> np.ndarray:
 
 def resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize a 2-D uint8 image like ``cv2.resize(..., INTER_LINEAR)`` (float weights, rounded)."""
-    rows = _interpolation_matrix(image.shape[0], height)
-    cols = _interpolation_matrix(image.shape[1], width)
+    rows = interpolation_matrix(image.shape[0], height)
+    cols = interpolation_matrix(image.shape[1], width)
     return np.clip(np.rint(rows @ image.astype(np.float64) @ cols.T), 0, 255).astype(np.uint8)
 
 
@@ -393,6 +393,66 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("TRACKBENCH_CACHE", Path.home() / ".cache" / "trackbench"))
 
 
+def cached_folder(
+    final: Path,
+    params: dict[str, Any],
+    write: Callable[[Path, dict[str, Any]], None],
+    name: str,
+    what: str,
+) -> Path:
+    """The cache folder ``final`` made by ``write(folder, params)``, reused when its
+    ``params.json`` equals ``params``; written to a temporary folder and renamed into place, logged
+    (``name``: the dataset, ``what``: the content), with Hugging Face progress bars off."""
+    import datasets
+
+    stamp = final / "params.json"
+    if stamp.is_file():
+        if json.loads(stamp.read_text()) == params:
+            return final
+        shutil.rmtree(final)  # only a hash collision or a hand edit gets here
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for abandoned in final.parent.glob(f".tmp-{final.name}-*"):  # left by killed writers
+        if time.time() - abandoned.stat().st_mtime > ABANDONED_AFTER_S:
+            shutil.rmtree(abandoned, ignore_errors=True)
+    tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex}"
+    bars_were_off = datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()
+    log.info("%s: generating and caching %s in %s", name, what, final)
+    started = time.perf_counter()
+    try:
+        write(tmp, params)
+        (tmp / "params.json").write_text(json.dumps(params, sort_keys=True))
+        size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
+        log.info("%s: cached %.0f MB in %.1f s", name, size / 1e6, time.perf_counter() - started)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not stamp.is_file():  # a concurrent writer did not win either
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not bars_were_off:
+            datasets.utils.enable_progress_bars()
+    return final
+
+
+def image_rows(table: Any, shape: tuple[int, int, int]) -> Callable[[int], np.ndarray]:
+    """The image of 0-based row ``i`` of a cached Hugging Face ``table`` whose ``image`` column is
+    Array2D (H, W*D), as (H, W, D) uint8: zero-copy views of the memory-mapped arrow chunks, so an
+    image is read only when asked for."""
+    chunks = [
+        chunk.storage.flatten().flatten().to_numpy(zero_copy_only=True).reshape(-1, *shape)
+        for chunk in table.data.column("image").chunks
+    ]
+    starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
+
+    def image_at(row: int) -> np.ndarray:
+        index = int(np.searchsorted(starts, row, side="right")) - 1
+        return chunks[index][row - starts[index]].copy()
+
+    return image_at
+
+
 class SyntheticMOT(DatasetAdapter):
     """A TBA synthetic dataset: ``eval`` is one cached video, ``train`` an endless stream.
 
@@ -451,21 +511,12 @@ class SyntheticMOT(DatasetAdapter):
         numbers = parts["frames"].data.column("frame").to_numpy()
         if not np.array_equal(numbers, np.arange(1, total + 1)):
             raise FormatError(f"cached frames are not 1..{total}; delete the folder", path)
-        # Zero-copy views of the memory-mapped arrow chunks: a frame is read only when asked for.
-        chunks = [
-            chunk.storage.flatten().flatten().to_numpy(zero_copy_only=True).reshape(-1, H, W, D)
-            for chunk in parts["frames"].data.column("image").chunks
-        ]
-        starts = np.cumsum([0] + [len(chunk) for chunk in chunks])
+        image_at = image_rows(parts["frames"], (H, W, D))
         gt = BoxTable.empty()
         if "gt" in parts:
             columns = parts["gt"].with_format("numpy")[:]
             box = np.stack([columns[key] for key in ("left", "top", "width", "height")], axis=1)
             gt = BoxTable.build(frame=columns["frame"], id=columns["id"], box=box)
-
-        def load_frame(number: int) -> np.ndarray:
-            index = int(np.searchsorted(starts, number - 1, side="right")) - 1
-            return chunks[index][number - 1 - starts[index]].copy()
 
         return Sequence(
             name=f"{self.card['name']}-eval",
@@ -474,62 +525,22 @@ class SyntheticMOT(DatasetAdapter):
             height=H,
             fps=float(self.params["fps"]),
             gt=gt,
-            load_frame=load_frame,
+            load_frame=lambda number: image_at(number - 1),
             meta={"cache": str(path), "seed": self.params["eval_seed"]},
         )
 
     def _ensure_cache(self) -> Path:
-        """The verified cache folder; written to a temporary folder and renamed into place."""
-        import datasets
-
-        if self.params["eval_frames"] < 1:
-            raise ConfigError(f"eval_frames must be >= 1, got {self.params['eval_frames']}")
-        final = self.cache_dir
-        expected = self._content_params()
-        stamp = final / "params.json"
-        if stamp.is_file():
-            if json.loads(stamp.read_text()) == expected:
-                return final
-            shutil.rmtree(final)  # only a hash collision or a hand edit gets here
-        final.parent.mkdir(parents=True, exist_ok=True)
-        for abandoned in final.parent.glob(f".tmp-{final.name}-*"):  # left by killed writers
-            if time.time() - abandoned.stat().st_mtime > ABANDONED_AFTER_S:
-                shutil.rmtree(abandoned, ignore_errors=True)
-        tmp = final.parent / f".tmp-{final.name}-{uuid.uuid4().hex}"
-        bars_were_off = datasets.utils.are_progress_bars_disabled()
-        datasets.utils.disable_progress_bars()
+        """The verified cache folder of the evaluation video (``cached_folder``)."""
         frames, (H, W, D) = self.params["eval_frames"], self._frame_shape()
-        log.info(
-            "%s: generating and caching the %s-frame evaluation video (%dx%dx%d, about %.0f MB)"
-            " in %s",
-            self.card["name"],
-            f"{frames:,}",
-            H,
-            W,
-            D,
-            frames * H * W * D / 1e6,
-            final,
+        if frames < 1:
+            raise ConfigError(f"eval_frames must be >= 1, got {frames}")
+        what = (
+            f"the {frames:,}-frame evaluation video ({H}x{W}x{D}, "
+            f"about {frames * H * W * D / 1e6:.0f} MB)"
         )
-        started = time.perf_counter()
-        try:
-            self._write_cache(tmp, expected)
-            size = sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file())
-            log.info(
-                "%s: cached %.0f MB in %.1f s",
-                self.card["name"],
-                size / 1e6,
-                time.perf_counter() - started,
-            )
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if not (final / "params.json").is_file():  # a concurrent writer did not win either
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if not bars_were_off:
-                datasets.utils.enable_progress_bars()
-        return final
+        return cached_folder(
+            self.cache_dir, self._content_params(), self._write_cache, self.card["name"], what
+        )
 
     def _frame_shape(self) -> tuple[int, int, int]:
         return self.params["height"], self.params["width"], self.params["channels"]
@@ -581,7 +592,6 @@ class SyntheticMOT(DatasetAdapter):
             parts["gt"] = datasets.Dataset.from_dict(gt_columns)
         datasets.DatasetDict(parts).save_to_disk(str(folder / "dataset"))
         shutil.rmtree(folder / "build")
-        (folder / "params.json").write_text(json.dumps(params, sort_keys=True))
 
 
 @register_adapter("sprites-mot")
