@@ -256,7 +256,7 @@ def test_gradients_reach_every_parameter(model_name, code):
 @pytest.mark.parametrize("model_name", MODELS)
 def test_a_few_rmsprop_steps_reduce_the_loss_on_a_moving_square(model_name):
     torch.manual_seed(0)
-    config = _config(model_name)
+    config = _config(model_name, conv_filters=8)
     model = build_model(config)
     frames, boxes = _moving_square(n=2, length=5)
     optimiser = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9, eps=1e-6)

@@ -213,7 +213,8 @@ class RecTracker(nn.Module):
     parameters (s, r, a) = W_a h_{t−1} + b_a (at t = 1 ``config.initial_attention``). GRU input
     weights are Glorot-uniform, recurrent weights orthogonal (per gate), biases zero.
 
-    The mask is centred on the box's own centre; the released code swaps rows and columns there.
+    The mask is centred on the box's own centre in the labels' pixel scale (K/2 per unit); the
+    released code swaps rows and columns there and scales by (K − 1)/2.
     """
 
     def __init__(self, config: GanConfig):
