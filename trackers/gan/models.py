@@ -1,0 +1,302 @@
+"""The Gan et al. (2015) neural trackers in PyTorch: ConvTracker, RecTracker-ID and
+RecTracker-Att-N (paper §3.1, §5, Appendix A), their losses (§3.2, eqs 8–9) and box helpers.
+
+Tensors are batch-first: frames (N, T, 1, K, K) in [0, 1]; boxes are the released code's
+normalised corners [y_min, x_min, y_max, x_max] = pixel index / (K / 2) − 1, in [−1, 1], where
+the pixel indices are 0-based and inclusive (the tight box's first and last rows and columns).
+
+Every model has an online path, ``state = initial_state(first_box)`` then
+``box, state = step(frame, state)`` once per frame from the first one on, and a batched
+``forward(frames, first_box) -> boxes (N, T, 4)`` that gives the same boxes. As in the code, the
+tracker also predicts a box for the first frame, whose ground truth it was given.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from trackers.gan.config import GanConfig
+
+
+def ltwh_to_corners(boxes, frame_size: int = 100) -> Tensor:
+    """Normalised corners (..., 4) of 1-based pixel ltwh boxes (..., 4) (MOTChallenge).
+
+    A box covering 0-based pixel columns x_min..x_max has left = x_min + 1 and width
+    x_max − x_min + 1.
+    """
+    boxes = torch.as_tensor(boxes)
+    left, top, width, height = boxes.unbind(-1)
+    corners = torch.stack([top - 1, left - 1, top + height - 2, left + width - 2], dim=-1)
+    return corners / (frame_size / 2) - 1
+
+
+def corners_to_ltwh(corners, frame_size: int = 100) -> Tensor:
+    """1-based pixel ltwh boxes (..., 4) of normalised corners (..., 4); inverts
+    ``ltwh_to_corners``."""
+    y_min, x_min, y_max, x_max = ((torch.as_tensor(corners) + 1) * (frame_size / 2)).unbind(-1)
+    return torch.stack([x_min + 1, y_min + 1, x_max - x_min + 1, y_max - y_min + 1], dim=-1)
+
+
+def attention_mask(
+    box: Tensor,
+    params: Tensor,
+    grid: int,
+    frame_size: int = 100,
+    stride_scale: str = "paper",
+    normalise_filters: bool = False,
+) -> Tensor:
+    """The N x N Gaussian weighting mask G of eq. 7, (B, K, K) for boxes (B, 4), params (B, 3).
+
+    ``params`` = (s, r, a): Gaussian (i, j) is centred at the box centre plus
+    ((i, j) − (N − 1)/2)·δ with stride δ = exp(r)·K (the code: exp(r)·(K − 1)/(N − 1), 0 for
+    N = 1), has standard deviation σ = exp(s)·K/2, and the mask is exp(a) times their sum. With
+    ``normalise_filters`` (the code) each 1-D Gaussian is divided by its sum over the frame.
+    """
+    log_sigma, log_stride, log_amplitude = params.unbind(-1)
+    pixels = (box + 1) * (frame_size / 2)
+    centre_y = (pixels[:, 0] + pixels[:, 2]) / 2
+    centre_x = (pixels[:, 1] + pixels[:, 3]) / 2
+    if stride_scale == "paper":
+        scale = frame_size
+    else:
+        scale = (frame_size - 1) / (grid - 1) if grid > 1 else 0.0
+    stride = torch.exp(log_stride) * scale
+    sigma = torch.exp(log_sigma) * (frame_size / 2)
+    offsets = torch.arange(grid, dtype=box.dtype, device=box.device) - (grid - 1) / 2
+    positions = torch.arange(frame_size, dtype=box.dtype, device=box.device)
+
+    def filters(centre: Tensor) -> Tensor:  # (B, N, K): one 1-D Gaussian per grid row/column
+        means = centre[:, None] + stride[:, None] * offsets
+        gauss = torch.exp(-((positions - means[..., None]) ** 2) / (2 * sigma[:, None, None] ** 2))
+        if normalise_filters:
+            gauss = gauss / (gauss.sum(-1, keepdim=True) + 1e-8)
+        return gauss
+
+    rows, cols = filters(centre_y), filters(centre_x)
+    mask = rows.sum(1)[:, :, None] * cols.sum(1)[:, None, :]  # Σ_ij g_i(y) g_j(x), separable
+    return torch.exp(log_amplitude)[:, None, None] * mask
+
+
+class FrameEncoder(nn.Module):
+    """Appendix A's convolution: 32 filters 10 x 10, stride 5, valid, no pooling (ConvTracker's
+    code variant: max-pool), then an element-wise tanh; returns flat features."""
+
+    def __init__(self, in_channels: int, config: GanConfig, pool: int = 1):
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels, config.conv_filters, config.conv_kernel, stride=config.conv_stride
+        )
+        self.pool = pool
+        side = config.conv_size // pool
+        self.out_features = config.conv_filters * side * side
+        nn.init.xavier_uniform_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def feature_map(self, images: Tensor) -> Tensor:
+        """(B, filters, side, side): tanh of the (pooled) convolution of images (B, C, K, K)."""
+        response = self.conv(images)
+        if self.pool > 1:
+            response = F.max_pool2d(response, self.pool)
+        return torch.tanh(response)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.feature_map(images).flatten(1)
+
+
+def _box_head(in_features: int, zero_tail: bool) -> nn.Linear:
+    """box = tanh(W h + b); W zero-initialised with ``zero_tail`` (code's --zero_tail_fc)."""
+    head = nn.Linear(in_features, 4)
+    (nn.init.zeros_ if zero_tail else nn.init.xavier_uniform_)(head.weight)
+    nn.init.zeros_(head.bias)
+    return head
+
+
+def _dense(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
+    """A Glorot-uniform linear layer with zero bias."""
+    layer = nn.Linear(in_features, out_features, bias=bias)
+    nn.init.xavier_uniform_(layer.weight)
+    if bias:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+class ConvState(NamedTuple):
+    """ConvTracker's memory: the last ``history`` frames (N, history, K, K), oldest first,
+    zero before the sequence; the last boxes (N, history, 4), newest first, zero before it."""
+
+    frames: Tensor
+    boxes: Tensor
+
+
+class ConvTracker(nn.Module):
+    """ConvTracker (§5, Appendix A): φ = tanh(conv(4 most recent frames as channels)),
+    h = tanh(W_φ φ + W_z [z̃_{t−1} … z̃_{t−4}] + b) with 200 units, box = tanh(W h + b').
+
+    The code's variant (``conv_pool`` 4, ``box_branch``, hidden 256): h = [tanh(W_φ φ + b) ‖
+    tanh(W_z z + b_z)]. The previous boxes are the given one, then the tracker's own
+    predictions (gradients flow through them), zero before the sequence.
+    """
+
+    def __init__(self, config: GanConfig):
+        super().__init__()
+        self.config = config
+        history, hidden = config.history, config.hidden
+        self.encoder = FrameEncoder(history, config, pool=config.conv_pool)
+        # the FC layer on [φ ‖ boxes] as two parts: the features' part runs on all frames at once
+        self.feature_fc = _dense(self.encoder.out_features, hidden)
+        self.box_fc = _dense(4 * history, hidden, bias=config.box_branch)
+        self.box_head = _box_head((2 if config.box_branch else 1) * hidden, config.zero_tail)
+
+    def initial_state(self, first_box: Tensor) -> ConvState:
+        n, size, history = first_box.shape[0], self.config.frame_size, self.config.history
+        frames = first_box.new_zeros(n, history, size, size)
+        boxes = first_box.new_zeros(n, history, 4)
+        boxes[:, 0] = first_box
+        return ConvState(frames, boxes)
+
+    def _predict(self, projected: Tensor, previous_boxes: Tensor) -> Tensor:
+        """Box (N, 4) from the projected conv features ``feature_fc(φ)`` (N, H) and the previous
+        boxes (N, history, 4)."""
+        from_boxes = self.box_fc(previous_boxes.flatten(1))
+        if self.config.box_branch:
+            hidden = torch.cat([torch.tanh(projected), torch.tanh(from_boxes)], 1)
+        else:
+            hidden = torch.tanh(projected + from_boxes)
+        return torch.tanh(self.box_head(hidden))
+
+    @staticmethod
+    def _push_box(boxes: Tensor, box: Tensor) -> Tensor:
+        return torch.cat([box[:, None], boxes[:, :-1]], 1)
+
+    def step(self, frame: Tensor, state: ConvState) -> tuple[Tensor, ConvState]:
+        """Box (N, 4) of frame (N, 1, K, K) and the updated state."""
+        frames = torch.cat([state.frames[:, 1:], frame], 1)
+        box = self._predict(self.feature_fc(self.encoder(frames)), state.boxes)
+        return box, ConvState(frames, self._push_box(state.boxes, box))
+
+    def forward(self, frames: Tensor, first_box: Tensor) -> Tensor:
+        """Boxes (N, T, 4) of frames (N, T, 1, K, K); the conv runs on all windows at once."""
+        n, length = frames.shape[:2]
+        history = self.config.history
+        padded = F.pad(frames[:, :, 0], (0, 0, 0, 0, history - 1, 0))  # zeros before frame 0
+        windows = padded.unfold(1, history, 1).permute(0, 1, 4, 2, 3)  # (N, T, history, K, K)
+        projected = self.feature_fc(self.encoder(windows.flatten(0, 1))).unflatten(0, (n, length))
+        boxes = self.initial_state(first_box).boxes
+        predicted = []
+        for t in range(length):
+            box = self._predict(projected[:, t], boxes)
+            boxes = self._push_box(boxes, box)
+            predicted.append(box)
+        return torch.stack(predicted, 1)
+
+
+class RecState(NamedTuple):
+    """RecTracker's memory: GRU state (N, H), previous box (N, 4) and attention parameters
+    (N, 3) (s, r, a of eq. 7; None without attention)."""
+
+    hidden: Tensor
+    box: Tensor
+    attention: Tensor | None
+
+
+class RecTracker(nn.Module):
+    """RecTracker-ID and RecTracker-Att-N (§3.1, eqs 2–7, Appendix A).
+
+    φ(x_t) = tanh(conv(m(x_t, z̃_{t−1}))) (eq. 2; conv 32 x 10 x 10 stride 5, 19 x 19 x 32),
+    h_t = GRU(h_{t−1}, [φ(x_t) ‖ z̃_{t−1}]) (eq. 3), z̃_t = tanh(W h_t + b) (eqs 4–5) with W
+    zero-initialised; z̃_0 = the first frame's ground truth, h_0 = 0. RecTracker-ID uses the
+    identity m (eq. 6); RecTracker-Att-N multiplies the whole frame by the mask of eq. 7 whose
+    parameters (s, r, a) = W_a h_{t−1} + b_a (at t = 1 ``config.initial_attention``). GRU input
+    weights are Glorot-uniform, recurrent weights orthogonal (per gate), biases zero.
+
+    The mask is centred on the box's own centre in the labels' pixel scale (K/2 per unit); the
+    released code swaps rows and columns there and scales by (K − 1)/2.
+    """
+
+    def __init__(self, config: GanConfig):
+        super().__init__()
+        self.config = config
+        self.grid = config.attention_grid
+        self.encoder = FrameEncoder(1, config)
+        self.gru = nn.GRUCell(self.encoder.out_features + 4, config.hidden)
+        for weights in self.gru.weight_ih.chunk(3):
+            nn.init.xavier_uniform_(weights)
+        for weights in self.gru.weight_hh.chunk(3):
+            nn.init.orthogonal_(weights)
+        nn.init.zeros_(self.gru.bias_ih)
+        nn.init.zeros_(self.gru.bias_hh)
+        self.box_head = _box_head(config.hidden, config.zero_tail)
+        self.attention_head = _dense(config.hidden, 3) if self.grid else None
+
+    def initial_state(self, first_box: Tensor) -> RecState:
+        hidden = first_box.new_zeros(first_box.shape[0], self.config.hidden)
+        attention = None
+        if self.grid:
+            attention = first_box.new_tensor(self.config.initial_attention).expand(
+                len(first_box), 3
+            )
+        return RecState(hidden, first_box, attention)
+
+    def mask(self, state: RecState) -> Tensor:
+        """The eq. 7 mask (N, K, K) this state puts on the next frame."""
+        config = self.config
+        return attention_mask(
+            state.box,
+            state.attention,
+            self.grid,
+            config.frame_size,
+            config.stride_scale,
+            config.normalise_filters,
+        )
+
+    def _advance(self, features: Tensor, state: RecState) -> tuple[Tensor, RecState]:
+        """One GRU step on frame features (N, F): the box (N, 4) and the next state."""
+        hidden = self.gru(torch.cat([features, state.box], 1), state.hidden)
+        box = torch.tanh(self.box_head(hidden))
+        attention = self.attention_head(hidden) if self.grid else None
+        return box, RecState(hidden, box, attention)
+
+    def step(self, frame: Tensor, state: RecState) -> tuple[Tensor, RecState]:
+        """Box (N, 4) of frame (N, 1, K, K) and the updated state."""
+        if self.grid:
+            frame = frame * self.mask(state)[:, None]
+        return self._advance(self.encoder(frame), state)
+
+    def forward(self, frames: Tensor, first_box: Tensor) -> Tensor:
+        """Boxes (N, T, 4) of frames (N, T, 1, K, K); without attention the conv runs on all
+        frames at once."""
+        state = self.initial_state(first_box)
+        predicted = []
+        if self.grid:
+            for t in range(frames.shape[1]):
+                box, state = self.step(frames[:, t], state)
+                predicted.append(box)
+        else:
+            features = self.encoder(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
+            for t in range(frames.shape[1]):
+                box, state = self._advance(features[:, t], state)
+                predicted.append(box)
+        return torch.stack(predicted, 1)
+
+
+def build_model(config: GanConfig) -> ConvTracker | RecTracker:
+    """The network ``config.model`` names."""
+    return ConvTracker(config) if config.model == "ConvTracker" else RecTracker(config)
+
+
+def tracking_loss(predicted: Tensor, target: Tensor, kind: str = "paper", given: int = 1) -> Tensor:
+    """Training cost of boxes (N, T, 4) against ground truth (N, T, 4).
+
+    "paper": the Gaussian log-likelihoods with identity covariance reduce to squared errors:
+    the last frame's (eq. 8) plus the auxiliary cost of eq. 9 over frames k + 1..T (k = ``given``),
+    each summed over coordinates and averaged over the batch. "code": Σ squared error / N / T
+    over every frame.
+    """
+    error = ((predicted - target) ** 2).sum(-1)  # (N, T)
+    if kind == "code":
+        return error.mean()
+    return (error[:, -1] + error[:, given:].sum(1)).mean()
