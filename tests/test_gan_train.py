@@ -21,7 +21,7 @@ SMOKE = method_config("RecTracker-ID", smoke=True)
 
 
 def train(tmp_path, mnist_dir, iterations, **options):
-    """A smoke RecTracker-ID trained on batches of 8 sequences of 10 frames."""
+    """A smoke RecTracker-ID trained on batches of 16 sequences of 10 frames."""
     options = {"checkpoint_every": 10, "log_every": 10, "validate_every": None, **options}
     return fit(
         SMOKE,
@@ -31,7 +31,7 @@ def train(tmp_path, mnist_dir, iterations, **options):
         iterations,
         dataset_root=tmp_path / "data",
         dataset_params={"mnist_dir": str(mnist_dir), "length": 10},
-        hyperparameters={"batch": 8, "length": 10, "lr": 3e-3},
+        hyperparameters={"batch": 16, "length": 10, "lr": 3e-3},
         **options,
     )
 
@@ -40,7 +40,7 @@ def test_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
     result = train(tmp_path, mnist_dir, 60, validate_every=30, validation_frames=30)
     losses = [point["total"] for point in result.curve]
     assert [point["iteration"] for point in result.curve] == [10, 20, 30, 40, 50, 60]
-    assert np.mean(losses[-2:]) < 0.7 * losses[0], losses
+    assert np.mean(losses[-3:]) < 0.75 * losses[0], losses  # about 0.63 x
     assert [point["iteration"] for point in result.validation] == [30, 60]
     assert all(0 < point["IoU"] <= 1 for point in result.validation)
     card = read_card(tmp_path / "last")
@@ -48,7 +48,7 @@ def test_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
         "dataset": "mnist-single-same",
         "variant": "paper",
         "model": card["config"]["model"],
-        "batch": 8,
+        "batch": 16,
         "length": 10,
         "lr": 3e-3,
         "rho": 0.9,  # the released code's RMSprop (the paper gives none)
@@ -117,6 +117,11 @@ def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
     assert tracker.provenance()["iterations"] == 2 and tracker.provenance()["batch"] == 2
     with pytest.raises(ConfigError, match="holds another RecTracker-Att-1 model"):
         GanTracker("RecTracker-Att-1", smoke=True, checkpoint=str(out / "last"))
+    keys = {"model": "RecTracker-Att-1", "variant": "paper", "smoke": True}
+    with pytest.raises(ConfigError, match="holds another RecTracker-Att-1 model"):
+        GanTracker.check_config({**keys, "checkpoint": str(out / "last")})  # preflight
+    with pytest.raises(ConfigError, match="checkpoint not found"):
+        GanTracker.check_config({**keys, "checkpoint": str(out / "missing")})
 
 
 EXPERIMENT = """

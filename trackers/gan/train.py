@@ -104,7 +104,7 @@ class GanRecipe(Recipe):
                 f"{config.model} has no training hyper-parameters {unknown}; "
                 f"known: {list(TRAINING_FIELDS)}"
             )
-        self.config, self.dataset_params = config, dataset_params or {}
+        self.config, self.variant, self.dataset_params = config, variant, dataset_params or {}
         self.training = {**training_defaults(config.model), **hyperparameters}
         self.adapter = load_dataset(dataset, dataset_root, **self.dataset_params)
         head = model_card(config, dataset, variant)
@@ -150,7 +150,7 @@ class GanRecipe(Recipe):
             params = {**self.dataset_params, "sequences": count}
             adapter = load_dataset(self.adapter.card["name"], cache, **params)
             self._samples = adapter.samples("val")
-        tracker = GanTracker.from_model(model, self.adapter.card["name"], "validation")
+        tracker = GanTracker.from_model(model, self.adapter.card["name"], self.variant)
         return {"IoU": score(tracker, self._samples)["mean"]}
 
 
