@@ -4,9 +4,10 @@ Appendix B: RMSProp with minibatches of 32 examples; §4: 20-frame training sequ
 on the fly (``GanMnist.stream``, MNIST train digits, the method's Single or Multi dataset). One
 iteration = one batch. The loss is ``tracking_loss`` of the config (paper: eqs 8 + 9; the code
 variant: every frame). The paper gives no RMSProp settings (it cites Graves 2013), so they are
-the released code's (SPEC §2.2): RecTracker-ID lr 5e-4, ρ 0.9, ε 1e-6; RecTracker-Att lr 1e-3
-(its ρ and ε as RecTracker-ID's); ConvTracker lr 1e-3 with Keras's RMSprop defaults of the time
-(ρ 0.9, ε 1e-6). No gradient clipping (neither paper nor code clips).
+the released code's: RecTracker-ID lr 5e-4, ρ 0.9, ε 1e-6 (``recurrent_base.py``);
+RecTracker-Att lr 1e-3 (``recurrent_att.py``; ρ and ε taken as RecTracker-ID's); ConvTracker lr
+1e-3 with Keras's RMSprop defaults of the time (``conv_base.py``; ρ 0.9, ε 1e-6). No gradient
+clipping (the paper names none).
 
 Validation (``validate_every``): mean IoU of the box masks (§6, ``mask_ious``) over the frames
 after the first, on ``validation_frames`` frames' worth of sequences (of the card's ``length``) of
