@@ -20,6 +20,7 @@ import pytest
 
 from harness.data import BoxTable, Sequence, SingleObjectSample
 from harness.datasets import load_dataset
+from harness.datasets.base import load_card
 from harness.detectors import OracleNoise, oracle_detections
 from harness.protocol import Learnable, check_boxes, check_result
 from harness.registry import DEFAULT_ABLATION, methods
@@ -50,10 +51,13 @@ def adapters(tmp_path_factory, mnist_dir):
 
     def adapter(dataset: str):
         if dataset not in made:
-            params = {"mnist_dir": str(mnist_dir)} if dataset == "mnist-mot" else {}
-            made[dataset] = load_dataset(
-                dataset, root / dataset, eval_frames=FRAMES, sample_length=SAMPLE_LENGTH, **params
-            )
+            if load_card(dataset)["adapter"] == "gan-mnist":  # samples = test sequences
+                params = {"sequences": 2, "length": SAMPLE_LENGTH, "mnist_dir": str(mnist_dir)}
+            else:
+                params = {"eval_frames": FRAMES, "sample_length": SAMPLE_LENGTH}
+                if dataset == "mnist-mot":
+                    params["mnist_dir"] = str(mnist_dir)
+            made[dataset] = load_dataset(dataset, root / dataset, **params)
         return made[dataset]
 
     return adapter
@@ -68,7 +72,12 @@ def videos(adapters):
 @pytest.fixture(scope="module")
 def samples(adapters):
     """Single-object samples of ``SAMPLE_LENGTH`` frames from a dataset's evaluation video."""
-    return lambda dataset: adapters(dataset).samples("eval")
+
+    def of(dataset: str) -> list[SingleObjectSample]:
+        adapter = adapters(dataset)
+        return adapter.samples("eval" if "eval" in adapter.card["splits"] else "test")
+
+    return of
 
 
 def build(name: str, ablation: str, seed: int = 0, **overrides):

@@ -1,0 +1,153 @@
+"""Training of the Gan et al. neural trackers on the generated MNIST stream (CPU, tiny models):
+the loss falls, resume = uninterrupted, ``trackbench train`` / ``card``, and an experiment."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_single_object import run, write
+
+from harness.checkpoints import read_card
+from harness.cli import main
+from harness.errors import ConfigError
+from harness.store import COMBINED
+from trackers.gan.tracker import GanTracker, method_config
+from trackers.gan.train import fit
+
+SMOKE = method_config("RecTracker-ID", smoke=True)
+
+
+def train(tmp_path, mnist_dir, iterations, **options):
+    """A smoke RecTracker-ID trained on batches of 16 sequences of 10 frames."""
+    options = {"checkpoint_every": 10, "log_every": 10, "validate_every": None, **options}
+    return fit(
+        SMOKE,
+        "mnist-single-same",
+        "paper",
+        tmp_path,
+        iterations,
+        dataset_root=tmp_path / "data",
+        dataset_params={"mnist_dir": str(mnist_dir), "length": 10},
+        hyperparameters={"batch": 16, "length": 10, "lr": 3e-3},
+        **options,
+    )
+
+
+def test_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
+    result = train(tmp_path, mnist_dir, 60, validate_every=30, validation_frames=30)
+    losses = [point["total"] for point in result.curve]
+    assert [point["iteration"] for point in result.curve] == [10, 20, 30, 40, 50, 60]
+    assert np.mean(losses[-3:]) < 0.75 * losses[0], losses  # about 0.63 x
+    assert [point["iteration"] for point in result.validation] == [30, 60]
+    assert all(0 < point["IoU"] <= 1 for point in result.validation)
+    card = read_card(tmp_path / "last")
+    assert card["config"] == {
+        "dataset": "mnist-single-same",
+        "variant": "paper",
+        "model": card["config"]["model"],
+        "batch": 16,
+        "length": 10,
+        "lr": 3e-3,
+        "rho": 0.9,  # the released code's RMSprop (the paper gives none)
+        "eps": 1e-6,
+    }
+    assert card["data"]["validation"] == {"split": "val", "sequences": 3}
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path, mnist_dir):
+    options = {"seed": 1, "checkpoint_every": 2, "log_every": 1}
+    whole = train(tmp_path / "whole", mnist_dir, 4, **options)
+    train(tmp_path / "parts", mnist_dir, 2, **options)
+    resumed = train(tmp_path / "parts", mnist_dir, 4, resume=True, **options)
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.curve == whole.curve
+
+
+def test_unknown_hyperparameters_are_refused(tmp_path, mnist_dir):
+    with pytest.raises(ConfigError, match=r"no training hyper-parameters \['betas'\]"):
+        fit(SMOKE, "mnist-single-same", "paper", tmp_path, 1, hyperparameters={"betas": 1})
+
+
+def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
+    out = tmp_path / "run"
+    params = [f"mnist_dir={mnist_dir}", "sequences=2", "length=5"]
+    args = [
+        "train",
+        "rectracker-att-1:code",
+        "--out",
+        str(out),
+        "--iterations",
+        "2",
+        "--config",
+        "smoke=true",
+        "--checkpoint-every",
+        "1",
+        "--log-every",
+        "1",
+        "--validate-every",
+        "0",
+        "--hparam",
+        "batch=2",
+        "--hparam",
+        "length=5",
+        *[arg for param in params for arg in ("--param", param)],
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["variant"] == "RecTracker-Att-1/code" and summary["iterations"] == 2
+    assert np.isfinite(summary["last"]["total"])
+    card = read_card(out / "last")
+    assert card["method"] == "rectracker-att-1" and card["config"]["model"]["loss"] == "code"
+    with pytest.raises(SystemExit) as exit_:
+        main(["card", "rectracker-att-1", str(out / "last"), "--evaluate"])
+    assert exit_.value.code == 0
+    described = json.loads(capsys.readouterr().out)
+    assert described["iterations"] == 2 and described["dataset"] == "mnist-single-same"
+    metrics = described["metrics"]
+    assert (metrics["sequences"], metrics["length"]) == (2, 5) and 0 <= metrics["mean"] <= 1
+    tracker = GanTracker(
+        "RecTracker-Att-1", variant="code", smoke=True, checkpoint=str(out / "last")
+    )
+    assert tracker.provenance()["iterations"] == 2 and tracker.provenance()["batch"] == 2
+    with pytest.raises(ConfigError, match="holds another RecTracker-Att-1 model"):
+        GanTracker("RecTracker-Att-1", smoke=True, checkpoint=str(out / "last"))
+    keys = {"model": "RecTracker-Att-1", "variant": "paper", "smoke": True}
+    with pytest.raises(ConfigError, match="holds another RecTracker-Att-1 model"):
+        GanTracker.check_config({**keys, "checkpoint": str(out / "last")})  # preflight
+    with pytest.raises(ConfigError, match="checkpoint not found"):
+        GanTracker.check_config({**keys, "checkpoint": str(out / "missing")})
+
+
+EXPERIMENT = """
+name: gan-smoke
+datasets:
+  - name: mnist-single-same
+    split: test
+    root: {root}
+    params: {{sequences: 3, mnist_dir: {mnist_dir}}}
+    axes: {{length: [5, 10]}}
+methods:
+  - {{method: rectracker-id, config: {{smoke: true}}}}
+  - {{method: convtracker, config: {{smoke: true}}}}
+"""
+
+
+def test_an_untrained_tracker_runs_in_an_experiment(tmp_path, mnist_dir):
+    store = run(
+        write(tmp_path, EXPERIMENT.format(root=tmp_path / "data", mnist_dir=mnist_dir)), tmp_path
+    )
+    metrics = store.metrics_frame()
+    combined = metrics[(metrics.sequence == COMBINED) & (metrics.metric == "IoU")]
+    assert sorted(zip(combined["method"], combined["axes"])) == [
+        ("convtracker", "length=10"),
+        ("convtracker", "length=5"),
+        ("rectracker-id", "length=10"),
+        ("rectracker-id", "length=5"),
+    ]
+    assert combined.value.between(0, 1).all()

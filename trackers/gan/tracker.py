@@ -1,0 +1,253 @@
+"""The Gan et al. (2015) neural trackers as harness single-object trackers.
+
+``init(image, box)`` starts the model's state from the given box and, as the released code does,
+runs the first frame too (its predicted box is dropped: the harness reports the given one);
+``update(image)`` runs one ``step``. The batched ``track`` runs ``forward`` over samples of equal
+length at once and gives the ``init``/``update`` boxes. A predicted box's corners are put in
+order before conversion (an untrained or poorly trained head may swap them), so every reported
+box is at least one pixel wide and high.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from harness.checkpoints import (
+    Checkpoint,
+    card_summary,
+    checkpoint_weights,
+    load_checkpoint,
+    read_card,
+    save_checkpoint,
+    untrained_provenance,
+)
+from harness.data import SingleObjectSample
+from harness.errors import ConfigError
+from harness.protocol import SingleObjectTracker, sample_images
+from trackers.gan.config import GanConfig
+from trackers.gan.models import build_model, corners_to_ltwh, ltwh_to_corners
+
+LABEL = "Gan et al. tracker checkpoint"
+"""How errors name a checkpoint of these trackers."""
+VARIANTS = ("paper", "code")
+SMOKE = {"conv_filters": 2, "hidden": 8, "zero_tail": False}
+"""The tiny model of smoke tests; its box head starts random so that its boxes depend on the
+seed and the weights."""
+
+
+def method_config(model: str, variant: str = "paper", smoke: bool = False) -> GanConfig:
+    """The network of registry keys ``model``, ``variant`` (paper, or every choice of the
+    released code: ``GanConfig.code_choices``) and ``smoke``."""
+    if variant not in VARIANTS:
+        raise ConfigError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
+    config = GanConfig(model=model)
+    if variant == "code":
+        config = config.code_choices()
+    return config.replace(**SMOKE) if smoke else config
+
+
+def config_from_dict(fields: dict[str, Any]) -> GanConfig:
+    """The ``GanConfig`` a card's ``config.model`` holds (JSON turned its tuple into a list)."""
+    return GanConfig(**{**fields, "initial_attention": tuple(fields["initial_attention"])})
+
+
+def model_card(config: GanConfig, dataset: str, variant: str) -> dict[str, Any]:
+    """The head of every checkpoint card of these trackers: method, variant, configuration."""
+    return {
+        "method": config.model.lower(),
+        "variant": f"{config.model}/{variant}",
+        "config": {"dataset": dataset, "variant": variant, "model": dataclasses.asdict(config)},
+    }
+
+
+def load_model(
+    path: str | Path, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, Checkpoint]:
+    """The model of checkpoint ``path``, built from its card's config, and the checkpoint."""
+    weights, checkpoint = load_checkpoint(path, device, LABEL)
+    model = build_model(config_from_dict(checkpoint.card["config"]["model"]))
+    model.load_state_dict(weights)
+    return model.to(device), checkpoint
+
+
+def _check_same_model(held: GanConfig, wanted: GanConfig, checkpoint: str | Path) -> None:
+    """ConfigError unless checkpoint ``checkpoint``'s model (``held``) is the ``wanted`` one."""
+    if held != wanted:
+        raise ConfigError(
+            f"checkpoint {checkpoint} holds another {held.model} model than the method's config "
+            f"describes ({held} vs {wanted})"
+        )
+
+
+def frames_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(..., K, K, 1) uint8 frames as (..., 1, K, K) floats in [0, 1]."""
+    frames = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    return frames.movedim(-1, -3).float() / 255
+
+
+def predicted_ltwh(corners: torch.Tensor, frame_size: int) -> np.ndarray:
+    """1-based ltwh float64 boxes of predicted corners (..., 4), each corner pair in order."""
+    y, x = corners[..., 0::2].sort(-1).values, corners[..., 1::2].sort(-1).values
+    ordered = torch.stack([y[..., 0], x[..., 0], y[..., 1], x[..., 1]], -1)
+    return corners_to_ltwh(ordered.double(), frame_size).cpu().numpy()
+
+
+class GanTracker(SingleObjectTracker):
+    """ConvTracker, RecTracker-ID or RecTracker-Att-N (``model``) with the registry's keys.
+
+    ``dataset``: what it is (or was) trained on; ``variant``: "paper" or "code"
+    (``method_config``); ``checkpoint`` None runs an untrained model initialised from ``seed``
+    (smoke tests only), otherwise its weights, whose card must describe the same network.
+    """
+
+    path_config = frozenset({"checkpoint"})
+
+    def __init__(
+        self,
+        model: str = "RecTracker-ID",
+        dataset: str = "mnist-single-same",
+        variant: str = "paper",
+        smoke: bool = False,
+        checkpoint: str | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+    ):
+        config = method_config(model, variant, smoke)
+        self.dataset, self.variant, self.seed = dataset, variant, seed
+        self.device = torch.device(device)
+        self.checkpoint: Checkpoint | None = None
+        if checkpoint is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.model = build_model(config).to(self.device).eval()
+        else:
+            self.load(checkpoint)
+            _check_same_model(self.config, config, checkpoint)
+        self.state = None
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """The checkpoint, if any, exists and holds the network the other keys describe."""
+        checkpoint = config.get("checkpoint")
+        if checkpoint is None:
+            return
+        held = config_from_dict(read_card(checkpoint, LABEL)["config"]["model"])
+        checkpoint_weights(checkpoint, LABEL)
+        wanted = method_config(config["model"], config["variant"], config["smoke"])
+        _check_same_model(held, wanted, checkpoint)
+
+    @classmethod
+    def from_model(cls, model: nn.Module, dataset: str, variant: str) -> GanTracker:
+        """A tracker running ``model`` itself (training's validation): no copy, no checkpoint, on
+        the model's device."""
+        tracker = cls.__new__(cls)
+        tracker.dataset, tracker.variant, tracker.seed = dataset, variant, 0
+        tracker.device = next(model.parameters()).device
+        tracker.checkpoint, tracker.model, tracker.state = None, model, None
+        return tracker
+
+    @property
+    def config(self) -> GanConfig:
+        return self.model.config
+
+    # -- checkpoints (harness.protocol.Learnable) ---------------------------------------------
+
+    def save(self, path: str | Path, **card: Any) -> None:
+        """``<path>.pt`` + ``<path>.json``: the loaded card, if any, with ``card`` over it."""
+        loaded = {} if self.checkpoint is None else self.checkpoint.card
+        document = {**loaded, **model_card(self.config, self.dataset, self.variant), **card}
+        save_checkpoint(path, self.model.state_dict(), document)
+
+    def load(self, path: str | Path) -> None:
+        model, self.checkpoint = load_model(path, self.device)
+        self.model = model.eval()
+
+    def provenance(self) -> dict[str, Any]:
+        """``Checkpoint.provenance`` of the loaded checkpoint; an untrained model says so."""
+        if self.checkpoint is None:
+            return untrained_provenance(f"{self.config.model}/{self.variant}", self.dataset)
+        return self.checkpoint.provenance()
+
+    @classmethod
+    def train(
+        cls, config: dict[str, Any], out: str | Path, iterations: int, **options: Any
+    ) -> dict[str, Any]:
+        """Train the network of registry ``config`` (``trackbench train``) with
+        ``trackers.gan.train.fit``; ``hyperparameters`` override ``train.TRAINING_FIELDS``
+        (batch, length, lr, rho, eps). Returns ``TrainResult.summary`` with the variant."""
+        from trackers.gan.train import evaluate_checkpoint, fit
+
+        network = method_config(config["model"], config["variant"], config["smoke"])
+        evaluate = options.pop("evaluate", False)
+        result = fit(
+            network,
+            config["dataset"],
+            config["variant"],
+            out,
+            iterations,
+            config["device"],
+            **options,
+        )
+        summary = {"variant": f"{network.model}/{config['variant']}", **result.summary()}
+        if evaluate:
+            summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
+        return summary
+
+    @classmethod
+    def describe_checkpoint(
+        cls, path: str | Path, evaluate: bool = False, **options: Any
+    ) -> dict[str, Any]:
+        """``card_summary`` of checkpoint ``path``; ``evaluate`` first scores it on its dataset's
+        test split (``train.evaluate_checkpoint``; options: frames, device)."""
+        from trackers.gan.train import evaluate_checkpoint
+
+        if evaluate:
+            evaluate_checkpoint(path, frames=options.get("frames"), device=options.get("device"))
+        return card_summary(read_card(path, LABEL))
+
+    # -- tracking ------------------------------------------------------------------------------
+
+    def init(self, image: np.ndarray, box: np.ndarray) -> None:
+        first_box = ltwh_to_corners(np.asarray(box, np.float32)[None], self.config.frame_size)
+        with torch.inference_mode():
+            self.state = self.model.initial_state(first_box.to(self.device))
+            _, self.state = self.model.step(self._frame(image), self.state)
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            corners, self.state = self.model.step(self._frame(image), self.state)
+        return predicted_ltwh(corners[0], self.config.frame_size)
+
+    def track(self, samples: list[SingleObjectSample]) -> list[np.ndarray]:
+        """The ``init``/``update`` boxes of every sample, each group of samples of one length run
+        by ``forward`` as one batch."""
+        results: list[np.ndarray | None] = [None] * len(samples)
+        by_length: dict[int, list[int]] = {}
+        for index, sample in enumerate(samples):
+            by_length.setdefault(len(sample.frames), []).append(index)
+        size = self.config.frame_size
+        for indices in by_length.values():
+            images = np.stack([np.stack(sample_images(samples[i])) for i in indices])
+            given = np.stack([samples[i].boxes[0] for i in indices]).astype(np.float32)
+            with torch.inference_mode():
+                corners = self.model(
+                    frames_to_tensor(images, self.device),
+                    ltwh_to_corners(given, size).to(self.device),
+                )
+            boxes = predicted_ltwh(corners[:, 1:], size)
+            for row, i in enumerate(indices):
+                results[i] = np.vstack([samples[i].boxes[:1], boxes[row]]).astype(np.float64)
+        return results
+
+    def _frame(self, image: np.ndarray) -> torch.Tensor:
+        """One (K, K, 1) or (K, K) uint8 image as a (1, 1, K, K) batch."""
+        size = self.config.frame_size
+        if image.shape[:2] != (size, size):
+            raise ConfigError(f"{self.config.model} takes {size}x{size} frames, not {image.shape}")
+        return frames_to_tensor(image.reshape(1, size, size, 1), self.device)

@@ -1,0 +1,196 @@
+"""Training of the Gan et al. (2015) neural trackers on the training kit (``harness.training``).
+
+Appendix B: RMSProp with minibatches of 32 examples; §4: 20-frame training sequences, generated
+on the fly (``GanMnist.stream``, MNIST train digits, the method's Single or Multi dataset). One
+iteration = one batch. The loss is ``tracking_loss`` of the config (paper: eqs 8 + 9; the code
+variant: every frame). The paper gives no RMSProp settings (it cites Graves 2013), so they are
+the released code's: RecTracker-ID lr 5e-4, ρ 0.9, ε 1e-6 (``recurrent_base.py``);
+RecTracker-Att lr 1e-3 (``recurrent_att.py``; ρ and ε taken as RecTracker-ID's); ConvTracker lr
+1e-3 with Keras's RMSprop defaults of the time (``conv_base.py``; ρ 0.9, ε 1e-6). No gradient
+clipping (the paper names none).
+
+Validation (``validate_every``): mean IoU of the box masks (§6, ``mask_ious``) over the frames
+after the first, on ``validation_frames`` frames' worth of sequences (of the card's ``length``) of
+the dataset's ``val`` split (MNIST train digits, seed ``val_seed``; cached under
+``<out>/validation``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from harness.checkpoints import update_card
+from harness.data import SingleObjectSample
+from harness.datasets import load_dataset
+from harness.datasets.gan_mnist import GanMnistStream, TrainingBatch
+from harness.errors import ConfigError
+from harness.metrics.single import mask_ious, mean_iou
+from harness.training import Recipe, StepContext, TrainResult, train
+from trackers.gan.config import GanConfig
+from trackers.gan.models import build_model, ltwh_to_corners, tracking_loss
+from trackers.gan.tracker import GanTracker, frames_to_tensor, load_model, model_card
+
+OPTIMIZER = {  # model -> (lr, rho, eps) of RMSprop (see the module docstring)
+    "ConvTracker": (1e-3, 0.9, 1e-6),
+    "RecTracker-ID": (5e-4, 0.9, 1e-6),
+    "RecTracker-Att-1": (1e-3, 0.9, 1e-6),
+    "RecTracker-Att-3": (1e-3, 0.9, 1e-6),
+}
+TRAINING_FIELDS = ("batch", "length", "lr", "rho", "eps")
+VALIDATION_CACHE = "validation"
+"""Folder under the checkpoint folder that caches the validation sequences."""
+
+
+def training_defaults(model: str) -> dict[str, Any]:
+    """Batch 32 (Appendix B), 20-frame sequences (§4) and the RMSprop settings of ``model``."""
+    lr, rho, eps = OPTIMIZER[model]
+    return {"batch": 32, "length": 20, "lr": lr, "rho": rho, "eps": eps}
+
+
+def fit(
+    config: GanConfig,
+    dataset: str,
+    variant: str,
+    out: str | Path,
+    iterations: int,
+    device: str = "cpu",
+    *,
+    dataset_root: str | Path | None = None,
+    dataset_params: dict[str, Any] | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    validate_every: int | None = 1000,
+    validation_frames: int = 500,
+    **options: Any,
+) -> TrainResult:
+    """Train ``config`` on ``dataset``'s stream into ``out`` for ``iterations`` iterations in
+    total (``harness.training.train``; ``options``: seed, resume, checkpoint_every, log_every,
+    max_minutes, compile). ``hyperparameters`` override ``training_defaults``; ``variant`` is
+    recorded in the card. The validation sequences hold ``validation_frames`` frames in all."""
+    recipe = GanRecipe(
+        config,
+        dataset,
+        variant,
+        dataset_root,
+        dataset_params or {},
+        hyperparameters or {},
+        validation_frames=None if validate_every is None else validation_frames,
+        validation_cache=Path(out) / VALIDATION_CACHE,
+    )
+    return train(recipe, out, iterations, device=device, validate_every=validate_every, **options)
+
+
+class GanRecipe(Recipe):
+    """A Gan et al. tracker's part of a training run (``harness.training.Recipe``)."""
+
+    def __init__(
+        self,
+        config: GanConfig,
+        dataset: str,
+        variant: str = "paper",
+        dataset_root: str | Path | None = None,
+        dataset_params: dict[str, Any] | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        validation_frames: int | None = None,
+        validation_cache: Path | None = None,
+    ):
+        hyperparameters = hyperparameters or {}
+        unknown = sorted(set(hyperparameters) - set(TRAINING_FIELDS))
+        if unknown:
+            raise ConfigError(
+                f"{config.model} has no training hyper-parameters {unknown}; "
+                f"known: {list(TRAINING_FIELDS)}"
+            )
+        self.config, self.variant, self.dataset_params = config, variant, dataset_params or {}
+        self.training = {**training_defaults(config.model), **hyperparameters}
+        self.adapter = load_dataset(dataset, dataset_root, **self.dataset_params)
+        head = model_card(config, dataset, variant)
+        data = {"dataset": dataset, "params": self.dataset_params, "stream": "GanMnist.stream"}
+        self.validation = None
+        if validation_frames is not None:
+            count = validation_frames // self.adapter.params["length"]
+            if count < 1:
+                raise ConfigError(
+                    f"validation_frames ({validation_frames}) must be at least the "
+                    f"sequence length ({self.adapter.params['length']})"
+                )
+            self.validation = (count, validation_cache)
+            data["validation"] = {"split": "val", "sequences": count}
+        self.card = {**head, "config": {**head["config"], **self.training}, "data": data}
+        self.frames_per_iteration = self.training["batch"] * self.training["length"]
+        self._samples: list[SingleObjectSample] | None = None
+
+    def build_model(self) -> nn.Module:
+        return build_model(self.config)
+
+    def build_optimizer(self, model: nn.Module) -> torch.optim.RMSprop:
+        t = self.training
+        return torch.optim.RMSprop(model.parameters(), lr=t["lr"], alpha=t["rho"], eps=t["eps"])
+
+    def stream(self, seed: int) -> GanMnistStream:
+        return self.adapter.stream(self.training["batch"], self.training["length"], seed)
+
+    def loss(self, model: nn.Module, batch: TrainingBatch, step: StepContext) -> dict[str, Tensor]:
+        """``tracking_loss`` of the predicted boxes, the first frame's ground truth given."""
+        frames = frames_to_tensor(batch.frames, step.device)
+        target = ltwh_to_corners(batch.boxes.astype(np.float32), self.config.frame_size)
+        target = target.to(step.device)
+        predicted = model(frames, target[:, 0])
+        total = tracking_loss(predicted, target, self.config.loss, self.config.given_frames)
+        return {"total": total}
+
+    def validate(self, model: nn.Module) -> dict[str, float] | None:
+        if self.validation is None:
+            return None
+        if self._samples is None:
+            count, cache = self.validation
+            params = {**self.dataset_params, "sequences": count}
+            adapter = load_dataset(self.adapter.card["name"], cache, **params)
+            self._samples = adapter.samples("val")
+        tracker = GanTracker.from_model(model, self.adapter.card["name"], self.variant)
+        return {"IoU": score(tracker, self._samples)["mean"]}
+
+
+def score(tracker: GanTracker, samples: list[SingleObjectSample]) -> dict[str, Any]:
+    """Gan et al.'s mean ± std IoU (``mean_iou``) of the box masks over each sample's frames after
+    the first (the given one)."""
+    results = tracker.track(samples)
+    return mean_iou(
+        [
+            mask_ious(sample.boxes[1:], boxes[1:], sample.sequence.width, sample.sequence.height)
+            for sample, boxes in zip(samples, results)
+        ]
+    )
+
+
+def evaluate_checkpoint(
+    path: str | Path,
+    frames: int | None = None,
+    device: str | None = None,
+    dataset_root: str | Path | None = None,
+) -> dict[str, Any]:
+    """Score checkpoint ``path`` on its dataset's test split (the card's dataset params;
+    ``frames``: the test sequences' length) and write the result into the card as ``metrics``."""
+    model, checkpoint = load_model(path, device or "cpu")
+    card = checkpoint.card
+    params = dict(card["data"]["params"])
+    if frames is not None:
+        params["length"] = frames
+    dataset = card["data"]["dataset"]
+    adapter = load_dataset(dataset, dataset_root, **params)
+    tracker = GanTracker.from_model(model.eval(), dataset, card["config"]["variant"])
+    scores = score(tracker, adapter.samples("test"))
+    metrics = {
+        "dataset": dataset,
+        "split": "test",
+        "sequences": adapter.params["sequences"],
+        "length": adapter.params["length"],
+        "iterations": card["iterations"],
+        **{key: scores[key] for key in ("mean", "std", "min", "max", "median")},
+    }
+    update_card(path, metrics=metrics)
+    return metrics
