@@ -152,6 +152,10 @@ def test_diff_test_shapes_are_mnist2_and_its_training_shapes_plain_digits(datase
         ]
         off_corners = [p[:10, 18:].any() or p[18:, :10].any() for p in patches]
         assert not any(off_corners) if empty else any(off_corners)
+    # MNIST-2 shapes keep the intensity they are composed with (the released code does not scale
+    # them): every peak stays near its digits' (~190-250 here); scaled by U(64, 255)/255, some of
+    # 20 would fall far below
+    assert min(tested.digits[n, 0].max() for n in range(20)) > 150
 
 
 def test_ground_truth_is_the_tight_box_of_pixels_above_a_quarter_of_the_maximum(dataset):

@@ -9,7 +9,8 @@ A sequence is ``length`` grey 100x100 frames of three layers, each later one ove
    unit square by §4's process (``bouncing_walk``), its top-left corner at
    floor(p * (100 - side)) so that the whole patch stays inside, and rescaled each frame by a
    cumulative random factor; a shape is an MNIST digit, or for the Diff test sets an "MNIST-2"
-   shape (``mnist2_shapes``); its intensity is scaled by U(64, 255) / 255;
+   shape (``mnist2_shapes``, unscaled as in the released code); a digit's intensity is scaled by
+   U(64, 255) / 255;
 3. foreground clutter, the same kind of window over a second fragment image, over the digits
    (occluding them).
 
@@ -58,7 +59,7 @@ FRAME_SIZE = 100  # §4: "each frame is 100 x 100 large"
 CLUTTER_SIZE = 2 * FRAME_SIZE  # the clutter image a window moves over (the released code's)
 MNIST2_PART = 18  # MNIST-2: two digits, each downscaled to 18x18, overlapping in a 28x28 canvas
 MNIST2_OFFSET = DIGIT_SIZE - MNIST2_PART
-CACHE_VERSION = 1  # bump when the generated content changes, so old caches are not reused
+CACHE_VERSION = 2  # bump when the generated content changes, so old caches are not reused
 CHUNK_SEQUENCES = 16  # sequences generated at once when a split is cached
 SHAPES = ("digits", "mnist-2")
 GENERATOR_PARAMS = (
@@ -239,12 +240,15 @@ class GanMnistGenerator:
         return scales
 
     def _shapes(self, rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """(pool index (count,), shapes (count, 28, 28) float32 with intensity U(64, 255)/255)."""
+        """(pool index (count,), shapes (count, 28, 28) float32 in [0, 255]): digits with
+        intensity U(64, 255)/255; MNIST-2 shapes as composed, unscaled, as the released code's
+        ``double_mnist`` branch draws them (the paper says nothing of their intensity)."""
         index = rng.integers(0, len(self.digits), count)
         shapes = self.digits[index]
-        if self.mnist2:
-            shapes = mnist2_shapes(shapes, self.digits[rng.integers(0, len(self.digits), count)])
         intensity = rng.uniform(*self.intensity, count).astype(np.float32) / np.float32(255)
+        if self.mnist2:
+            second = self.digits[rng.integers(0, len(self.digits), count)]
+            return index, mnist2_shapes(shapes, second).astype(np.float32)
         return index, shapes.astype(np.float32) * intensity[:, None, None]
 
     def clutter(self, rng: np.random.Generator, count: int) -> np.ndarray:
