@@ -46,10 +46,11 @@ from harness.data import BoxTable, Sequence, SingleObjectSample
 from harness.datasets.base import DatasetAdapter
 from harness.datasets.mnist_idx import DIGIT_SIZE, load_mnist
 from harness.datasets.synthetic import (
+    cache_folder,
     cached_folder,
-    default_cache_root,
     image_rows,
     interpolation_matrix,
+    train_split_is_a_stream,
 )
 from harness.errors import ConfigError, FormatError
 from harness.registry import register_adapter
@@ -409,9 +410,7 @@ class GanMnist(DatasetAdapter):
         }
 
     def cache_dir(self, split: str) -> Path:
-        content = json.dumps(self._content_params(split), sort_keys=True)
-        digest = hashlib.sha256(content.encode()).hexdigest()[:16]
-        return (self.root or default_cache_root()) / self.card["name"] / digest
+        return cache_folder(self.root, self.card["name"], self._content_params(split))
 
     def sequences(self, split: str) -> list[Sequence]:
         """One sequence per generated sequence of ``split``, frames read lazily from the cache."""
@@ -419,10 +418,7 @@ class GanMnist(DatasetAdapter):
 
         self.check_split(split)
         if split == "train":
-            raise ConfigError(
-                f"the train split of {self.card['name']!r} is an endless generated stream; "
-                "use adapter.stream(batch, length, seed) for training"
-            )
+            raise train_split_is_a_stream(self.card["name"])
         count, length = self.params["sequences"], self.params["length"]
         if count < 1 or length < 1:
             raise ConfigError(f"sequences and length must be >= 1, got {count}, {length}")

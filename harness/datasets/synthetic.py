@@ -393,6 +393,21 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("TRACKBENCH_CACHE", Path.home() / ".cache" / "trackbench"))
 
 
+def cache_folder(root: Path | None, name: str, content: dict[str, Any]) -> Path:
+    """Where the generated data of dataset ``name`` described by ``content`` (everything that
+    determines it) is cached: ``<root or $TRACKBENCH_CACHE>/<name>/<hash of content>``."""
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:16]
+    return (root or default_cache_root()) / name / digest
+
+
+def train_split_is_a_stream(name: str) -> ConfigError:
+    """The error for asking a generated dataset's training stream for sequences."""
+    return ConfigError(
+        f"the train split of {name!r} is an endless generated stream; "
+        "use adapter.stream(batch, length, seed) for training"
+    )
+
+
 def cached_folder(
     final: Path,
     params: dict[str, Any],
@@ -488,17 +503,12 @@ class SyntheticMOT(DatasetAdapter):
     def sequences(self, split: str) -> list[Sequence]:
         self.check_split(split)
         if split == "train":
-            raise ConfigError(
-                f"the train split of {self.card['name']!r} is an endless generated stream; "
-                "use adapter.stream(batch, length, seed) for training"
-            )
+            raise train_split_is_a_stream(self.card["name"])
         return [self.eval_sequence()]
 
     @property
     def cache_dir(self) -> Path:
-        content = json.dumps(self._content_params(), sort_keys=True)
-        digest = hashlib.sha256(content.encode()).hexdigest()[:16]
-        return (self.root or default_cache_root()) / self.card["name"] / digest
+        return cache_folder(self.root, self.card["name"], self._content_params())
 
     def eval_sequence(self) -> Sequence:
         """The evaluation video, frames memory-mapped from the cache (built on first use)."""
