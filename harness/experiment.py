@@ -17,11 +17,13 @@ Methods that take no detections get a single cell per seed (variant ``none``).
 
 Methods are names (``sort``, ``sort:no-min-hits``) or entries with config overrides and their own
 seeds: ``{method: "tba:TBA", config: {checkpoint: ../checkpoints/tba/sprites-mot/TBA/last},
-seeds: [0]}``. Relative paths (dataset roots, path params, a method's path config keys such as
-``checkpoint``) are relative to the experiment file, wherever the command runs. An entry's
-``seeds`` (non-empty, unique) replace the experiment's ``seeds`` for that method, e.g. one seed for
-a deterministic trained model beside oracle-noise baselines run with two. ``{seed}`` in an
-entry's config text is the cell's seed (a checkpoint per training seed).
+seeds: [0]}``; ``datasets: [mnist-multi-same]`` runs an entry on those datasets only (a model
+trained on one dataset beside one trained on another). Relative paths (dataset roots, path
+params, a method's path config keys such as ``checkpoint``) are relative to the experiment file,
+wherever the command runs. An entry's ``seeds`` (non-empty, unique) replace the experiment's
+``seeds`` for that method, e.g. one seed for a deterministic trained model beside oracle-noise
+baselines run with two. ``{seed}`` in an entry's config text is the cell's seed (a checkpoint per
+training seed).
 """
 
 from __future__ import annotations
@@ -87,11 +89,13 @@ class TimingSettings(_Strict):
 
 class MethodEntry(_Strict):
     """A method with config overrides, e.g. a trained model's ``checkpoint``, and optionally its
-    own ``seeds`` (replacing the experiment's for this method)."""
+    own ``seeds`` (replacing the experiment's for this method) and the names of the ``datasets``
+    it runs on (default: all of them)."""
 
     method: str
     config: dict[str, Any] = {}
     seeds: list[int] | None = Field(None, min_length=1)
+    datasets: list[str] | None = Field(None, min_length=1)
 
 
 class Experiment(_Strict):
@@ -234,7 +238,9 @@ def expand(experiment: Experiment) -> list[Cell]:
         protocol = experiment_protocol(experiment, entry)
         variants = {name: level.model_dump() for name, level in entry.detections.items()}
         for axes in axis_values(entry):
-            for ref, overrides, seeds in method_entries(experiment):
+            for ref, overrides, seeds, datasets in method_entries(experiment):
+                if entry.name not in datasets:
+                    continue
                 spec, ablation = parse_method(ref)
                 config = spec.config_for(ablation)
                 if "device" in config:
@@ -292,13 +298,22 @@ def entry_task(entry: DatasetEntry) -> str:
     return entry.task or split_task(load_card(entry.name), entry.split)
 
 
-def method_entries(experiment: Experiment) -> list[tuple[str, dict[str, Any], list[int]]]:
-    """``(method:ablation reference, config overrides, seeds)`` of each listed method, in order;
-    seeds are the entry's own, else the experiment's."""
+def method_entries(
+    experiment: Experiment,
+) -> list[tuple[str, dict[str, Any], list[int], set[str]]]:
+    """``(method:ablation reference, config overrides, seeds, dataset names)`` of each listed
+    method, in order; seeds are the entry's own, else the experiment's; the datasets the entry's
+    own, else all of the experiment's."""
+    every = {entry.name for entry in experiment.datasets}
     return [
-        (entry, {}, experiment.seeds)
+        (entry, {}, experiment.seeds, every)
         if isinstance(entry, str)
-        else (entry.method, dict(entry.config), entry.seeds or experiment.seeds)
+        else (
+            entry.method,
+            dict(entry.config),
+            entry.seeds or experiment.seeds,
+            set(entry.datasets or every),
+        )
         for entry in experiment.methods
     ]
 
@@ -383,7 +398,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
         [(d.name, d.split) for d in experiment.datasets], "dataset split", ("datasets",), root, path
     )
     entries = method_entries(experiment)
-    for j, (ref, overrides, _) in enumerate(entries):
+    for j, (ref, overrides, _, datasets) in enumerate(entries):
         entry = experiment.methods[j]
         where = ("methods", j) if isinstance(entry, str) else ("methods", j, "method")
         try:
@@ -398,8 +413,19 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     path,
                     _line_of(root, ("methods", j, "config", key)),
                 )
+        if not isinstance(entry, str) and entry.datasets is not None:
+            named = [d.name for d in experiment.datasets]
+            for k, name in enumerate(entry.datasets):
+                if name not in named:
+                    raise ConfigError(
+                        f"method {ref!r} names dataset {name!r}, which the experiment does not"
+                        " list" + did_you_mean(name, named),
+                        path,
+                        _line_of(root, ("methods", j, "datasets", k)),
+                    )
+            _check_unique(entry.datasets, "dataset", ("methods", j, "datasets"), root, path)
         for entry_ in experiment.datasets:
-            if spec.kind != entry_task(entry_):
+            if entry_.name in datasets and spec.kind != entry_task(entry_):
                 raise ConfigError(
                     f"method {spec.name!r} is a {spec.kind} tracker but {entry_.name}"
                     f" split {entry_.split!r} is {entry_task(entry_)}"
@@ -414,7 +440,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                 )
         if not isinstance(entry, str) and entry.seeds is not None:
             _check_unique(entry.seeds, "seed", ("methods", j, "seeds"), root, path)
-    canonical = [ref if ":" in ref else f"{ref}:default" for ref, _, _ in entries]
+    canonical = [ref if ":" in ref else f"{ref}:default" for ref, *_ in entries]
     _check_unique(canonical, "method", ("methods",), root, path)
     _check_unique(experiment.seeds, "seed", ("seeds",), root, path)
 

@@ -252,6 +252,51 @@ def test_method_entries_override_config_and_change_the_hash(tmp_path):
     assert overridden["iou_threshold"] == 0.5 and overridden["min_hits"] == 0
 
 
+def test_a_method_entry_runs_on_the_datasets_it_names(tmp_path):
+    path = write(
+        tmp_path,
+        """\
+        name: restricted
+        datasets:
+          - {name: sprites-mot, split: eval}
+          - {name: mnist-mot, split: eval}
+        methods:
+          - ground-truth
+          - {method: sort, datasets: [mnist-mot]}
+        """,
+    )
+    cells = expand(load_experiment(path))
+    ran = {(c.dataset, c.method_ref) for c in cells}
+    assert ran == {
+        ("sprites-mot", "ground-truth:default"),
+        ("mnist-mot", "ground-truth:default"),
+        ("mnist-mot", "sort:default"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("datasets", "problem"),
+    [
+        ("[mnist-mott]", r"exp.yaml:6: .*names dataset 'mnist-mott'.*mnist-mot"),
+        ("[sprites-mot, sprites-mot]", r"exp.yaml:6: duplicate dataset 'sprites-mot'"),
+    ],
+)
+def test_a_method_entrys_datasets_must_be_the_experiments(tmp_path, datasets, problem):
+    path = write(
+        tmp_path,
+        f"""\
+        name: restricted
+        datasets:
+          - {{name: sprites-mot, split: eval}}
+          - {{name: mnist-mot, split: eval}}
+        methods:
+          - {{method: ground-truth, datasets: {datasets}}}
+        """,
+    )
+    with pytest.raises(ConfigError, match=problem):
+        load_experiment(path)
+
+
 def test_unknown_override_key_names_its_line(tmp_path):
     path = write(
         tmp_path,
