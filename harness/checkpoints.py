@@ -6,7 +6,8 @@ A card says what the weights are and how they were made: ``method``, ``variant``
 family's whole configuration, enough to rebuild the model; its ``dataset`` and ``batch`` are
 read when present), ``code_version`` and ``torch_version``; ``harness.training`` adds ``seed``,
 ``data``, ``iterations``, ``curve``, ``validation`` and ``hardware`` (older cards may have
-``speed`` instead), and an evaluation adds ``metrics``. Readers take every key as optional, so
+``speed`` instead), an evaluation adds ``metrics``, and a published copy (``publish_checkpoint``)
+``stored_dtype`` and ``published_from``. Readers take every key as optional, so
 older cards still read.
 """
 
@@ -159,6 +160,32 @@ def load_checkpoint(
     card = read_card(path, label)
     weights = checkpoint_weights(path, label)
     return load_tensors(weights, device), Checkpoint(str(path), card, file_sha256(weights))
+
+
+PUBLISHED_DTYPES = ("float32", "float16", "bfloat16")
+
+
+def publish_checkpoint(
+    source: str | Path, target: str | Path, dtype: str | None = None
+) -> dict[str, Any]:
+    """Copy checkpoint ``source`` to ``target`` (weights and card, not the training state), its
+    floating tensors stored as ``dtype`` when given (e.g. "float16", to halve a published file;
+    ``load_state_dict`` casts them back into the model's own dtype). The card records
+    ``stored_dtype`` and the sha256 of the weights it was made from; returns it."""
+    if dtype is not None and dtype not in PUBLISHED_DTYPES:
+        raise ConfigError(f"dtype must be one of {list(PUBLISHED_DTYPES)}, not {dtype!r}")
+    weights, checkpoint = load_checkpoint(source)
+    if dtype is not None:
+        cast = getattr(torch, dtype)
+        weights = {
+            name: tensor.to(cast) if tensor.is_floating_point() else tensor
+            for name, tensor in weights.items()
+        }
+    kinds = {str(t.dtype).removeprefix("torch.") for t in weights.values() if t.is_floating_point()}
+    card = {**checkpoint.card, "stored_dtype": ", ".join(sorted(kinds))}
+    card["published_from"] = {"sha256": checkpoint.sha256}
+    save_checkpoint(target, weights, card)
+    return card
 
 
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:

@@ -475,6 +475,30 @@ def card(
     typer.echo(json.dumps(summary, indent=2))
 
 
+@app.command()
+def publish(
+    checkpoint: Annotated[
+        Path, typer.Argument(metavar="CHECKPOINT", help="Trained checkpoint, e.g. runs/x/last.")
+    ],
+    target: Annotated[
+        Path, typer.Argument(metavar="TARGET", help="Published path, e.g. checkpoints/x/last.")
+    ],
+    dtype: Annotated[
+        str | None,
+        typer.Option(help="Store the floating weights as float16, bfloat16 or float32."),
+    ] = None,
+) -> None:
+    """Copy a trained checkpoint's weights and card (not its training state) for publishing;
+    print the card's stored dtype and size."""
+    from harness.checkpoints import checkpoint_files, publish_checkpoint
+
+    card = publish_checkpoint(checkpoint, target, dtype)
+    size = checkpoint_files(target)[0].stat().st_size
+    typer.echo(
+        json.dumps({"target": str(target), "stored_dtype": card["stored_dtype"], "bytes": size})
+    )
+
+
 def _learnable(method: str) -> type:
     """The factory of a learnable method (``harness.protocol.Learnable``)."""
     from harness.protocol import Learnable

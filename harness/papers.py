@@ -2,15 +2,19 @@
 
 A file holds one paper (``paper``, ``source``) and its ``tables``. Each table names the dataset and
 split it reports on, the protocol, its columns in the paper's order (printed name, our metric
-name, direction ``up``/``down``, unit ``percent``/``count``/``rate``) and its rows: the printed
-row name, the trackbench method it corresponds to (``method`` or ``method:ablation``; omitted for
-a method trackbench does not run, which is then shown from the paper only) and the
-values exactly as printed (percentages as 0..100 numbers, a printed dash as null, abbreviated
-counts such as ``"28K"`` as strings). Every problem is a ConfigError naming file and line.
+name, direction ``up``/``down``, unit ``percent``/``fraction``/``count``/``rate``, and optionally
+the experiment ``axes`` values the column reports, e.g. ``{length: 40}``) and its rows: the
+printed row name, the trackbench method it corresponds to (``method`` or ``method:ablation``;
+omitted for a method trackbench does not run, which is then shown from the paper only), the
+row's own ``dataset`` where a table's rows report on several, and the values exactly as printed
+(percentages as 0..100 numbers, fractions as 0..1, a printed dash as null, abbreviated counts
+such as ``"28K"`` and a mean with its spread such as ``"0.61 ± 0.11"`` as strings). Every problem
+is a ConfigError naming file and line.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -22,6 +26,7 @@ import pandas as pd
 import yaml
 
 from harness.errors import ConfigError, did_you_mean
+from harness.experiment import axes_label
 from harness.metrics.catalogue import COUNT_UNIT, FRACTION, VALUE
 from harness.registry import DEFAULT_ABLATION
 
@@ -31,10 +36,13 @@ PAPERS_DIR = Path(
     )
 )
 DIRECTIONS = ("up", "down")
-UNITS = ("percent", "count", "rate")
+UNITS = ("percent", "fraction", "count", "rate")
 #: A paper unit -> the catalogue unit of the metrics it can print (percent: a fraction x 100).
-CATALOGUE_UNITS = {"percent": FRACTION, "count": COUNT_UNIT, "rate": VALUE}
+CATALOGUE_UNITS = {"percent": FRACTION, "fraction": FRACTION, "count": COUNT_UNIT, "rate": VALUE}
+#: A paper unit -> the factor from our stored values to the paper's numbers.
+PAPER_SCALES = {"percent": 100.0, "fraction": 1.0, "count": 1.0, "rate": 1.0}
 _ABBREVIATED = re.compile(r"^(\d+(?:\.\d+)?)([KM])$")
+_WITH_SPREAD = re.compile(r"^(-?\d+(?:\.\d+)?)\s*±\s*(\d+(?:\.\d+)?)$")
 _SCALE = {"K": 1e3, "M": 1e6}
 
 
@@ -43,7 +51,9 @@ class PaperColumn:
     name: str  # as printed, e.g. "IDS"
     metric: str  # ours, e.g. "IDSW"
     direction: str  # "up" (higher is better) or "down"
-    unit: str  # "percent" (0..100), "count" or "rate"
+    unit: str  # "percent" (0..100), "fraction" (0..1), "count" or "rate"
+    axes: str = ""  # the experiment axis values it reports (``axes_label``), e.g. "length=40"
+    decimals: int = 0  # the most decimals a printed value of the column has
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,7 @@ class PaperRow:
     ablation: str | None  # trackbench ablation name (None with method)
     values: tuple[float, ...]  # NaN where the paper prints a dash
     printed: tuple[str, ...]  # the cells as printed
+    dataset: str  # the dataset it reports on (the table's unless the row names its own)
 
     @property
     def ref(self) -> str | None:
@@ -71,7 +82,7 @@ class PaperTable:
     page: int | None
     source: str
     caption: str
-    dataset: str
+    dataset: str | None  # the rows' dataset unless a row names its own
     split: str
     protocol: str
     columns: tuple[PaperColumn, ...]
@@ -91,6 +102,11 @@ class PaperTable:
         if not path.is_file():
             raise ConfigError(f"experiment {self.experiment} not found", self.path, self.line)
         return path
+
+    @property
+    def datasets(self) -> list[str]:
+        """The datasets its rows report on, in order of first appearance."""
+        return list(dict.fromkeys(row.dataset for row in self.rows))
 
     @property
     def title(self) -> str:
@@ -193,7 +209,7 @@ def tables_for(results: pd.DataFrame) -> list[PaperTable]:
     return [
         table
         for table in paper_tables().values()
-        if any((table.dataset, table.split, row.method, row.ablation) in ran for row in table.rows)
+        if any((row.dataset, table.split, row.method, row.ablation) in ran for row in table.rows)
     ]
 
 
@@ -222,13 +238,22 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
         raise ConfigError(
             f"'columns' must be non-empty with distinct names, got {names}", path, line
         )
+    dataset = table.get("dataset")
+    if dataset is not None:
+        dataset = _text(table, "dataset", path)
     rows_raw = _require(table.get("rows"), list, "'rows'", path, line)
-    rows = tuple(_parse_row(r, len(columns), path, line) for r in rows_raw)
+    rows = tuple(_parse_row(r, len(columns), dataset, path, line) for r in rows_raw)
     if not rows or len({row.name for row in rows}) != len(rows):
         raise ConfigError("'rows' must be non-empty with distinct names", path, rows_raw.line)
-    refs = [row.ref for row in rows if row.ref is not None]
+    refs = [(row.dataset, row.ref) for row in rows if row.ref is not None]
     if len(set(refs)) != len(refs):
-        raise ConfigError(f"two rows map to the same method: {refs}", path, rows_raw.line)
+        raise ConfigError(
+            f"two rows map to the same method on the same dataset: {refs}", path, rows_raw.line
+        )
+    columns = tuple(
+        dataclasses.replace(column, decimals=max(_decimals(row.printed[i]) for row in rows))
+        for i, column in enumerate(columns)
+    )
     return PaperTable(
         id=_text(table, "id", path),
         paper=paper,
@@ -236,7 +261,7 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
         page=page,
         source=str(table.get("source", source)),
         caption=_text(table, "caption", path),
-        dataset=_text(table, "dataset", path),
+        dataset=dataset,
         split=_text(table, "split", path),
         protocol=_text(table, "protocol", path).strip(),
         columns=columns,
@@ -249,8 +274,10 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
 
 def _parse_column(raw: Any, path: Path, table_line: int) -> PaperColumn:
     column = _require(raw, dict, "a column", path, table_line)
+    axes = _require(column.get("axes", {}), dict, "'axes'", path, column.line)
     parsed = PaperColumn(
-        *(_text(column, key, path) for key in ("name", "metric", "direction", "unit"))
+        *(_text(column, key, path) for key in ("name", "metric", "direction", "unit")),
+        axes=axes_label(axes),
     )
     if parsed.direction not in DIRECTIONS:
         raise ConfigError(
@@ -261,9 +288,14 @@ def _parse_column(raw: Any, path: Path, table_line: int) -> PaperColumn:
     return parsed
 
 
-def _parse_row(raw: Any, width: int, path: Path, table_line: int) -> PaperRow:
+def _parse_row(raw: Any, width: int, dataset: str | None, path: Path, table_line: int) -> PaperRow:
+    """A row; ``dataset``: the table's, for a row that names none."""
     row = _require(raw, dict, "a row", path, table_line)
     name = _text(row, "name", path)
+    if row.get("dataset") is not None:
+        dataset = _text(row, "dataset", path)
+    elif dataset is None:
+        raise ConfigError(f"row {name!r} names no dataset and the table has none", path, row.line)
     method = ablation = None
     if row.get("method") is not None:  # rows of methods trackbench does not run have none
         ref = _text(row, "method", path)
@@ -281,21 +313,39 @@ def _parse_row(raw: Any, width: int, path: Path, table_line: int) -> PaperRow:
         )
     values = tuple(_cell_value(cell, name, path, row.line) for cell in cells)
     printed = tuple("–" if cell is None else str(cell) for cell in cells)
-    return PaperRow(name=name, method=method, ablation=ablation, values=values, printed=printed)
+    return PaperRow(
+        name=name,
+        method=method,
+        ablation=ablation,
+        values=values,
+        printed=printed,
+        dataset=dataset,
+    )
 
 
 def _cell_value(cell: Any, row: str, path: Path, line: int) -> float:
-    """A printed cell as a number: null -> NaN, ``"28K"`` -> 28000.0."""
+    """A printed cell as a number: null -> NaN, ``"28K"`` -> 28000.0, ``"0.61 ± 0.11"`` -> 0.61
+    (the spread stays in the printed text)."""
     if cell is None:
         return math.nan
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return float(cell)
-    match = _ABBREVIATED.match(cell) if isinstance(cell, str) else None
-    if match is None:
-        raise ConfigError(
-            f"row {row!r}: value {cell!r} is not a number, null or like '28K'", path, line
-        )
-    return float(match.group(1)) * _SCALE[match.group(2)]
+    text = cell if isinstance(cell, str) else ""
+    if match := _ABBREVIATED.match(text):
+        return float(match.group(1)) * _SCALE[match.group(2)]
+    if match := _WITH_SPREAD.match(text):
+        return float(match.group(1))
+    raise ConfigError(
+        f"row {row!r}: value {cell!r} is not a number, null, like '28K' or like '0.61 ± 0.11'",
+        path,
+        line,
+    )
+
+
+def _decimals(printed: str) -> int:
+    """The decimals of a printed cell's (first) number: "0.61 ± 0.11" -> 2, "28K" -> 0."""
+    number = re.match(r"-?\d+(?:\.(\d+))?", printed)
+    return len(number.group(1) or "") if number else 0
 
 
 def _require(value: Any, kind: type, what: str, path: Path, line: int | None) -> Any:

@@ -16,6 +16,7 @@ checkpoint, sha256, training iterations, batch, seed, device. A provenance foote
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import json
 import math
@@ -43,11 +44,12 @@ from harness.metrics.catalogue import (
     FRACTION,
     MEAN_COMBINE,
     TIMING,
+    VALUE,
     Metric,
     metric_named,
     names_of,
 )
-from harness.papers import CATALOGUE_UNITS, PaperTable, paper_table
+from harness.papers import CATALOGUE_UNITS, PAPER_SCALES, PaperColumn, PaperTable, paper_table
 from harness.registry import DEFAULT_ABLATION
 
 KEY = ["dataset", "split", "axes", "detections", "method", "ablation"]
@@ -170,33 +172,43 @@ def format_cell(info: Metric, mean: float, std: float, n: int) -> str:
 
 
 def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame:
-    """Tidy ours-vs-paper rows: one per (paper row, our matching report row, paper column).
+    """Tidy ours-vs-paper rows: one per (paper row, detection level of our matching rows, paper
+    column).
 
-    Ours are converted to the paper's units (fractions -> percent); ``delta`` = ours − paper.
-    Our rows match on the table's dataset and split and the row's ``method:ablation``; a paper
-    row without a match keeps NaN for ours. A metric the catalogue combines by mean also gets
-    ``ours_n`` and ``spread`` (``spread_of``; the others spread over ``n_seeds`` seeds).
+    Ours are converted to the paper's units (``PAPER_SCALES``); ``delta`` = ours − paper. Our rows
+    match on the row's dataset, the table's split, the row's ``method:ablation`` and the column's
+    axis values; a paper cell without a match keeps NaN for ours. A metric the catalogue combines
+    by mean also gets ``ours_n`` and ``spread`` (``spread_of``; the others spread over
+    ``n_seeds`` seeds).
     """
     _check_paper_units(table)
-    mine = summary[(summary["dataset"] == table.dataset) & (summary["split"] == table.split)]
+    mine = summary[summary["split"] == table.split]
     spreads = {c.metric: spread_of(mine, c.metric) for c in table.columns}
     records = []
     for row in table.rows:
-        matches = mine[(mine["method"] == row.method) & (mine["ablation"] == row.ablation)]
-        # one record set per matching report row (detection levels), or one with ours = NaN
-        for index, ours in matches.iterrows() if len(matches) else [(None, None)]:
+        matches = mine[
+            (mine["dataset"] == row.dataset)
+            & (mine["method"] == row.method)
+            & (mine["ablation"] == row.ablation)
+        ]
+        # one record set per detection level of the matching rows, or one with ours = NaN
+        for detections in matches["detections"].unique() if len(matches) else [""]:
             for column, paper_value, printed in zip(table.columns, row.values, row.printed):
-                info = CATALOGUE[column.metric]
-                scale = info.scale
+                found = matches[
+                    (matches["detections"] == detections) & (matches["axes"] == column.axes)
+                ]
+                ours = found.iloc[0] if len(found) else None
+                scale = PAPER_SCALES[column.unit]
                 mean = ours.get(f"{column.metric}_mean", math.nan) if ours is not None else math.nan
                 std = ours.get(f"{column.metric}_std", math.nan) if ours is not None else math.nan
                 record = {
                     "table": table.id,
                     "paper_row": row.name,
                     "ref": row.ref,
-                    "dataset": table.dataset,
+                    "dataset": row.dataset,
                     "split": table.split,
-                    "detections": ours["detections"] if ours is not None else "",
+                    "axes": column.axes,
+                    "detections": detections,
                     "n_seeds": int(ours["n_seeds"]) if ours is not None else 0,
                     "column": column.name,
                     "metric": column.metric,
@@ -208,8 +220,8 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
                     "paper_printed": printed,
                     "delta": mean * scale - paper_value,
                 }
-                if info.combine == MEAN_COMBINE:
-                    spread = spreads[column.metric].loc[index] if ours is not None else None
+                if CATALOGUE[column.metric].combine == MEAN_COMBINE:
+                    spread = spreads[column.metric].loc[found.index[0]] if len(found) else None
                     record["ours_n"] = 0 if spread is None else int(spread["n"])
                     record["spread"] = None if spread is None else spread["spread"]
                 records.append(record)
@@ -296,7 +308,8 @@ def board_rows(
     paper_cells: dict[tuple, dict[str, dict[str, Any]]] = {}
     for table, tidy in comparisons:
         for cell in tidy[tidy["n_seeds"] > 0].to_dict("records"):
-            where = tuple(cell[k] for k in ("dataset", "split", "detections", "ref", "metric"))
+            keys = ("dataset", "split", "axes", "detections", "ref", "metric")
+            where = tuple(cell[k] for k in keys)
             paper_cells.setdefault(where, {})[table.id] = {
                 "value": json_value(cell["paper"]),
                 "delta": json_value(cell["delta"]),
@@ -317,7 +330,14 @@ def board_rows(
                 "n": int(spreads[name].loc[index, "n"]),
             }
             ref = method_label(record["method"], record["ablation"])
-            where = (record["dataset"], record["split"], record["detections"], ref, name)
+            where = (
+                record["dataset"],
+                record["split"],
+                record["axes"],
+                record["detections"],
+                ref,
+                name,
+            )
             if where in paper_cells:
                 metrics[name]["paper"] = paper_cells[where]
         keys = {k: record[k] for k in KEY}
@@ -775,6 +795,15 @@ def _best_shown(info: Metric, means: pd.Series) -> float | None:
     return max(values) if info.higher_is_better else min(values)
 
 
+def _in_paper_units(info: Metric, column: PaperColumn) -> Metric:
+    """``info`` formatting values already in ``column``'s units: a fraction printed as 0..1
+    with the paper's decimals, a percentage with the catalogue's."""
+    if info.unit != FRACTION:
+        return info
+    decimals = column.decimals if column.unit == "fraction" else info.decimals
+    return dataclasses.replace(info, unit=VALUE, decimals=decimals)
+
+
 def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
     header = ["Paper row", "Ours", "Detections", "n"]
     header += [f"{c.name} {'↑' if c.direction == 'up' else '↓'}" for c in table.columns]
@@ -782,14 +811,12 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
     for (paper_row, ref, detections), cells in tidy.groupby(
         ["paper_row", "ref", "detections"], sort=False, dropna=False
     ):
-        n = int(cells["n_seeds"].iloc[0])
+        n = int(cells["n_seeds"].max())
         row = [_Cell(paper_row), _Cell(ref), _Cell(detections or "—"), _Cell(str(n))]
-        for cell in cells.to_dict("records"):
-            info = metric_named(cell["metric"])
+        for column, cell in zip(table.columns, cells.to_dict("records")):
+            info = _in_paper_units(metric_named(cell["metric"]), column)
             count = int(cell["ours_n"]) if isinstance(cell.get("spread"), str) else n
-            ours = format_cell(
-                info, cell["ours_mean"] / info.scale, cell["ours_std"] / info.scale, count
-            )
+            ours = format_cell(info, cell["ours_mean"], cell["ours_std"], count)
             paper = cell["paper_printed"]
             if info.integral and np.isfinite(cell["paper"]):
                 paper = info.format(cell["paper"])  # counts read alike on both sides
@@ -803,9 +830,11 @@ def _comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> _Layout:
             row.append(_Cell(text, mark))
         rows.append(row)
     page = f", page {table.page}" if table.page is not None else ""
+    datasets = table.datasets
     caption = (
         f"{table.caption} Source: {table.paper} {table.table}{page} ({table.source}). "
-        f"Dataset {table.dataset}, split {table.split}. Protocol: {table.protocol} "
+        f"Dataset{'s' if len(datasets) > 1 else ''} {', '.join(datasets)}, split {table.split}. "
+        f"Protocol: {table.protocol} "
         "Cells: ours / paper (Δ = ours − paper, in the paper's units)."
     )
     return _Layout(

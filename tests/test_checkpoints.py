@@ -18,6 +18,7 @@ from harness.checkpoints import (
     file_sha256,
     load_checkpoint,
     load_tensors,
+    publish_checkpoint,
     read_card,
     save_checkpoint,
     untrained_provenance,
@@ -183,3 +184,21 @@ def test_the_published_tba_card_reads_through_the_kit():
     provenance = checkpoint.provenance()
     assert provenance["iterations"] == card["iterations"] == card_summary(card)["iterations"]
     assert provenance["batch"] == card["config"]["batch"] and provenance["variant"] == "TBA"
+
+
+def test_a_half_precision_copy_loads_back_into_a_float_model(tmp_path):
+    state = {**STATE, "steps": torch.tensor([7])}  # an integer buffer keeps its dtype
+    save_checkpoint(tmp_path / "trained", state, CARD)
+    card = publish_checkpoint(tmp_path / "trained", tmp_path / "published", "float16")
+    assert card["stored_dtype"] == "float16" and card["iterations"] == 40
+    assert card["published_from"]["sha256"] == file_sha256(tmp_path / "trained.pt")
+    weights, checkpoint = load_checkpoint(tmp_path / "published")
+    assert checkpoint.card == card
+    assert weights["layer.weight"].dtype == torch.float16 and weights["steps"].dtype == torch.int64
+    layer = torch.nn.Linear(3, 2)
+    layer.load_state_dict({"weight": weights["layer.weight"], "bias": weights["layer.bias"]})
+    for name, value in {"layer.weight": layer.weight, "layer.bias": layer.bias}.items():
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value.detach(), STATE[name], atol=1e-3, rtol=1e-3)
+    with pytest.raises(ConfigError, match="dtype must be one of"):
+        publish_checkpoint(tmp_path / "trained", tmp_path / "other", "float8")

@@ -36,7 +36,60 @@ TBA_T1_COLUMNS = [
 
 
 def test_shipped_tables_are_all_there():
-    assert {"tba-t1", "tba-readme-mnist", "tba-readme-sprites", "cis-t2"} <= set(paper_tables())
+    expected = {"tba-t1", "tba-readme-mnist", "tba-readme-sprites", "cis-t2"}
+    assert expected | {"gan-t1", "gan-t2", "gan-t3", "gan-t4"} <= set(paper_tables())
+
+
+GAN_ORDER_T1 = ["single-same", "single-diff", "multi-same", "multi-diff"]
+GAN_ORDER_T3 = ["single-same", "multi-same", "single-diff", "multi-diff"]
+
+
+@pytest.mark.parametrize(
+    "table_id, models, order",
+    [
+        ("gan-t1", ["ConvTracker", "RecTracker-ID"], GAN_ORDER_T1),
+        ("gan-t2", ["RecTracker-ID", "RecTracker-Att-1"], GAN_ORDER_T1),
+        ("gan-t3", ["RecTracker-Att-1", "RecTracker-Att-3"], GAN_ORDER_T3),
+        ("gan-t4", ["RecTracker-Att-1", "KerCorrTracker"], GAN_ORDER_T3),
+    ],
+)
+def test_gan_tables_keep_their_printed_layout(table_id, models, order):
+    table = paper_table(table_id)
+    assert [c.name for c in table.columns] == ["20", "40", "80", "160"]
+    assert [c.axes for c in table.columns] == [f"length={n}" for n in (20, 40, 80, 160)]
+    assert {(c.metric, c.unit, c.decimals) for c in table.columns} == {("IoU", "fraction", 2)}
+    assert table.dataset is None and table.split == "test"
+    assert [row.dataset for row in table.rows] == [f"mnist-{d}" for d in order] * 2
+    assert [row.name.split(", ")[0] for row in table.rows] == [m for m in models for _ in order]
+    for row in table.rows:  # Multi rows: the models trained on MNIST-Multi; KCF is not trained
+        multi = "multi" in row.dataset and row.method != "kcf"
+        assert row.ablation == ("multi" if multi else "default")
+        assert all(" ± " in cell for cell in row.printed)
+
+
+def test_gan_cells_as_printed():
+    frame = paper_table("gan-t1").frame()
+    assert frame.loc["ConvTracker, MNIST-Single-Diff"].tolist() == [0.37, 0.35, 0.33, 0.29]
+    assert frame.loc["RecTracker-ID, MNIST-Multi-Diff"].tolist() == [0.33, 0.29, 0.26, 0.24]
+    t3 = paper_table("gan-t3")
+    assert t3.rows[1].printed == ("0.37 ± 0.22", "0.35 ± 0.22", "0.29 ± 0.22", "0.25 ± 0.20")
+    assert t3.frame().loc["RecTracker-Att-3, MNIST-Single-Diff"].tolist() == [
+        0.61,
+        0.61,
+        0.59,
+        0.56,
+    ]
+    t4 = paper_table("gan-t4").frame()
+    assert t4.loc["KerCorrTracker, MNIST-Multi-Same"].tolist() == [0.41, 0.32, 0.24, 0.16]
+    # RecTracker-ID and RecTracker-Att-1 print the same cells in every table that has them
+    for model in ("RecTracker-ID", "RecTracker-Att-1"):
+        rows = {
+            (row.dataset, row.printed)
+            for table_id in ("gan-t1", "gan-t2", "gan-t3", "gan-t4")
+            for row in paper_table(table_id).rows
+            if row.name.startswith(model + ",")
+        }
+        assert len(rows) == 4
 
 
 def test_tba_table1_shape_order_and_cells():
@@ -138,6 +191,7 @@ def write(tmp_path: Path, text: str, name: str = "p.yaml") -> Path:
 def test_good_file_loads(tmp_path):
     (table,) = load_paper_file(write(tmp_path, GOOD))
     assert table.frame().loc["A", "IDS"] == 1000
+    assert [row.dataset for row in table.rows] == ["mot17", "mot17"]  # the table's
     assert math.isnan(table.frame().loc["B", "MOTA"])
     assert (table.rows[1].method, table.rows[1].ablation) == ("a", "x")
 
@@ -152,6 +206,9 @@ def test_good_file_loads(tmp_path):
         ('    caption: "c"\n', "", 4, "caption"),
         ("method: a,", "method: ':x',", 15, "method must be"),
         ("page: 3", "page: three", 4, "page"),
+        ("    dataset: mot17\n", "", 15, "names no dataset and the table has none"),
+        ('"1K"', '"0.5 +- 0.1"', 15, "like '0.61 ± 0.11'"),
+        ("unit: count}", "unit: count, axes: [1]}", 13, "'axes' must be a mapping"),
     ],
 )
 def test_malformed_file_names_file_and_line(tmp_path, old, new, line, words):
@@ -198,3 +255,17 @@ def test_tables_for_results_pick_the_tables_about_them():
     full = frame([("sprites-mot", "eval", "tba", "TBA")])
     assert {t.id for t in tables_for(full)} == {"tba-t1", "tba-readme-sprites"}
     assert tables_for(frame([("mot17", "train", "tba", "TBA")])) == []
+
+
+def test_rows_on_other_datasets_and_values_with_their_spread(tmp_path):
+    text = GOOD.replace(
+        '      - {name: B, method: "a:x", values: [null, 3]}',
+        '      - {name: B, method: a, dataset: kitti, values: ["0.61 ± 0.11", 3]}',
+    )
+    (table,) = load_paper_file(write(tmp_path, text))
+    assert table.datasets == ["mot17", "kitti"]
+    assert table.frame().loc["B", "MOTA"] == 0.61 and table.rows[1].printed[0] == "0.61 ± 0.11"
+    assert table.columns[0].decimals == 2  # the most a printed value of the column has
+    same = text.replace("dataset: kitti, ", "dataset: mot17, ")
+    with pytest.raises(ConfigError, match="same method on the same dataset"):
+        load_paper_file(write(tmp_path, same))

@@ -615,3 +615,83 @@ def test_board_provenance_of_an_older_database_says_what_is_not_recorded(tmp_pat
     assert "<footer>" in page and "<dt>Git commit</dt><dd>abc123</dd>" in page
     assert page.index("<footer>") > page.rindex("<img")
     assert "% Git commit: abc123" in (tmp_path / "leaderboard.tex").read_text(encoding="utf-8")
+
+
+GAN_PAPER = """\
+paper: "A. Author. Title. 2015."
+source: "arXiv PDF"
+tables:
+  - id: lengths
+    table: "Table 1"
+    page: 9
+    caption: "toy"
+    split: test
+    protocol: "p"
+    columns:
+      - {name: "20", metric: IoU, direction: up, unit: fraction, axes: {length: 20}}
+      - {name: "40", metric: IoU, direction: up, unit: fraction, axes: {length: 40}}
+    rows:
+      - name: "Rec, Single"
+        method: rectracker-id
+        dataset: mnist-single-same
+        values: ["0.61 ± 0.11", "0.61 ± 0.11"]
+      - name: "Rec, Multi"
+        method: "rectracker-id:multi"
+        dataset: mnist-multi-same
+        values: ["0.36 ± 0.20", "0.31 ± 0.19"]
+"""
+
+
+def sequence_ious(cells: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:
+    """Single-object results of one seed: {(dataset, ablation, axes): [IoU per sequence]}, with
+    the COMBINED row the mean, as the single-object task stores them."""
+    rows = []
+    for (dataset, ablation, axes), ious in cells.items():
+        base = {
+            **KEYS,
+            "dataset": dataset,
+            "split": "test",
+            "detections": "none",
+            "axes": axes,
+            "method": "rectracker-id",
+            "ablation": ablation,
+            "seed": 0,
+            "metric": "IoU",
+        }
+        rows += [{**base, "sequence": f"s{i}", "value": v} for i, v in enumerate(ious)]
+        rows.append({**base, "sequence": "COMBINED", "value": float(np.mean(ious))})
+    return pd.DataFrame(rows)
+
+
+def test_a_paper_table_by_axis_value_and_dataset_in_fractions(tmp_path):
+    path = tmp_path / "gan.yaml"
+    path.write_text(GAN_PAPER, encoding="utf-8")
+    table = load_paper_file(path)[0]
+    frame = sequence_ious(
+        {
+            ("mnist-single-same", "default", "length=20"): [0.5, 0.7],
+            ("mnist-single-same", "default", "length=40"): [0.4, 0.6],
+            ("mnist-multi-same", "multi", "length=40"): [0.2, 0.2],
+            ("mnist-single-same", "multi", "length=20"): [0.9, 0.9],  # no row of the table
+        }
+    )
+    tidy = compare_with_paper(summarize(frame), table).set_index(["paper_row", "column"])
+    assert tidy.loc[("Rec, Single", "20"), "ours_mean"] == pytest.approx(0.6)
+    assert tidy.loc[("Rec, Single", "20"), "ours_std"] == pytest.approx(0.1)  # ddof 0
+    assert tidy.loc[("Rec, Single", "40"), "delta"] == pytest.approx(0.5 - 0.61)
+    assert math.isnan(tidy.loc[("Rec, Multi", "20"), "ours_mean"])  # length 20 not run
+    assert tidy.loc[("Rec, Multi", "40"), "delta"] == pytest.approx(0.2 - 0.31)
+    write_report(frame, tmp_path / "out", "T", papers=[table])
+    rows = markdown_rows((tmp_path / "out" / "leaderboard.md").read_text(encoding="utf-8"))
+    single = next(row for row in rows if row[0] == "Rec, Single")
+    assert single[4:] == [
+        "0.60 ± 0.10 / 0.61 ± 0.11 (-0.01)",
+        "0.50 ± 0.10 / 0.61 ± 0.11 (-0.11)",
+    ]
+    multi = next(row for row in rows if row[0] == "Rec, Multi")
+    assert multi[4:] == ["— / 0.36 ± 0.20", "0.20 ± 0.00 / 0.31 ± 0.19 (-0.11)"]
+    json_rows = board_rows(frame, papers=[table])
+    by_key = {(r["dataset"], r["ablation"], r["axes"]): r["metrics"]["IoU"] for r in json_rows}
+    paper = by_key[("mnist-single-same", "default", "length=40")]["paper"]["lengths"]
+    assert paper == {"value": 0.61, "delta": pytest.approx(-0.11), "unit": "fraction"}
+    assert "paper" not in by_key[("mnist-single-same", "multi", "length=20")]
