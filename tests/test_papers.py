@@ -206,7 +206,7 @@ def test_good_file_loads(tmp_path):
         ('    caption: "c"\n', "", 4, "caption"),
         ("method: a,", "method: ':x',", 15, "method must be"),
         ("page: 3", "page: three", 4, "page"),
-        ("    dataset: mot17\n", "", 15, "names no dataset and the table has none"),
+        ("    dataset: mot17\n", "", 14, "names no dataset and the table has none"),
         ('"1K"', '"0.5 +- 0.1"', 15, "like '0.61 ± 0.11'"),
         ("unit: count}", "unit: count, axes: [1]}", 13, "'axes' must be a mapping"),
     ],
