@@ -162,6 +162,11 @@ def sequence_info(sequence: Sequence) -> dict[str, Any]:
     }
 
 
+def has_batched_track(tracker: SingleObjectTracker) -> bool:
+    """Whether ``tracker``'s class has a batched ``track`` of its own."""
+    return type(tracker).track is not SingleObjectTracker.track
+
+
 def sample_images(sample: SingleObjectSample) -> list[np.ndarray]:
     """The images of a sample's frames, in order."""
     return [sample.sequence.frame(int(n)) for n in sample.frames]

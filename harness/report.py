@@ -59,7 +59,7 @@ COMBINED = "COMBINED"
 
 
 TIMING_FIELDS = names_of([TIMING])
-TIMING_SHOWN = ("fps", "latency_p50_ms")
+TIMING_SHOWN = ("fps", "batched_fps", "latency_p50_ms")
 # Methods that replay the ground truth: never a column's best, and off the speed axis (their fps
 # is not a tracker's speed).
 TEST_DOUBLES = frozenset({"ground-truth", "ground-truth-box"})
@@ -506,16 +506,18 @@ def cell_timings(timings: pd.DataFrame) -> pd.DataFrame:
     ``Store.timings_frame`` gives them.
 
     fps = Σ frames / Σ total_seconds; peak memory = the maximum; ``device_name`` = the distinct
-    names joined. Latency percentiles are kept for one-sequence cells only (percentiles of several
-    sequences cannot be combined from theirs) and are NaN otherwise.
+    names joined. Latency percentiles and ``batched_fps`` (a single-object cell's one record) are
+    kept for one-record cells only (percentiles of several sequences cannot be combined from
+    theirs) and are NaN otherwise.
     """
-    latencies = ["latency_p50_ms", "latency_p95_ms"]
-    numeric = ["frames", "total_seconds", *latencies, "peak_memory_bytes"]
-    frame = _keyed(timings, ["seed", *numeric, "device_name"], "timings")
+    whole = ["latency_p50_ms", "latency_p95_ms", "batched_fps"]
+    numeric = ["frames", "total_seconds", *whole, "peak_memory_bytes"]
+    frame = timings if "batched_fps" in timings else timings.assign(batched_fps=math.nan)
+    frame = _keyed(frame, ["seed", *numeric, "device_name"], "timings")
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
     groups = frame.groupby(KEY + ["seed"], sort=False, dropna=False)
-    cells = groups[latencies].first()
-    cells.loc[groups.size() > 1, latencies] = math.nan
+    cells = groups[whole].first()
+    cells.loc[groups.size() > 1, whole] = math.nan
     cells["fps"] = groups["frames"].sum() / groups["total_seconds"].sum()
     cells["peak_memory_bytes"] = groups["peak_memory_bytes"].max()
     cells["device_name"] = _distinct(groups["device_name"])
@@ -636,8 +638,13 @@ class _Layout:
 
 
 def _shown_metrics(summary: pd.DataFrame, metrics: list[str]) -> list[str]:
-    """The leaderboard's metric columns: ``metrics``, then the timed ``TIMING_SHOWN``."""
-    timed = [t for t in TIMING_SHOWN if f"{t}_mean" in summary.columns and t not in metrics]
+    """The leaderboard's metric columns: ``metrics``, then the timed ``TIMING_SHOWN`` that have a
+    value."""
+    timed = [
+        t
+        for t in TIMING_SHOWN
+        if t not in metrics and summary.get(f"{t}_mean", pd.Series(dtype=float)).notna().any()
+    ]
     return metrics + timed
 
 

@@ -49,6 +49,9 @@ class TimingRecord:
     cuda_version: str | None
     threads: int  # torch intra-op threads of the timing process
     jobs: int = 1  # worker processes that ran side by side (``trackbench run --jobs``)
+    batched_fps: float | None = (
+        None  # one batched ``track`` over a cell's samples (``batched_fps``)
+    )
 
 
 class _CpuClock:
@@ -242,6 +245,19 @@ def timed_follow(
     latencies = _latencies(clock, stamps, lengths)[warmup:]
     record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
     return np.array(boxes, dtype=np.float64).reshape(-1, 4), record
+
+
+def batched_fps(
+    tracker: SingleObjectTracker, samples: list[SingleObjectSample], device: str = "cpu"
+) -> float:
+    """Frames/s of one ``track`` call over all ``samples`` (a tracker's batched path; no warm-up:
+    throughput over the whole call, reading the samples' images included)."""
+    env = _Environment(device)
+    env.synchronize()
+    started = time.perf_counter()
+    tracker.track(samples)
+    env.synchronize()
+    return sum(len(sample.frames) for sample in samples) / (time.perf_counter() - started)
 
 
 def time_batched(

@@ -93,7 +93,13 @@ def test_single_object_and_timing_declarations():
     center = metric_named("CenterError")
     assert (center.unit, center.higher_is_better, center.combine) == ("px", False, MEAN_COMBINE)
     assert names_of([SINGLE_OBJECT]) == ["IoU", "AUC", "Precision20", "CenterError"]
-    assert names_of([TIMING]) == ["fps", "latency_p50_ms", "latency_p95_ms", "peak_memory_bytes"]
+    assert names_of([TIMING]) == [
+        "fps",
+        "batched_fps",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "peak_memory_bytes",
+    ]
     assert (
         metric_named("fps").higher_is_better and not metric_named("latency_p95_ms").higher_is_better
     )

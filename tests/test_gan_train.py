@@ -12,8 +12,10 @@ from test_single_object import run, write
 
 from harness.checkpoints import read_card
 from harness.cli import main
+from harness.datasets import load_dataset
 from harness.errors import ConfigError
 from harness.store import COMBINED
+from harness.timing import timed_follow
 from trackers.gan.tracker import GanTracker, method_config
 from trackers.gan.train import fit
 
@@ -133,7 +135,7 @@ datasets:
     params: {{sequences: 3, mnist_dir: {mnist_dir}}}
     axes: {{length: [5, 10]}}
 methods:
-  - {{method: rectracker-id, config: {{smoke: true}}}}
+  - {{method: rectracker-id, config: {{smoke: true, batch: 2}}}}
   - {{method: convtracker, config: {{smoke: true}}}}
 """
 
@@ -151,3 +153,19 @@ def test_an_untrained_tracker_runs_in_an_experiment(tmp_path, mnist_dir):
         ("rectracker-id", "length=5"),
     ]
     assert combined.value.between(0, 1).all()
+    timings = store.timings_frame()
+    assert (timings["batched_fps"] > 0).all() and (timings["fps"] > 0).all()
+
+
+@pytest.mark.parametrize("model", ["ConvTracker", "RecTracker-Att-3"])
+def test_batched_track_in_chunks_gives_the_boxes_of_the_online_loop(tmp_path, mnist_dir, model):
+    adapter = load_dataset(
+        "mnist-single-same", tmp_path, sequences=3, length=6, mnist_dir=str(mnist_dir)
+    )
+    samples = adapter.samples("test")
+    tracker = GanTracker(model, smoke=True, seed=3, batch=2)  # 3 samples: a batch of 2, then 1
+    online, _ = timed_follow(tracker, samples, warmup_frames=0)
+    batched = np.concatenate(tracker.track(samples))
+    np.testing.assert_allclose(batched, online, atol=1e-4)
+    with pytest.raises(ConfigError, match="batch must be at least 1"):
+        GanTracker(model, smoke=True, batch=0)

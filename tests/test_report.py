@@ -695,3 +695,19 @@ def test_a_paper_table_by_axis_value_and_dataset_in_fractions(tmp_path):
     paper = by_key[("mnist-single-same", "default", "length=40")]["paper"]["lengths"]
     assert paper == {"value": 0.61, "delta": pytest.approx(-0.11), "unit": "fraction"}
     assert "paper" not in by_key[("mnist-single-same", "multi", "length=20")]
+
+
+def test_batched_fps_is_a_column_only_where_a_cell_has_one(tmp_path):
+    timings = timings_for(HAND, {"tba": 100.0})
+    write_report(HAND, tmp_path / "plain", "T", timings=timings)
+    header = markdown_rows((tmp_path / "plain" / "leaderboard.md").read_text(encoding="utf-8"))[0]
+    assert "fps ↑" in header and "batched fps ↑" not in header
+    batched = timings.assign(batched_fps=[2400.0, 2600.0, 2500.0, None])
+    summary = summarize(HAND, batched).set_index("ablation")
+    assert summary.loc["default", "batched_fps_mean"] == pytest.approx(2500.0)
+    assert summary.loc["default", "batched_fps_std"] == pytest.approx(100.0)
+    assert math.isnan(summary.loc["TBAc-noMem", "batched_fps_mean"])
+    write_report(HAND, tmp_path / "batched", "T", timings=batched)
+    board = (tmp_path / "batched" / "leaderboard.md").read_text(encoding="utf-8")
+    header = markdown_rows(board)[0]
+    assert header.index("fps ↑") < header.index("batched fps ↑") < header.index("p50 ms ↓")

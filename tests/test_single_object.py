@@ -4,6 +4,7 @@ per-sample and combined scores, curves in the store, experiment axes and the bad
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -87,6 +88,24 @@ def test_timed_follow_gives_the_boxes_of_the_tracker_loop_and_one_record():
     offline, whole = timed_follow(GroundTruthBoxTracker(), [sample])
     np.testing.assert_array_equal(offline, sample.boxes)
     assert whole.latency_p50_ms is None and whole.frames == 4
+
+
+def test_a_batched_path_is_timed_beside_the_online_loop():
+    sequence = Sequence("s", 6, 32, 32, 30.0, BoxTable.empty(), load_frame=lambda n: np.full(1, n))
+    boxes = np.tile([2.0, 3.0, 4.0, 5.0], (4, 1))
+    samples = [SingleObjectSample(sequence, i, np.arange(2, 6), boxes) for i in (1, 2)]
+    calls = []
+
+    class Batched(ConstantBoxTracker):
+        def track(self, samples):
+            calls.append(len(samples))
+            return super().track(samples)
+
+    cell = SimpleNamespace(protocol="box", warmup_frames=1, device="cpu")
+    _, timed = single_object.run(cell, Batched(), samples, None)
+    assert calls == [2] and timed[COMBINED]["batched_fps"] > 0
+    _, plain = single_object.run(cell, ConstantBoxTracker(), samples, None)
+    assert plain[COMBINED]["batched_fps"] is None  # no batched path of its own
 
 
 def test_mask_iou_counts_pixels_whose_centres_are_inside_and_clips_to_the_image():

@@ -127,7 +127,7 @@ _DECLARED = [
     *_declare(SINGLE_OBJECT, FRACTION, True, "IoU", "AUC", "Precision20", combine=MEAN_COMBINE),
     *_declare(SINGLE_OBJECT, PIXELS, False, "CenterError", combine=MEAN_COMBINE),
     # Timing of the tracker (harness.timing), combined per cell by report.cell_timings.
-    *_declare(TIMING, FPS, True, "fps", combine=TIMING_COMBINE),
+    *_declare(TIMING, FPS, True, "fps", "batched_fps=batched fps", combine=TIMING_COMBINE),
     *_declare(TIMING, MS, False, "latency_p50_ms=p50 ms", "latency_p95_ms=p95 ms"),
     *_declare(TIMING, BYTES, False, "peak_memory_bytes=peak memory", combine=TIMING_COMBINE),
 ]

@@ -1,5 +1,7 @@
 """Single-object cells: samples (a split's objects, each from its first box) followed with
-``init`` + ``update`` (``timed_follow``), every box checked (``check_boxes``) and scored.
+``init`` + ``update`` (``timed_follow``), every box checked (``check_boxes``) and scored. An online
+tracker with a batched path (its own ``track``) is also timed over all samples in one call
+(``TimingRecord.batched_fps``).
 
 Per sample: IoU, AUC, Precision20 and CenterError over its frames after the first (the first box
 is given, not tracked); combined: the mean over samples. IoU is of the boxes or of their pixel
@@ -11,7 +13,7 @@ over time t = 0..T-1 (Kosiorek et al. 2017, Fig. 5; t = 0 is the given box) and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -26,9 +28,9 @@ from harness.metrics.single import (
     mask_ious,
     sample_scores,
 )
-from harness.protocol import SingleObjectTracker, check_boxes
+from harness.protocol import SingleObjectTracker, check_boxes, has_batched_track
 from harness.store import COMBINED
-from harness.timing import timed_follow
+from harness.timing import batched_fps, timed_follow
 
 SCORES = ("IoU", "AUC", "Precision20", "CenterError")
 
@@ -64,6 +66,8 @@ def run(
     predicted, record = timed_follow(
         tracker, samples, warmup_frames=cell.warmup_frames, device=cell.device, on_frame=on_frames
     )
+    if getattr(tracker, "online", True) and has_batched_track(tracker):
+        record = replace(record, batched_fps=batched_fps(tracker, samples, cell.device))
     lengths = np.array([len(sample.frames) for sample in samples])
     if len(predicted) != lengths.sum():
         raise ValueError(f"tracker returned {len(predicted)} boxes for {lengths.sum()} frames")

@@ -80,6 +80,7 @@ for name, (model, table, description) in NEURAL_TRACKERS.items():
             "checkpoint": None,
             "seed": 0,
             "device": "cpu",
+            "batch": 50,  # samples per forward of the batched track
         },
         ablations={
             "multi": {"dataset": "mnist-multi-same"},  # trained on MNIST-Multi
