@@ -81,10 +81,14 @@ class DatasetEntry(_Strict):
 
 class TimingSettings(_Strict):
     """Warm-up frames excluded from timing, and the device the trackers run and are timed on (it
-    is also the ``device`` config key of every method that has one, unless an entry sets it)."""
+    is also the ``device`` config key of every method that has one, unless an entry sets it).
+    ``online_samples``: single-object trackers with a batched ``track`` follow only the first N
+    samples of a cell online (timed, and checked against the batched boxes); every sample's
+    boxes then come from the batched call (``harness.tasks.single_object``)."""
 
     warmup_frames: int = Field(10, ge=0)
     device: str = "cpu"
+    online_samples: int | None = Field(None, ge=1)
 
 
 class MethodEntry(_Strict):
@@ -132,6 +136,7 @@ class Cell:
     warmup_frames: int
     device: str
     root: str | None = None
+    online_samples: int | None = None
     task: str = MULTI_OBJECT
     axes: dict[str, Any] = field(default_factory=dict)
     """The axis values of this cell (also in ``dataset_params``), e.g. {"length": 40}."""
@@ -178,10 +183,13 @@ class Cell:
 
         The experiment name, the variant's label and the data root are left out: they name or
         locate things without changing the result (axis values are in ``dataset_params``). The
-        code version is trackbench's version. ``task`` appears only for single-object cells, so
-        multi-object cells keep the hashes they had before tasks existed.
+        code version is trackbench's version. ``task`` appears only for single-object cells, and
+        ``online_samples`` only when set, so other cells keep the hashes they had before them.
         """
         task = {} if self.task == MULTI_OBJECT else {"task": self.task}
+        timing = {"warmup_frames": self.warmup_frames, "device": self.device}
+        if self.online_samples is not None:
+            timing["online_samples"] = self.online_samples
         return {
             **task,
             "dataset": self.dataset,
@@ -193,7 +201,7 @@ class Cell:
             "method_config": self.method_config,
             "seed": self.seed,
             "protocol": self.protocol,
-            "timing": {"warmup_frames": self.warmup_frames, "device": self.device},
+            "timing": timing,
             "code_version": harness.__version__,
         }
 
@@ -265,6 +273,7 @@ def expand(experiment: Experiment) -> list[Cell]:
                                 noise=noise,
                                 protocol=protocol,
                                 warmup_frames=experiment.timing.warmup_frames,
+                                online_samples=experiment.timing.online_samples,
                                 device=experiment.timing.device,
                                 root=entry.root,
                                 task=entry_task(entry),

@@ -212,18 +212,7 @@ def timed_follow(
     """
     env = _Environment(device)
     if not getattr(tracker, "online", True):
-        env.synchronize()
-        started = time.perf_counter()
-        results = tracker.track(samples)
-        env.synchronize()
-        seconds = time.perf_counter() - started
-        for sample, result in zip(samples, results, strict=True):
-            if np.shape(result) != (len(sample.frames), 4):
-                raise ValueError(
-                    f"sample {sample.name}: tracker returned boxes of shape {np.shape(result)},"
-                    f" expected ({len(sample.frames)}, 4)"
-                )
-        boxes = np.concatenate(results).astype(np.float64)
+        boxes, seconds = _whole_follow(tracker, samples, env)
         return boxes, env.record(tracker, len(boxes), 0, seconds, None, batch_size=len(samples))
     total = sum(len(sample.frames) for sample in samples)
     warmup = min(warmup_frames, max(total - 1, 0))
@@ -247,17 +236,32 @@ def timed_follow(
     return np.array(boxes, dtype=np.float64).reshape(-1, 4), record
 
 
-def batched_fps(
+def timed_batched_follow(
     tracker: SingleObjectTracker, samples: list[SingleObjectSample], device: str = "cpu"
-) -> float:
-    """Frames/s of one ``track`` call over all ``samples`` (a tracker's batched path; no warm-up:
-    throughput over the whole call, reading the samples' images included)."""
-    env = _Environment(device)
+) -> tuple[np.ndarray, float]:
+    """The boxes of one ``track`` call over all ``samples`` (a tracker's batched path), stacked
+    as ``timed_follow`` stacks them, and its frames/s (no warm-up: throughput over the whole
+    call, reading the samples' images included)."""
+    boxes, seconds = _whole_follow(tracker, samples, _Environment(device))
+    return boxes, len(boxes) / seconds
+
+
+def _whole_follow(
+    tracker: SingleObjectTracker, samples: list[SingleObjectSample], env: _Environment
+) -> tuple[np.ndarray, float]:
+    """One timed ``track`` call: the stacked boxes, each sample's shape checked, and seconds."""
     env.synchronize()
     started = time.perf_counter()
-    tracker.track(samples)
+    results = tracker.track(samples)
     env.synchronize()
-    return sum(len(sample.frames) for sample in samples) / (time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    for sample, result in zip(samples, results, strict=True):
+        if np.shape(result) != (len(sample.frames), 4):
+            raise ValueError(
+                f"sample {sample.name}: tracker returned boxes of shape {np.shape(result)},"
+                f" expected ({len(sample.frames)}, 4)"
+            )
+    return np.concatenate(results).astype(np.float64), seconds
 
 
 def time_batched(

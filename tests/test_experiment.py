@@ -344,3 +344,16 @@ def test_the_timing_device_is_the_device_of_methods_that_take_one(tmp_path):
     assert tba.config_hash != on_cpu[("tba", "TBA", 0)].config_hash
     assert moved[("tba", "TBAc", 0)].method_config["device"] == "cuda:1"  # the entry's own wins
     assert "device" not in moved[("sort", "default", 0)].method_config  # SORT has no device key
+
+
+def test_online_samples_reach_the_cells_and_their_hash_only_when_set(tmp_path):
+    plain = expand(load_experiment(write(tmp_path, VALID)))
+    limited = expand(
+        load_experiment(write(tmp_path, VALID.replace("device: cpu}", "online_samples: 20}")))
+    )
+    assert {c.online_samples for c in plain} == {None}
+    assert {c.online_samples for c in limited} == {20}
+    assert "online_samples" not in plain[0].identity()["timing"]
+    assert plain[0].config_hash != limited[0].config_hash
+    with pytest.raises(ConfigError, match=r"exp.yaml:\d+: .*online_samples"):
+        load_experiment(write(tmp_path, VALID.replace("device: cpu}", "online_samples: 0}")))

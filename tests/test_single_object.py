@@ -90,22 +90,33 @@ def test_timed_follow_gives_the_boxes_of_the_tracker_loop_and_one_record():
     assert whole.latency_p50_ms is None and whole.frames == 4
 
 
-def test_a_batched_path_is_timed_beside_the_online_loop():
+def test_a_batched_path_is_timed_beside_the_online_loop_and_must_agree_with_it():
     sequence = Sequence("s", 6, 32, 32, 30.0, BoxTable.empty(), load_frame=lambda n: np.full(1, n))
     boxes = np.tile([2.0, 3.0, 4.0, 5.0], (4, 1))
-    samples = [SingleObjectSample(sequence, i, np.arange(2, 6), boxes) for i in (1, 2)]
+    samples = [SingleObjectSample(sequence, i, np.arange(2, 6), boxes) for i in (1, 2, 3)]
     calls = []
 
     class Batched(ConstantBoxTracker):
+        shift = 0.0
+
         def track(self, samples):
             calls.append(len(samples))
-            return super().track(samples)
+            return [boxes + [self.shift, 0, 0, 0] for boxes in super().track(samples)]
 
-    cell = SimpleNamespace(protocol="box", warmup_frames=1, device="cpu")
-    _, timed = single_object.run(cell, Batched(), samples, None)
-    assert calls == [2] and timed[COMBINED]["batched_fps"] > 0
+    cell = SimpleNamespace(protocol="box", warmup_frames=1, device="cpu", online_samples=None)
+    evaluation, timed = single_object.run(cell, Batched(), samples, None)
+    assert calls == [3] and timed[COMBINED]["batched_fps"] > 0
+    assert timed[COMBINED]["frames"] == 3 * 4 - 1  # all samples online, warm-up left out
     _, plain = single_object.run(cell, ConstantBoxTracker(), samples, None)
     assert plain[COMBINED]["batched_fps"] is None  # no batched path of its own
+    first = SimpleNamespace(**{**vars(cell), "online_samples": 1})
+    scored, timed = single_object.run(first, Batched(), samples, None)
+    assert timed[COMBINED]["frames"] == 4 - 1  # one sample online, all batched
+    assert scored["combined"] == evaluation["combined"]
+    far = Batched()
+    far.shift = 0.1  # more than AGREEMENT_PX from the online loop's boxes
+    with pytest.raises(ValueError, match="sample s/1@2: the batched track's box is 0.1 px"):
+        single_object.run(first, far, samples, None)
 
 
 def test_mask_iou_counts_pixels_whose_centres_are_inside_and_clips_to_the_image():

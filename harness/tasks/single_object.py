@@ -30,9 +30,11 @@ from harness.metrics.single import (
 )
 from harness.protocol import SingleObjectTracker, check_boxes, has_batched_track
 from harness.store import COMBINED
-from harness.timing import batched_fps, timed_follow
+from harness.timing import timed_batched_follow, timed_follow
 
 SCORES = ("IoU", "AUC", "Precision20", "CenterError")
+AGREEMENT_PX = 0.05
+"""How far (pixels, any coordinate) a batched ``track`` box may be from the online loop's."""
 
 
 def load(adapter: DatasetAdapter, split: str) -> list[SingleObjectSample]:
@@ -62,12 +64,23 @@ def run(
     samples: list[SingleObjectSample],
     on_frames: Callable[[int], None] | None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Follow every sample and score all of them at once; one timing record for the cell."""
+    """Follow every sample and score all of them at once; one timing record for the cell.
+
+    A tracker with a batched path is followed online over the first ``cell.online_samples``
+    samples (all by default) and over all of them by ``track``; the two must give the same boxes
+    (``AGREEMENT_PX``), and the scores are the batched boxes'."""
+    batched = getattr(tracker, "online", True) and has_batched_track(tracker)
+    online = samples
+    if batched and cell.online_samples is not None:
+        online = samples[: cell.online_samples]
     predicted, record = timed_follow(
-        tracker, samples, warmup_frames=cell.warmup_frames, device=cell.device, on_frame=on_frames
+        tracker, online, warmup_frames=cell.warmup_frames, device=cell.device, on_frame=on_frames
     )
-    if getattr(tracker, "online", True) and has_batched_track(tracker):
-        record = replace(record, batched_fps=batched_fps(tracker, samples, cell.device))
+    if batched:
+        predicted, fps = _batched_agreeing(tracker, samples, online, predicted, cell.device)
+        record = replace(record, batched_fps=fps)
+        if on_frames is not None:
+            on_frames(frames(samples))
     lengths = np.array([len(sample.frames) for sample in samples])
     if len(predicted) != lengths.sum():
         raise ValueError(f"tracker returned {len(predicted)} boxes for {lengths.sum()} frames")
@@ -98,6 +111,28 @@ def run(
     }
     evaluation = {"sequences": per_sample, "combined": combined, "curves": curves}
     return evaluation, {COMBINED: asdict(record)}
+
+
+def _batched_agreeing(
+    tracker: SingleObjectTracker,
+    samples: list[SingleObjectSample],
+    online: list[SingleObjectSample],
+    followed: np.ndarray,
+    device: str,
+) -> tuple[np.ndarray, float]:
+    """The boxes and frames/s of ``track`` over ``samples``; ValueError naming the first sample
+    whose batched boxes differ from its ``followed`` (online) ones by more than
+    ``AGREEMENT_PX``."""
+    boxes, fps = timed_batched_follow(tracker, samples, device)
+    gaps = np.abs(boxes[: len(followed)] - followed).max(axis=1)
+    if (gaps > AGREEMENT_PX).any():
+        row = int(np.flatnonzero(gaps > AGREEMENT_PX)[0])
+        owner = np.repeat(np.arange(len(online)), [len(s.frames) for s in online])[row]
+        raise ValueError(
+            f"sample {online[owner].name}: the batched track's box is {gaps[row]:.3g} px from the"
+            f" online loop's (more than {AGREEMENT_PX}); a batched path must give the same boxes"
+        )
+    return boxes, fps
 
 
 def _ious(
