@@ -128,7 +128,8 @@ class Checkpoint:
     def provenance(self) -> dict[str, Any]:
         """What a result computed with these weights stores (``MultiObjectTracker.provenance``):
         the path, the sha256, and from the card the variant, dataset, training iterations, seed,
-        batch, the devices it was trained on, and ``metrics`` and ``hardware`` when present;
+        batch, the devices it was trained on, the dtype of published weights, and ``metrics`` and
+        ``hardware`` when present;
         facts the card lacks are left out."""
         card, config = self.card, self.card.get("config", {})
         segments = card.get("hardware") or []
@@ -142,6 +143,7 @@ class Checkpoint:
             "seed": card.get("seed"),
             "batch": config.get("batch"),
             "trained_on": ", ".join(dict.fromkeys(s["device"] for s in segments)) or None,
+            "stored_dtype": card.get("stored_dtype"),
         }
         facts |= {key: card[key] for key in ("metrics", "hardware") if key in card}
         return {key: value for key, value in facts.items() if value is not None}

@@ -363,18 +363,27 @@ def json_value(value: Any) -> Any:
 
 
 def model_lines(models: pd.DataFrame) -> list[str]:
-    """One line per report row whose cells carry provenance: ``row_label: describe_model(...)``;
-    a row whose cells ran different weights (several sha256) says it mixes models."""
+    """One line per model and method: ``row_label: describe_model(...)``, or for rows that ran
+    the same weights (a model over datasets and axis values) ``method (N rows: dataset/split,
+    ...): ...``; a row whose cells ran different weights (several sha256) says it mixes models."""
     frame = _keyed(models, ["seed", "provenance"], "models")
     frame = frame[[isinstance(p, dict) for p in frame["provenance"]]]
-    lines = []
+    served: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for key, cells in frame.groupby(KEY, sort=False):
         distinct = {json.dumps(p, sort_keys=True, default=str): p for p in cells["provenance"]}
         described = "; ".join(describe_model(p) for p in distinct.values())
         digests = sorted({p["sha256"] for p in distinct.values() if "sha256" in p})
         if len(digests) > 1:
             described = f"mixes {len(digests)} models: {described}"
-        lines.append(f"{row_label(dict(zip(KEY, key)))}: {described}")
+        row = dict(zip(KEY, key))
+        served.setdefault((row["method"], row["ablation"], described), []).append(row)
+    lines = []
+    for (method, ablation, described), rows in served.items():
+        if len(rows) == 1:
+            lines.append(f"{row_label(rows[0])}: {described}")
+            continue
+        places = ", ".join(dict.fromkeys(f"{r['dataset']}/{r['split']}" for r in rows))
+        lines.append(f"{method_label(method, ablation)} ({len(rows)} rows: {places}): {described}")
     return lines
 
 
@@ -402,7 +411,8 @@ def relative_paths(text: str) -> str:
 
 def describe_model(provenance: dict[str, Any]) -> str:
     """A provenance dict as one phrase, e.g. "checkpoints/tba/sprites-mot/TBA/last, sha256
-    1a2b3c4d, 1,800 iterations (batch 8, seed 0, trained on cpu)"."""
+    1a2b3c4d, 1,800 iterations (batch 8, seed 0, trained on cpu for 2.5 h, weights stored as
+    float16)"; the training time is the sum of the card's hardware segments."""
     if provenance.get("trained") is False:
         return "untrained (no checkpoint)"
     checkpoint = provenance.get("checkpoint")
@@ -413,9 +423,18 @@ def describe_model(provenance: dict[str, Any]) -> str:
         parts.append(f"{provenance['iterations']:,} iterations")
     details = [
         f"{label}{provenance[k]}"
-        for k, label in (("batch", "batch "), ("seed", "seed "), ("trained_on", "trained on "))
+        for k, label in (("batch", "batch "), ("seed", "seed "))
         if provenance.get(k) is not None
     ]
+    trained = [] if provenance.get("trained_on") is None else [f"on {provenance['trained_on']}"]
+    seconds = [segment.get("seconds") for segment in provenance.get("hardware") or []]
+    if seconds and None not in seconds:
+        hours = sum(seconds) / 3600
+        trained.append(f"for {hours:.1f} h" if hours >= 1 else f"for {hours * 60:.0f} min")
+    if trained:
+        details.append(" ".join(["trained", *trained]))
+    if provenance.get("stored_dtype") is not None:
+        details.append(f"weights stored as {provenance['stored_dtype']}")
     text = ", ".join(parts) or "model"
     return f"{text} ({', '.join(details)})" if details else text
 

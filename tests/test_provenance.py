@@ -205,6 +205,15 @@ def test_describe_model_as_one_phrase():
         " (batch 8, seed 0, trained on cpu)"
     )
     assert describe_model({"checkpoint": None, "trained": False}) == "untrained (no checkpoint)"
+    published = {
+        **TRAINED,
+        "hardware": [{"seconds": 3000.0}, {"seconds": 6000.0}],
+        "stored_dtype": "float16",
+    }
+    assert describe_model(published).endswith(
+        "(batch 8, seed 0, trained on cpu for 2.5 h, weights stored as float16)"
+    )
+    assert describe_model({"hardware": [{"seconds": 600.0}]}) == "model (trained for 10 min)"
 
 
 def test_model_lines_one_per_row_and_mixed_models_said():
@@ -226,6 +235,12 @@ def test_model_lines_one_per_row_and_mixed_models_said():
         f"sprites-mot/eval/none tba:TBAc: mixes 2 models: {describe_model(TRAINED)}; "
         f"{describe_model(other)}",
         "sprites-mot/eval/none tba:TBAc-noMem: untrained (no checkpoint)",
+    ]
+    rows = models_frame([("tba", "TBA", 0, TRAINED)] * 3).assign(
+        dataset=["sprites-mot", "sprites-mot", "mnist-mot"], axes=["n=1", "n=2", "n=1"]
+    )
+    assert model_lines(rows) == [
+        f"tba:TBA (3 rows: sprites-mot/eval, mnist-mot/eval): {describe_model(TRAINED)}"
     ]
 
 
