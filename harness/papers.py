@@ -8,8 +8,10 @@ printed row name, the trackbench method it corresponds to (``method`` or ``metho
 omitted for a method trackbench does not run, which is then shown from the paper only), the
 row's own ``dataset`` where a table's rows report on several, and the values exactly as printed
 (percentages as 0..100 numbers, fractions as 0..1, a printed dash as null, abbreviated counts
-such as ``"28K"`` and a mean with its spread such as ``"0.61 ± 0.11"`` as strings). Every problem
-is a ConfigError naming file and line.
+such as ``"28K"`` and a mean with its spread such as ``"0.61 ± 0.11"`` as strings). A table may
+list the paper's ``claims``, orderings its text draws from the table, which a board checks on
+ours and on the paper's cells (``PaperClaim``). Every problem is a ConfigError naming file and
+line.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ PAPERS_DIR = Path(
 )
 DIRECTIONS = ("up", "down")
 UNITS = ("percent", "fraction", "count", "rate")
+RELATIONS = ("above", "within")
+STATS = ("mean", "std")
 #: A paper unit -> the catalogue unit of the metrics it can print (percent: a fraction x 100).
 CATALOGUE_UNITS = {"percent": FRACTION, "fraction": FRACTION, "count": COUNT_UNIT, "rate": VALUE}
 #: A paper unit -> the factor from our stored values to the paper's numbers.
@@ -64,6 +68,7 @@ class PaperRow:
     values: tuple[float, ...]  # NaN where the paper prints a dash
     printed: tuple[str, ...]  # the cells as printed
     dataset: str  # the dataset it reports on (the table's unless the row names its own)
+    spreads: tuple[float, ...] = ()  # the printed "± x" of each cell, NaN where none
 
     @property
     def ref(self) -> str | None:
@@ -72,6 +77,22 @@ class PaperRow:
         return (
             self.method if self.ablation == DEFAULT_ABLATION else f"{self.method}:{self.ablation}"
         )
+
+
+@dataclass(frozen=True)
+class PaperClaim:
+    """An ordering the paper states: in every cell of ``datasets`` x ``columns`` (default: every
+    dataset where both methods have a row, every column), the ``stat`` (mean or the printed
+    spread) of ``methods[0]``'s row is ``above`` ``methods[1]``'s, or ``within`` ``within`` of it.
+    Methods are trackbench method names (a row's ablation aside)."""
+
+    text: str
+    methods: tuple[str, str]
+    relation: str
+    within: float | None = None
+    stat: str = "mean"
+    datasets: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +111,7 @@ class PaperTable:
     path: str
     line: int
     experiment: str | None = None  # the experiment file that reproduces it, relative to ``path``
+    claims: tuple[PaperClaim, ...] = ()
 
     def experiment_path(self) -> Path:
         """The experiment file that reproduces this table (``trackbench reproduce``)."""
@@ -254,6 +276,8 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
         dataclasses.replace(column, decimals=max(_decimals(row.printed[i]) for row in rows))
         for i, column in enumerate(columns)
     )
+    claims_raw = _require(table.get("claims", []), list, "'claims'", path, line)
+    claims = tuple(_parse_claim(c, rows, columns, path, line) for c in claims_raw)
     return PaperTable(
         id=_text(table, "id", path),
         paper=paper,
@@ -269,6 +293,52 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
         path=str(path),
         line=line,
         experiment=None if table.get("experiment") is None else _text(table, "experiment", path),
+        claims=claims,
+    )
+
+
+def _parse_claim(
+    raw: Any, rows: tuple[PaperRow, ...], columns: tuple[PaperColumn, ...], path: Path, line: int
+) -> PaperClaim:
+    claim = _require(raw, dict, "a claim", path, line)
+    text = _text(claim, "text", path)
+    unknown = sorted(set(claim) - {f.name for f in dataclasses.fields(PaperClaim)})
+    if unknown:
+        raise ConfigError(f"claim {text!r}: unknown keys {unknown}", path, claim.line)
+    methods = _require(claim.get("methods"), list, f"claim {text!r}: 'methods'", path, claim.line)
+    relation, stat = claim.get("relation"), claim.get("stat", "mean")
+    within = claim.get("within")
+    problems = [
+        (len(methods) != 2, "'methods' must name two methods"),
+        (relation not in RELATIONS, f"'relation' must be one of {list(RELATIONS)}"),
+        (stat not in STATS, f"'stat' must be one of {list(STATS)}"),
+        ((relation == "within") != isinstance(within, (int, float)), "'within' goes with it"),
+    ]
+    for bad, problem in problems:
+        if bad:
+            raise ConfigError(f"claim {text!r}: {problem}", path, claim.line)
+    named = {
+        "methods": (methods, {row.method for row in rows}),
+        "datasets": (claim.get("datasets", []), {row.dataset for row in rows}),
+        "columns": (claim.get("columns", []), {column.name for column in columns}),
+    }
+    for key, (values, known) in named.items():
+        for value in values:
+            if value not in known:
+                raise ConfigError(
+                    f"claim {text!r}: {key} has {value!r}, which no row or column of the table"
+                    " has" + did_you_mean(str(value), sorted(map(str, known))),
+                    path,
+                    claim.line,
+                )
+    return PaperClaim(
+        text=text,
+        methods=(methods[0], methods[1]),
+        relation=relation,
+        within=None if within is None else float(within),
+        stat=stat,
+        datasets=tuple(named["datasets"][0]),
+        columns=tuple(str(c) for c in named["columns"][0]),
     )
 
 
@@ -313,6 +383,10 @@ def _parse_row(raw: Any, width: int, dataset: str | None, path: Path, table_line
         )
     values = tuple(_cell_value(cell, name, path, row.line) for cell in cells)
     printed = tuple("–" if cell is None else str(cell) for cell in cells)
+    spreads = tuple(
+        float(match.group(2)) if (match := _WITH_SPREAD.match(text)) else math.nan
+        for text in printed
+    )
     return PaperRow(
         name=name,
         method=method,
@@ -320,6 +394,7 @@ def _parse_row(raw: Any, width: int, dataset: str | None, path: Path, table_line
         values=values,
         printed=printed,
         dataset=dataset,
+        spreads=spreads,
     )
 
 

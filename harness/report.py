@@ -186,6 +186,7 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
     spreads = {c.metric: spread_of(mine, c.metric) for c in table.columns}
     records = []
     for row in table.rows:
+        paper_stds = dict(zip(table.columns, row.spreads or [math.nan] * len(table.columns)))
         matches = mine[
             (mine["dataset"] == row.dataset)
             & (mine["method"] == row.method)
@@ -204,6 +205,7 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
                 record = {
                     "table": table.id,
                     "paper_row": row.name,
+                    "method": row.method,
                     "ref": row.ref,
                     "dataset": row.dataset,
                     "split": table.split,
@@ -217,6 +219,7 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
                     "ours_mean": mean * scale,
                     "ours_std": std * scale,
                     "paper": paper_value,
+                    "paper_std": paper_stds[column],
                     "paper_printed": printed,
                     "delta": mean * scale - paper_value,
                 }
@@ -276,6 +279,7 @@ def write_report(
     if speed is not None:
         plots.append(_save(speed, out / "speed_accuracy.png"))
     sections = {
+        CLAIMS_HEADING: [line for table, tidy in comparisons for line in claim_lines(table, tidy)],
         MODELS_HEADING: model_lines(models) if models is not None else [],
         FAILURES_HEADING: failure_lines(failures) if failures is not None else [],
     }
@@ -360,6 +364,54 @@ def json_value(value: Any) -> Any:
     """A numpy number as a Python one, NaN as None (JSON has no NaN)."""
     value = value.item() if isinstance(value, np.generic) else value
     return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
+    """One line per claim of ``table`` (``PaperClaim``), checked on ours and on the paper's cells
+    (``compare_with_paper``'s ``tidy``): whether it holds in every cell, in how many, and where
+    not. A cell ours lack is counted apart ("not run")."""
+    values: dict[tuple[str, str, str], dict[str, float]] = {}
+    for record in tidy.to_dict("records"):
+        values.setdefault((record["method"], record["dataset"], record["column"]), record)
+    lines = []
+    for claim in table.claims:
+        first, second = claim.methods
+        rows = {(row.method, row.dataset) for row in table.rows}
+        datasets = claim.datasets or [
+            d for d in table.datasets if (first, d) in rows and (second, d) in rows
+        ]
+        columns = claim.columns or [column.name for column in table.columns]
+        cells = [(d, c) for d in datasets for c in columns]
+        verdicts = []
+        mean = claim.stat == "mean"
+        fields = {
+            "ours": "ours_mean" if mean else "ours_std",
+            "paper": "paper" if mean else "paper_std",
+        }
+        for who, field in fields.items():
+            held, failed, missing = 0, [], 0
+            for dataset, column in cells:
+                a = values[(first, dataset, column)][field]
+                b = values[(second, dataset, column)][field]
+                if not (np.isfinite(a) and np.isfinite(b)):
+                    missing += 1
+                elif (a > b) if claim.relation == "above" else abs(a - b) <= claim.within + 1e-9:
+                    held += 1
+                else:
+                    failed.append(f"{dataset} {column}")
+            absent = "not run" if who == "ours" else "not printed"
+            judged = len(cells) - missing
+            if not judged:
+                verdicts.append(f"{who}: {absent}")
+                continue
+            text = f"{who}: {'does not hold' if failed else 'holds'} in {held} of {judged} cells"
+            if failed:
+                text += f" (not at {', '.join(failed)})"
+            if missing:
+                text += f", {missing} {absent}"
+            verdicts.append(text)
+        lines.append(f"{table.id}: {claim.text}. {'; '.join(verdicts)}.")
+    return lines
 
 
 def model_lines(models: pd.DataFrame) -> list[str]:
@@ -951,6 +1003,7 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_ESCAPES.get(c, c) for c in str(text))
 
 
+CLAIMS_HEADING = "Paper claims"
 MODELS_HEADING = "Models"
 FAILURES_HEADING = "Failed or unfinished cells"
 PROVENANCE_HEADING = "Provenance"

@@ -269,3 +269,54 @@ def test_rows_on_other_datasets_and_values_with_their_spread(tmp_path):
     same = text.replace("dataset: kitti, ", "dataset: mot17, ")
     with pytest.raises(ConfigError, match="same method on the same dataset"):
         load_paper_file(write(tmp_path, same))
+
+
+def test_every_gan_claim_holds_in_the_papers_own_cells():
+    claims = [
+        claim for t in ("gan-t1", "gan-t2", "gan-t3", "gan-t4") for claim in paper_table(t).claims
+    ]
+    assert len(claims) == 5 and {c.stat for c in claims} == {"mean", "std"}
+    for table_id in ("gan-t1", "gan-t2", "gan-t3", "gan-t4"):
+        table = paper_table(table_id)
+        cells = {
+            (row.method, row.dataset, column.name): (value, spread)
+            for row in table.rows
+            for column, value, spread in zip(table.columns, row.values, row.spreads)
+        }
+        for claim in table.claims:
+            stat = 0 if claim.stat == "mean" else 1
+            first, second = claim.methods
+            datasets = claim.datasets or table.datasets
+            columns = claim.columns or [c.name for c in table.columns]
+            for dataset in datasets:
+                for column in columns:
+                    a = cells[(first, dataset, column)][stat]
+                    b = cells[(second, dataset, column)][stat]
+                    assert a > b if claim.relation == "above" else abs(a - b) <= claim.within + 1e-9
+
+
+CLAIM = """\
+    claims:
+      - {text: "A above", methods: [a, a], relation: above}
+"""
+
+
+@pytest.mark.parametrize(
+    "old, new, words",
+    [
+        ("relation: above", "relation: beside", "'relation' must be one of"),
+        ("methods: [a, a]", "methods: [a]", "'methods' must name two"),
+        ("methods: [a, a]", "methods: [a, b]", "methods has 'b', which no row"),
+        ("relation: above", "relation: within", "'within' goes with it"),
+        ("relation: above}", "relation: above, columns: [MOTB]}", "columns has 'MOTB'"),
+        ("relation: above}", "relation: above, stat: median}", "'stat' must be one of"),
+        ("relation: above}", "relation: above, by: 2}", "unknown keys .'by'."),
+    ],
+)
+def test_malformed_claims_name_file_and_line(tmp_path, old, new, words):
+    text = GOOD.replace("    rows:\n", CLAIM.replace(old, new) + "    rows:\n")
+    (table,) = load_paper_file(write(tmp_path, GOOD.replace("    rows:\n", CLAIM + "    rows:\n")))
+    assert table.claims[0].methods == ("a", "a")
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_paper_file(write(tmp_path, text))
+    assert str(caught.value).startswith(f"{tmp_path / 'p.yaml'}:15: ")

@@ -20,6 +20,7 @@ from harness.report import (
     board_provenance,
     board_rows,
     cell_timings,
+    claim_lines,
     compare_with_paper,
     format_cell,
     latex_escape,
@@ -711,3 +712,44 @@ def test_batched_fps_is_a_column_only_where_a_cell_has_one(tmp_path):
     board = (tmp_path / "batched" / "leaderboard.md").read_text(encoding="utf-8")
     header = markdown_rows(board)[0]
     assert header.index("fps ↑") < header.index("batched fps ↑") < header.index("p50 ms ↓")
+
+
+def test_paper_claims_are_checked_on_ours_and_on_the_paper(tmp_path):
+    claims = """\
+    claims:
+      - {text: "Rec above Conv", methods: [rectracker-id, convtracker], relation: above}
+      - text: "Rec near Conv, spread"
+        methods: [rectracker-id, convtracker]
+        relation: within
+        within: 0.05
+        stat: std
+        columns: ["20"]
+"""
+    conv = """\
+      - name: "Conv, Single"
+        method: convtracker
+        dataset: mnist-single-same
+        values: ["0.65 ± 0.12", "0.35 ± 0.11"]
+"""
+    text = GAN_PAPER.replace("    rows:\n", claims + "    rows:\n" + conv)
+    path = tmp_path / "claims.yaml"
+    path.write_text(text, encoding="utf-8")
+    table = load_paper_file(path)[0]
+    frame = sequence_ious(
+        {
+            ("mnist-single-same", "default", "length=20"): [0.5, 0.7],  # 0.60 ± 0.10
+            ("mnist-single-same", "default", "length=40"): [0.3, 0.3],  # 0.30 ± 0
+        }
+    )
+    conv_frame = sequence_ious({("mnist-single-same", "default", "length=20"): [0.4, 0.4]})
+    frame = pd.concat([frame, conv_frame.assign(method="convtracker")])
+    lines = claim_lines(table, compare_with_paper(summarize(frame), table))
+    assert lines == [
+        "lengths: Rec above Conv. ours: holds in 1 of 1 cells, 1 not run; paper: does not hold"
+        " in 1 of 2 cells (not at mnist-single-same 20).",
+        "lengths: Rec near Conv, spread. ours: does not hold in 0 of 1 cells (not at"
+        " mnist-single-same 20); paper: holds in 1 of 1 cells.",
+    ]
+    write_report(frame, tmp_path / "out", "T", papers=[table])
+    board = (tmp_path / "out" / "leaderboard.md").read_text(encoding="utf-8")
+    assert "## Paper claims" in board and "- lengths: Rec above Conv. ours: holds" in board
