@@ -448,14 +448,17 @@ def train(
     typer.echo(json.dumps(summary, indent=2))
 
 
+CheckpointPath = Annotated[
+    Path, typer.Argument(metavar="CHECKPOINT", help="Checkpoint path, e.g. checkpoints/x/last.")
+]
+
+
 @app.command()
 def card(
     method: Annotated[
         str, typer.Argument(metavar="METHOD", help="The learnable method, e.g. tba.")
     ],
-    checkpoint: Annotated[
-        Path, typer.Argument(metavar="CHECKPOINT", help="Checkpoint path, e.g. checkpoints/x/last.")
-    ],
+    checkpoint: CheckpointPath,
     evaluate: Annotated[
         bool, typer.Option(help="Evaluate it on its dataset's evaluation video into the card.")
     ] = False,
@@ -477,9 +480,7 @@ def card(
 
 @app.command()
 def publish(
-    checkpoint: Annotated[
-        Path, typer.Argument(metavar="CHECKPOINT", help="Trained checkpoint, e.g. runs/x/last.")
-    ],
+    checkpoint: CheckpointPath,
     target: Annotated[
         Path, typer.Argument(metavar="TARGET", help="Published path, e.g. checkpoints/x/last.")
     ],

@@ -202,3 +202,27 @@ def test_a_half_precision_copy_loads_back_into_a_float_model(tmp_path):
         torch.testing.assert_close(value.detach(), STATE[name], atol=1e-3, rtol=1e-3)
     with pytest.raises(ConfigError, match="dtype must be one of"):
         publish_checkpoint(tmp_path / "trained", tmp_path / "other", "float8")
+
+
+def test_trackbench_publish_prints_the_stored_dtype_and_size(tmp_path, capsys):
+    from harness.cli import main
+
+    save_checkpoint(tmp_path / "trained", STATE, CARD)
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "publish",
+                str(tmp_path / "trained"),
+                str(tmp_path / "out" / "last"),
+                "--dtype",
+                "float16",
+            ]
+        )
+    assert exit_.value.code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["stored_dtype"] == "float16"
+    assert printed["bytes"] == (tmp_path / "out" / "last.pt").stat().st_size
+    with pytest.raises(SystemExit) as exit_:
+        main(["publish", str(tmp_path / "missing"), str(tmp_path / "other")])
+    assert exit_.value.code == 2
+    assert "checkpoint not found" in capsys.readouterr().err
