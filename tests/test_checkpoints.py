@@ -25,6 +25,7 @@ from harness.checkpoints import (
     update_card,
     write_card,
 )
+from harness.cli import main
 from harness.errors import ConfigError, FormatError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,8 +206,6 @@ def test_a_half_precision_copy_loads_back_into_a_float_model(tmp_path):
 
 
 def test_trackbench_publish_prints_the_stored_dtype_and_size(tmp_path, capsys):
-    from harness.cli import main
-
     save_checkpoint(tmp_path / "trained", STATE, CARD)
     with pytest.raises(SystemExit) as exit_:
         main(
