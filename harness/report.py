@@ -49,7 +49,14 @@ from harness.metrics.catalogue import (
     metric_named,
     names_of,
 )
-from harness.papers import CATALOGUE_UNITS, PAPER_SCALES, PaperColumn, PaperTable, paper_table
+from harness.papers import (
+    CATALOGUE_UNITS,
+    PAPER_SCALES,
+    PaperClaim,
+    PaperColumn,
+    PaperTable,
+    paper_table,
+)
 from harness.registry import DEFAULT_ABLATION
 
 KEY = ["dataset", "split", "axes", "detections", "method", "ablation"]
@@ -370,48 +377,55 @@ def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
     """One line per claim of ``table`` (``PaperClaim``), checked on ours and on the paper's cells
     (``compare_with_paper``'s ``tidy``): whether it holds in every cell, in how many, and where
     not. A cell ours lack is counted apart ("not run")."""
-    values: dict[tuple[str, str, str], dict[str, float]] = {}
+    records: dict[tuple[str, str, str], dict[str, Any]] = {}
     for record in tidy.to_dict("records"):
-        values.setdefault((record["method"], record["dataset"], record["column"]), record)
+        records.setdefault((record["method"], record["dataset"], record["column"]), record)
+    rows = {(row.method, row.dataset) for row in table.rows}
     lines = []
     for claim in table.claims:
         first, second = claim.methods
-        rows = {(row.method, row.dataset) for row in table.rows}
         datasets = claim.datasets or [
             d for d in table.datasets if (first, d) in rows and (second, d) in rows
         ]
         columns = claim.columns or [column.name for column in table.columns]
-        cells = [(d, c) for d in datasets for c in columns]
-        verdicts = []
-        mean = claim.stat == "mean"
-        fields = {
-            "ours": "ours_mean" if mean else "ours_std",
-            "paper": "paper" if mean else "paper_std",
+        pairs = {
+            f"{d} {c}": (records[(first, d, c)], records[(second, d, c)])
+            for d in datasets
+            for c in columns
         }
-        for who, field in fields.items():
-            held, failed, missing = 0, [], 0
-            for dataset, column in cells:
-                a = values[(first, dataset, column)][field]
-                b = values[(second, dataset, column)][field]
-                if not (np.isfinite(a) and np.isfinite(b)):
-                    missing += 1
-                elif (a > b) if claim.relation == "above" else abs(a - b) <= claim.within + 1e-9:
-                    held += 1
-                else:
-                    failed.append(f"{dataset} {column}")
-            absent = "not run" if who == "ours" else "not printed"
-            judged = len(cells) - missing
-            if not judged:
-                verdicts.append(f"{who}: {absent}")
-                continue
-            text = f"{who}: {'does not hold' if failed else 'holds'} in {held} of {judged} cells"
-            if failed:
-                text += f" (not at {', '.join(failed)})"
-            if missing:
-                text += f", {missing} {absent}"
-            verdicts.append(text)
+        mean = claim.stat == "mean"
+        verdicts = [
+            _claim_verdict(claim, pairs, "ours", "ours_mean" if mean else "ours_std", "not run"),
+            _claim_verdict(claim, pairs, "paper", "paper" if mean else "paper_std", "not printed"),
+        ]
         lines.append(f"{table.id}: {claim.text}. {'; '.join(verdicts)}.")
     return lines
+
+
+def _claim_verdict(
+    claim: PaperClaim,
+    pairs: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+    who: str,
+    field: str,
+    absent: str,
+) -> str:
+    """Whether ``claim`` holds on the ``field`` values of each named pair of tidy records."""
+    held, failed, missing = 0, [], 0
+    for where, (first, second) in pairs.items():
+        a, b = first[field], second[field]
+        if not (np.isfinite(a) and np.isfinite(b)):
+            missing += 1
+        elif (a > b) if claim.relation == "above" else abs(a - b) <= claim.within + 1e-9:
+            held += 1
+        else:
+            failed.append(where)
+    judged = len(pairs) - missing
+    if not judged:
+        return f"{who}: {absent}"
+    text = f"{who}: {'does not hold' if failed else 'holds'} in {held} of {judged} cells"
+    if failed:
+        text += f" (not at {', '.join(failed)})"
+    return text + (f", {missing} {absent}" if missing else "")
 
 
 def model_lines(models: pd.DataFrame) -> list[str]:
