@@ -1,0 +1,80 @@
+"""The published Gan et al. checkpoints (checkpoints/gan/): what experiments/gan-2015.yaml reads
+is there, small enough, in half precision, with equal budgets per training set, and gives the
+boxes recorded when it was published (tests/fixtures/gan-published-boxes.json) on frames made
+here from a seed, so a change to the model code that moves them is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.checkpoints import checkpoint_files, read_card
+from harness.data import BoxTable, Sequence, SingleObjectSample
+from harness.experiment import load_experiment
+from harness.registry import parse_method
+from trackers.gan.tracker import GanTracker
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("ConvTracker", "RecTracker-ID", "RecTracker-Att-1", "RecTracker-Att-3")
+SETS = ("mnist-single-same", "mnist-multi-same")
+FIXTURE = ROOT / "tests" / "fixtures" / "gan-published-boxes.json"
+LIMIT_BYTES = 20 * 2**20
+
+
+def published(training_set: str, model: str) -> Path:
+    return ROOT / "checkpoints" / "gan" / training_set / model / "last"
+
+
+def probe_samples() -> list[SingleObjectSample]:
+    """Two 8-frame samples of seeded noise with a bright square moving right: the same input on
+    every machine, without MNIST."""
+    rng = np.random.default_rng(2015)
+    frames = rng.integers(0, 40, (8, 100, 100, 1)).astype(np.uint8)
+    for t in range(8):
+        frames[t, 30:50, 20 + 3 * t : 40 + 3 * t] = 220
+    sequence = Sequence(
+        "probe", 8, 100, 100, 30.0, BoxTable.empty(), load_frame=lambda n: frames[n - 1]
+    )
+    boxes = np.array([[21.0 + 3 * t, 31.0, 20.0, 20.0] for t in range(8)])
+    return [
+        SingleObjectSample(sequence, 1, np.arange(1, 9), boxes),
+        SingleObjectSample(sequence, 2, np.arange(3, 9), boxes[2:]),
+    ]
+
+
+def test_the_experiment_reads_every_published_checkpoint():
+    experiment = load_experiment(ROOT / "experiments" / "gan-2015.yaml")
+    read = {
+        entry.config["checkpoint"]
+        for entry in experiment.methods
+        if not isinstance(entry, str) and "checkpoint" in entry.config
+    }
+    assert read == {str(published(s, m)) for s in SETS for m in MODELS}
+
+
+@pytest.mark.parametrize("training_set", SETS)
+def test_published_cards_say_half_precision_and_one_budget_per_training_set(training_set):
+    cards = {model: read_card(published(training_set, model)) for model in MODELS}
+    assert len({card["iterations"] for card in cards.values()}) == 1  # round-robin: equal budget
+    for model, card in cards.items():
+        weights = checkpoint_files(published(training_set, model))[0]
+        assert weights.stat().st_size <= LIMIT_BYTES
+        assert card["stored_dtype"] == "float16" and card["config"]["dataset"] == training_set
+        assert card["config"]["model"]["model"] == model and card["config"]["variant"] == "paper"
+        assert card["validation"] and card["hardware"] and card["curve"]
+
+
+@pytest.mark.parametrize("training_set", SETS)
+@pytest.mark.parametrize("model", MODELS)
+def test_published_models_give_the_recorded_boxes(training_set, model):
+    ref = model.lower() + (":multi" if training_set == "mnist-multi-same" else "")
+    spec, ablation = parse_method(ref)
+    config = {**spec.config_for(ablation), "checkpoint": str(published(training_set, model))}
+    GanTracker.check_config(config)
+    tracker = GanTracker(**config)
+    boxes = np.concatenate(tracker.track(probe_samples()))
+    recorded = json.loads(FIXTURE.read_text(encoding="utf-8"))[f"{training_set}/{model}"]
+    np.testing.assert_allclose(boxes, recorded, atol=1e-3)
