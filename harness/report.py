@@ -422,10 +422,12 @@ def _claim_verdict(
     judged = len(pairs) - missing
     if not judged:
         return f"{who}: {absent}"
-    text = f"{who}: {'does not hold' if failed else 'holds'} in {held} of {judged} cells"
+    details = [f"{held} of {judged} cells hold"]
     if failed:
-        text += f" (not at {', '.join(failed)})"
-    return text + (f", {missing} {absent}" if missing else "")
+        details.append(f"not at {', '.join(failed)}")
+    if missing:
+        details.append(f"{missing} {absent}")
+    return f"{who}: {'does not hold' if failed else 'holds'} ({'; '.join(details)})"
 
 
 def model_lines(models: pd.DataFrame) -> list[str]:

@@ -745,11 +745,11 @@ def test_paper_claims_are_checked_on_ours_and_on_the_paper(tmp_path):
     frame = pd.concat([frame, conv_frame.assign(method="convtracker")])
     lines = claim_lines(table, compare_with_paper(summarize(frame), table))
     assert lines == [
-        "lengths: Rec above Conv. ours: holds in 1 of 1 cells, 1 not run; paper: does not hold"
-        " in 1 of 2 cells (not at mnist-single-same 20).",
-        "lengths: Rec near Conv, spread. ours: does not hold in 0 of 1 cells (not at"
-        " mnist-single-same 20); paper: holds in 1 of 1 cells.",
+        "lengths: Rec above Conv. ours: holds (1 of 1 cells hold; 1 not run); paper: does not"
+        " hold (1 of 2 cells hold; not at mnist-single-same 20).",
+        "lengths: Rec near Conv, spread. ours: does not hold (0 of 1 cells hold; not at"
+        " mnist-single-same 20); paper: holds (1 of 1 cells hold).",
     ]
     write_report(frame, tmp_path / "out", "T", papers=[table])
     board = (tmp_path / "out" / "leaderboard.md").read_text(encoding="utf-8")
-    assert "## Paper claims" in board and "- lengths: Rec above Conv. ours: holds" in board
+    assert "## Paper claims" in board and "- lengths: Rec above Conv. ours: holds (" in board
