@@ -4,8 +4,8 @@
 # call resumes where the last one stopped (runs/gan-train/<set>/<Model>: full-precision weights and
 # training state, kept locally); experiments/gan-publish.sh stores the published half-precision
 # copies under checkpoints/gan/. One core per training set: OMP_NUM_THREADS=1, e.g.
-#   TRACKBENCH_MNIST=/path/to/mnist taskset -c 0 experiments/gan-train.sh mnist-single-same 8 250 &
-#   TRACKBENCH_MNIST=/path/to/mnist taskset -c 1 experiments/gan-train.sh mnist-multi-same 8 250 &
+#   TRACKBENCH_MNIST=/path/to/mnist taskset -c 0 experiments/gan-train.sh mnist-single-same 5 250 &
+#   TRACKBENCH_MNIST=/path/to/mnist taskset -c 1 experiments/gan-train.sh mnist-multi-same 5 250 &
 set -euo pipefail
 dataset=${1:?training set: mnist-single-same or mnist-multi-same}
 rounds=${2:?number of rounds}

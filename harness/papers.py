@@ -68,7 +68,7 @@ class PaperRow:
     values: tuple[float, ...]  # NaN where the paper prints a dash
     printed: tuple[str, ...]  # the cells as printed
     dataset: str  # the dataset it reports on (the table's unless the row names its own)
-    spreads: tuple[float, ...] = ()  # the printed "± x" of each cell, NaN where none
+    spreads: tuple[float, ...]  # the printed "± x" of each cell, NaN where none
 
     @property
     def ref(self) -> str | None:
@@ -331,6 +331,15 @@ def _parse_claim(
                     path,
                     claim.line,
                 )
+    for method in methods:
+        datasets = [row.dataset for row in rows if row.method == method]
+        if len(set(datasets)) != len(datasets):
+            raise ConfigError(
+                f"claim {text!r}: method {method!r} has two rows on one dataset (ablations); a"
+                " claim compares one row per method and dataset",
+                path,
+                claim.line,
+            )
     return PaperClaim(
         text=text,
         methods=(methods[0], methods[1]),

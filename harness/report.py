@@ -193,7 +193,7 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
     spreads = {c.metric: spread_of(mine, c.metric) for c in table.columns}
     records = []
     for row in table.rows:
-        paper_stds = dict(zip(table.columns, row.spreads or [math.nan] * len(table.columns)))
+        paper_stds = dict(zip(table.columns, row.spreads))
         matches = mine[
             (mine["dataset"] == row.dataset)
             & (mine["method"] == row.method)

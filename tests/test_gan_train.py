@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from test_single_object import run, write
+from train_helpers import smoke_train_args
 
 from harness.checkpoints import read_card
 from harness.cli import main
@@ -77,27 +78,8 @@ def test_unknown_hyperparameters_are_refused(tmp_path, mnist_dir):
 def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
     out = tmp_path / "run"
     params = [f"mnist_dir={mnist_dir}", "sequences=2", "length=5"]
-    args = [
-        "train",
-        "rectracker-att-1:code",
-        "--out",
-        str(out),
-        "--iterations",
-        "2",
-        "--config",
-        "smoke=true",
-        "--checkpoint-every",
-        "1",
-        "--log-every",
-        "1",
-        "--validate-every",
-        "0",
-        "--hparam",
-        "batch=2",
-        "--hparam",
-        "length=5",
-        *[arg for param in params for arg in ("--param", param)],
-    ]
+    params = [arg for param in params for arg in ("--param", param)]
+    args = smoke_train_args("rectracker-att-1:code", out, "--hparam", "length=5", *params)
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 0

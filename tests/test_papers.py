@@ -314,9 +314,17 @@ CLAIM = """\
     ],
 )
 def test_malformed_claims_name_file_and_line(tmp_path, old, new, words):
-    text = GOOD.replace("    rows:\n", CLAIM.replace(old, new) + "    rows:\n")
-    (table,) = load_paper_file(write(tmp_path, GOOD.replace("    rows:\n", CLAIM + "    rows:\n")))
+    rows = GOOD.replace('method: "a:x", values', 'method: "a:x", dataset: kitti, values')
+    text = rows.replace("    rows:\n", CLAIM.replace(old, new) + "    rows:\n")
+    (table,) = load_paper_file(write(tmp_path, rows.replace("    rows:\n", CLAIM + "    rows:\n")))
     assert table.claims[0].methods == ("a", "a")
     with pytest.raises(ConfigError, match=words) as caught:
         load_paper_file(write(tmp_path, text))
+    assert str(caught.value).startswith(f"{tmp_path / 'p.yaml'}:15: ")
+
+
+def test_a_claim_on_a_method_with_two_rows_on_one_dataset_is_ambiguous(tmp_path):
+    # rows A (a) and B (a:x) are both on the table's dataset
+    with pytest.raises(ConfigError, match="method 'a' has two rows on one dataset") as caught:
+        load_paper_file(write(tmp_path, GOOD.replace("    rows:\n", CLAIM + "    rows:\n")))
     assert str(caught.value).startswith(f"{tmp_path / 'p.yaml'}:15: ")

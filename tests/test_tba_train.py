@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from train_helpers import smoke_train_args
 
 from harness.checkpoints import read_card
 from harness.cli import main
@@ -66,26 +67,7 @@ def test_trained_checkpoint_loads_into_the_tracker(tmp_path):
 
 
 def test_train_command(tmp_path, capsys):
-    args = [
-        "train",
-        "tba:TBAc-noMem",
-        "--out",
-        str(tmp_path),
-        "--iterations",
-        "2",
-        "--config",
-        "smoke=true",
-        "--checkpoint-every",
-        "1",
-        "--log-every",
-        "1",
-        "--validate-every",
-        "0",
-        "--hparam",
-        "batch=2",
-        "--hparam",
-        "betas=[0.8, 0.9]",
-    ]
+    args = smoke_train_args("tba:TBAc-noMem", tmp_path, "--hparam", "betas=[0.8, 0.9]")
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 0

@@ -37,7 +37,8 @@ LABEL = "Gan et al. tracker checkpoint"
 """How errors name a checkpoint of these trackers."""
 VARIANTS = ("paper", "code")
 BATCH = 50
-"""Samples per ``forward`` of the batched ``track`` (memory: 50 x 160 frames take ~1.5 GB)."""
+"""Samples per ``forward`` of the batched ``track``; it bounds the memory a batch of long samples
+takes."""
 SMOKE = {"conv_filters": 2, "hidden": 8, "zero_tail": False}
 """The tiny model of smoke tests; its box head starts random so that its boxes depend on the
 seed and the weights."""
