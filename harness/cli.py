@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -596,11 +597,16 @@ def datasets_check(
     typer.echo(f"{name} at {root}: complete")
 
 
+EXPONENT_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+"""Numbers such as ``1e-4`` that YAML 1.1 reads as strings."""
+
+
 def _parse_params(
     specs: list[str], option: str = "--param", example: str = "detectors=[SDP]"
 ) -> dict[str, Any]:
     """``["sequences=[A,B]", "fps=25"]`` -> ``{"sequences": ["A", "B"], "fps": 25}`` (values
-    parsed as YAML); errors name ``option``, the flag they came from, with ``example``."""
+    parsed as YAML, and a number YAML 1.1 leaves a string, such as ``1e-4``, as a float);
+    errors name ``option``, the flag they came from, with ``example``."""
     params: dict[str, Any] = {}
     for spec in specs:
         key, sep, text = spec.partition("=")
@@ -614,6 +620,8 @@ def _parse_params(
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or "invalid YAML"
             raise ConfigError(f"bad {option} {spec!r}: VALUE is not YAML ({problem})") from None
+        if isinstance(params[key], str) and EXPONENT_NUMBER.fullmatch(params[key].strip()):
+            params[key] = float(params[key])
     return params
 
 

@@ -104,6 +104,12 @@ class Recipe:
         too) is averaged into the curve."""
         raise NotImplementedError
 
+    def clip(self, model: nn.Module) -> None:
+        """Adjust the gradients before the optimizer step; by default clip their norm to
+        ``clip_grad_norm``."""
+        if self.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip_grad_norm)
+
     def validate(self, model: nn.Module) -> dict[str, float] | None:
         """Metrics of ``model`` (in eval mode, no gradients) on held-out data, drawing on no RNG the
         training uses; None: the family has no validation."""
@@ -180,8 +186,7 @@ def train(
             losses = recipe.loss(model, batch, run.step)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
-        if recipe.clip_grad_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_grad_norm)
+        recipe.clip(model)
         optimizer.step()
         run.iteration += 1
         window.append({name: float(value.detach()) for name, value in losses.items()})

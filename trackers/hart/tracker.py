@@ -1,0 +1,249 @@
+"""HART, its ablations and RATM as harness single-object trackers.
+
+``init(image, box)`` starts the state from the given box and runs the first frame (eq. 5 from
+the box's glimpse); ``update(image)`` runs one ``step``. The batched ``track`` runs ``forward``
+over samples of one length and image size at once and gives the same boxes. Frames are taken at
+their own resolution (attention lives in image units; the released code resized KITTI frames to
+187×621 first, which training does here too). A predicted box's corners are put in order and
+each side is at least one pixel.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from harness.checkpoints import (
+    Checkpoint,
+    card_summary,
+    checkpoint_weights,
+    load_checkpoint,
+    read_card,
+    save_checkpoint,
+    untrained_provenance,
+)
+from harness.data import SingleObjectSample
+from harness.errors import ConfigError
+from harness.protocol import SingleObjectTracker, sample_images
+from trackers.hart.attention import ltwh_to_unit, unit_to_ltwh
+from trackers.hart.config import HartConfig, network
+from trackers.hart.model import Hart, load_alexnet_weights
+
+LABEL = "HART checkpoint"
+BATCH = 50
+"""Samples per ``forward`` of the batched ``track``."""
+
+
+def config_from_dict(fields: dict[str, Any]) -> HartConfig:
+    """The ``HartConfig`` a card's ``config.model`` holds (JSON turned tuples into lists)."""
+    tuples = {k: tuple(v) for k, v in fields.items() if isinstance(v, list)}
+    return HartConfig(**{**fields, **tuples})
+
+
+def model_card(config: HartConfig, setup: str, dataset: str) -> dict[str, Any]:
+    """The head of every card of these trackers: method, variant and configuration."""
+    method = "ratm" if config.variant == "RATM" else "hart"
+    return {
+        "method": method,
+        "variant": f"{config.variant}/{setup}",
+        "config": {"setup": setup, "dataset": dataset, "model": dataclasses.asdict(config)},
+    }
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Hart, Checkpoint]:
+    """The network of checkpoint ``path``, built from its card, and the checkpoint."""
+    weights, checkpoint = load_checkpoint(path, device, LABEL)
+    model = Hart(config_from_dict(checkpoint.card["config"]["model"]))
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    return model.to(device), checkpoint
+
+
+def _check_same_model(held: HartConfig, wanted: HartConfig, checkpoint: str | Path) -> None:
+    if held != wanted:
+        raise ConfigError(
+            f"checkpoint {checkpoint} holds another network than the method's config describes "
+            f"({held} vs {wanted})"
+        )
+
+
+def frames_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(..., H, W, C) uint8 images as (..., C, H, W) floats in [0, 1]."""
+    frames = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    return frames.movedim(-1, -3).float() / 255
+
+
+def predicted_ltwh(boxes: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """1-based ltwh float64 boxes of (…, 4) image-unit boxes, corners in order, sides ≥ 1 px."""
+    ltwh = unit_to_ltwh(boxes.double(), height, width)
+    left = torch.minimum(ltwh[..., 0], ltwh[..., 0] + ltwh[..., 2])
+    top = torch.minimum(ltwh[..., 1], ltwh[..., 1] + ltwh[..., 3])
+    sides = ltwh[..., 2:].abs().clamp_min(1)
+    return torch.cat([left[..., None], top[..., None], sides], -1).cpu().numpy()
+
+
+class HartTracker(SingleObjectTracker):
+    """HART, App Att, Spatial Att or RATM (``variant``) of ``setup`` (mnist, kth, kitti).
+
+    ``dataset``: what it is (or was) trained on; ``checkpoint`` None runs an untrained model
+    initialised from ``seed`` (smoke tests only; ``backbone_weights`` then loads a torchvision
+    AlexNet ``state_dict`` into its V1), otherwise its weights, whose card must describe the same
+    network; ``batch``: the most samples ``track`` runs in one ``forward``.
+    """
+
+    path_config = frozenset({"checkpoint", "backbone_weights"})
+
+    def __init__(
+        self,
+        setup: str = "mnist",
+        variant: str = "HART",
+        dataset: str = "mnist-multi-same",
+        smoke: bool = False,
+        checkpoint: str | None = None,
+        backbone_weights: str | None = None,
+        seed: int = 0,
+        device: str = "cpu",
+        batch: int = BATCH,
+    ):
+        config = network(setup, variant, smoke)
+        if batch < 1:
+            raise ConfigError(f"batch must be at least 1, not {batch}")
+        self.setup, self.dataset, self.batch = setup, dataset, batch
+        self.device = torch.device(device)
+        self.checkpoint: Checkpoint | None = None
+        if checkpoint is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.model = Hart(config)
+            if backbone_weights is not None:
+                load_alexnet_weights(self.model, backbone_weights)
+            self.model = self.model.to(self.device).eval()
+        else:
+            self.load(checkpoint)
+            _check_same_model(self.config, config, checkpoint)
+        self.state = None
+        self.size: tuple[int, int] | None = None
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """The checkpoint, if any, exists and holds the network the other keys describe."""
+        checkpoint = config.get("checkpoint")
+        if checkpoint is None:
+            return
+        held = config_from_dict(read_card(checkpoint, LABEL)["config"]["model"])
+        checkpoint_weights(checkpoint, LABEL)
+        wanted = network(config["setup"], config["variant"], config["smoke"])
+        _check_same_model(held, wanted, checkpoint)
+
+    @classmethod
+    def from_model(cls, model: Hart, setup: str, dataset: str) -> HartTracker:
+        """A tracker running ``model`` itself (training's validation), on its device."""
+        tracker = cls.__new__(cls)
+        tracker.setup, tracker.dataset, tracker.batch = setup, dataset, BATCH
+        tracker.device = next(model.parameters()).device
+        tracker.checkpoint, tracker.model, tracker.state, tracker.size = None, model, None, None
+        return tracker
+
+    @property
+    def config(self) -> HartConfig:
+        return self.model.config
+
+    # -- checkpoints (harness.protocol.Learnable) ---------------------------------------------
+
+    def save(self, path: str | Path, **card: Any) -> None:
+        """``<path>.pt`` + ``<path>.json``: the loaded card, if any, with ``card`` over it."""
+        loaded = {} if self.checkpoint is None else self.checkpoint.card
+        document = {**loaded, **model_card(self.config, self.setup, self.dataset), **card}
+        save_checkpoint(path, self.model.state_dict(), document)
+
+    def load(self, path: str | Path) -> None:
+        model, self.checkpoint = load_model(path, self.device)
+        self.model = model.eval()
+
+    def provenance(self) -> dict[str, Any]:
+        """``Checkpoint.provenance`` of the loaded checkpoint; an untrained model says so."""
+        if self.checkpoint is None:
+            return untrained_provenance(f"{self.config.variant}/{self.setup}", self.dataset)
+        return self.checkpoint.provenance()
+
+    @classmethod
+    def train(
+        cls, config: dict[str, Any], out: str | Path, iterations: int, **options: Any
+    ) -> dict[str, Any]:
+        """Train the network of registry ``config`` (``trackbench train``) with
+        ``trackers.hart.train.fit``; ``hyperparameters`` override ``train.TRAINING_FIELDS``."""
+        from trackers.hart.train import evaluate_checkpoint, fit
+
+        net = network(config["setup"], config["variant"], config["smoke"])
+        evaluate = options.pop("evaluate", False)
+        result = fit(
+            net,
+            config["setup"],
+            config["dataset"],
+            out,
+            iterations,
+            config["device"],
+            backbone_weights=config.get("backbone_weights"),
+            **options,
+        )
+        summary = {"variant": f"{net.variant}/{config['setup']}", **result.summary()}
+        if evaluate:
+            summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
+        return summary
+
+    @classmethod
+    def describe_checkpoint(
+        cls, path: str | Path, evaluate: bool = False, **options: Any
+    ) -> dict[str, Any]:
+        """``card_summary`` of checkpoint ``path``; ``evaluate`` first scores it on its dataset's
+        test split (``train.evaluate_checkpoint``; options: frames, device)."""
+        from trackers.hart.train import evaluate_checkpoint
+
+        if evaluate:
+            evaluate_checkpoint(path, frames=options.get("frames"), device=options.get("device"))
+        return card_summary(read_card(path, LABEL))
+
+    # -- tracking ------------------------------------------------------------------------------
+
+    def init(self, image: np.ndarray, box: np.ndarray) -> None:
+        self.size = image.shape[:2]
+        first = ltwh_to_unit(torch.as_tensor(np.asarray(box, np.float32))[None], *self.size)
+        with torch.inference_mode():
+            self.state = self.model.initial_state(first.to(self.device))
+            _, self.state = self.model.step(self._frame(image), self.state)
+
+    def update(self, image: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            step, self.state = self.model.step(self._frame(image), self.state)
+        return predicted_ltwh(step.box[0], *self.size)
+
+    def track(self, samples: list[SingleObjectSample]) -> list[np.ndarray]:
+        """The ``init``/``update`` boxes of every sample; samples of one length and image size
+        run by ``forward`` in batches of at most ``batch``."""
+        results: list[np.ndarray | None] = [None] * len(samples)
+        groups: dict[tuple, list[int]] = {}
+        for index, sample in enumerate(samples):
+            key = (len(sample.frames), sample.sequence.height, sample.sequence.width)
+            groups.setdefault(key, []).append(index)
+        for (_, height, width), indices in groups.items():
+            for start in range(0, len(indices), self.batch):
+                chunk = indices[start : start + self.batch]
+                images = np.stack([np.stack(sample_images(samples[i])) for i in chunk])
+                given = np.stack([samples[i].boxes[0] for i in chunk]).astype(np.float32)
+                first = ltwh_to_unit(torch.from_numpy(given), height, width).to(self.device)
+                with torch.inference_mode():
+                    outputs = self.model(frames_tensor(images, self.device), first)
+                boxes = predicted_ltwh(outputs.boxes[:, 1:], height, width)
+                for row, i in enumerate(chunk):
+                    results[i] = np.vstack([samples[i].boxes[:1], boxes[row]]).astype(np.float64)
+        return results
+
+    def _frame(self, image: np.ndarray) -> torch.Tensor:
+        if image.ndim == 2:
+            image = image[..., None]
+        if image.shape[:2] != self.size:
+            raise ConfigError(f"frame of shape {image.shape} after a first frame of {self.size}")
+        return frames_tensor(image[None], self.device)
