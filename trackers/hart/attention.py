@@ -23,7 +23,7 @@ from torch import Tensor
 
 SIGMA_COEFFICIENTS = (0.12328, 0.26903, 0.03305, -0.00404, 0.00015)
 """σ(γ) = Σ c_k γ^k, k = 0..4, from ``fit_sigma_polynomial()`` (strides 0.25..12 px)."""
-MIN_SIGMA = 0.1
+MIN_SIGMA = 0.2
 EPS = 1e-6
 
 
@@ -53,12 +53,16 @@ def filterbank(
     return weights / lattice_sum(mu, sigma)
 
 
-def lattice_sum(mu: Tensor, sigma: Tensor) -> Tensor:
-    """Σ over every pixel centre p + ½, p ∈ Z, of the Gaussian (μ, σ): the row normaliser."""
-    reach = math.ceil(4 * float(sigma.detach().max())) + 1
-    offsets = torch.arange(-reach, reach + 1, device=mu.device, dtype=mu.dtype)
-    fraction = (mu - 0.5 - torch.floor(mu - 0.5))[..., None]  # μ's distance past a centre
-    return torch.exp(-0.5 * ((offsets - fraction) / sigma) ** 2).sum(-1, keepdim=True)
+def lattice_sum(mu: Tensor, sigma: Tensor, terms: int = 4) -> Tensor:
+    """Σ over every pixel centre p + ½, p ∈ Z, of the Gaussian (μ, σ): the row normaliser, by
+    Poisson summation, σ√(2π)·(1 + 2 Σ_k exp(−2π²σ²k²) cos(2πk(μ − ½))), k = 1..``terms``
+    (relative error under 1e-5 for σ ≥ ``MIN_SIGMA``; no data-dependent bound, so no device
+    synchronisation)."""
+    k = torch.arange(1, terms + 1, device=mu.device, dtype=mu.dtype)
+    waves = torch.exp(-2 * math.pi**2 * sigma**2 * k**2) * torch.cos(
+        2 * math.pi * k * (mu[..., None] - 0.5)
+    )
+    return sigma * math.sqrt(2 * math.pi) * (1 + 2 * waves.sum(-1, keepdim=True))
 
 
 def glimpse(images: Tensor, attention: Tensor, size: tuple[int, int]) -> Tensor:

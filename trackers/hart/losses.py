@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from trackers.hart.attention import box_mask, intersection, iou
+from trackers.hart.attention import box_mask, contrast_normalise, glimpse, intersection, iou
 from trackers.hart.model import Hart, Outputs
 
 CLIP = 1e-4
@@ -48,17 +48,17 @@ def appearance_loss(mask_logits: Tensor, attention: Tensor, target: Tensor) -> T
 
 def ratm_loss(model: Hart, frames: Tensor, outputs: Outputs, target: Tensor) -> Tensor:
     """RATM's objective per frame: the mean squared distance between V1's features of the glimpse
-    at the attention and of the glimpse at the ground-truth box (a fixed target)."""
-    from trackers.hart.attention import contrast_normalise, glimpse
+    at the attention and of the glimpse at the ground-truth box. RATM's V1 is fixed (its feature
+    extractor was pre-trained), so the distance cannot shrink by making the features constant."""
 
-    flat = frames.flatten(0, 1)
+    def features(attention: Tensor) -> Tensor:
+        g = glimpse(frames.flatten(0, 1), attention.flatten(0, 1), model.config.glimpse)
+        return model.v1(contrast_normalise(g)).flatten(1)
+
     with torch.no_grad():
-        wanted = model.v1(
-            contrast_normalise(glimpse(flat, target.flatten(0, 1), model.config.glimpse))
-        )
-    return (
-        (outputs.features.flatten(0, 1) - wanted).pow(2).flatten(1).mean(1).view(target.shape[:2])
-    )
+        wanted = features(target)
+    distance = (features(outputs.attention) - wanted).pow(2).mean(1)
+    return distance.view(target.shape[:2])
 
 
 def l2_regularisation(model: Hart, outputs: Outputs) -> Tensor:

@@ -154,14 +154,13 @@ class State(NamedTuple):
 
 class Step(NamedTuple):
     """One frame's outputs: the box b̂_t (eq. 8), the attention a_t it used, the location map's
-    logit s_t (B, h_v, w_v; None without appearance attention), the dynamic parameters (None
-    likewise) and V1's features of the glimpse (RATM's loss)."""
+    logit s_t (B, h_v, w_v; None without appearance attention) and the dynamic parameters (None
+    likewise)."""
 
     box: Tensor
     attention: Tensor
     mask_logit: Tensor | None
     dynamic: Tensor | None
-    features: Tensor
 
 
 class Outputs(NamedTuple):
@@ -172,7 +171,6 @@ class Outputs(NamedTuple):
     attention: Tensor
     mask_logits: Tensor | None
     dynamic: Tensor | None
-    features: Tensor
 
 
 class Hart(nn.Module):
@@ -184,6 +182,10 @@ class Hart(nn.Module):
         k, hidden = config.features, config.hidden
         cells = config.feature_size[0] * config.feature_size[1]
         self.v1 = V1(config)
+        if config.variant == "RATM":
+            self.v1.requires_grad_(
+                False
+            )  # RATM's feature extractor is fixed (see losses.ratm_loss)
         if config.appearance:
             self.appearance = Appearance(config)
             self.mask_fc = nn.Linear(cells, config.mask_features)
@@ -236,7 +238,7 @@ class Hart(nn.Module):
             box = attention + torch.tanh(self.to_box(z))  # eq. 8
         update = torch.tanh(self.attention_scale) * torch.tanh(self.to_attention(z))  # eq. 7
         following = State(self._valid(attention + update), self.to_appearance(z), hidden, cell)
-        return Step(box, attention, mask_logit, dynamic, features), following
+        return Step(box, attention, mask_logit, dynamic), following
 
     def forward(self, frames: Tensor, box: Tensor, noise: torch.Generator | None = None) -> Outputs:
         """Every frame of ``frames`` (B, T, C, H, W) from the first one's ``box`` (B, 4)."""
@@ -256,7 +258,6 @@ class Hart(nn.Module):
             stacked("attention"),
             stacked("mask_logit"),
             stacked("dynamic"),
-            stacked("features"),
         )
 
     def _valid(self, attention: Tensor) -> Tensor:
