@@ -20,6 +20,7 @@ import dataclasses
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ class PaperClaim:
     """An ordering the paper states: in every cell of ``datasets`` x ``columns`` (default: every
     dataset where both methods have a row, every column), the ``stat`` (mean or the printed
     spread) of ``methods[0]``'s row is ``above`` ``methods[1]``'s, or ``within`` ``within`` of it.
-    Methods are trackbench method names (a row's ablation aside)."""
+    A method is a trackbench method name, which takes its rows whatever their ablation, or
+    ``method:ablation`` (``hart:default``), which takes that ablation's rows only."""
 
     text: str
     methods: tuple[str, str]
@@ -93,6 +95,12 @@ class PaperClaim:
     stat: str = "mean"
     datasets: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+
+
+def claimed_rows(name: str, rows: Iterable[PaperRow]) -> list[PaperRow]:
+    """The rows a claim's method ``name`` takes (``PaperClaim``)."""
+    method, _, ablation = name.partition(":")
+    return [r for r in rows if r.method == method and (not ablation or r.ablation == ablation)]
 
 
 @dataclass(frozen=True)
@@ -318,7 +326,7 @@ def _parse_claim(
         if bad:
             raise ConfigError(f"claim {text!r}: {problem}", path, claim.line)
     named = {
-        "methods": (methods, {row.method for row in rows}),
+        "methods": (methods, {n for r in rows for n in (r.method, f"{r.method}:{r.ablation}")}),
         "datasets": (claim.get("datasets", []), {row.dataset for row in rows}),
         "columns": (claim.get("columns", []), {column.name for column in columns}),
     }
@@ -332,11 +340,11 @@ def _parse_claim(
                     claim.line,
                 )
     for method in methods:
-        datasets = [row.dataset for row in rows if row.method == method]
+        datasets = [row.dataset for row in claimed_rows(method, rows)]
         if len(set(datasets)) != len(datasets):
             raise ConfigError(
                 f"claim {text!r}: method {method!r} has two rows on one dataset (ablations); a"
-                " claim compares one row per method and dataset",
+                " claim compares one row per method and dataset (name one: method:ablation)",
                 path,
                 claim.line,
             )

@@ -55,6 +55,7 @@ from harness.papers import (
     PaperClaim,
     PaperColumn,
     PaperTable,
+    claimed_rows,
     paper_table,
 )
 from harness.registry import DEFAULT_ABLATION
@@ -379,17 +380,17 @@ def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
     not. A cell ours lack is counted apart ("not run")."""
     records: dict[tuple[str, str, str], dict[str, Any]] = {}
     for record in tidy.to_dict("records"):
-        records.setdefault((record["method"], record["dataset"], record["column"]), record)
-    rows = {(row.method, row.dataset) for row in table.rows}
+        records.setdefault((record["ref"], record["dataset"], record["column"]), record)
     lines = []
     for claim in table.claims:
-        first, second = claim.methods
-        datasets = claim.datasets or [
-            d for d in table.datasets if (first, d) in rows and (second, d) in rows
+        refs = [  # each method's row's ref on each dataset
+            {row.dataset: row.ref for row in claimed_rows(name, table.rows)}
+            for name in claim.methods
         ]
+        datasets = claim.datasets or [d for d in table.datasets if d in refs[0] and d in refs[1]]
         columns = claim.columns or [column.name for column in table.columns]
         pairs = {
-            f"{d} {c}": (records[(first, d, c)], records[(second, d, c)])
+            f"{d} {c}": (records[(refs[0][d], d, c)], records[(refs[1][d], d, c)])
             for d in datasets
             for c in columns
         }

@@ -19,6 +19,7 @@ from harness.metrics.catalogue import (
     FAMILIES,
     FRACTION,
     MEAN_COMBINE,
+    POOLED_COMBINE,
     SINGLE_OBJECT,
     TIMING,
     TRACKEVAL_COMBINE,
@@ -48,7 +49,7 @@ def test_every_metric_in_use_is_declared():
     used = {name for columns in COLUMN_SETS.values() for name in columns}
     used |= set(PLOT_METRICS) | set(TIMING_SHOWN) | set(FIELDS)
     used |= {column.metric for table in paper_tables().values() for column in table.columns}
-    used |= {"IoU", "AUC", "Precision20", "CenterError"}  # the single-object task stores these
+    used |= {"IoU", "AUC", "Precision20", "CenterError", "TimeIoU"}  # the single-object task's
     used |= {"fps", "latency_p50_ms", "latency_p95_ms", "peak_memory_bytes"}
     assert used <= set(CATALOGUE), sorted(used - set(CATALOGUE))
     assert set(TimingRecord.__dataclass_fields__) >= set(names_of([TIMING]))
@@ -92,7 +93,10 @@ def test_single_object_and_timing_declarations():
         assert (info.family, info.unit, info.higher_is_better) == (SINGLE_OBJECT, FRACTION, True)
     center = metric_named("CenterError")
     assert (center.unit, center.higher_is_better, center.combine) == ("px", False, MEAN_COMBINE)
-    assert names_of([SINGLE_OBJECT]) == ["IoU", "AUC", "Precision20", "CenterError"]
+    time = metric_named("TimeIoU")  # HART's mean of the IoU-over-time curve: per cell only
+    assert (time.family, time.unit, time.higher_is_better) == (SINGLE_OBJECT, FRACTION, True)
+    assert time.combine == POOLED_COMBINE
+    assert names_of([SINGLE_OBJECT]) == ["IoU", "AUC", "Precision20", "CenterError", "TimeIoU"]
     assert names_of([TIMING]) == [
         "fps",
         "batched_fps",

@@ -14,6 +14,7 @@ from harness.metrics.single import (
     sample_scores,
     success_auc,
     success_curve,
+    time_iou,
 )
 from harness.metrics.tba_output import slots_to_table
 
@@ -40,6 +41,18 @@ def test_mean_iou_per_sequence_then_over_sequences():
 def test_iou_over_time_averages_sequences_present_at_each_step():
     curve = iou_over_time([np.array([1.0, 0.5, 0.2]), np.array([0.0, np.nan]), np.array([0.5])])
     np.testing.assert_allclose(curve, [0.5, 0.5, 0.2])
+
+
+def test_time_iou_is_the_mean_of_the_curve_over_time_steps_not_over_sequences():
+    ious = [np.array([1.0, 0.5, 0.2, 0.1]), np.array([1.0, 0.3]), np.array([1.0, np.nan, 0.6])]
+    # steps: t0 (1 + 1 + 1) / 3, t1 (0.5 + 0.3) / 2, t2 (0.2 + 0.6) / 2, t3 0.1 / 1
+    assert time_iou(ious) == pytest.approx((1.0 + 0.4 + 0.4 + 0.1) / 4)
+    assert time_iou(ious) == pytest.approx(iou_over_time(ious).mean())
+    per_sequence = np.mean([0.45, 0.65, 0.8])  # each sequence's mean, then over sequences
+    assert abs(time_iou(ious) - per_sequence) > 0.1
+    assert time_iou([np.array([0.8, 0.6, 0.4])]) == pytest.approx(0.6)
+    gap = [np.array([1.0, np.nan, 0.5])]  # a step no sequence annotates is left out
+    assert time_iou(gap) == pytest.approx(0.75) and iou_over_time(gap).tolist() == [1.0, 0.0, 0.5]
 
 
 def test_success_curve_and_auc():

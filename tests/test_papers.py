@@ -12,6 +12,7 @@ from harness.errors import ConfigError
 from harness.metrics.catalogue import CATALOGUE
 from harness.papers import (
     CATALOGUE_UNITS,
+    claimed_rows,
     load_paper_file,
     paper_table,
     paper_tables,
@@ -271,28 +272,29 @@ def test_rows_on_other_datasets_and_values_with_their_spread(tmp_path):
         load_paper_file(write(tmp_path, same))
 
 
-def test_every_gan_claim_holds_in_the_papers_own_cells():
-    claims = [
-        claim for t in ("gan-t1", "gan-t2", "gan-t3", "gan-t4") for claim in paper_table(t).claims
-    ]
-    assert len(claims) == 5 and {c.stat for c in claims} == {"mean", "std"}
-    for table_id in ("gan-t1", "gan-t2", "gan-t3", "gan-t4"):
-        table = paper_table(table_id)
-        cells = {
-            (row.method, row.dataset, column.name): (value, spread)
-            for row in table.rows
-            for column, value, spread in zip(table.columns, row.values, row.spreads)
-        }
+@pytest.mark.parametrize(
+    "table_ids, count",
+    [(("gan-t1", "gan-t2", "gan-t3", "gan-t4"), 5), (("hart-t1", "hart-kth"), 4)],
+)
+def test_every_claim_holds_in_the_papers_own_cells(table_ids, count):
+    tables = [paper_table(table_id) for table_id in table_ids]
+    assert sum(len(table.claims) for table in tables) == count
+    for table in tables:
         for claim in table.claims:
             stat = 0 if claim.stat == "mean" else 1
-            first, second = claim.methods
+            cells = [
+                {
+                    (row.dataset, column.name): (value, spread)
+                    for row in claimed_rows(name, table.rows)
+                    for column, value, spread in zip(table.columns, row.values, row.spreads)
+                }
+                for name in claim.methods
+            ]
             datasets = claim.datasets or table.datasets
             columns = claim.columns or [c.name for c in table.columns]
-            for dataset in datasets:
-                for column in columns:
-                    a = cells[(first, dataset, column)][stat]
-                    b = cells[(second, dataset, column)][stat]
-                    assert a > b if claim.relation == "above" else abs(a - b) <= claim.within + 1e-9
+            for cell in [(d, c) for d in datasets for c in columns]:
+                a, b = cells[0][cell][stat], cells[1][cell][stat]
+                assert a > b if claim.relation == "above" else abs(a - b) <= claim.within + 1e-9
 
 
 CLAIM = """\
@@ -328,3 +330,10 @@ def test_a_claim_on_a_method_with_two_rows_on_one_dataset_is_ambiguous(tmp_path)
     with pytest.raises(ConfigError, match="method 'a' has two rows on one dataset") as caught:
         load_paper_file(write(tmp_path, GOOD.replace("    rows:\n", CLAIM + "    rows:\n")))
     assert str(caught.value).startswith(f"{tmp_path / 'p.yaml'}:15: ")
+    # naming the ablations picks one row each
+    named = CLAIM.replace("methods: [a, a]", 'methods: ["a:default", "a:x"]')
+    (table,) = load_paper_file(write(tmp_path, GOOD.replace("    rows:\n", named + "    rows:\n")))
+    assert [[row.name for row in claimed_rows(m, table.rows)] for m in table.claims[0].methods] == [
+        ["A"],
+        ["B"],
+    ]

@@ -94,7 +94,13 @@ def test_listing_methods_imports_no_tracker_code_nor_torch():
     assert before == []  # harness.registry imports no tracker module
     assert {"sort", "iou", "ground-truth", "tba", "tba-mnist"} <= set(names)
     # registrations only
-    assert after == ["trackers", "trackers.baselines", "trackers.gan", "trackers.tba"]
+    assert after == [
+        "trackers",
+        "trackers.baselines",
+        "trackers.gan",
+        "trackers.hart",
+        "trackers.tba",
+    ]
 
 
 def test_kind_and_inputs_are_read_from_the_tracker_class(scratch):

@@ -150,6 +150,11 @@ def test_sprites_samples_over_a_length_axis_store_scores_curves_and_keys(tmp_pat
     lengths = over_time.groupby("axes").size().to_dict()
     assert lengths == {"sample_length=4": 4, "sample_length=8": 8}
     assert (over_time[over_time.x == 0].y == 1.0).all()  # t = 0 is the given box
+    time_iou = metrics[metrics.metric == "TimeIoU"]  # the curve's mean, of the cell only
+    assert set(time_iou.sequence) == {COMBINED}
+    means = over_time.groupby("axes")["y"].mean()
+    np.testing.assert_allclose(constant.TimeIoU[means.index], means)
+    assert (truth.TimeIoU == 1.0).all()
     timings = store.timings_frame()
     assert set(timings.sequence) == {COMBINED} and len(timings) == 4
 
@@ -173,6 +178,13 @@ timing: {{warmup_frames: 0}}
     kth_samples = load_dataset("kth", FIXTURES / "kth").samples("test")
     scored = store.metrics_frame().query("dataset == 'kth' and metric == 'IoU'")
     assert len(scored) == 2 * (len(kth_samples) + 1)  # every sample plus COMBINED, per method
+    # KTH's samples differ in length (4 and 3 frames): TimeIoU weighs each time step the same
+    kth = store.metrics_frame().query("dataset == 'kth' and sequence == @COMBINED")
+    kth = kth.pivot_table(index="method", columns="metric", values="value")
+    curves = store.curves_frame().query("dataset == 'kth' and curve == 'iou_over_time'")
+    curve = curves[curves.method == "constant-box"].sort_values("x")["y"].to_numpy()
+    assert len(curve) == 4 and kth.TimeIoU["constant-box"] == pytest.approx(curve.mean())
+    assert kth.TimeIoU["ground-truth-box"] == 1.0
 
 
 @pytest.mark.parametrize(

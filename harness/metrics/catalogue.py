@@ -8,6 +8,9 @@ value:
   sums), as ``harness.metrics.mot`` calls it;
 - ``mean``: the mean over sequences (one sequence = one sample), as Gan et al. print
   single-object IoU; a one-seed row's ± is then the population std (ddof 0) over its sequences;
+- ``pooled``: computed once from all of a cell's frames, with no per-sequence value (TimeIoU:
+  the mean of the IoU-over-time curve, whose every step averages the samples present at it); a
+  one-seed row then has no ±, as there is no spread over sequences to give;
 - ``timing``: ``harness.report.cell_timings`` (fps = Σ frames / Σ seconds, peak memory = the
   maximum, latency percentiles of one-sequence cells only).
 
@@ -44,8 +47,13 @@ FRACTION, COUNT_UNIT, VALUE, MS, FPS, BYTES, PIXELS = (
 UNITS = (FRACTION, COUNT_UNIT, VALUE, MS, FPS, BYTES, PIXELS)
 INTEGRAL_UNITS = frozenset({COUNT_UNIT, BYTES})
 
-TRACKEVAL_COMBINE, MEAN_COMBINE, TIMING_COMBINE = "trackeval", "mean", "timing"
-COMBINES = (TRACKEVAL_COMBINE, MEAN_COMBINE, TIMING_COMBINE)
+TRACKEVAL_COMBINE, MEAN_COMBINE, POOLED_COMBINE, TIMING_COMBINE = (
+    "trackeval",
+    "mean",
+    "pooled",
+    "timing",
+)
+COMBINES = (TRACKEVAL_COMBINE, MEAN_COMBINE, POOLED_COMBINE, TIMING_COMBINE)
 
 
 @dataclass(frozen=True)
@@ -126,6 +134,9 @@ _DECLARED = [
     # whose centre error is at most 20 px; the mean centre error.
     *_declare(SINGLE_OBJECT, FRACTION, True, "IoU", "AUC", "Precision20", combine=MEAN_COMBINE),
     *_declare(SINGLE_OBJECT, PIXELS, False, "CenterError", combine=MEAN_COMBINE),
+    # Single-object, per cell only: the mean over time steps t = 0..T-1 of the IoU-over-time
+    # curve (Kosiorek et al. 2017, Table 1: "average IoU over 60 time-steps").
+    *_declare(SINGLE_OBJECT, FRACTION, True, "TimeIoU", combine=POOLED_COMBINE),
     # Timing of the tracker (harness.timing), combined per cell by report.cell_timings.
     *_declare(TIMING, FPS, True, "fps", "batched_fps=batched fps", combine=TIMING_COMBINE),
     *_declare(TIMING, MS, False, "latency_p50_ms=p50 ms", "latency_p95_ms=p95 ms"),
@@ -156,5 +167,6 @@ def names_of(families: Iterable[str]) -> list[str]:
 
 def in_catalogue_order(values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` (metric name -> value) as the catalogue's metrics of the families among its
-    names, in catalogue order (a name the catalogue lacks is a ConfigError)."""
-    return {name: values[name] for name in names_of({metric_named(n).family for n in values})}
+    names that it has, in catalogue order (a name the catalogue lacks is a ConfigError)."""
+    families = {metric_named(n).family for n in values}
+    return {name: values[name] for name in names_of(families) if name in values}

@@ -1,5 +1,6 @@
 """Single-object metrics: per-frame IoU (of boxes or of box masks), Gan et al.'s mean ± std, IoU
-over time, the OTB/got10k success curve and AUC, centre error and precision at 20 px.
+over time and its mean over time (HART's), the OTB/got10k success curve and AUC, centre error and
+precision at 20 px.
 
 Boxes are (T, 4) ltwh arrays per sequence. A frame whose gt box is NaN (no annotation) is
 skipped everywhere (its IoU is NaN); a NaN predicted box (tracker gave nothing) scores IoU 0 and
@@ -131,14 +132,31 @@ def iou_over_time(per_sequence: Sequence[np.ndarray]) -> np.ndarray:
     """Mean IoU at each time step t over the sequences annotated at t (Kosiorek et al. 2017,
     Fig. 5; the released HART code's scripts/eval_kitti.ipynb, akosiorek/hart).
 
-    Sequences may differ in length; the curve is as long as the longest.
+    Sequences may differ in length; the curve is as long as the longest (0 at a step no sequence
+    annotates).
     """
+    total, count = _per_step(per_sequence)
+    return total / np.maximum(count, 1)
+
+
+def time_iou(per_sequence: Sequence[np.ndarray]) -> float:
+    """The mean over time steps t = 0..T-1 of ``iou_over_time`` (Kosiorek et al. 2017, Table 1:
+    "average IoU over 60 time-steps"): every step weighs the same, however many sequences are
+    still present at it, and a step no sequence annotates is left out. Not the mean of per-sequence
+    values: with sequences of different lengths the two differ."""
+    total, count = _per_step(per_sequence)
+    present = count > 0
+    return float(np.mean(total[present] / count[present]))
+
+
+def _per_step(per_sequence: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of the annotated IoUs at each time step t = 0..T-1 (T: the longest sequence) and
+    how many sequences are annotated there."""
     length = max(len(ious) for ious in per_sequence)
     stacked = np.full((len(per_sequence), length), np.nan)
     for row, ious in zip(stacked, per_sequence):
         row[: len(ious)] = ious
-    annotated = ~np.isnan(stacked)
-    return np.nansum(stacked, axis=0) / np.maximum(annotated.sum(axis=0), 1)
+    return np.nansum(stacked, axis=0), (~np.isnan(stacked)).sum(axis=0)
 
 
 def success_curve(ious: np.ndarray) -> np.ndarray:

@@ -7,7 +7,8 @@ Per sample: IoU, AUC, Precision20 and CenterError over its frames after the firs
 is given, not tracked); combined: the mean over samples. IoU is of the boxes or of their pixel
 masks, as the cell's protocol (the card's ``protocol.iou``) says. Curves, over all samples: IoU
 over time t = 0..T-1 (Kosiorek et al. 2017, Fig. 5; t = 0 is the given box) and the success curve
-(OTB/got10k) whose mean is the AUC.
+(OTB/got10k) whose mean is the AUC. TimeIoU, the mean of the IoU-over-time curve (HART's Table 1),
+is a combined value only: it pools every sample's frames, t = 0 included, so no sample has one.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from harness.metrics.single import (
     SUCCESS_THRESHOLDS,
     center_errors,
     frame_ious,
+    iou_over_time,
     mask_ious,
     sample_scores,
+    time_iou,
 )
 from harness.protocol import SingleObjectTracker, check_boxes, has_batched_track
 from harness.store import COMBINED
@@ -95,11 +98,9 @@ def run(
     per_sample = {
         sample.name: dict(zip(SCORES, row)) for sample, row in zip(samples, table.tolist())
     }
-    combined = dict(zip(SCORES, table.mean(axis=0).tolist()))
-    annotated = ~np.isnan(ious)
-    over_time = np.bincount(step[annotated], weights=ious[annotated]) / np.maximum(
-        np.bincount(step[annotated]), 1
-    )
+    per_frame = np.split(ious, np.cumsum(lengths)[:-1])
+    combined = dict(zip(SCORES, table.mean(axis=0).tolist()), TimeIoU=time_iou(per_frame))
+    over_time = iou_over_time(per_frame)
     curves = {
         COMBINED: {
             "iou_over_time": {"x": list(range(len(over_time))), "y": over_time.tolist()},

@@ -1,0 +1,128 @@
+"""Kosiorek et al. 2017 (HART): the transcribed numbers (leaderboards/papers/hart_2017.yaml), its
+claims on the paper's own cells, and the experiments that reproduce them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.papers import paper_table, tables_for
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {
+    "ratm:default": "RATM",
+    "hart:spatial-att": "Spatial-Att",
+    "hart:app-att": "App-Att",
+    "hart:default": "HART",
+}
+
+
+def test_table1_as_printed():
+    table = paper_table("hart-t1")
+    assert (table.dataset, table.split, table.page) == ("kitti-tracking", "hart-test", None)
+    [column] = table.columns
+    assert (column.metric, column.unit, column.direction, column.decimals) == (
+        "TimeIoU",
+        "fraction",
+        "up",
+        2,
+    )
+    assert table.frame()["Avg. IoU"].to_dict() == {
+        "Kahou et al. [16]": 0.14,
+        "Spatial Att": 0.60,
+        "App Att": 0.78,
+        "HART": 0.81,
+    }
+    assert [row.ref for row in table.rows] == ["ratm", "hart:spatial-att", "hart:app-att", "hart"]
+    # the text's ordering, HART > App Att > Spatial Att > RATM (tests/test_papers.py checks
+    # that each claim holds on these cells)
+    assert [claim.methods for claim in table.claims] == [
+        ("hart:default", "hart:app-att"),
+        ("hart:app-att", "hart:spatial-att"),
+        ("hart:spatial-att", "ratm"),
+    ]
+
+
+def test_kth_numbers_of_section_5_1_and_their_claim():
+    table = paper_table("hart-kth")
+    assert (table.dataset, table.split) == ("kth", "test")
+    [column] = table.columns
+    assert (column.metric, column.unit, column.decimals) == ("IoU", "percent", 2)
+    values = {row.ref: value for row in table.rows for value in row.values}
+    assert values == {"ratm": 55.03, "hart": 77.11}
+    [claim] = table.claims
+    assert claim.methods == ("hart", "ratm") and claim.relation == "above"
+    first, second = (values[method] for method in claim.methods)
+    assert first > second  # holds on the paper's own cells
+
+
+def test_hart_results_pick_their_tables():
+    def frame(rows):
+        return pd.DataFrame(rows, columns=["dataset", "split", "method", "ablation"])
+
+    kitti = frame([("kitti-tracking", "hart-test", "hart", "app-att")])
+    assert [t.id for t in tables_for(kitti)] == ["hart-t1"]
+    assert [t.id for t in tables_for(frame([("kth", "test", "ratm", "default")]))] == ["hart-kth"]
+    synthetic = frame([("mnist-multi-same", "test", "hart", "default")])
+    assert not any(t.id.startswith("hart") for t in tables_for(synthetic))
+
+
+def methods_of(name: str):
+    """The experiment ``name``'s cells as {method:ablation: cell} (one dataset, one seed)."""
+    pytest.importorskip("trackers.hart")  # `hart` and `ratm` resolve once the family exists
+    from harness.experiment import expand, load_experiment
+
+    cells = expand(load_experiment(ROOT / "experiments" / f"{name}.yaml"))
+    assert len({(c.dataset, c.split, c.seed) for c in cells}) == 1
+    return {f"{c.method}:{c.ablation}": c for c in cells}
+
+
+def test_kitti_experiment_reads_the_user_trained_models_on_the_test_windows():
+    assert (
+        paper_table("hart-t1").experiment_path().resolve()
+        == ROOT / "experiments" / "hart-kitti.yaml"
+    )
+    cells = methods_of("hart-kitti")
+    assert list(cells) == [*MODELS, "constant-box:default"]
+    some = cells["hart:default"]
+    assert (some.dataset, some.split, some.dataset_params) == ("kitti-tracking", "hart-test", {})
+    assert Path(some.root) == ROOT / "data" / "kitti-tracking"
+    for ref, model in MODELS.items():
+        config = cells[ref].method_config
+        assert (config["setup"], config["dataset"]) == ("kitti", "kitti-tracking")
+        assert Path(config["checkpoint"]) == ROOT / "runs" / "hart" / "kitti" / model / "last"
+
+
+def test_kth_experiment_scores_one_fold():
+    assert (
+        paper_table("hart-kth").experiment_path().resolve()
+        == ROOT / "experiments" / "hart-kth.yaml"
+    )
+    cells = methods_of("hart-kth")
+    assert list(cells) == ["ratm:default", "hart:default", "constant-box:default"]
+    for ref, model in (("ratm:default", "RATM"), ("hart:default", "HART")):
+        cell = cells[ref]
+        assert (cell.dataset, cell.split, cell.dataset_params) == ("kth", "test", {"fold": 1})
+        assert (cell.method_config["setup"], cell.method_config["dataset"]) == ("kth", "kth")
+        assert (
+            Path(cell.method_config["checkpoint"])
+            == ROOT / "runs" / "hart" / "kth" / model / "last"
+        )
+
+
+def test_synthetic_experiment_reads_the_published_models():
+    cells = methods_of("hart-mnist")
+    published = ROOT / "checkpoints" / "hart" / "mnist-multi-same"
+    for ref, model in MODELS.items():
+        config = cells[ref].method_config
+        assert config["setup"] == "mnist" and config["dataset"] == "mnist-multi-same"
+        assert Path(config["checkpoint"]) == published / model / "last"
+    gan = cells["rectracker-id:multi"].method_config["checkpoint"]
+    assert Path(gan) == ROOT / "checkpoints" / "gan" / "mnist-multi-same" / "RecTracker-ID" / "last"
+    assert list(cells)[-1] == "constant-box:default"
+    some = cells["hart:default"]
+    assert (some.dataset, some.split) == ("mnist-multi-same", "test")
+    assert some.dataset_params == {"length": 60, "sequences": 500}
+    assert (some.warmup_frames, some.online_samples) == (10, 10)
