@@ -81,8 +81,9 @@ COLUMN_SETS: dict[str, tuple[str, ...]] = {
     "hota": ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"),
     # Bastani et al. 2021, Table 2.
     "cis": ("IDF1", "MOTA", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
-    # Single-object: Gan et al. 2015 (IoU), OTB / got10k (AUC, precision at 20 px).
-    "sot": ("IoU", "AUC", "Precision20", "CenterError"),
+    # Single-object: Gan et al. 2015 (IoU), Kosiorek et al. 2017 (TimeIoU), OTB / got10k (AUC,
+    # precision at 20 px).
+    "sot": ("IoU", "TimeIoU", "AUC", "Precision20", "CenterError"),
 }
 DEFAULT_COLUMN_SET = "mot"
 CONDITION = ["dataset", "split", "axes", "detections"]
@@ -91,12 +92,13 @@ PLOT_METRICS = ("MOTA", "IDF1")
 SEEDS, SEQUENCES = "seeds", "sequences"  # what a cell's ± spreads over (``spread_of``)
 
 
-def default_columns(frame: pd.DataFrame) -> str:
-    """The column set of results without a chosen one: ``sot`` for single-object results only,
-    else ``mot``."""
+def default_columns(frame: pd.DataFrame) -> str | list[str]:
+    """The columns of results without chosen ones: for single-object results only, the ``sot``
+    metrics they have (results stored before TimeIoU existed lack it), else the ``mot`` set."""
     metrics = set(frame["metric"])
-    single = "IoU" in metrics and not metrics & set(COLUMN_SETS[DEFAULT_COLUMN_SET])
-    return "sot" if single else DEFAULT_COLUMN_SET
+    if "IoU" in metrics and not metrics & set(COLUMN_SETS[DEFAULT_COLUMN_SET]):
+        return [name for name in COLUMN_SETS["sot"] if name in metrics]
+    return DEFAULT_COLUMN_SET
 
 
 def resolve_columns(columns: str | Sequence[str] | None = None) -> list[str]:

@@ -277,3 +277,11 @@ def test_unknown_variants_and_setups_are_refused():
         HartConfig(variant="HARTT")
     with pytest.raises(ConfigError, match="unknown HART setup 'kiti'"):
         network("kiti", "HART")
+
+
+def test_a_cropped_glimpse_of_uint8_frames_is_the_full_ones():
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (3, 3, 187, 621), dtype=torch.uint8)
+    attention = torch.tensor([[0.2, 0.3, 0.2, 0.1], [0.5, 0.6, 0.3, 0.2], [-0.1, 0.9, 0.3, 0.2]])
+    full = glimpse(images.float() / 255, attention, (56, 56))
+    assert torch.allclose(glimpse(images, attention, (56, 56), crop=True), full, atol=1e-4)

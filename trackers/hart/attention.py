@@ -24,6 +24,8 @@ from torch import Tensor
 SIGMA_COEFFICIENTS = (0.12328, 0.26903, 0.03305, -0.00404, 0.00015)
 """σ(γ) = Σ c_k γ^k, k = 0..4, from ``fit_sigma_polynomial()`` (strides 0.25..12 px)."""
 MIN_SIGMA = 0.2
+REACH = 5.0
+"""How many σ beyond the attention box a cropped glimpse keeps (``glimpse``)."""
 EPS = 1e-6
 
 
@@ -65,13 +67,32 @@ def lattice_sum(mu: Tensor, sigma: Tensor, terms: int = 4) -> Tensor:
     return sigma * math.sqrt(2 * math.pi) * (1 + 2 * waves.sum(-1, keepdim=True))
 
 
-def glimpse(images: Tensor, attention: Tensor, size: tuple[int, int]) -> Tensor:
-    """g = A_y x A_xᵀ (eq. 2) of images (B, C, H, W) at attention (B, 4): (B, C, h, w)."""
+def glimpse(images: Tensor, attention: Tensor, size: tuple[int, int], crop: bool = False) -> Tensor:
+    """g = A_y x A_xᵀ (eq. 2) of images (B, C, H, W) at attention (B, 4): (B, C, h, w). Images are
+    floats in [0, 1] or uint8 (scaled by 1/255). ``crop`` first cuts the images to the rows and
+    columns within ``REACH`` σ of any Gaussian of the batch (weights beyond are below 4e-6 of the
+    peak), so that the cost follows the glimpse, not the image; it reads the bounds on the host
+    (a device synchronisation), so inference uses it and training does not."""
     height, width = images.shape[-2:]
     y, x, h, w = attention.unbind(-1)
-    rows = filterbank(y * height, h * height, size[0], height)
-    cols = filterbank(x * width, w * width, size[1], width)
+    rows_at, cols_at = (y * height, h * height), (x * width, w * width)
+    top, bottom = _window(*rows_at, size[0], height) if crop else (0, height)
+    left, right = _window(*cols_at, size[1], width) if crop else (0, width)
+    images = images[..., top:bottom, left:right]
+    if images.dtype == torch.uint8:
+        images = images.float() / 255
+    rows = filterbank(rows_at[0] - top, rows_at[1], size[0], bottom - top)
+    cols = filterbank(cols_at[0] - left, cols_at[1], size[1], right - left)
     return torch.einsum("bih,bchw,bjw->bcij", rows, images, cols)
+
+
+def _window(start: Tensor, size: Tensor, cells: int, pixels: int) -> tuple[int, int]:
+    """The pixel range [first, last) of one axis that every filterbank row of the batch reaches
+    within ``REACH`` σ, inside [0, pixels)."""
+    reach = REACH * sigma_of_stride(size / cells).max()
+    first = int(torch.floor((start - reach).min()).clamp(0, pixels - 1))
+    last = int(torch.ceil((start + size + reach).max()).clamp(first + 1, pixels))
+    return first, last
 
 
 def contrast_normalise(glimpses: Tensor) -> Tensor:

@@ -1,11 +1,11 @@
 """HART (Kosiorek et al. 2017, §3) in PyTorch: spatial attention → V1 → ventral and dorsal
 streams → LSTM → attention, appearance and box updates (eqs 1–8); and RATM as its ablation.
 
-Tensors are batch-first: frames (B, T, C, H, W) in [0, 1]; boxes and attention (B, T, 4) as
-(y, x, h, w) in image units (``trackers.hart.attention``). ``forward`` runs a whole sequence from
-the first frame's box; ``initial_state`` + ``step`` run it one frame at a time and give the same
-boxes. Random draws (V1's dropout, zoneout) come from a given generator, so a training run
-resumes bit for bit; without one (evaluation) each takes its expectation.
+Tensors are batch-first: frames (B, T, C, H, W), floats in [0, 1] or uint8; boxes and attention
+(B, T, 4) as (y, x, h, w) in image units (``trackers.hart.attention``). ``forward`` runs a whole
+sequence from the first frame's box; ``initial_state`` + ``step`` run it one frame at a time
+and give the same boxes. Random draws (V1's dropout, zoneout) come from a given generator, so a
+training run resumes bit for bit; without one (evaluation) each takes its expectation.
 """
 
 from __future__ import annotations
@@ -218,9 +218,11 @@ class Hart(nn.Module):
     def step(
         self, image: Tensor, state: State, noise: torch.Generator | None = None
     ) -> tuple[Step, State]:
-        """One frame (B, C, H, W): glimpse at a_t, eqs 3–8, the state for the next frame."""
+        """One frame (B, C, H, W; floats in [0, 1] or uint8): glimpse at a_t (cropped when no
+        gradient is taken), eqs 3–8, the state for the next frame."""
         attention = state.attention
-        g = contrast_normalise(glimpse(image, attention, self.config.glimpse))
+        crop = not torch.is_grad_enabled()
+        g = contrast_normalise(glimpse(image, attention, self.config.glimpse, crop))
         features = self.v1(g, noise)
         mask_logit = dynamic = None
         if self.config.appearance:

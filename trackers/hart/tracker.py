@@ -71,9 +71,9 @@ def _check_same_model(held: HartConfig, wanted: HartConfig, checkpoint: str | Pa
 
 
 def frames_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(..., H, W, C) uint8 images as (..., C, H, W) floats in [0, 1]."""
-    frames = torch.from_numpy(np.ascontiguousarray(images)).to(device)
-    return frames.movedim(-1, -3).float() / 255
+    """(..., H, W, C) uint8 images as (..., C, H, W) uint8 on ``device`` (the glimpse converts
+    only the part it reads)."""
+    return torch.from_numpy(np.ascontiguousarray(images)).to(device).movedim(-1, -3)
 
 
 def predicted_ltwh(boxes: torch.Tensor, height: int, width: int) -> np.ndarray:
