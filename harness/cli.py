@@ -374,6 +374,10 @@ def train(
     dataset: Annotated[
         str | None, typer.Option(help="Dataset to train on (default: the method's).")
     ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Folder holding your copy of the dataset (generated sets: their cache)."),
+    ] = None,
     iterations: Annotated[int, typer.Option(min=1, help="Total iterations (chunks).")] = 1000,
     resume: Annotated[bool, typer.Option(help="Continue from the checkpoint in --out.")] = False,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
@@ -439,6 +443,7 @@ def train(
         resume=resume,
         checkpoint_every=checkpoint_every,
         log_every=log_every,
+        dataset_root=root,
         dataset_params=_parse_params(param or []),
         hyperparameters=_parse_params(hparam or [], "--hparam", "batch=8"),
         validate_every=validate_every or None,

@@ -5,6 +5,8 @@ batched ``track`` agrees with the online loop, and an experiment runs them."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from trackers.hart.config import network
 from trackers.hart.tracker import HartTracker
 from trackers.hart.train import fit
 
+FIXTURES = Path(__file__).parent / "fixtures"
 FIXED_LENGTH = {"start_length": 5, "max_length": 5}
 """No curriculum: every training sequence is 5 frames long."""
 
@@ -172,3 +175,23 @@ def test_untrained_trackers_run_in_an_experiment(tmp_path, mnist_dir):
     assert combined.value.between(0, 1).all()
     timings = store.timings_frame()
     assert (timings["batched_fps"] > 0).all() and (timings["fps"] > 0).all()
+
+
+@pytest.mark.parametrize(
+    "setup, dataset, params",
+    [("kitti", "kitti-tracking", []), ("kth", "kth", ["--param", "fold=2"])],
+)
+def test_training_on_a_dataset_copy_takes_windows_of_its_train_split(
+    tmp_path, capsys, setup, dataset, params
+):
+    root = tmp_path / "data"
+    shutil.copytree(FIXTURES / setup, root)
+    out = tmp_path / "run"
+    args = ["--config", f"setup={setup}", "--dataset", dataset, "--root", str(root), *params]
+    with pytest.raises(SystemExit) as exit_:
+        main(smoke_train_args("hart", out, *args, "--hparam", "start_length=3"))
+    assert exit_.value.code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["variant"] == f"HART/{setup}" and np.isfinite(summary["last"]["total"])
+    card = read_card(out / "last")
+    assert card["data"]["stream"] == "windows of the train split"

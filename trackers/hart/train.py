@@ -150,7 +150,7 @@ class WindowStream:
 
 def resized(image: np.ndarray, size: tuple[int, int]) -> Tensor:
     """An (H, W, C) uint8 image as a (C, h, w) float tensor in [0, 1] of ``size`` (bilinear)."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
+    x = torch.from_numpy(np.array(image, np.float32)).permute(2, 0, 1) / 255
     if tuple(x.shape[1:]) == tuple(size):
         return x
     return F.interpolate(x[None], size=size, mode="bilinear", align_corners=False)[0]
