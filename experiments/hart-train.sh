@@ -8,7 +8,8 @@
 #   TRACKBENCH_MNIST=/path/to/mnist taskset -c 0 experiments/hart-train.sh 8 250 HART RATM &
 #   TRACKBENCH_MNIST=/path/to/mnist taskset -c 1 experiments/hart-train.sh 8 250 App-Att Spatial-Att &
 # The hyper-parameters are the paper's KTH ones (§5.1, trackers.hart.train) except lr 1e-4
-# (paper: 3.33e-5; it learnt faster in a 300-iteration CPU trial).
+# (paper: 3.33e-5; it learnt faster in a 300-iteration CPU trial) and epochs of 10,000 frames
+# (length 5 for 2,600 iterations, then 6 for 2,167, ...), which the paper does not give.
 set -euo pipefail
 rounds=${1:?number of rounds}
 step=${2:?iterations per model and round}
@@ -23,7 +24,8 @@ for round in $(seq 1 "$rounds"); do
     mkdir -p "$out"
     trackbench train "${methods[$name]}" --out "$out" --resume \
       --iterations $((round * step)) --checkpoint-every 50 --log-every 25 \
-      --validate-every "$step" --validation-frames 2000 --hparam lr=1e-4 > "$out.log.json" 2>&1 \
+      --validate-every "$step" --validation-frames 2000 --hparam lr=1e-4 \
+      --hparam epoch_frames=10000 > "$out.log.json" 2>&1 \
       || { cat "$out.log.json" >&2; exit 1; }
     echo "$(date -u +%H:%M:%S) $name $((round * step))"
   done
