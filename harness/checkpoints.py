@@ -203,3 +203,100 @@ def card_summary(card: dict[str, Any]) -> dict[str, Any]:
         "last_validation": card["validation"][-1] if card.get("validation") else None,
         "metrics": card.get("metrics"),
     }
+
+
+class CheckpointedTracker:
+    """The checkpoint side of a learnable tracker (``harness.protocol.Learnable``) that holds its
+    network as ``model``, on ``device``, and the loaded ``checkpoint`` (None: untrained).
+
+    A family supplies ``checkpoint_label`` (how errors name its checkpoints), ``load_model``
+    (the network of a checkpoint and the checkpoint), ``network_of`` (the network configuration
+    its registry keys describe) and ``network_on_card``, ``model_card`` (the head of its cards),
+    ``untrained_variant`` and ``evaluate_checkpoint`` (scores a checkpoint into its card).
+    """
+
+    checkpoint_label = "checkpoint"
+    model: Any
+    device: torch.device
+    checkpoint: Checkpoint | None
+
+    @classmethod
+    def load_model(cls, path: str | Path, device: torch.device | str) -> tuple[Any, Checkpoint]:
+        raise NotImplementedError
+
+    @classmethod
+    def evaluate_checkpoint(
+        cls, path: str | Path, frames: int | None, device: str | None
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def network_of(cls, config: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def network_on_card(cls, card: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def model_card(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def untrained_variant(self) -> tuple[str, str]:
+        """(variant, dataset) of the untrained model's provenance."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_config(cls, config: dict[str, Any]) -> None:
+        """The checkpoint, if any, exists and holds the network the other keys describe."""
+        path = config.get("checkpoint")
+        if path is not None:
+            held = cls.network_on_card(read_card(path, cls.checkpoint_label))
+            checkpoint_weights(path, cls.checkpoint_label)
+            cls._check_same_network(held, cls.network_of(config), path)
+
+    def start_model(
+        self, wanted: Any, build: Callable[[Any], Any], checkpoint: str | None, seed: int
+    ) -> None:
+        """``model``: ``build(wanted)`` initialised from ``seed`` (no checkpoint), else the
+        checkpoint's network, which must be ``wanted``."""
+        self.checkpoint = None
+        if checkpoint is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                self.model = build(wanted).to(self.device).eval()
+        else:
+            self.load(checkpoint)
+            self._check_same_network(self.model.config, wanted, checkpoint)
+
+    @staticmethod
+    def _check_same_network(held: Any, wanted: Any, path: str | Path) -> None:
+        if held != wanted:
+            raise ConfigError(
+                f"checkpoint {path} holds another network than the method's config describes "
+                f"({held} vs {wanted})"
+            )
+
+    def save(self, path: str | Path, **card: Any) -> None:
+        """``<path>.pt`` + ``<path>.json``: the loaded card, if any, with ``card`` over it."""
+        loaded = {} if self.checkpoint is None else self.checkpoint.card
+        save_checkpoint(path, self.model.state_dict(), {**loaded, **self.model_card(), **card})
+
+    def load(self, path: str | Path) -> None:
+        model, self.checkpoint = self.load_model(path, self.device)
+        self.model = model.eval()
+
+    def provenance(self) -> dict[str, Any]:
+        """``Checkpoint.provenance`` of the loaded checkpoint; an untrained model says so."""
+        if self.checkpoint is None:
+            return untrained_provenance(*self.untrained_variant())
+        return self.checkpoint.provenance()
+
+    @classmethod
+    def describe_checkpoint(
+        cls, path: str | Path, evaluate: bool = False, **options: Any
+    ) -> dict[str, Any]:
+        """``card_summary`` of checkpoint ``path``; ``evaluate`` first scores it
+        (``evaluate_checkpoint``; options: frames, device)."""
+        if evaluate:
+            cls.evaluate_checkpoint(path, options.get("frames"), options.get("device"))
+        return card_summary(read_card(path, cls.checkpoint_label))

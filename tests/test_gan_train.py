@@ -99,10 +99,10 @@ def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
         "RecTracker-Att-1", variant="code", smoke=True, checkpoint=str(out / "last")
     )
     assert tracker.provenance()["iterations"] == 2 and tracker.provenance()["batch"] == 2
-    with pytest.raises(ConfigError, match="holds another RecTracker-Att-1 model"):
+    with pytest.raises(ConfigError, match="holds another network"):
         GanTracker("RecTracker-Att-1", smoke=True, checkpoint=str(out / "last"))
     keys = {"model": "RecTracker-Att-1", "variant": "paper", "smoke": True}
-    with pytest.raises(ConfigError, match="holds another RecTracker-Att-1 model"):
+    with pytest.raises(ConfigError, match="holds another network"):
         GanTracker.check_config({**keys, "checkpoint": str(out / "last")})  # preflight
     with pytest.raises(ConfigError, match="checkpoint not found"):
         GanTracker.check_config({**keys, "checkpoint": str(out / "missing")})

@@ -20,12 +20,8 @@ from torch import nn
 
 from harness.checkpoints import (
     Checkpoint,
-    card_summary,
-    checkpoint_weights,
+    CheckpointedTracker,
     load_checkpoint,
-    read_card,
-    save_checkpoint,
-    untrained_provenance,
 )
 from harness.data import SingleObjectSample
 from harness.errors import ConfigError
@@ -79,15 +75,6 @@ def load_model(
     return model.to(device), checkpoint
 
 
-def _check_same_model(held: GanConfig, wanted: GanConfig, checkpoint: str | Path) -> None:
-    """ConfigError unless checkpoint ``checkpoint``'s model (``held``) is the ``wanted`` one."""
-    if held != wanted:
-        raise ConfigError(
-            f"checkpoint {checkpoint} holds another {held.model} model than the method's config "
-            f"describes ({held} vs {wanted})"
-        )
-
-
 def frames_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(..., K, K, 1) uint8 frames as (..., 1, K, K) floats in [0, 1]."""
     frames = torch.from_numpy(np.ascontiguousarray(images)).to(device)
@@ -101,7 +88,7 @@ def predicted_ltwh(corners: torch.Tensor, frame_size: int) -> np.ndarray:
     return corners_to_ltwh(ordered.double(), frame_size).cpu().numpy()
 
 
-class GanTracker(SingleObjectTracker):
+class GanTracker(CheckpointedTracker, SingleObjectTracker):
     """ConvTracker, RecTracker-ID or RecTracker-Att-N (``model``) with the registry's keys.
 
     ``dataset``: what it is (or was) trained on; ``variant``: "paper" or "code"
@@ -111,6 +98,7 @@ class GanTracker(SingleObjectTracker):
     """
 
     path_config = frozenset({"checkpoint"})
+    checkpoint_label = LABEL
 
     def __init__(
         self,
@@ -128,26 +116,8 @@ class GanTracker(SingleObjectTracker):
             raise ConfigError(f"batch must be at least 1, not {batch}")
         self.dataset, self.variant, self.seed, self.batch = dataset, variant, seed, batch
         self.device = torch.device(device)
-        self.checkpoint: Checkpoint | None = None
-        if checkpoint is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.model = build_model(config).to(self.device).eval()
-        else:
-            self.load(checkpoint)
-            _check_same_model(self.config, config, checkpoint)
+        self.start_model(config, build_model, checkpoint, seed)
         self.state = None
-
-    @classmethod
-    def check_config(cls, config: dict[str, Any]) -> None:
-        """The checkpoint, if any, exists and holds the network the other keys describe."""
-        checkpoint = config.get("checkpoint")
-        if checkpoint is None:
-            return
-        held = config_from_dict(read_card(checkpoint, LABEL)["config"]["model"])
-        checkpoint_weights(checkpoint, LABEL)
-        wanted = method_config(config["model"], config["variant"], config["smoke"])
-        _check_same_model(held, wanted, checkpoint)
 
     @classmethod
     def from_model(cls, model: nn.Module, dataset: str, variant: str) -> GanTracker:
@@ -163,23 +133,36 @@ class GanTracker(SingleObjectTracker):
     def config(self) -> GanConfig:
         return self.model.config
 
-    # -- checkpoints (harness.protocol.Learnable) ---------------------------------------------
+    # -- checkpoints (harness.protocol.Learnable, harness.checkpoints.CheckpointedTracker) -----
 
-    def save(self, path: str | Path, **card: Any) -> None:
-        """``<path>.pt`` + ``<path>.json``: the loaded card, if any, with ``card`` over it."""
-        loaded = {} if self.checkpoint is None else self.checkpoint.card
-        document = {**loaded, **model_card(self.config, self.dataset, self.variant), **card}
-        save_checkpoint(path, self.model.state_dict(), document)
+    @classmethod
+    def load_model(
+        cls, path: str | Path, device: torch.device | str
+    ) -> tuple[nn.Module, Checkpoint]:
+        return load_model(path, device)
 
-    def load(self, path: str | Path) -> None:
-        model, self.checkpoint = load_model(path, self.device)
-        self.model = model.eval()
+    @classmethod
+    def evaluate_checkpoint(
+        cls, path: str | Path, frames: int | None, device: str | None
+    ) -> dict[str, Any]:
+        """``trackers.gan.train.evaluate_checkpoint`` (its dataset's test split)."""
+        from trackers.gan.train import evaluate_checkpoint
 
-    def provenance(self) -> dict[str, Any]:
-        """``Checkpoint.provenance`` of the loaded checkpoint; an untrained model says so."""
-        if self.checkpoint is None:
-            return untrained_provenance(f"{self.config.model}/{self.variant}", self.dataset)
-        return self.checkpoint.provenance()
+        return evaluate_checkpoint(path, frames=frames, device=device)
+
+    @classmethod
+    def network_of(cls, config: dict[str, Any]) -> GanConfig:
+        return method_config(config["model"], config["variant"], config["smoke"])
+
+    @classmethod
+    def network_on_card(cls, card: dict[str, Any]) -> GanConfig:
+        return config_from_dict(card["config"]["model"])
+
+    def model_card(self) -> dict[str, Any]:
+        return model_card(self.config, self.dataset, self.variant)
+
+    def untrained_variant(self) -> tuple[str, str]:
+        return f"{self.config.model}/{self.variant}", self.dataset
 
     @classmethod
     def train(
@@ -205,18 +188,6 @@ class GanTracker(SingleObjectTracker):
         if evaluate:
             summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
         return summary
-
-    @classmethod
-    def describe_checkpoint(
-        cls, path: str | Path, evaluate: bool = False, **options: Any
-    ) -> dict[str, Any]:
-        """``card_summary`` of checkpoint ``path``; ``evaluate`` first scores it on its dataset's
-        test split (``train.evaluate_checkpoint``; options: frames, device)."""
-        from trackers.gan.train import evaluate_checkpoint
-
-        if evaluate:
-            evaluate_checkpoint(path, frames=options.get("frames"), device=options.get("device"))
-        return card_summary(read_card(path, LABEL))
 
     # -- tracking ------------------------------------------------------------------------------
 

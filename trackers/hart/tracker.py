@@ -19,12 +19,8 @@ import torch
 
 from harness.checkpoints import (
     Checkpoint,
-    card_summary,
-    checkpoint_weights,
+    CheckpointedTracker,
     load_checkpoint,
-    read_card,
-    save_checkpoint,
-    untrained_provenance,
 )
 from harness.data import SingleObjectSample
 from harness.errors import ConfigError
@@ -62,14 +58,6 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ha
     return model.to(device), checkpoint
 
 
-def _check_same_model(held: HartConfig, wanted: HartConfig, checkpoint: str | Path) -> None:
-    if held != wanted:
-        raise ConfigError(
-            f"checkpoint {checkpoint} holds another network than the method's config describes "
-            f"({held} vs {wanted})"
-        )
-
-
 def frames_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(..., H, W, C) uint8 images as (..., C, H, W) uint8 on ``device`` (the glimpse converts
     only the part it reads)."""
@@ -85,7 +73,7 @@ def predicted_ltwh(boxes: torch.Tensor, height: int, width: int) -> np.ndarray:
     return torch.cat([left[..., None], top[..., None], sides], -1).cpu().numpy()
 
 
-class HartTracker(SingleObjectTracker):
+class HartTracker(CheckpointedTracker, SingleObjectTracker):
     """HART, App Att, Spatial Att or RATM (``variant``) of ``setup`` (mnist, kth, kitti).
 
     ``dataset``: what it is (or was) trained on; ``checkpoint`` None runs an untrained model
@@ -95,6 +83,7 @@ class HartTracker(SingleObjectTracker):
     """
 
     path_config = frozenset({"checkpoint", "backbone_weights"})
+    checkpoint_label = LABEL
 
     def __init__(
         self,
@@ -113,30 +102,16 @@ class HartTracker(SingleObjectTracker):
             raise ConfigError(f"batch must be at least 1, not {batch}")
         self.setup, self.dataset, self.batch = setup, dataset, batch
         self.device = torch.device(device)
-        self.checkpoint: Checkpoint | None = None
-        if checkpoint is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.model = Hart(config)
+
+        def build(wanted: HartConfig) -> Hart:
+            model = Hart(wanted)
             if backbone_weights is not None:
-                load_alexnet_weights(self.model, backbone_weights)
-            self.model = self.model.to(self.device).eval()
-        else:
-            self.load(checkpoint)
-            _check_same_model(self.config, config, checkpoint)
+                load_alexnet_weights(model, backbone_weights)
+            return model
+
+        self.start_model(config, build, checkpoint, seed)
         self.state = None
         self.size: tuple[int, int] | None = None
-
-    @classmethod
-    def check_config(cls, config: dict[str, Any]) -> None:
-        """The checkpoint, if any, exists and holds the network the other keys describe."""
-        checkpoint = config.get("checkpoint")
-        if checkpoint is None:
-            return
-        held = config_from_dict(read_card(checkpoint, LABEL)["config"]["model"])
-        checkpoint_weights(checkpoint, LABEL)
-        wanted = network(config["setup"], config["variant"], config["smoke"])
-        _check_same_model(held, wanted, checkpoint)
 
     @classmethod
     def from_model(cls, model: Hart, setup: str, dataset: str) -> HartTracker:
@@ -151,23 +126,34 @@ class HartTracker(SingleObjectTracker):
     def config(self) -> HartConfig:
         return self.model.config
 
-    # -- checkpoints (harness.protocol.Learnable) ---------------------------------------------
+    # -- checkpoints (harness.protocol.Learnable, harness.checkpoints.CheckpointedTracker) -----
 
-    def save(self, path: str | Path, **card: Any) -> None:
-        """``<path>.pt`` + ``<path>.json``: the loaded card, if any, with ``card`` over it."""
-        loaded = {} if self.checkpoint is None else self.checkpoint.card
-        document = {**loaded, **model_card(self.config, self.setup, self.dataset), **card}
-        save_checkpoint(path, self.model.state_dict(), document)
+    @classmethod
+    def load_model(cls, path: str | Path, device: torch.device | str) -> tuple[Hart, Checkpoint]:
+        return load_model(path, device)
 
-    def load(self, path: str | Path) -> None:
-        model, self.checkpoint = load_model(path, self.device)
-        self.model = model.eval()
+    @classmethod
+    def evaluate_checkpoint(
+        cls, path: str | Path, frames: int | None, device: str | None
+    ) -> dict[str, Any]:
+        """``trackers.hart.train.evaluate_checkpoint`` (its dataset's test split)."""
+        from trackers.hart.train import evaluate_checkpoint
 
-    def provenance(self) -> dict[str, Any]:
-        """``Checkpoint.provenance`` of the loaded checkpoint; an untrained model says so."""
-        if self.checkpoint is None:
-            return untrained_provenance(f"{self.config.variant}/{self.setup}", self.dataset)
-        return self.checkpoint.provenance()
+        return evaluate_checkpoint(path, frames=frames, device=device)
+
+    @classmethod
+    def network_of(cls, config: dict[str, Any]) -> HartConfig:
+        return network(config["setup"], config["variant"], config["smoke"])
+
+    @classmethod
+    def network_on_card(cls, card: dict[str, Any]) -> HartConfig:
+        return config_from_dict(card["config"]["model"])
+
+    def model_card(self) -> dict[str, Any]:
+        return model_card(self.config, self.setup, self.dataset)
+
+    def untrained_variant(self) -> tuple[str, str]:
+        return f"{self.config.variant}/{self.setup}", self.dataset
 
     @classmethod
     def train(
@@ -193,18 +179,6 @@ class HartTracker(SingleObjectTracker):
         if evaluate:
             summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
         return summary
-
-    @classmethod
-    def describe_checkpoint(
-        cls, path: str | Path, evaluate: bool = False, **options: Any
-    ) -> dict[str, Any]:
-        """``card_summary`` of checkpoint ``path``; ``evaluate`` first scores it on its dataset's
-        test split (``train.evaluate_checkpoint``; options: frames, device)."""
-        from trackers.hart.train import evaluate_checkpoint
-
-        if evaluate:
-            evaluate_checkpoint(path, frames=options.get("frames"), device=options.get("device"))
-        return card_summary(read_card(path, LABEL))
 
     # -- tracking ------------------------------------------------------------------------------
 
