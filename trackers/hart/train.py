@@ -28,7 +28,7 @@ from harness.checkpoints import update_card
 from harness.data import SingleObjectSample
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
-from harness.metrics.single import frame_ious, iou_over_time
+from harness.metrics.single import frame_ious, mask_ious, time_iou
 from harness.protocol import sample_images
 from harness.training import Recipe, StepContext, TrainResult, numpy_rng, numpy_rng_state, train
 from trackers.hart.attention import ltwh_to_unit
@@ -313,7 +313,8 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """Score checkpoint ``path`` on its dataset's test split (the card's dataset params;
     ``frames``: a generated set's sequence length) and write the result into the card as
-    ``metrics``: the mean IoU after the first frame and the mean of the IoU-over-time curve."""
+    ``metrics``: the mean IoU after the first frame and TimeIoU, the mean of the IoU-over-time
+    curve, both of the boxes or their pixel masks as the dataset's protocol says."""
     model, checkpoint = load_model(path, device or "cpu")
     card = checkpoint.card
     params = dict(card["data"]["params"])
@@ -325,14 +326,22 @@ def evaluate_checkpoint(
     samples = adapter.samples(split)
     tracker = HartTracker.from_model(model.eval(), setup, dataset)
     results = tracker.track(samples)
-    ious = [frame_ious(s.boxes, b) for s, b in zip(samples, results)]
+    kind = adapter.card.get("protocol", {}).get("iou", "box")
+    ious = [
+        mask_ious(s.boxes, b, s.sequence.width, s.sequence.height)
+        if kind == "mask"
+        else frame_ious(s.boxes, b)
+        for s, b in zip(samples, results)
+    ]
     metrics = {
         "dataset": dataset,
         "split": split,
         "samples": len(samples),
+        "length": params.get("length"),
+        "iou": kind,
         "iterations": card["iterations"],
         "IoU": float(np.mean([np.nanmean(i[1:]) for i in ious])),
-        "TimeIoU": float(np.mean(iou_over_time(ious))),
+        "TimeIoU": time_iou(ious),
     }
     update_card(path, metrics=metrics)
     return metrics
