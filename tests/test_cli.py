@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from harness.cli import _parse_params
 from harness.errors import FormatError
 from harness.metrics.catalogue import CLEAR, COUNT, HOTA, IDENTITY, names_of
 
@@ -351,3 +352,14 @@ def test_reproduce_runs_a_tables_experiment_and_puts_the_paper_beside(
     assert code == 0 and "## Paper: tiny-t1" in board and "100.0 / 99.0 (+1.0)" in board
     code, _, err = trackbench("reproduce", "tiny-t2")
     assert code == 2 and "has no experiment" in err and "tiny-t1" in err
+
+
+def test_key_value_options_read_exponent_numbers_as_floats():
+    # YAML 1.1 leaves "1e-4" a string; a learning rate given so must still be a number
+    assert _parse_params(["lr=1e-4", "eps=3.3E-5", "name=1e4x", "items=[1e-3]", "n=nan"]) == {
+        "lr": 1e-4,
+        "eps": 3.3e-5,
+        "name": "1e4x",
+        "items": ["1e-3"],
+        "n": "nan",
+    }

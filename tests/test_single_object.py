@@ -285,7 +285,7 @@ def test_board_pivots_the_axis_plots_curves_and_compare_gates_iou(tmp_path):
     names = {path.name for path in written}
     assert {"iou_over_time.png", "success.png", "by_sample_length.png"} <= names
     board = (tmp_path / "board" / "leaderboard.md").read_text()
-    assert "| IoU ↑ | AUC ↑ | Precision20 ↑ | CenterError ↓ |" in board  # the sot column set
+    assert "| IoU ↑ | TimeIoU ↑ | AUC ↑ | Precision20 ↑ | CenterError ↓ |" in board  # sot
     pivot = board.split("## IoU by sample_length")[1].split("\n\n")[2].splitlines()
     assert pivot[0].endswith("| sample_length=4 | sample_length=8 |")
     constant = (
