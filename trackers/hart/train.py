@@ -1,11 +1,12 @@
 """Training HART, its ablations and RATM on the training kit (``harness.training``), §4–5.
 
-RMSProp with momentum 0.9 (lr 3.33e-5 on KTH, §5.1; 3.33e-6 on KITTI, §5.2; decay 0.9 and ε 1e-10
-as TensorFlow's RMSProp, which the released code used), batch 10 and L2 1e-4 (the code), the soft
-gradient clipping of the code (``soft_clip``) and the curriculum of §5.2 (``Curriculum``): training
-sequences of 5 frames at first, one frame longer every 13 epochs, the epoch ``epoch_frames``
-frames long so that it holds fewer sequences as they grow (the paper); the released code also waits
-for a train IoU threshold before growing, which the paper does not mention.
+RMSProp with momentum 0.9 (lr 3.33e-5 on KTH, §5.1, and the synthetic set; 3.33e-6 on KITTI,
+§5.2; decay 0.9 and ε 1e-10 as TensorFlow's RMSProp, which the released code used), batch 10 and
+L2 1e-4 (the code), the soft gradient clipping of the code (``soft_clip``) and the curriculum of
+§5.2 (``Curriculum``): training sequences of 5 frames at first, one frame longer every 13 epochs,
+the epoch ``epoch_frames`` frames long so that it holds fewer sequences as they grow (the paper);
+the released code also waits for a train IoU threshold before growing, which the paper does not
+mention.
 
 Data: the synthetic MNIST sets are generated on the fly (``CurriculumMnistStream``); a dataset
 with a ``train`` split of samples (KTH, KITTI's ``hart-train``) gives random windows of its
@@ -213,6 +214,7 @@ class HartRecipe(Recipe):
         if backbone_weights is not None:
             data["backbone_weights"] = str(backbone_weights)
         self.card = {**head, "config": {**head["config"], **self.training}, "data": data}
+        # the speed segments count the first length's frames: the curriculum lengthens them
         self.frames_per_iteration = t["batch"] * t["start_length"]
 
     def _stream_name(self) -> str:
