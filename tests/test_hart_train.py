@@ -61,6 +61,7 @@ def test_the_tracking_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
     assert all(0 < point["IoU"] <= 1 for point in result.validation)
     card = read_card(tmp_path / "last")
     assert card["method"] == "hart" and card["variant"] == "HART/mnist"
+    assert any(note.startswith("glimpse grid") for note in card["paper_vs_code"])
     assert (card["config"]["lr"], card["config"]["momentum"], card["config"]["batch"]) == (
         1e-3,
         0.9,

@@ -100,3 +100,28 @@ def network(setup: str, variant: str, smoke: bool = False) -> HartConfig:
     if smoke:
         config = config.replace(**SMOKE, backbone="small")
     return config
+
+
+PAPER_VS_CODE = (
+    "glimpse grid: row i samples the centre of cell i, y + (i + 1/2) h / n (code: corner to corner,"
+    " stride h / (n - 1), plus a fixed half-pixel offset)",
+    "sigma(stride): a 4th-order polynomial fitted here to antialiased bicubic resampling (§3; the"
+    " code hard-codes its own fit)",
+    "eq. 7 scales updates by tanh(c), c = 0.0758 at first (code: sigmoid(g), g = -2.5, the same"
+    " value)",
+    "kitti V1: conv1 stride 1 and a 3x3 stride-2 max-pool after conv1 and conv2 (56 -> 14), with"
+    " torchvision's channels 64/192/384 (code: stride 4, no pooling, bvlc_alexnet 96/256/384)",
+    "ventral stream: 1x1 conv + ELU (code: also dropout and batch norm)",
+    "initial state: the first frame goes through the same step from zero LSTM states and a learnt"
+    " appearance (code: affine layers on the first glimpse's features)",
+    "appearance loss: unweighted binary cross-entropy (eq. 12; code: positive/negative balanced)",
+    "spatial attention loss: eq. 11 as printed (code: terms weighted by clip(ratio, 1, 10))",
+    "adaptive weights: the objective adds -log(lambda) per term, as the code (the paper's printed"
+    " R(lambda) = -sum log(1/lambda) would drive every lambda to zero)",
+    "curriculum: one frame longer every 13 epochs (§5.2; the code also waits for a train IoU of"
+    " 0.7 to 0.65)",
+    "RATM: V1 fixed at its initialisation (RATM's extractor was pre-trained and fixed), sigma from"
+    " the stride as HART's, the box is the attention",
+)
+"""Where this implementation departs from the released code (it follows the paper there, or the
+paper is silent); checkpoint cards carry the list."""

@@ -26,7 +26,7 @@ from harness.data import SingleObjectSample
 from harness.errors import ConfigError
 from harness.protocol import SingleObjectTracker, sample_images
 from trackers.hart.attention import ltwh_to_unit, unit_to_ltwh
-from trackers.hart.config import HartConfig, network
+from trackers.hart.config import PAPER_VS_CODE, HartConfig, network
 from trackers.hart.model import Hart, load_alexnet_weights
 
 LABEL = "HART checkpoint"
@@ -41,12 +41,14 @@ def config_from_dict(fields: dict[str, Any]) -> HartConfig:
 
 
 def model_card(config: HartConfig, setup: str, dataset: str) -> dict[str, Any]:
-    """The head of every card of these trackers: method, variant and configuration."""
+    """The head of every card of these trackers: method, variant, configuration and the
+    ``PAPER_VS_CODE`` notes."""
     method = "ratm" if config.variant == "RATM" else "hart"
     return {
         "method": method,
         "variant": f"{config.variant}/{setup}",
         "config": {"setup": setup, "dataset": dataset, "model": dataclasses.asdict(config)},
+        "paper_vs_code": list(PAPER_VS_CODE),
     }
 
 

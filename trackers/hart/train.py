@@ -33,7 +33,7 @@ from harness.metrics.single import frame_ious, mask_ious, time_iou
 from harness.protocol import sample_images
 from harness.training import Recipe, StepContext, TrainResult, numpy_rng, numpy_rng_state, train
 from trackers.hart.attention import ltwh_to_unit
-from trackers.hart.config import HartConfig
+from trackers.hart.config import PAPER_VS_CODE, HartConfig
 from trackers.hart.losses import hart_loss
 from trackers.hart.model import Hart, load_alexnet_weights
 from trackers.hart.tracker import HartTracker, load_model, model_card
@@ -316,7 +316,8 @@ def evaluate_checkpoint(
     """Score checkpoint ``path`` on its dataset's test split (the card's dataset params;
     ``frames``: a generated set's sequence length) and write the result into the card as
     ``metrics``: the mean IoU after the first frame and TimeIoU, the mean of the IoU-over-time
-    curve, both of the boxes or their pixel masks as the dataset's protocol says."""
+    curve, both of the boxes or their pixel masks as the dataset's protocol says; and the
+    scoring code's ``PAPER_VS_CODE`` notes."""
     model, checkpoint = load_model(path, device or "cpu")
     card = checkpoint.card
     params = dict(card["data"]["params"])
@@ -345,5 +346,5 @@ def evaluate_checkpoint(
         "IoU": float(np.mean([np.nanmean(i[1:]) for i in ious])),
         "TimeIoU": time_iou(ious),
     }
-    update_card(path, metrics=metrics)
+    update_card(path, metrics=metrics, paper_vs_code=list(PAPER_VS_CODE))
     return metrics
