@@ -3,7 +3,9 @@
 # MNIST-Multi-Same sequences, round-robin in equal slices of iterations, so that stopping at any
 # round leaves the models named with the same budget. Every call resumes where the last one
 # stopped (runs/hart/mnist-multi-same/<Name>: full-precision weights and training state, kept
-# locally); experiments/hart-publish.sh stores the published half-precision copies. One core per
+# locally; each round's checkpoint is also kept under <Name>/rounds/<iterations>, validated on
+# 2,000 frames of the val split); experiments/hart-publish.sh publishes, of each model, the round
+# with the best validation IoU, in half precision. One core per
 # call, e.g. two calls side by side, each with two of the models:
 #   TRACKBENCH_MNIST=/path/to/mnist taskset -c 0 experiments/hart-train.sh 8 250 HART RATM &
 #   TRACKBENCH_MNIST=/path/to/mnist taskset -c 1 experiments/hart-train.sh 8 250 App-Att Spatial-Att &
@@ -27,6 +29,8 @@ for round in $(seq 1 "$rounds"); do
       --validate-every "$step" --validation-frames 2000 --hparam lr=1e-4 \
       --hparam epoch_frames=10000 > "$out.log.json" 2>&1 \
       || { cat "$out.log.json" >&2; exit 1; }
+    mkdir -p "$out/rounds/$((round * step))"
+    cp "$out/last.pt" "$out/last.json" "$out/rounds/$((round * step))/"
     echo "$(date -u +%H:%M:%S) $name $((round * step))"
   done
 done
