@@ -3,6 +3,7 @@ claims on the paper's own cells, and the experiments that reproduce them."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -136,6 +137,33 @@ methods:
   - {{method: "hart:app-att", config: {{setup: kitti, smoke: true}}}}
   - {{method: hart, config: {{setup: kitti, smoke: true}}}}
 """
+
+
+KTH_SMOKE = """
+name: hart-kth-smoke
+datasets:
+  - {{name: kth, split: test, root: {root}, params: {{fold: 1}}}}
+methods:
+  - {{method: ratm, config: {{setup: kth, smoke: true}}}}
+  - {{method: hart, config: {{setup: kth, smoke: true}}}}
+"""
+
+
+def test_kth_board_from_the_kth_fixture(tmp_path):
+    """§5.1's experiment end to end on the KTH fixture (fold 1: person 1's two subsequences)."""
+    from test_single_object import run, write
+
+    from harness.report import write_report
+
+    root = tmp_path / "kth"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "kth", root)
+    store = run(write(tmp_path, KTH_SMOKE.format(root=root)), tmp_path)
+    write_report(store.metrics_frame(), tmp_path / "board", "kth", papers=["hart-kth"])
+    compared = pd.read_csv(tmp_path / "board" / "paper_hart-kth.csv")
+    assert sorted(compared["ref"]) == ["hart", "ratm"]
+    assert compared["ours_mean"].between(0, 100).all()  # percent, as the paper prints
+    board = (tmp_path / "board" / "leaderboard.md").read_text()
+    assert "hart-kth: HART above RATM." in board
 
 
 def test_table1_board_from_the_kitti_fixture(tmp_path):

@@ -63,7 +63,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ha
 def frames_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
     """(..., H, W, C) uint8 images as (..., C, H, W) uint8 on ``device`` (the glimpse converts
     only the part it reads)."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).movedim(-1, -3)
+    return torch.from_numpy(np.require(images, requirements=["C", "W"])).to(device).movedim(-1, -3)
 
 
 def predicted_ltwh(boxes: torch.Tensor, height: int, width: int) -> np.ndarray:
