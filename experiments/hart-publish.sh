@@ -5,8 +5,11 @@
 # test digits), as a half-precision copy (weights and card, no training state) under
 # checkpoints/hart/mnist-multi-same/<Name>/last, the files experiments/hart-mnist.yaml reads. The
 # card records the choice (`selected`) and its test-set scores (500 sequences of 60 frames).
+#   TRACKBENCH_MNIST=/path/to/mnist experiments/hart-publish.sh [NAME ...]   (default: all four)
 set -euo pipefail
-for name in HART App-Att Spatial-Att RATM; do
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(HART App-Att Spatial-Att RATM)
+for name in "${names[@]}"; do
   run=runs/hart/mnist-multi-same/$name
   target=checkpoints/hart/mnist-multi-same/$name/last
   best=$(python - "$run" <<'PY'
