@@ -233,13 +233,20 @@ def _reproducible() -> list[str]:
 
 
 def tables_for(results: pd.DataFrame) -> list[PaperTable]:
-    """The paper tables about ``results`` (a long frame with dataset, split, method, ablation):
-    same dataset and split, and a row naming one of its method:ablation pairs."""
-    ran = set(zip(results["dataset"], results["split"], results["method"], results["ablation"]))
+    """The paper tables about ``results`` (a long frame with dataset, split, method, ablation and
+    optionally axes): a cell of theirs and of ours on the same dataset, split, method:ablation and
+    experiment-axis values."""
+    axes = results["axes"] if "axes" in results else pd.Series("", index=results.index)
+    keys = (results["dataset"], results["split"], results["method"], results["ablation"], axes)
+    ran = set(zip(*keys))
     return [
         table
         for table in paper_tables().values()
-        if any((row.dataset, table.split, row.method, row.ablation) in ran for row in table.rows)
+        if any(
+            (row.dataset, table.split, row.method, row.ablation, column.axes) in ran
+            for row in table.rows
+            for column in table.columns
+        )
     ]
 
 

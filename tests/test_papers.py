@@ -256,6 +256,14 @@ def test_tables_for_results_pick_the_tables_about_them():
     full = frame([("sprites-mot", "eval", "tba", "TBA")])
     assert {t.id for t in tables_for(full)} == {"tba-t1", "tba-readme-sprites"}
     assert tables_for(frame([("mot17", "train", "tba", "TBA")])) == []
+    # a table whose columns report experiment-axis values needs a cell of ours at one of them
+    gan = pd.DataFrame(
+        [("mnist-multi-same", "test", "rectracker-id", "multi", "")],
+        columns=["dataset", "split", "method", "ablation", "axes"],
+    )
+    assert tables_for(gan) == []
+    gan["axes"] = "length=40"
+    assert {t.id for t in tables_for(gan)} == {"gan-t1", "gan-t2"}
 
 
 def test_rows_on_other_datasets_and_values_with_their_spread(tmp_path):
