@@ -56,7 +56,7 @@ def test_the_tracking_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
     )
     tracking = [point["tracking"] for point in result.curve]
     assert [point["iteration"] for point in result.curve] == list(range(10, 90, 10))
-    assert np.mean(tracking[-4:]) < 0.8 * tracking[0], tracking  # about 0.72 x
+    assert np.mean(tracking[-4:]) < 0.8 * tracking[0], tracking  # about 0.67 x
     assert [point["iteration"] for point in result.validation] == [40, 80]
     assert all(0 < point["IoU"] <= 1 for point in result.validation)
     card = read_card(tmp_path / "last")
