@@ -16,7 +16,8 @@ resize) and four times the pixels, 374×1242. The trackers:
 Weights are untrained (seeded): throughput does not depend on them. Inputs are synthetic: random
 uint8 frames held in memory (a pool of ``POOL`` per size, shared by the samples) and a 40×30 box
 near the centre, shifted a little per sample. Online, the first ``ONLINE_SAMPLES`` (at most 4) are
-followed one after another; their boxes must agree with the batched ones within ``TOLERANCE_PX``.
+followed one after another; their boxes must agree with the batched ones within the harness's
+``AGREEMENT_PX``.
 
 Settings from the environment (defaults keep the plain test run short): ``TRACKBENCH_BENCH_DEVICE``
 (cpu), ``TRACKBENCH_BENCH_FRAMES`` (frames per sample, 6), ``TRACKBENCH_BENCH_BATCH`` (samples of
@@ -45,6 +46,7 @@ import torch
 
 from harness.data import BoxTable, Sequence, SingleObjectSample
 from harness.protocol import SingleObjectTracker
+from harness.tasks.single_object import AGREEMENT_PX
 from harness.timing import cpu_name, timed_batched_follow, timed_follow
 from trackers.gan.config import GanConfig
 from trackers.gan.models import build_model
@@ -59,7 +61,6 @@ WARMUP = 5  # online calls left out of the statistics (timed_follow's warm-up)
 ROUNDS, WARMUP_ROUNDS = 3, 1
 POOL = 8  # distinct random frames per image size
 BOX_SIZE = (40, 30)  # width, height
-TOLERANCE_PX = 0.05  # batched vs online boxes
 
 
 @dataclass(frozen=True)
@@ -211,4 +212,4 @@ def test_batched(benchmark, case):
     online, _ = timed_follow(tracker, samples[:ONLINE_SAMPLES], warmup_frames=0, device=DEVICE)
     gap = float(np.abs(boxes[: len(online)] - online).max())
     benchmark.extra_info["online_gap_px"] = gap
-    assert gap <= TOLERANCE_PX, f"batched boxes differ from online ones by {gap:.4f} px"
+    assert gap <= AGREEMENT_PX, f"batched boxes differ from online ones by {gap:.4f} px"

@@ -61,15 +61,9 @@ class HartConfig:
 
     @property
     def feature_size(self) -> tuple[int, int]:
-        """(h_v, w_v), V1's output size: a quarter of the glimpse's."""
-        return (
-            (self.glimpse[0] // 4, self.glimpse[1] // 4)
-            if self.backbone == "alexnet"
-            else (
-                self.glimpse[0] // 2,
-                self.glimpse[1] // 2,
-            )
-        )
+        """(h_v, w_v), V1's output size: the glimpse's over its two pools (alexnet) or one."""
+        factor = 4 if self.backbone == "alexnet" else 2
+        return self.glimpse[0] // factor, self.glimpse[1] // factor
 
     @property
     def v1_channels(self) -> int:

@@ -182,10 +182,8 @@ class Hart(nn.Module):
         k, hidden = config.features, config.hidden
         cells = config.feature_size[0] * config.feature_size[1]
         self.v1 = V1(config)
-        if config.variant == "RATM":
-            self.v1.requires_grad_(
-                False
-            )  # RATM's feature extractor is fixed (see losses.ratm_loss)
+        if config.variant == "RATM":  # its feature extractor is fixed (losses.ratm_loss)
+            self.v1.requires_grad_(False)
         if config.appearance:
             self.appearance = Appearance(config)
             self.mask_fc = nn.Linear(cells, config.mask_features)
@@ -282,8 +280,6 @@ def load_alexnet_weights(model: Hart, path: str | Path) -> None:
             if key not in state:
                 raise ConfigError(f"{path}: no {key!r} (a torchvision AlexNet state_dict has it)")
             value = state[key]
-            if part == "weight" and ours == "conv1" and value.shape[1] != target.shape[1]:
-                value = value.mean(1, keepdim=True).expand(-1, target.shape[1], -1, -1)
             if tuple(value.shape) != tuple(target.shape):
                 raise ConfigError(
                     f"{path}: {key} has shape {tuple(value.shape)}, {ours} needs "

@@ -56,7 +56,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Ha
     """The network of checkpoint ``path``, built from its card, and the checkpoint."""
     weights, checkpoint = load_checkpoint(path, device, LABEL)
     model = Hart(config_from_dict(checkpoint.card["config"]["model"]))
-    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    model.load_state_dict(weights)  # casts published half-precision weights back
     return model.to(device), checkpoint
 
 

@@ -30,7 +30,6 @@ from harness.data import SingleObjectSample
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
 from harness.metrics.single import frame_ious, mask_ious, time_iou
-from harness.protocol import sample_images
 from harness.training import Recipe, StepContext, TrainResult, numpy_rng, numpy_rng_state, train
 from trackers.hart.attention import ltwh_to_unit
 from trackers.hart.config import PAPER_VS_CODE, HartConfig
@@ -91,18 +90,18 @@ class Batch(NamedTuple):
     boxes: Tensor
 
 
-class CurriculumMnistStream:
-    """Fresh Gan-MNIST sequences (``GanMnistGenerator.scene``) of the curriculum's length."""
+class CurriculumStream:
+    """A seeded stream of batches of the curriculum's length; its position (the generator and
+    the iteration, which sets the length) can be saved (``harness.training.Stream``)."""
 
-    def __init__(self, adapter: Any, curriculum: Curriculum, seed: int):
-        self.generator, self.curriculum = adapter.generator("train"), curriculum
+    def __init__(self, curriculum: Curriculum, seed: int):
+        self.curriculum = curriculum
         self.rng, self.iteration = np.random.default_rng(seed), 0
 
-    def next_batch(self) -> Batch:
-        length = self.curriculum.length(self.iteration)
+    def next_length(self) -> int:
+        """The length of the next batch's sequences, counting the batch."""
         self.iteration += 1
-        scene = self.generator.scene(self.rng, self.curriculum.batch, length)
-        return to_batch(scene.frames, scene.boxes)
+        return self.curriculum.length(self.iteration - 1)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": numpy_rng_state(self.rng), "iteration": self.iteration}
@@ -111,9 +110,22 @@ class CurriculumMnistStream:
         self.rng, self.iteration = numpy_rng(state["rng"]), int(state["iteration"])
 
 
-class WindowStream:
-    """Random windows of the curriculum's length from ``samples`` (shorter samples are taken
-    whole and padded by their last frame, boxes NaN there), frames resized to ``frame_size``."""
+class CurriculumMnistStream(CurriculumStream):
+    """Fresh Gan-MNIST sequences (``GanMnistGenerator.scene``)."""
+
+    def __init__(self, adapter: Any, curriculum: Curriculum, seed: int):
+        super().__init__(curriculum, seed)
+        self.generator = adapter.generator("train")
+
+    def next_batch(self) -> Batch:
+        length = self.next_length()
+        scene = self.generator.scene(self.rng, self.curriculum.batch, length)
+        return to_batch(scene.frames, scene.boxes)
+
+
+class WindowStream(CurriculumStream):
+    """Random windows of ``samples`` (shorter samples are taken whole and padded by their last
+    frame, boxes NaN there), frames resized to ``frame_size``."""
 
     def __init__(
         self,
@@ -122,31 +134,23 @@ class WindowStream:
         frame_size: tuple[int, int],
         seed: int,
     ):
-        self.samples, self.curriculum, self.frame_size = samples, curriculum, frame_size
-        self.rng, self.iteration = np.random.default_rng(seed), 0
+        super().__init__(curriculum, seed)
+        self.samples, self.frame_size = samples, frame_size
 
     def next_batch(self) -> Batch:
-        length = self.curriculum.length(self.iteration)
-        self.iteration += 1
+        length = self.next_length()
         frames, boxes = [], []
         for index in self.rng.integers(len(self.samples), size=self.curriculum.batch):
             sample = self.samples[index]
             start = int(self.rng.integers(max(len(sample.frames) - length, 0) + 1))
             chosen = np.arange(start, start + length).clip(max=len(sample.frames) - 1)
-            images = sample_images(sample)
-            window = torch.stack([resized(images[i], self.frame_size) for i in chosen])
-            height, width = images[0].shape[:2]
+            images = [sample.sequence.frame(int(sample.frames[i])) for i in chosen]
+            frames.append(torch.stack([resized(image, self.frame_size) for image in images]))
             box = sample.boxes[chosen].astype(np.float32)
             box[chosen != np.arange(start, start + length)] = np.nan
-            frames.append(window)
+            height, width = images[0].shape[:2]
             boxes.append(ltwh_to_unit(torch.from_numpy(box), height, width))
         return Batch(torch.stack(frames), torch.stack(boxes))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"rng": numpy_rng_state(self.rng), "iteration": self.iteration}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng, self.iteration = numpy_rng(state["rng"]), int(state["iteration"])
 
 
 def resized(image: np.ndarray, size: tuple[int, int]) -> Tensor:
