@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Publishes the Gan et al. models trained by experiments/gan-train.sh: a half-precision copy of
-# each runs/gan-train/<set>/<Model>/last (weights and card, without the training state) as
-# checkpoints/gan/<set>/<Model>/last, the files experiments/gan-2015.yaml reads.
+# Publishes the Gan et al. models trained by experiments/gan-train.sh: a half-precision copy of each
+# run's best-validated checkpoint ($TRACKBENCH_RUNS/gan-train/<set>/<Model>/best, weights and card;
+# the card's `selected` says which iteration and how far the run went) as
+# checkpoints/gan/<set>/<Model>/last, the files experiments/gan-2015.yaml reads, scored on the
+# test split at length 20 (the card's `metrics`).
+#   TRACKBENCH_MNIST=/path/to/mnist experiments/gan-publish.sh [SET ...]
 set -euo pipefail
-for set in mnist-single-same mnist-multi-same; do
-  for model in ConvTracker RecTracker-ID RecTracker-Att-1 RecTracker-Att-3; do
-    trackbench publish "runs/gan-train/$set/$model/last" "checkpoints/gan/$set/$model/last" \
-      --dtype float16
+sets=("$@")
+[ ${#sets[@]} -gt 0 ] || sets=(mnist-single-same mnist-multi-same)
+runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/gan-train
+for set in "${sets[@]}"; do
+  for run in "$runs/$set"/*/; do
+    model=$(basename "$run")
+    target=checkpoints/gan/$set/$model/last
+    trackbench publish "$run" "$target" --best --dtype float16
+    trackbench card "${model,,}" "$target" --evaluate > /dev/null
   done
 done

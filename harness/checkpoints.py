@@ -168,14 +168,25 @@ PUBLISHED_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def publish_checkpoint(
-    source: str | Path, target: str | Path, dtype: str | None = None
+    source: str | Path, target: str | Path, dtype: str | None = None, best: bool = False
 ) -> dict[str, Any]:
     """Copy checkpoint ``source`` to ``target`` (weights and card, not the training state), its
     floating tensors stored as ``dtype`` when given (e.g. "float16", to halve a published file;
     ``load_state_dict`` casts them back into the model's own dtype). The card records
-    ``stored_dtype`` and the sha256 of the weights it was made from; returns it."""
+    ``stored_dtype`` and the sha256 of the weights it was made from; returns it.
+
+    ``best``: ``source`` is a training run's folder and its best-validated checkpoint
+    (``<source>/best``, ``harness.training``) is published; the card's ``selected`` adds how far
+    the run went (``trained``) and every validation point it made."""
     if dtype is not None and dtype not in PUBLISHED_DTYPES:
         raise ConfigError(f"dtype must be one of {list(PUBLISHED_DTYPES)}, not {dtype!r}")
+    selected = None
+    if best:
+        run = read_card(Path(source) / "last", "training run")
+        if not (Path(source) / "best.json").is_file():
+            raise ConfigError(f"{source}: the run has no best checkpoint (validation was off)")
+        source = Path(source) / "best"
+        selected = {"trained": run["iterations"], "validation": run.get("validation", [])}
     weights, checkpoint = load_checkpoint(source)
     if dtype is not None:
         cast = getattr(torch, dtype)
@@ -186,6 +197,8 @@ def publish_checkpoint(
     kinds = {str(t.dtype).removeprefix("torch.") for t in weights.values() if t.is_floating_point()}
     card = {**checkpoint.card, "stored_dtype": ", ".join(sorted(kinds))}
     card["published_from"] = {"sha256": checkpoint.sha256}
+    if selected is not None:
+        card["selected"] = {**card["selected"], **selected}
     save_checkpoint(target, weights, card)
     return card
 

@@ -494,12 +494,20 @@ def publish(
         str | None,
         typer.Option(help="Store the floating weights as float16, bfloat16 or float32."),
     ] = None,
+    best: Annotated[
+        bool,
+        typer.Option(
+            "--best",
+            help="CHECKPOINT is a training run's --out folder: publish its best-validated"
+            " checkpoint, the card saying which and how far the run went.",
+        ),
+    ] = False,
 ) -> None:
     """Copy a trained checkpoint's weights and card (not its training state) for publishing;
     print the card's stored dtype and size."""
     from harness.checkpoints import checkpoint_files, publish_checkpoint
 
-    card = publish_checkpoint(checkpoint, target, dtype)
+    card = publish_checkpoint(checkpoint, target, dtype, best)
     size = checkpoint_files(target)[0].stat().st_size
     typer.echo(
         json.dumps({"target": str(target), "stored_dtype": card["stored_dtype"], "bytes": size})

@@ -12,6 +12,9 @@ compile its model. ``train`` does the rest:
   ``last.pt`` + ``last.json`` (``harness.checkpoints``; beside them ``curve.json`` and
   ``validation.json``) and ``last.train.pt``, the training state (optimizer, the step's noise
   generator and carried tensors, the stream's state);
+- ``<out>/best``: weights and card of the validation point that is best so far by the recipe's
+  ``selection`` metric, the card's ``selected`` saying which (``publish_checkpoint(best=True)``
+  publishes it);
 - ``resume=True`` continues from them and gives the same weights and curve, bit for bit on CPU, as
   an uninterrupted run; ``max_minutes`` stops early, checkpointed, at the first curve point after
   that much wall-clock time, so a run can be trained in time slices;
@@ -47,6 +50,8 @@ from harness.timing import cpu_name
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 """``compile`` modes: None = eager, else a ``torch.compile`` mode."""
 CHECKPOINT_NAME = "last"
+BEST_NAME = "best"
+"""``<out>/best``: weights and card of the best validation point so far (``Recipe.selection``)."""
 TRAIN_STATE_SUFFIX = ".train.pt"
 
 
@@ -82,11 +87,13 @@ class Recipe:
     resume refuses a checkpoint made with another) and ``data`` (what the stream is).
     ``frames_per_iteration``: the frames one batch holds (the segments' frames/s).
     ``clip_grad_norm``: the maximum gradient norm, None = no clipping.
+    ``selection``: the validation metric that picks ``<out>/best`` and "max" or "min".
     """
 
     card: dict[str, Any]
     frames_per_iteration: int
     clip_grad_norm: float | None = None
+    selection: tuple[str, str] = ("IoU", "max")
 
     def build_model(self) -> nn.Module:
         """The initial model (torch's global RNG is seeded with the run's seed around the call)."""
@@ -172,13 +179,19 @@ def train(
     _check_schedule(iterations, checkpoint_every, log_every, validate_every)
     out, device = Path(out), torch.device(device)
     run = _Run.resume(recipe, out, device) if resume else None
+    if run is not None and run.iteration > iterations:
+        raise ConfigError(
+            f"the checkpoint holds {run.iteration} iterations, more than the {iterations} asked;"
+            " ask for at least as many",
+            out / CHECKPOINT_NAME,
+        )
     if run is None:
         run = _Run.start(recipe, seed, device)
     model, optimizer = recipe.compile(run.model, compile), run.optimizer
     segment = _Segment(run.iteration, device, compile, amp, recipe.frames_per_iteration)
     deadline = None if max_minutes is None else time.perf_counter() + 60 * max_minutes
     window: list[dict[str, float]] = []
-    current = None
+    current = best = None
     model.train()
     while run.iteration < iterations:
         batch = run.stream.next_batch()
@@ -204,9 +217,11 @@ def train(
                 metrics = _validate(recipe, model)
             if metrics is not None:
                 run.validation.append({"iteration": run.iteration, **metrics})
-        if run.iteration % checkpoint_every == 0 or last:
+                best = _selected(recipe.selection, run.validation)
+        if run.iteration % checkpoint_every == 0 or last or best is not None:
             current = segment.summary(run.iteration)
-            run.save(recipe, out, [*run.hardware, current])
+            run.save(recipe, out, [*run.hardware, current], best)
+            best = None
         if last:
             break
     speed = current or run.hardware[-1]
@@ -219,6 +234,66 @@ def train(
         frames_per_s=speed["frames_per_s"],
         checkpoint=out / CHECKPOINT_NAME,
     )
+
+
+class RootEpsRMSprop(torch.optim.Optimizer):
+    """RMSprop with ε inside the square root, as Keras/Theano and TensorFlow 1 wrote it:
+
+        a ← ρ a + (1 − ρ) g²,   m ← μ m + g / √(a + ε),   p ← p − lr · m
+
+    (μ = ``momentum``, m = 0 at first; TensorFlow folds lr into m, the same for a constant lr).
+    ``initial_square`` is a's start: 0 in Keras and Theano code, 1 in TensorFlow 1's
+    ``RMSPropOptimizer``. ``torch.optim.RMSprop``
+    divides by √a + ε and starts a at 0, so its first steps are full normalised steps where
+    these take lr · g / √(ε + …).
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        lr: float,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        momentum: float = 0.0,
+        initial_square: float = 0.0,
+    ):
+        if lr <= 0 or not 0 <= rho < 1 or eps < 0 or momentum < 0 or initial_square < 0:
+            raise ConfigError(
+                f"RootEpsRMSprop needs lr > 0, 0 <= rho < 1, eps, momentum and initial_square"
+                f" >= 0; got {lr}, {rho}, {eps}, {momentum}, {initial_square}"
+            )
+        defaults = {
+            "lr": lr,
+            "rho": rho,
+            "eps": eps,
+            "momentum": momentum,
+            "initial_square": initial_square,
+        }
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            rho, eps, momentum = group["rho"], group["eps"], group["momentum"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                state = self.state[param]
+                if not state:
+                    state["square_avg"] = torch.full_like(param, group["initial_square"])
+                    if momentum:
+                        state["momentum_buffer"] = torch.zeros_like(param)
+                square = state["square_avg"]
+                square.mul_(rho).addcmul_(param.grad, param.grad, value=1 - rho)
+                update = param.grad / (square + eps).sqrt_()
+                if momentum:
+                    update = state["momentum_buffer"].mul_(momentum).add_(update, alpha=1.0)
+                param.sub_(update, alpha=group["lr"])
+        return loss
 
 
 def compile_forward(module: nn.Module, mode: str | None) -> nn.Module:
@@ -268,6 +343,28 @@ def _check_schedule(
         )
     if validate_every is not None and validate_every < 1:
         raise ConfigError(f"validate_every must be >= 1 (or off), not {validate_every}")
+
+
+def _selected(
+    selection: tuple[str, str], validation: list[dict[str, float]]
+) -> dict[str, Any] | None:
+    """The ``selected`` record of the newest validation point when it is the best so far by
+    ``selection`` (ties go to the earlier point), else None."""
+    metric, mode = selection
+    if mode not in ("max", "min"):
+        raise ConfigError(f"selection mode must be 'max' or 'min', not {mode!r}")
+    values = [point[metric] for point in validation if metric in point]
+    newest = validation[-1].get(metric)
+    if newest is None or not np.isfinite(newest):
+        return None
+    best = max(values[:-1], default=-np.inf) if mode == "max" else -min(values[:-1], default=np.inf)
+    if (newest if mode == "max" else -newest) <= best:
+        return None
+    return {
+        "by": f"{mode} validation {metric}",
+        "iteration": validation[-1]["iteration"],
+        metric: newest,
+    }
 
 
 def _autocast(device: torch.device, amp: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -380,9 +477,15 @@ class _Run:
         card = checkpoint.card
         wanted = (recipe.card["method"], json.loads(json.dumps(recipe.card["config"])))
         if (card.get("method"), card.get("config")) != wanted:
+            differ = sorted(
+                key
+                for key in {*wanted[1], *(card.get("config") or {})}
+                if wanted[1].get(key) != (card.get("config") or {}).get(key)
+            )
             raise ConfigError(
-                f"the checkpoint in {out} was trained with another configuration "
-                f"({card.get('method')} {card.get('variant')}); use a new --out"
+                f"the checkpoint in {out} is of {card.get('method')} {card.get('variant')}, not"
+                f" {recipe.card['method']} {recipe.card.get('variant')} (config keys differing:"
+                f" {differ}); use a new --out"
             )
         saved = load_tensors(state_file)  # on the CPU: generator and stream states stay there
         if saved["iteration"] != card["iterations"]:
@@ -412,9 +515,15 @@ class _Run:
             hardware=card.get("hardware") or _legacy_hardware(card),
         )
 
-    def save(self, recipe: Recipe, out: Path, hardware: list[dict[str, Any]]) -> None:
+    def save(
+        self,
+        recipe: Recipe,
+        out: Path,
+        hardware: list[dict[str, Any]],
+        selected: dict[str, Any] | None = None,
+    ) -> None:
         """The training state first, then the weights, then the card: a card names a complete
-        run."""
+        run; with ``selected``, the weights and card as ``<out>/best`` too."""
         path = out / CHECKPOINT_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
@@ -435,6 +544,10 @@ class _Run:
             "hardware": hardware,
         }
         save_checkpoint(path, self.model.state_dict(), card)
+        if selected is not None:
+            save_checkpoint(
+                out / BEST_NAME, self.model.state_dict(), {**card, "selected": selected}
+            )
         write_json(out / "curve.json", self.curve, indent=1)
         if self.validation:
             write_json(out / "validation.json", self.validation, indent=1)

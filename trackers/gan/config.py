@@ -10,11 +10,19 @@ field offers the code's choice and ``code_choices`` switches all of them at once
 - attention stride (eq. 7): the paper exp(r)·K; the code exp(r)·(K − 1)/(N − 1), and it divides
   each 1-D Gaussian by its sum over the frame (DRAW's filterbank) where the paper weights pixels
   by the Gaussians themselves (peak = amplitude);
+- attention centre: the paper the box centre; the code swaps its rows and columns, so the mask
+  sits at the centre's mirror image in the frame's diagonal (``attention_mask``);
 - loss: the paper the last frame (eq. 8) plus the auxiliary cost of eq. 9; the code the squared
   error of every frame / batch / sequence length.
 
 The initial attention parameters (log σ, log stride, log amplitude) = (10, 1, 0) are the code's;
-the paper does not give them.
+the paper does not give them. They weight only the first frame, whose box is given: σ = e¹⁰·K/2 is
+a flat window there (a gain of 1/K² per pixel with the code's normalised filters). From the second
+frame on the parameters are the attention head's output, W_a h + b_a with b_a = 0, so a fresh
+model's σ is about K/2.
+
+The paper's numbers came from the code, so the registry's default variant is "code"
+(``code_choices``) and "paper" is the named option.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ ATTENTION_GRIDS = {
 
 LOSSES = ("paper", "code")
 STRIDE_SCALES = ("paper", "code")
+ATTENTION_CENTRES = ("box", "code")
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class GanConfig:
     zero_tail: bool = True  # box head weights start at zero (the code's --zero_tail_fc)
     stride_scale: str = "paper"  # eq. 7 stride exp(r)·K ("paper") or exp(r)·(K−1)/(N−1)
     normalise_filters: bool = False  # the code's 1-D Gaussians summing to 1 over the frame
+    attention_centre: str = "box"  # the mask's centre: the box's ("box"), or the code's (swapped)
     initial_attention: tuple[float, float, float] = (10.0, 1.0, 0.0)
     loss: str = "paper"  # "paper": eqs 8 + 9; "code": every frame
     given_frames: int = 1  # k: frames whose ground truth the tracker is given
@@ -62,6 +72,7 @@ class GanConfig:
             ("model", self.model, list(ATTENTION_GRIDS)),
             ("loss", self.loss, list(LOSSES)),
             ("stride_scale", self.stride_scale, list(STRIDE_SCALES)),
+            ("attention_centre", self.attention_centre, list(ATTENTION_CENTRES)),
         ):
             if value not in known:
                 raise ConfigError(
@@ -89,6 +100,7 @@ class GanConfig:
         changes: dict[str, Any] = {
             "stride_scale": "code",
             "normalise_filters": True,
+            "attention_centre": "code",
             "loss": "code",
         }
         if self.model == "ConvTracker":

@@ -48,6 +48,7 @@ def attention_mask(
     frame_size: int = 100,
     stride_scale: str = "paper",
     normalise_filters: bool = False,
+    centre: str = "box",
 ) -> Tensor:
     """The N x N Gaussian weighting mask G of eq. 7, (B, K, K) for boxes (B, 4), params (B, 3).
 
@@ -55,11 +56,16 @@ def attention_mask(
     ((i, j) − (N − 1)/2)·δ with stride δ = exp(r)·K (the code: exp(r)·(K − 1)/(N − 1), 0 for
     N = 1), has standard deviation σ = exp(s)·K/2, and the mask is exp(a) times their sum. With
     ``normalise_filters`` (the code) each 1-D Gaussian is divided by its sum over the frame.
+    ``centre`` "box": the box centre in the labels' scale, (z + 1)·K/2; "code": as the released
+    code computes it, (z + 1)·(K − 1)/2 with rows and columns swapped (the mask sits at the box
+    centre's mirror image in the frame's diagonal).
     """
     log_sigma, log_stride, log_amplitude = params.unbind(-1)
-    pixels = (box + 1) * (frame_size / 2)
+    pixels = (box + 1) * ((frame_size - (centre == "code")) / 2)
     centre_y = (pixels[:, 0] + pixels[:, 2]) / 2
     centre_x = (pixels[:, 1] + pixels[:, 3]) / 2
+    if centre == "code":
+        centre_y, centre_x = centre_x, centre_y
     if stride_scale == "paper":
         scale = frame_size
     else:
@@ -122,6 +128,45 @@ def _dense(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
     if bias:
         nn.init.zeros_(layer.bias)
     return layer
+
+
+class GRU(nn.Module):
+    """The GRU of eq. 3 (Cho et al. 2014), as the released code computes it, on input
+    [features ‖ box]:
+
+        z = σ(W_z x + U_z h + b_z),  r = σ(W_r x + U_r h + b_r),
+        h̃ = tanh(W x + U (r ⊙ h) + b),  h' = (1 − z) ⊙ h + z ⊙ h̃.
+
+    The features' part of the input projection is ``project``-ed apart, so a sequence's frames
+    go through it in one product. Input weights Glorot-uniform and recurrent weights orthogonal,
+    per gate; biases zero.
+    """
+
+    def __init__(self, features: int, hidden: int):
+        super().__init__()
+        self.features, self.hidden = features, hidden
+        self.weight_ih = nn.Parameter(torch.empty(3 * hidden, features + 4))  # gates z, r, h̃
+        self.weight_hh = nn.Parameter(torch.empty(3 * hidden, hidden))
+        self.bias = nn.Parameter(torch.zeros(3 * hidden))
+        for weights in self.weight_ih.data.chunk(3):
+            nn.init.xavier_uniform_(weights)
+        for weights in self.weight_hh.data.chunk(3):
+            nn.init.orthogonal_(weights)
+
+    def project(self, features: Tensor) -> Tensor:
+        """W_· φ + b_· of the three gates, (..., 3H), for features (..., F)."""
+        return F.linear(features, self.weight_ih[:, : self.features], self.bias)
+
+    def forward(self, projected: Tensor, box: Tensor, hidden: Tensor) -> Tensor:
+        """h' (N, H) of projected features (N, 3H), the previous box (N, 4) and h (N, H)."""
+        inputs = projected + F.linear(box, self.weight_ih[:, self.features :])
+        size = self.hidden
+        gates = torch.sigmoid(inputs[:, : 2 * size] + F.linear(hidden, self.weight_hh[: 2 * size]))
+        update, reset = gates.chunk(2, 1)
+        candidate = torch.tanh(
+            inputs[:, 2 * size :] + F.linear(reset * hidden, self.weight_hh[2 * size :])
+        )
+        return hidden + update * (candidate - hidden)
 
 
 class ConvState(NamedTuple):
@@ -210,11 +255,10 @@ class RecTracker(nn.Module):
     h_t = GRU(h_{t−1}, [φ(x_t) ‖ z̃_{t−1}]) (eq. 3), z̃_t = tanh(W h_t + b) (eqs 4–5) with W
     zero-initialised; z̃_0 = the first frame's ground truth, h_0 = 0. RecTracker-ID uses the
     identity m (eq. 6); RecTracker-Att-N multiplies the whole frame by the mask of eq. 7 whose
-    parameters (s, r, a) = W_a h_{t−1} + b_a (at t = 1 ``config.initial_attention``). GRU input
-    weights are Glorot-uniform, recurrent weights orthogonal (per gate), biases zero.
+    parameters (s, r, a) = W_a h_{t−1} + b_a (at t = 1 ``config.initial_attention``).
 
-    The mask is centred on the box's own centre in the labels' pixel scale (K/2 per unit); the
-    released code swaps rows and columns there and scales by (K − 1)/2.
+    The mask is centred on the box's centre (``attention_centre`` "box"), or where the released
+    code centres it ("code": rows and columns swapped, ``attention_mask``).
     """
 
     def __init__(self, config: GanConfig):
@@ -222,13 +266,7 @@ class RecTracker(nn.Module):
         self.config = config
         self.grid = config.attention_grid
         self.encoder = FrameEncoder(1, config)
-        self.gru = nn.GRUCell(self.encoder.out_features + 4, config.hidden)
-        for weights in self.gru.weight_ih.chunk(3):
-            nn.init.xavier_uniform_(weights)
-        for weights in self.gru.weight_hh.chunk(3):
-            nn.init.orthogonal_(weights)
-        nn.init.zeros_(self.gru.bias_ih)
-        nn.init.zeros_(self.gru.bias_hh)
+        self.gru = GRU(self.encoder.out_features, config.hidden)
         self.box_head = _box_head(config.hidden, config.zero_tail)
         self.attention_head = _dense(config.hidden, 3) if self.grid else None
 
@@ -251,11 +289,12 @@ class RecTracker(nn.Module):
             config.frame_size,
             config.stride_scale,
             config.normalise_filters,
+            config.attention_centre,
         )
 
-    def _advance(self, features: Tensor, state: RecState) -> tuple[Tensor, RecState]:
-        """One GRU step on frame features (N, F): the box (N, 4) and the next state."""
-        hidden = self.gru(torch.cat([features, state.box], 1), state.hidden)
+    def _advance(self, projected: Tensor, state: RecState) -> tuple[Tensor, RecState]:
+        """One GRU step on projected frame features (N, 3H): the box (N, 4) and the next state."""
+        hidden = self.gru(projected, state.box, state.hidden)
         box = torch.tanh(self.box_head(hidden))
         attention = self.attention_head(hidden) if self.grid else None
         return box, RecState(hidden, box, attention)
@@ -264,11 +303,11 @@ class RecTracker(nn.Module):
         """Box (N, 4) of frame (N, 1, K, K) and the updated state."""
         if self.grid:
             frame = frame * self.mask(state)[:, None]
-        return self._advance(self.encoder(frame), state)
+        return self._advance(self.gru.project(self.encoder(frame)), state)
 
     def forward(self, frames: Tensor, first_box: Tensor) -> Tensor:
-        """Boxes (N, T, 4) of frames (N, T, 1, K, K); without attention the conv runs on all
-        frames at once."""
+        """Boxes (N, T, 4) of frames (N, T, 1, K, K); without attention the conv and the GRU's
+        input projection run on all frames at once."""
         state = self.initial_state(first_box)
         predicted = []
         if self.grid:
@@ -276,9 +315,10 @@ class RecTracker(nn.Module):
                 box, state = self.step(frames[:, t], state)
                 predicted.append(box)
         else:
-            features = self.encoder(frames.flatten(0, 1)).unflatten(0, frames.shape[:2])
+            features = self.encoder(frames.flatten(0, 1))
+            projected = self.gru.project(features).unflatten(0, frames.shape[:2])
             for t in range(frames.shape[1]):
-                box, state = self._advance(features[:, t], state)
+                box, state = self._advance(projected[:, t], state)
                 predicted.append(box)
         return torch.stack(predicted, 1)
 

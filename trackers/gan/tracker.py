@@ -40,9 +40,9 @@ SMOKE = {"conv_filters": 2, "hidden": 8, "zero_tail": False}
 seed and the weights."""
 
 
-def method_config(model: str, variant: str = "paper", smoke: bool = False) -> GanConfig:
-    """The network of registry keys ``model``, ``variant`` (paper, or every choice of the
-    released code: ``GanConfig.code_choices``) and ``smoke``."""
+def method_config(model: str, variant: str = "code", smoke: bool = False) -> GanConfig:
+    """The network of registry keys ``model``, ``variant`` (every choice of the released code,
+    ``GanConfig.code_choices``, or the paper's text) and ``smoke``."""
     if variant not in VARIANTS:
         raise ConfigError(f"variant must be one of {list(VARIANTS)}, not {variant!r}")
     config = GanConfig(model=model)
@@ -91,7 +91,7 @@ def predicted_ltwh(corners: torch.Tensor, frame_size: int) -> np.ndarray:
 class GanTracker(CheckpointedTracker, SingleObjectTracker):
     """ConvTracker, RecTracker-ID or RecTracker-Att-N (``model``) with the registry's keys.
 
-    ``dataset``: what it is (or was) trained on; ``variant``: "paper" or "code"
+    ``dataset``: what it is (or was) trained on; ``variant``: "code" or "paper"
     (``method_config``); ``checkpoint`` None runs an untrained model initialised from ``seed``
     (smoke tests only), otherwise its weights, whose card must describe the same network;
     ``batch``: the most samples ``track`` runs in one ``forward``.
@@ -104,7 +104,7 @@ class GanTracker(CheckpointedTracker, SingleObjectTracker):
         self,
         model: str = "RecTracker-ID",
         dataset: str = "mnist-single-same",
-        variant: str = "paper",
+        variant: str = "code",
         smoke: bool = False,
         checkpoint: str | None = None,
         seed: int = 0,

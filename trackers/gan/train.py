@@ -2,12 +2,17 @@
 
 Appendix B: RMSProp with minibatches of 32 examples; §4: 20-frame training sequences, generated
 on the fly (``GanMnist.stream``, MNIST train digits, the method's Single or Multi dataset). One
-iteration = one batch. The loss is ``tracking_loss`` of the config (paper: eqs 8 + 9; the code
-variant: every frame). The paper gives no RMSProp settings (it cites Graves 2013), so they are
-the released code's: RecTracker-ID lr 5e-4, ρ 0.9, ε 1e-6 (``recurrent_base.py``);
-RecTracker-Att lr 1e-3 (``recurrent_att.py``; ρ and ε taken as RecTracker-ID's); ConvTracker lr
-1e-3 with Keras's RMSprop defaults of the time (``conv_base.py``; ρ 0.9, ε 1e-6). No gradient
-clipping (the paper names none).
+iteration = one batch. The loss is ``tracking_loss`` of the config (the code's variant: every
+frame; the paper's: eqs 8 + 9). The paper gives no RMSProp settings (it cites Graves 2013), so
+they are the released code's: RecTracker-ID lr 5e-4, ρ 0.9, ε 1e-6 (``recurrent_base.py``);
+RecTracker-Att lr 1e-3, ρ 0.9, ε 1e-6 (``recurrent_att.py``); ConvTracker lr 1e-3 with Keras's
+RMSprop defaults of the time (``conv_base.py``; ρ 0.9, ε 1e-6). Its update divides by
+√(a + ε) with a starting at 0 (``harness.training.RootEpsRMSprop``, ``optimizer`` "root-eps");
+``optimizer`` "torch" takes ``torch.optim.RMSprop``'s √a + ε instead. No gradient clipping (the
+paper names none).
+
+The code's budgets (``CODE_ITERATIONS``) are epochs of 2,000 minibatches of 32: 50 for
+RecTracker-ID, 60 for RecTracker-Att, 37 for ConvTracker (which the code updates once per frame).
 
 Validation (``validate_every``): mean IoU of the box masks (§6, ``mask_ious``) over the frames
 after the first, on ``validation_frames`` frames' worth of sequences (of the card's ``length``) of
@@ -30,7 +35,7 @@ from harness.datasets import load_dataset
 from harness.datasets.gan_mnist import GanMnistStream, TrainingBatch
 from harness.errors import ConfigError
 from harness.metrics.single import mask_ious, mean_iou
-from harness.training import Recipe, StepContext, TrainResult, train
+from harness.training import Recipe, RootEpsRMSprop, StepContext, TrainResult, train
 from trackers.gan.config import GanConfig
 from trackers.gan.models import build_model, ltwh_to_corners, tracking_loss
 from trackers.gan.tracker import GanTracker, frames_to_tensor, load_model, model_card
@@ -41,15 +46,23 @@ OPTIMIZER = {  # model -> (lr, rho, eps) of RMSprop (see the module docstring)
     "RecTracker-Att-1": (1e-3, 0.9, 1e-6),
     "RecTracker-Att-3": (1e-3, 0.9, 1e-6),
 }
-TRAINING_FIELDS = ("batch", "length", "lr", "rho", "eps")
+CODE_ITERATIONS = {  # model -> minibatches of 32 the released code trains for (epochs × 2,000)
+    "ConvTracker": 37 * 2000,
+    "RecTracker-ID": 50 * 2000,
+    "RecTracker-Att-1": 60 * 2000,
+    "RecTracker-Att-3": 60 * 2000,
+}
+OPTIMIZERS = ("root-eps", "torch")
+TRAINING_FIELDS = ("batch", "length", "lr", "rho", "eps", "optimizer")
 VALIDATION_CACHE = "validation"
 """Folder under the checkpoint folder that caches the validation sequences."""
 
 
 def training_defaults(model: str) -> dict[str, Any]:
-    """Batch 32 (Appendix B), 20-frame sequences (§4) and the RMSprop settings of ``model``."""
+    """Batch 32 (Appendix B), 20-frame sequences (§4) and the code's RMSprop settings of
+    ``model``."""
     lr, rho, eps = OPTIMIZER[model]
-    return {"batch": 32, "length": 20, "lr": lr, "rho": rho, "eps": eps}
+    return {"batch": 32, "length": 20, "lr": lr, "rho": rho, "eps": eps, "optimizer": "root-eps"}
 
 
 def fit(
@@ -91,7 +104,7 @@ class GanRecipe(Recipe):
         self,
         config: GanConfig,
         dataset: str,
-        variant: str = "paper",
+        variant: str = "code",
         dataset_root: str | Path | None = None,
         dataset_params: dict[str, Any] | None = None,
         hyperparameters: dict[str, Any] | None = None,
@@ -107,6 +120,10 @@ class GanRecipe(Recipe):
             )
         self.config, self.variant, self.dataset_params = config, variant, dataset_params or {}
         self.training = {**training_defaults(config.model), **hyperparameters}
+        if self.training["optimizer"] not in OPTIMIZERS:
+            raise ConfigError(
+                f"optimizer must be one of {list(OPTIMIZERS)}, not {self.training['optimizer']!r}"
+            )
         self.adapter = load_dataset(dataset, dataset_root, **self.dataset_params)
         head = model_card(config, dataset, variant)
         data = {"dataset": dataset, "params": self.dataset_params, "stream": "GanMnist.stream"}
@@ -127,9 +144,13 @@ class GanRecipe(Recipe):
     def build_model(self) -> nn.Module:
         return build_model(self.config)
 
-    def build_optimizer(self, model: nn.Module) -> torch.optim.RMSprop:
+    def build_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         t = self.training
-        return torch.optim.RMSprop(model.parameters(), lr=t["lr"], alpha=t["rho"], eps=t["eps"])
+        if t["optimizer"] == "torch":
+            return torch.optim.RMSprop(
+                model.parameters(), lr=t["lr"], alpha=t["rho"], eps=t["eps"]
+            )
+        return RootEpsRMSprop(model.parameters(), lr=t["lr"], rho=t["rho"], eps=t["eps"])
 
     def stream(self, seed: int) -> GanMnistStream:
         return self.adapter.stream(self.training["batch"], self.training["length"], seed)
