@@ -483,9 +483,9 @@ class _Run:
                 if wanted[1].get(key) != (card.get("config") or {}).get(key)
             )
             raise ConfigError(
-                f"the checkpoint in {out} is of {card.get('method')} {card.get('variant')}, not"
-                f" {recipe.card['method']} {recipe.card.get('variant')} (config keys differing:"
-                f" {differ}); use a new --out"
+                f"the checkpoint in {out} was trained with another configuration:"
+                f" {card.get('method')} {card.get('variant')}, not {recipe.card['method']}"
+                f" {recipe.card.get('variant')} (keys differing: {differ}); use a new --out"
             )
         saved = load_tensors(state_file)  # on the CPU: generator and stream states stay there
         if saved["iteration"] != card["iterations"]:

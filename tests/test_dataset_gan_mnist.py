@@ -11,13 +11,20 @@ import pytest
 from test_single_object import run, write
 
 from harness.datasets import load_dataset
-from harness.datasets.gan_mnist import FRAME_SIZE, GanMnist, mnist2_shapes
+from harness.datasets.gan_mnist import (
+    FRAME_SIZE,
+    GENERATOR_PARAMS,
+    GanMnist,
+    GanMnistGenerator,
+    mnist2_shapes,
+)
 from harness.datasets.mnist_idx import HOW_TO_FIX, load_mnist
 from harness.datasets.synthetic import resize_bilinear
 from harness.errors import ConfigError
 from harness.store import COMBINED
 
-STILL = {"scale_change": 0.0, "clutter_fragments": 0}  # 28x28 patches, no clutter
+STILL = {"scale_change": 0.0, "clutter_fragments": 0, "draw_threshold": 0.0}
+"""28x28 patches, no clutter, every nonzero pixel drawn."""
 
 
 @pytest.fixture
@@ -40,8 +47,11 @@ def reference_tight_box(patch: np.ndarray) -> np.ndarray:
     return np.array([cols.min(), rows.min(), np.ptp(cols) + 1, np.ptp(rows) + 1])
 
 
-def test_motion_is_p_plus_k_v_with_velocity_noise_of_variance_v_prime(dataset):
-    made = scene(dataset(), count=200, length=20)
+@pytest.mark.parametrize("variance", [0.01, 0.1])  # the code's std 0.1 (default), the paper's v'
+def test_motion_is_p_plus_k_v_with_velocity_noise_of_variance_v_prime(dataset, variance):
+    assert dataset().params["velocity_noise_var"] == 0.01  # the card: the released code's noise
+    adapter = dataset(velocity_noise_var=variance)
+    made = scene(adapter, count=200, length=20)
     p, v = made.positions[..., 0, :], made.velocities[..., 0, :]
     before, after = p[:, :-1], p[:, 1:]
     predicted = before + 0.1 * v[:, :-1]
@@ -52,7 +62,7 @@ def test_motion_is_p_plus_k_v_with_velocity_noise_of_variance_v_prime(dataset):
     k = (step * v[:, :-1][free]).sum() / (v[:, :-1][free] ** 2).sum()
     assert k == pytest.approx(0.1, abs=1e-9)  # k recovered from consecutive positions
     change = (v[:, 1:] - v[:, :-1])[free]
-    assert change.var() == pytest.approx(0.1, rel=0.1) and abs(change.mean()) < 0.02
+    assert change.var() == pytest.approx(variance, rel=0.1) and abs(change.mean()) < 0.02
     sides = made.sides[..., 0]
     corners = np.floor(p[..., ::-1] * (FRAME_SIZE - sides[..., None]))
     np.testing.assert_array_equal(made.corners[..., 0, :], corners)
@@ -64,7 +74,7 @@ def test_bouncing_keeps_every_patch_and_box_inside_the_frame(dataset):
     predicted = p[:, :-1] + 0.1 * v[:, :-1]
     bounced = (predicted < 0) | (predicted > 1)
     assert bounced.sum() > 50
-    # a bounce reverses the velocity component (before the noise, variance 0.1)
+    # a bounce reverses the velocity component (before the noise, variance 0.01)
     flipped = np.sign(v[:, 1:][bounced]) == -np.sign(v[:, :-1][bounced])
     assert flipped.mean() > 0.9
     assert (made.corners >= 0).all()
@@ -98,6 +108,48 @@ def test_foreground_clutter_hides_the_digits_and_background_clutter_is_under_the
     assert (bg[:, 0] != bg[:, -1]).any(axis=(1, 2)).all()  # every clutter window moves
     still = scene(dataset(clutter_move_prob=0.0), count=4, length=10)
     assert (still.background == still.background[:, :1]).all()
+
+
+def test_the_code_draws_only_a_layer_s_pixels_above_a_quarter_of_its_maximum(dataset):
+    assert dataset().params["draw_threshold"] == 0.25  # the card: the released code's Overlap
+    # digits with a faint rim, as MNIST's antialiased strokes have
+    digits = load_mnist(dataset().params["mnist_dir"]).train[:100]
+    rim = np.zeros_like(digits, dtype=bool)
+    rim[:, 1:-1, 1:-1] = (digits[:, :-2, 1:-1] > 0) & (digits[:, 1:-1, 1:-1] == 0)
+    digits = np.where(rim, 40, digits).astype(np.uint8)
+
+    def generator(threshold: float) -> GanMnistGenerator:
+        params = {**dataset(**STILL).params, "draw_threshold": threshold}
+        return GanMnistGenerator(
+            digits, mnist2=False, **{key: params[key] for key in GENERATOR_PARAMS}
+        )
+
+    faint, drawn = (
+        generator(threshold).scene(np.random.default_rng(0), 30, 1) for threshold in (0.0, 0.25)
+    )  # the same draws: the threshold takes none
+    for n, (top, left) in enumerate(faint.corners[:, 0, 0]):
+        patch = faint.digits[n, 0, top : top + 28, left : left + 28]
+        expected = np.where(patch > patch.max() / 4, patch, 0)
+        np.testing.assert_array_equal(
+            drawn.digits[n, 0, top : top + 28, left : left + 28], expected
+        )
+    assert (faint.digits > 0).sum() > (drawn.digits > 0).sum()
+    np.testing.assert_array_equal(faint.boxes, drawn.boxes)  # the box was always a quarter's
+    # each clutter fragment is drawn above a quarter of its own maximum
+    one = {"clutter_fragments": 1, "clutter_size_min": 8, "clutter_size_max": 8}
+    images = {
+        threshold: dataset(**one, draw_threshold=threshold)
+        .generator("train")
+        .clutter(np.random.default_rng(1), 40)
+        for threshold in (0.0, 0.25)
+    }
+    peak = images[0.0].max(axis=(1, 2), keepdims=True)
+    expected = np.where(images[0.0] > peak / 4, images[0.0], 0)
+    np.testing.assert_array_equal(images[0.25], expected)
+    # the foreground window likewise, above a quarter of the window's maximum
+    fg = scene(dataset("mnist-multi-same"), count=8, length=5).foreground.astype(float)
+    kept = fg > 0
+    assert (fg > fg.max(axis=(2, 3), keepdims=True) / 4)[kept].all() and kept.sum() > 100
 
 
 def test_clutter_fragments_are_digit_crops_of_the_given_sizes(dataset):

@@ -228,6 +228,68 @@ def test_attention_changes_what_the_recurrent_tracker_sees():
     assert not torch.allclose(blurred.hidden, focused.hidden)
 
 
+def test_the_code_centres_the_mask_at_the_box_centre_s_mirror_in_the_diagonal():
+    box = _box_around(30, 70)  # row (y) 30, column (x) 70
+    params = _params(3.0)
+    paper = attention_mask(box, params, grid=1)[0]
+    code = attention_mask(box, params, grid=1, normalise_filters=True, centre="code")[0]
+    assert divmod(int(paper.argmax()), 100) == (30, 70)
+    assert divmod(int(code.argmax()), 100) == (69, 30)  # rows and columns swapped
+    # at (z + 1)·(K − 1)/2 px: the mean of a Gaussian far from the border
+    y_min, x_min, y_max, x_max = box[0].tolist()
+    rows, cols = code.sum(1), code.sum(0)
+    pixels = torch.arange(100, dtype=torch.float64)
+    assert (rows * pixels).sum() / rows.sum() == pytest.approx((x_min + x_max + 2) / 2 * 49.5)
+    assert (cols * pixels).sum() / cols.sum() == pytest.approx((y_min + y_max + 2) / 2 * 49.5)
+
+
+@pytest.mark.parametrize("model_name", ["RecTracker-Att-1", "RecTracker-Att-3"])
+def test_a_fresh_code_model_s_window_after_the_first_frame_covers_part_of_the_frame(model_name):
+    """The code's initial parameters (10, 1, 0) weight only the given first frame (flat); from
+    then on the head's W_a h + b_a (b_a = 0) puts σ near K/2 with a gain near 1."""
+    torch.manual_seed(0)
+    model = RecTracker(GanConfig(model=model_name).code_choices())
+    frames, boxes = _moving_square(n=4, length=2)
+    with torch.no_grad():
+        state = model.initial_state(boxes[:, 0])
+        first = model.mask(state)
+        assert first.std() / first.mean() < 1e-6  # flat at the first frame
+        _, state = model.step(frames[:, 0], state)
+        log_sigma, _, log_amplitude = state.attention.unbind(-1)
+        sigma = 50 * log_sigma.exp()
+        assert ((sigma > 25) & (sigma < 100)).all(), sigma  # about K/2, not thousands of px
+        assert (log_amplitude.abs() < 1).all(), log_amplitude
+        mask = model.mask(state)
+        # a window, not a flat gain: its weight falls off towards the frame's corners
+        corners = mask[:, [0, 0, -1, -1], [0, -1, 0, -1]].amin(1)
+        assert (mask.amax((1, 2)) > 1.5 * corners).all()
+
+
+def test_the_gru_is_cho_et_al_s_with_the_reset_gate_before_u():
+    from trackers.gan.models import GRU
+
+    torch.manual_seed(0)
+    gru = GRU(features=5, hidden=3)
+    with torch.no_grad():
+        gru.bias.normal_()
+    features, box, hidden = torch.randn(2, 5), torch.randn(2, 4), torch.randn(2, 3)
+    x = torch.cat([features, box], 1)
+    (w_z, w_r, w), (u_z, u_r, u) = gru.weight_ih.chunk(3), gru.weight_hh.chunk(3)
+    b_z, b_r, b = gru.bias.chunk(3)
+    z = torch.sigmoid(x @ w_z.T + hidden @ u_z.T + b_z)
+    r = torch.sigmoid(x @ w_r.T + hidden @ u_r.T + b_r)
+    candidate = torch.tanh(x @ w.T + (r * hidden) @ u.T + b)
+    expected = (1 - z) * hidden + z * candidate
+    with torch.no_grad():
+        assert torch.allclose(gru(gru.project(features), box, hidden), expected, atol=1e-6)
+    # Glorot-uniform input weights and orthogonal recurrent weights, per gate; zero biases
+    fresh = GRU(features=100, hidden=8)
+    bound = math.sqrt(6 / (8 + 104))
+    assert fresh.weight_ih.abs().max() <= bound and fresh.bias.eq(0).all()
+    for block in fresh.weight_hh.chunk(3):
+        assert torch.allclose(block @ block.T, torch.eye(8), atol=1e-5)
+
+
 def test_losses_paper_last_frame_plus_auxiliary_and_code_every_frame():
     target = torch.zeros(2, 4, 4)
     predicted = torch.zeros(2, 4, 4)

@@ -4,6 +4,7 @@ the loss falls, resume = uninterrupted, ``trackbench train`` / ``card``, and an 
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -56,8 +57,12 @@ def test_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
         "lr": 3e-3,
         "rho": 0.9,  # the released code's RMSprop (the paper gives none)
         "eps": 1e-6,
+        "optimizer": "root-eps",
     }
     assert card["data"]["validation"] == {"split": "val", "sequences": 3}
+    best = max(result.validation, key=lambda point: point["IoU"])
+    selected = read_card(tmp_path / "best")["selected"]
+    assert selected == {"by": "max validation IoU", "iteration": best["iteration"], **best}
 
 
 def test_resume_gives_the_uninterrupted_result(tmp_path, mnist_dir):
@@ -73,13 +78,40 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, mnist_dir):
 def test_unknown_hyperparameters_are_refused(tmp_path, mnist_dir):
     with pytest.raises(ConfigError, match=r"no training hyper-parameters \['betas'\]"):
         fit(SMOKE, "mnist-single-same", "paper", tmp_path, 1, hyperparameters={"betas": 1})
+    with pytest.raises(ConfigError, match="optimizer must be one of"):
+        fit(SMOKE, "mnist-single-same", "paper", tmp_path, 1, hyperparameters={"optimizer": "sgd"})
+
+
+def test_the_code_rmsprop_is_the_default_and_torch_s_the_option(tmp_path, mnist_dir):
+    from harness.training import RootEpsRMSprop
+    from trackers.gan.train import GanRecipe
+
+    model = torch.nn.Linear(2, 1)
+    recipe = GanRecipe(SMOKE, "mnist-single-same", dataset_params={"mnist_dir": str(mnist_dir)})
+    optimizer = recipe.build_optimizer(model)
+    assert isinstance(optimizer, RootEpsRMSprop)
+    assert optimizer.defaults | {"params": None} == {
+        "lr": 5e-4,
+        "rho": 0.9,
+        "eps": 1e-6,
+        "momentum": 0.0,
+        "initial_square": 0.0,
+        "params": None,
+    }
+    torch_recipe = GanRecipe(
+        SMOKE,
+        "mnist-single-same",
+        dataset_params={"mnist_dir": str(mnist_dir)},
+        hyperparameters={"optimizer": "torch"},
+    )
+    assert type(torch_recipe.build_optimizer(model)) is torch.optim.RMSprop
 
 
 def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
     out = tmp_path / "run"
     params = [f"mnist_dir={mnist_dir}", "sequences=2", "length=5"]
     params = [arg for param in params for arg in ("--param", param)]
-    args = smoke_train_args("rectracker-att-1:code", out, "--hparam", "length=5", *params)
+    args = smoke_train_args("rectracker-att-1", out, "--hparam", "length=5", *params)
     with pytest.raises(SystemExit) as exit_:
         main(args)
     assert exit_.value.code == 0
@@ -95,17 +127,29 @@ def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
     assert described["iterations"] == 2 and described["dataset"] == "mnist-single-same"
     metrics = described["metrics"]
     assert (metrics["sequences"], metrics["length"]) == (2, 5) and 0 <= metrics["mean"] <= 1
-    tracker = GanTracker(
-        "RecTracker-Att-1", variant="code", smoke=True, checkpoint=str(out / "last")
-    )
+    tracker = GanTracker("RecTracker-Att-1", smoke=True, checkpoint=str(out / "last"))
     assert tracker.provenance()["iterations"] == 2 and tracker.provenance()["batch"] == 2
     with pytest.raises(ConfigError, match="holds another network"):
-        GanTracker("RecTracker-Att-1", smoke=True, checkpoint=str(out / "last"))
+        GanTracker("RecTracker-Att-1", variant="paper", smoke=True, checkpoint=str(out / "last"))
     keys = {"model": "RecTracker-Att-1", "variant": "paper", "smoke": True}
     with pytest.raises(ConfigError, match="holds another network"):
         GanTracker.check_config({**keys, "checkpoint": str(out / "last")})  # preflight
     with pytest.raises(ConfigError, match="checkpoint not found"):
         GanTracker.check_config({**keys, "checkpoint": str(out / "missing")})
+    # bad input, refused in one line before any training: a budget below the checkpoint's, a
+    # checkpoint of another model, an unknown hyper-parameter
+    resumed = [*args, "--resume"]
+    for bad, message in (
+        ([*resumed[:5], "1", *resumed[6:]], "holds 2 iterations, more than the 1 asked"),
+        (["train", "rectracker-id", *resumed[2:]], "trained with another configuration"),
+        ([*resumed, "--hparam", "bogus=1"], r"no training hyper-parameters \['bogus'\]"),
+    ):
+        with pytest.raises(SystemExit) as exit_:
+            main(bad)
+        error = capsys.readouterr().err.strip()
+        assert exit_.value.code == 2 and "\n" not in error, error
+        assert re.search(message, error), error
+    assert read_card(out / "last")["iterations"] == 2
 
 
 EXPERIMENT = """

@@ -255,10 +255,37 @@ def test_the_kitti_v1_gives_14x14x384_from_56x56():
     assert HartConfig().feature_size == (14, 14)
 
 
-def test_the_curriculum_grows_every_13_epochs_of_shorter_epochs():
-    curriculum = Curriculum(start=5, longest=7, epochs=13, epoch_frames=2000, batch=10)
+def lengths(curriculum: Curriculum, ious: list[float]) -> list[int]:
+    """The length of each batch when the batches' training IoUs are ``ious``."""
+    seen = []
+    for score in ious:
+        seen.append(curriculum.next_length())
+        curriculum.report(score)
+    return seen
+
+
+def test_the_paper_curriculum_grows_every_13_epochs_of_shorter_epochs():
+    curriculum = Curriculum(5, 7, 13, 2000, 10, rule="epochs")
     # 40 batches per epoch at length 5 (520 iterations), 33 at length 6 (429)
-    assert [curriculum.length(i) for i in (0, 519, 520, 948, 949, 10**6)] == [5, 5, 6, 6, 7, 7]
+    seen = lengths(curriculum, [0.0] * 1200)
+    assert [seen[i] for i in (0, 519, 520, 948, 949, 1199)] == [5, 5, 6, 6, 7, 7]
+
+
+def test_the_code_curriculum_grows_when_training_iou_reaches_the_threshold_after_13_epochs():
+    curriculum = Curriculum(5, 30, 13, 2000, 10, report_every=500)
+    assert curriculum.threshold() == pytest.approx(0.7)
+    # IoU 0.8 from the start: the report at 500 comes before 13 epochs (520), the one at 1000
+    # after, so the 1001st batch is the first of 6 frames
+    seen = lengths(curriculum, [0.8] * 1000)
+    assert set(seen) == {5} and curriculum.length == 6
+    assert curriculum.threshold() == pytest.approx(0.7 - 0.05 / 25)
+    # below the threshold it stays, however long
+    assert set(lengths(curriculum, [0.69] * 3000)) == {6}
+    # a report's IoU is the mean of the batches since the last one
+    assert set(lengths(curriculum, [0.9, 0.5] * 250)) == {6} and curriculum.length == 7
+    assert Curriculum(5, 30, 13, 2000, 10, start_threshold=0.7).length == 5
+    with pytest.raises(ConfigError, match="curriculum must be one of"):
+        Curriculum(5, 30, 13, 2000, 10, rule="iou-gated")
 
 
 def test_soft_clipping_scales_all_gradients_when_their_rms_is_too_large():

@@ -253,3 +253,66 @@ def test_compile_forward_wraps_in_place_and_keeps_the_state_dict():
     assert list(model.state_dict()) == keys
     with pytest.raises(ConfigError, match="compile must be one of"):
         compile_forward(ToyGRU(4), "eager")
+
+
+class SelectingRecipe(WalkRecipe):
+    selection = ("mse", "min")
+
+
+def test_the_best_validation_point_is_kept_as_best_and_publish_best_takes_it(tmp_path):
+    from harness.checkpoints import load_checkpoint, publish_checkpoint
+
+    result = train(SelectingRecipe(), tmp_path / "run", 9, **{**SCHEDULE, "validate_every": 1})
+    best = min(result.validation, key=lambda point: point["mse"])  # the first of equal ones
+    card = read_card(tmp_path / "run" / "best")
+    assert card["iterations"] == best["iteration"]
+    assert card["selected"] == {"by": "min validation mse", **best}
+    # the best checkpoint's weights are those the run had at that iteration
+    again = train(SelectingRecipe(), tmp_path / "again", best["iteration"], **SCHEDULE)
+    weights, _ = load_checkpoint(tmp_path / "run" / "best")
+    assert all(torch.equal(weights[k], v) for k, v in again.model.state_dict().items())
+    published = publish_checkpoint(tmp_path / "run", tmp_path / "pub" / "last", "float16", True)
+    assert published["selected"]["trained"] == 9
+    assert published["selected"]["validation"] == result.validation
+    assert published["iterations"] == best["iteration"]
+    with pytest.raises(ConfigError, match="no best checkpoint"):
+        every = tmp_path / "off"
+        train(WalkRecipe(), every, 2, **{**SCHEDULE, "validate_every": None})
+        publish_checkpoint(every, tmp_path / "pub2" / "last", best=True)
+
+
+def test_a_resume_with_a_smaller_budget_than_the_checkpoint_is_refused(tmp_path):
+    train(WalkRecipe(), tmp_path, 4, **SCHEDULE)
+    with pytest.raises(ConfigError, match="holds 4 iterations, more than the 3 asked"):
+        train(WalkRecipe(), tmp_path, 3, resume=True, **SCHEDULE)
+    assert train(WalkRecipe(), tmp_path, 4, resume=True, **SCHEDULE).iterations == 4
+
+
+@pytest.mark.parametrize(
+    ("momentum", "initial_square"), [(0.0, 0.0), (0.9, 1.0)]
+)  # Keras/Theano (the Gan et al. code); TensorFlow 1 (the HART code)
+def test_root_eps_rmsprop_follows_its_formula(momentum, initial_square):
+    from harness.training import RootEpsRMSprop
+
+    lr, rho, eps = 1e-2, 0.9, 1e-6
+    start = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    param = nn.Parameter(start.clone())
+    optimizer = RootEpsRMSprop(
+        [param], lr=lr, rho=rho, eps=eps, momentum=momentum, initial_square=initial_square
+    )
+    expected, square, buffer = start.numpy().copy(), np.full(3, initial_square), np.zeros(3)
+    for scale in (1.0, -3.0, 1e-3):
+        grad = scale * np.array([1e-4, 2.0, -0.5])
+        param.grad = torch.from_numpy(grad.copy())
+        optimizer.step()
+        square = rho * square + (1 - rho) * grad**2
+        buffer = momentum * buffer + grad / np.sqrt(square + eps)
+        expected = expected - lr * buffer
+        np.testing.assert_allclose(param.detach().numpy(), expected, rtol=1e-12)
+    # unlike torch's √a + ε with a from 0, a tiny first gradient takes a tiny step
+    tiny = nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    tiny.grad = torch.tensor([1e-5], dtype=torch.float64)
+    RootEpsRMSprop([tiny], lr=1.0, rho=0.9, eps=1e-6).step()
+    assert abs(tiny.item()) == pytest.approx(1e-5 / np.sqrt(0.1 * 1e-10 + 1e-6))
+    with pytest.raises(ConfigError, match="RootEpsRMSprop needs"):
+        RootEpsRMSprop([tiny], lr=0.0)

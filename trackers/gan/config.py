@@ -108,3 +108,29 @@ class GanConfig:
         elif self.model == "RecTracker-ID":
             changes["hidden"] = 256
         return self.replace(**changes)
+
+
+PAPER_VS_CODE = (
+    "default variant 'code': the released code's choices (normalised 1-D Gaussians, stride"
+    " exp(r)(K - 1)/(N - 1), the mask centred where the code centres it, rows and columns"
+    " swapped; every-frame squared-error loss; GRU 256 for RecTracker-ID; ConvTracker's pooling"
+    " and box branch); the paper's text is the 'paper' ablation",
+    "GRU: Cho et al. 2014's, the reset gate applied before U, one bias per gate (the code and"
+    " eq. 3)",
+    "optimiser: RMSprop dividing by sqrt(a + eps), a from 0 (the code; torch's sqrt(a) + eps is"
+    " the optimizer=torch option)",
+    "data: velocity noise of standard deviation 0.1 and pixels at or below a quarter of a layer's"
+    " maximum not drawn (the code; the paper prints variance 0.1)",
+    "data, departing from the code: one initial speed per digit (code: per batch); bouncing"
+    " mirrors the overshoot (code: clamps); fresh clutter per sequence (code: a pack of 10,000);"
+    " the scale clipped to [0.5, 2] (code: reset to 28 px at the right or bottom border); no"
+    " replay buffer (code: 70% of a batch replayed from the last 2,000 sequences)",
+    "ConvTracker, departing from the code: one update per sequence of 20 frames (code: one per"
+    " frame)",
+    "IoU of the boxes' pixel masks (the paper's definition; the code's test script scores the"
+    " normalised boxes)",
+    "checkpoint: the best validation IoU on the val split (the code keeps every epoch's weights"
+    " and names no choice)",
+)
+"""Where the default follows the released code rather than the paper's text, and where it
+departs from the code; checkpoint cards carry the list."""

@@ -26,7 +26,7 @@ from harness.checkpoints import (
 from harness.data import SingleObjectSample
 from harness.errors import ConfigError
 from harness.protocol import SingleObjectTracker, sample_images
-from trackers.gan.config import GanConfig
+from trackers.gan.config import PAPER_VS_CODE, GanConfig
 from trackers.gan.models import build_model, corners_to_ltwh, ltwh_to_corners
 
 LABEL = "Gan et al. tracker checkpoint"
@@ -62,6 +62,7 @@ def model_card(config: GanConfig, dataset: str, variant: str) -> dict[str, Any]:
         "method": config.model.lower(),
         "variant": f"{config.model}/{variant}",
         "config": {"dataset": dataset, "variant": variant, "model": dataclasses.asdict(config)},
+        "paper_vs_code": list(PAPER_VS_CODE),
     }
 
 

@@ -112,8 +112,9 @@ PAPER_VS_CODE = (
     "spatial attention loss: eq. 11 as printed (code: terms weighted by clip(ratio, 1, 10))",
     "adaptive weights: the objective adds -log(lambda) per term, as the code (the paper's printed"
     " R(lambda) = -sum log(1/lambda) would drive every lambda to zero)",
-    "curriculum: one frame longer every 13 epochs (§5.2; the code also waits for a train IoU of"
-    " 0.7 to 0.65)",
+    "curriculum: the code's rule (13 epochs and a training IoU of 0.7 falling to 0.65), the IoU"
+    " of the batches trained on since the last check, dropout and zoneout on (code: a quarter"
+    " epoch of batches scored in test mode at each logging point)",
     "RATM: V1 fixed at its initialisation (RATM's extractor was pre-trained and fixed), sigma from"
     " the stride as HART's, the box is the attention",
 )

@@ -1,12 +1,13 @@
 """Training HART, its ablations and RATM on the training kit (``harness.training``), §4–5.
 
 RMSProp with momentum 0.9 (lr 3.33e-5 on KTH, §5.1, and the synthetic set; 3.33e-6 on KITTI,
-§5.2; decay 0.9 and ε 1e-10 as TensorFlow's RMSProp, which the released code used), batch 10 and
-L2 1e-4 (the code), the soft gradient clipping of the code (``soft_clip``) and the curriculum of
-§5.2 (``Curriculum``): training sequences of 5 frames at first, one frame longer every 13 epochs,
-the epoch ``epoch_frames`` frames long so that it holds fewer sequences as they grow (the paper);
-the released code also waits for a train IoU threshold before growing, which the paper does not
-mention.
+§5.2) as the released code's TensorFlow ``RMSPropOptimizer`` computes it: decay 0.9, ε 1e-10 inside
+the square root and the mean square starting at 1 (``RootEpsRMSprop``; ``optimizer`` "torch"
+takes ``torch.optim.RMSprop`` instead). Batch 10 and L2 1e-4 (the code), the code's soft gradient
+clipping (``soft_clip``) and its curriculum (``Curriculum``): training sequences of 5 frames at
+first, one frame longer when the training IoU reaches a threshold (0.7, falling linearly to 0.65 at
+30 frames) after at least 13 epochs at the current length. The paper (§5.2) names only the
+13 epochs; ``curriculum`` "epochs" grows on that schedule alone.
 
 Data: the synthetic MNIST sets are generated on the fly (``CurriculumMnistStream``); a dataset
 with a ``train`` split of samples (KTH, KITTI's ``hart-train``) gives random windows of its
@@ -16,7 +17,7 @@ One iteration = one batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +31,15 @@ from harness.data import SingleObjectSample
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
 from harness.metrics.single import frame_ious, mask_ious, time_iou
-from harness.training import Recipe, StepContext, TrainResult, numpy_rng, numpy_rng_state, train
+from harness.training import (
+    Recipe,
+    RootEpsRMSprop,
+    StepContext,
+    TrainResult,
+    numpy_rng,
+    numpy_rng_state,
+    train,
+)
 from trackers.hart.attention import ltwh_to_unit
 from trackers.hart.config import PAPER_VS_CODE, HartConfig
 from trackers.hart.losses import hart_loss
@@ -42,17 +51,24 @@ SETUP_TRAINING = {  # the setups' hyper-parameters (see the module docstring)
     "kth": {"lr": 3.33e-5, "frame_size": (120, 160), "split": "train"},
     "mnist": {"lr": 3.33e-5, "frame_size": (100, 100), "split": "train"},
 }
+OPTIMIZERS = ("tf", "torch")
+CURRICULA = ("iou", "epochs")
 TRAINING_DEFAULTS = {
     "batch": 10,
+    "optimizer": "tf",
     "momentum": 0.9,
     "decay": 0.9,
     "eps": 1e-10,
     "l2": 1e-4,
     "clip_rms": 0.3,
+    "curriculum": "iou",
     "start_length": 5,
     "max_length": 30,
     "epochs_per_length": 13,
     "epoch_frames": 2000,
+    "start_threshold": 0.7,
+    "threshold_drop": 0.05,
+    "report_every": 500,
 }
 TRAINING_FIELDS = ("lr", *TRAINING_DEFAULTS)
 
@@ -62,25 +78,69 @@ def training_defaults(setup: str) -> dict[str, Any]:
     return {"lr": SETUP_TRAINING[setup]["lr"], **TRAINING_DEFAULTS}
 
 
-@dataclass(frozen=True)
+@dataclass
 class Curriculum:
-    """Sequence length by iteration (§5.2): ``start`` frames, +1 every ``epochs`` epochs of
-    ``epoch_frames`` frames (``epoch_frames / (batch·length)`` batches), at most ``longest``."""
+    """The training sequences' length, as the released code's ``TrainSchedule`` grows it.
+
+    ``start`` frames at first, at most ``longest``. An epoch is ``epoch_frames`` frames
+    (``epoch_frames // (batch·length)`` batches, at least 1). Every ``report_every`` iterations
+    (the code: its logging interval, the larger of 500 and 3 epochs) the training IoU of the
+    batches since the last report is compared with the threshold, ``start_threshold`` falling
+    linearly by ``threshold_drop`` from ``start`` to ``longest`` frames; the length grows by one
+    when it is reached and at least ``epochs`` epochs were trained at this length. ``rule``
+    "epochs" (the paper's reading) grows after ``epochs`` epochs whatever the IoU.
+    """
 
     start: int
     longest: int
     epochs: int
     epoch_frames: int
     batch: int
+    rule: str = "iou"
+    start_threshold: float = 0.7
+    threshold_drop: float = 0.05
+    report_every: int = 500
+    length: int = 0
+    at_length: int = 0  # iterations at the current length
+    scores: list[float] = field(default_factory=list)  # training IoU since the last report
 
-    def length(self, iteration: int) -> int:
-        length, done = self.start, 0
-        while length < self.longest:
-            stage = self.epochs * max(self.epoch_frames // (self.batch * length), 1)
-            if iteration < done + stage:
-                break
-            done, length = done + stage, length + 1
-        return length
+    def __post_init__(self) -> None:
+        if self.rule not in CURRICULA:
+            raise ConfigError(f"curriculum must be one of {list(CURRICULA)}, not {self.rule!r}")
+        self.length = self.length or self.start
+
+    def batches_per_epoch(self) -> int:
+        return max(self.epoch_frames // (self.batch * self.length), 1)
+
+    def threshold(self) -> float:
+        ratio = (min(self.length, self.longest) - self.start) / max(self.longest - self.start, 1)
+        return self.start_threshold - ratio * self.threshold_drop
+
+    def next_length(self) -> int:
+        """The length of the next batch (the iteration is counted at its length)."""
+        self.at_length += 1
+        return self.length
+
+    def report(self, iou: float) -> None:
+        """The training IoU of the batch just trained; may lengthen the next batches."""
+        self.scores.append(iou)
+        epochs_done = self.at_length >= self.epochs * self.batches_per_epoch()
+        if self.rule == "epochs":
+            grow = epochs_done
+        elif len(self.scores) < self.report_every:
+            return
+        else:
+            grow = epochs_done and float(np.mean(self.scores)) >= self.threshold()
+        self.scores = []
+        if grow and self.length < self.longest:
+            self.length, self.at_length = self.length + 1, 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"length": self.length, "at_length": self.at_length, "scores": list(self.scores)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.length, self.at_length = int(state["length"]), int(state["at_length"])
+        self.scores = [float(score) for score in state["scores"]]
 
 
 class Batch(NamedTuple):
@@ -92,22 +152,22 @@ class Batch(NamedTuple):
 
 class CurriculumStream:
     """A seeded stream of batches of the curriculum's length; its position (the generator and
-    the iteration, which sets the length) can be saved (``harness.training.Stream``)."""
+    the curriculum's state) can be saved (``harness.training.Stream``)."""
 
     def __init__(self, curriculum: Curriculum, seed: int):
         self.curriculum = curriculum
-        self.rng, self.iteration = np.random.default_rng(seed), 0
+        self.rng = np.random.default_rng(seed)
 
     def next_length(self) -> int:
         """The length of the next batch's sequences, counting the batch."""
-        self.iteration += 1
-        return self.curriculum.length(self.iteration - 1)
+        return self.curriculum.next_length()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"rng": numpy_rng_state(self.rng), "iteration": self.iteration}
+        return {"rng": numpy_rng_state(self.rng), "curriculum": self.curriculum.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng, self.iteration = numpy_rng(state["rng"]), int(state["iteration"])
+        self.rng = numpy_rng(state["rng"])
+        self.curriculum.load_state_dict(state["curriculum"])
 
 
 class CurriculumMnistStream(CurriculumStream):
@@ -204,13 +264,23 @@ class HartRecipe(Recipe):
         self.dataset_params, self.dataset_root = dataset_params or {}, dataset_root
         self.adapter = load_dataset(dataset, dataset_root, **self.dataset_params)
         t = self.training
-        self.curriculum = Curriculum(
-            t["start_length"],
-            t["max_length"],
-            t["epochs_per_length"],
-            t["epoch_frames"],
-            t["batch"],
-        )
+        if t["optimizer"] not in OPTIMIZERS:
+            raise ConfigError(
+                f"optimizer must be one of {list(OPTIMIZERS)}, not {t['optimizer']!r}"
+            )
+        self.curriculum_settings = {
+            "start": t["start_length"],
+            "longest": t["max_length"],
+            "epochs": t["epochs_per_length"],
+            "epoch_frames": t["epoch_frames"],
+            "batch": t["batch"],
+            "rule": t["curriculum"],
+            "start_threshold": t["start_threshold"],
+            "threshold_drop": t["threshold_drop"],
+            "report_every": t["report_every"],
+        }
+        Curriculum(**self.curriculum_settings)  # refuses an unknown rule before training
+        self.curriculum: Curriculum | None = None
         self.validation_frames = validation_frames
         self._validation: list[SingleObjectSample] | None = None
         head = model_card(config, setup, dataset)
@@ -230,16 +300,30 @@ class HartRecipe(Recipe):
             load_alexnet_weights(model, self.backbone_weights)
         return model
 
-    def build_optimizer(self, model: nn.Module) -> torch.optim.RMSprop:
+    def build_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         t = self.training
-        return torch.optim.RMSprop(
-            model.parameters(), lr=t["lr"], alpha=t["decay"], eps=t["eps"], momentum=t["momentum"]
+        if t["optimizer"] == "torch":
+            return torch.optim.RMSprop(
+                model.parameters(),
+                lr=t["lr"],
+                alpha=t["decay"],
+                eps=t["eps"],
+                momentum=t["momentum"],
+            )
+        return RootEpsRMSprop(
+            model.parameters(),
+            lr=t["lr"],
+            rho=t["decay"],
+            eps=t["eps"],
+            momentum=t["momentum"],
+            initial_square=1.0,
         )
 
     def clip(self, model: nn.Module) -> None:
         soft_clip(list(model.parameters()), self.training["clip_rms"])
 
     def stream(self, seed: int) -> CurriculumMnistStream | WindowStream:
+        self.curriculum = Curriculum(**self.curriculum_settings)
         if hasattr(self.adapter, "generator"):
             return CurriculumMnistStream(self.adapter, self.curriculum, seed)
         samples = self.adapter.samples(SETUP_TRAINING[self.setup]["split"])
@@ -251,6 +335,8 @@ class HartRecipe(Recipe):
         frames, boxes = batch.frames.to(step.device), batch.boxes.to(step.device)
         outputs = model(frames, boxes[:, 0], step.noise)
         terms = hart_loss(model, frames, outputs, boxes, self.training["l2"])
+        if self.curriculum is not None:
+            self.curriculum.report(float(terms["IoU"]))
         return {**terms, "length": torch.tensor(float(frames.shape[1]))}
 
     def validate(self, model: nn.Module) -> dict[str, float] | None:

@@ -133,7 +133,11 @@ class TBAStream:
 class TBARecipe(Recipe):
     """TBA's part of a training run (``harness.training.Recipe``) on ``config.dataset`` (its
     folder ``dataset_root``, card parameters ``dataset_params``), validated on a video of
-    ``validation_frames`` frames cached in ``validation_cache`` (None: no validation)."""
+    ``validation_frames`` frames cached in ``validation_cache`` (None: no validation). The
+    best-validated checkpoint is the one of highest validation MOTA (the released code keeps the
+    one of lowest validation loss, which is not computed here)."""
+
+    selection = ("MOTA", "max")
 
     def __init__(
         self,
