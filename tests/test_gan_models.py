@@ -274,7 +274,8 @@ def test_the_gru_is_cho_et_al_s_with_the_reset_gate_before_u():
         gru.bias.normal_()
     features, box, hidden = torch.randn(2, 5), torch.randn(2, 4), torch.randn(2, 3)
     x = torch.cat([features, box], 1)
-    (w_z, w_r, w), (u_z, u_r, u) = gru.weight_ih.chunk(3), gru.weight_hh.chunk(3)
+    w_z, w_r, w = torch.cat([gru.weight_features, gru.weight_box], 1).chunk(3)
+    (u_z, u_r), u = gru.weight_gates.chunk(2), gru.weight_candidate
     b_z, b_r, b = gru.bias.chunk(3)
     z = torch.sigmoid(x @ w_z.T + hidden @ u_z.T + b_z)
     r = torch.sigmoid(x @ w_r.T + hidden @ u_r.T + b_r)
@@ -284,9 +285,11 @@ def test_the_gru_is_cho_et_al_s_with_the_reset_gate_before_u():
         assert torch.allclose(gru(gru.project(features), box, hidden), expected, atol=1e-6)
     # Glorot-uniform input weights and orthogonal recurrent weights, per gate; zero biases
     fresh = GRU(features=100, hidden=8)
-    bound = math.sqrt(6 / (8 + 104))
-    assert fresh.weight_ih.abs().max() <= bound and fresh.bias.eq(0).all()
-    for block in fresh.weight_hh.chunk(3):
+    bound = math.sqrt(6 / (8 + 104))  # fan-in of [features ‖ box], fan-out of one gate
+    inputs = torch.cat([fresh.weight_features, fresh.weight_box], 1)
+    assert inputs.abs().max() <= bound and fresh.bias.eq(0).all()
+    assert inputs.abs().max() > 0.9 * bound and inputs.std() > bound / 2  # uniform on ±bound
+    for block in (*fresh.weight_gates.chunk(2), fresh.weight_candidate):
         assert torch.allclose(block @ block.T, torch.eye(8), atol=1e-5)
 
 
