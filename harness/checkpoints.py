@@ -13,6 +13,7 @@ older cards still read.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Self
 
 import torch
 
@@ -162,6 +163,29 @@ def load_checkpoint(
     card = read_card(path, label)
     weights = checkpoint_weights(path, label)
     return load_tensors(weights, device), Checkpoint(str(path), card, file_sha256(weights))
+
+
+class NetworkConfig:
+    """Base of a learnable family's network configuration, a frozen dataclass: ``replace``
+    refuses unknown fields; ``to_card`` and ``from_card`` write it into a card's JSON and read it
+    back (lists into tuples)."""
+
+    def replace(self, **changes: Any) -> Self:
+        fields = {field.name for field in dataclasses.fields(self)}  # type: ignore[arg-type]
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            raise ConfigError(f"{type(self).__name__} has no fields {unknown}")
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def to_card(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_card(cls, fields: dict[str, Any]) -> Self:
+        def tuples(value: Any) -> Any:
+            return tuple(tuples(v) for v in value) if isinstance(value, list) else value
+
+        return cls(**{name: tuples(value) for name, value in fields.items()})
 
 
 PUBLISHED_DTYPES = ("float32", "float16", "bfloat16")

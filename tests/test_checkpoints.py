@@ -225,3 +225,21 @@ def test_trackbench_publish_prints_the_stored_dtype_and_size(tmp_path, capsys):
         main(["publish", str(tmp_path / "missing"), str(tmp_path / "other")])
     assert exit_.value.code == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_network_configs_refuse_unknown_fields_and_round_trip_through_a_card():
+    import dataclasses
+
+    from harness.checkpoints import NetworkConfig
+
+    @dataclasses.dataclass(frozen=True)
+    class Net(NetworkConfig):
+        width: int = 4
+        kernels: tuple[tuple[int, int], ...] = ((3, 3), (5, 5))
+
+    net = Net().replace(width=8)
+    assert net == Net(8) and Net().width == 4
+    with pytest.raises(ConfigError, match=r"Net has no fields \['depth'\]"):
+        Net().replace(depth=2)
+    card = json.loads(json.dumps(net.to_card()))
+    assert card == {"width": 8, "kernels": [[3, 3], [5, 5]]} and Net.from_card(card) == net

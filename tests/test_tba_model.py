@@ -55,7 +55,7 @@ def test_config_errors_and_json_round_trip():
     with pytest.raises(ConfigError, match="no fields"):
         TBAConfig().replace(trackers=3)
     config = TBAConfig.for_dataset("dukemtmc").smoke()
-    assert TBAConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert TBAConfig.from_card(json.loads(json.dumps(config.to_card()))) == config
 
 
 def test_attention_off_collapses_memory_to_one_slot():

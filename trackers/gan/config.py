@@ -27,10 +27,10 @@ The paper's numbers came from the code, so the registry's default variant is "co
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from harness.checkpoints import NetworkConfig
 from harness.errors import ConfigError, did_you_mean
 
 ATTENTION_GRIDS = {
@@ -47,7 +47,7 @@ ATTENTION_CENTRES = ("box", "code")
 
 
 @dataclass(frozen=True)
-class GanConfig:
+class GanConfig(NetworkConfig):
     """One Gan et al. tracker; defaults: the paper's RecTracker-ID."""
 
     model: str = "RecTracker-ID"
@@ -88,12 +88,6 @@ class GanConfig:
     def conv_size(self) -> int:
         """Side of the conv output map (valid convolution): 19 for 100 x 100 frames."""
         return (self.frame_size - self.conv_kernel) // self.conv_stride + 1
-
-    def replace(self, **changes: Any) -> GanConfig:
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ConfigError(f"GanConfig has no fields {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
 
     def code_choices(self) -> GanConfig:
         """The same model with every choice of the released code (see the module docstring)."""

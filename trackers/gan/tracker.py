@@ -10,7 +10,6 @@ box is at least one pixel wide and high.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +50,12 @@ def method_config(model: str, variant: str = "code", smoke: bool = False) -> Gan
     return config.replace(**SMOKE) if smoke else config
 
 
-def config_from_dict(fields: dict[str, Any]) -> GanConfig:
-    """The ``GanConfig`` a card's ``config.model`` holds (JSON turned its tuple into a list)."""
-    return GanConfig(**{**fields, "initial_attention": tuple(fields["initial_attention"])})
-
-
 def model_card(config: GanConfig, dataset: str, variant: str) -> dict[str, Any]:
     """The head of every checkpoint card of these trackers: method, variant, configuration."""
     return {
         "method": config.model.lower(),
         "variant": f"{config.model}/{variant}",
-        "config": {"dataset": dataset, "variant": variant, "model": dataclasses.asdict(config)},
+        "config": {"dataset": dataset, "variant": variant, "model": config.to_card()},
         "paper_vs_code": list(PAPER_VS_CODE),
     }
 
@@ -71,7 +65,7 @@ def load_model(
 ) -> tuple[nn.Module, Checkpoint]:
     """The model of checkpoint ``path``, built from its card's config, and the checkpoint."""
     weights, checkpoint = load_checkpoint(path, device, LABEL)
-    model = build_model(config_from_dict(checkpoint.card["config"]["model"]))
+    model = build_model(GanConfig.from_card(checkpoint.card["config"]["model"]))
     model.load_state_dict(weights)
     return model.to(device), checkpoint
 
@@ -157,7 +151,7 @@ class GanTracker(CheckpointedTracker, SingleObjectTracker):
 
     @classmethod
     def network_on_card(cls, card: dict[str, Any]) -> GanConfig:
-        return config_from_dict(card["config"]["model"])
+        return GanConfig.from_card(card["config"]["model"])
 
     def model_card(self) -> dict[str, Any]:
         return model_card(self.config, self.dataset, self.variant)

@@ -147,9 +147,7 @@ class GanRecipe(Recipe):
     def build_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         t = self.training
         if t["optimizer"] == "torch":
-            return torch.optim.RMSprop(
-                model.parameters(), lr=t["lr"], alpha=t["rho"], eps=t["eps"]
-            )
+            return torch.optim.RMSprop(model.parameters(), lr=t["lr"], alpha=t["rho"], eps=t["eps"])
         return RootEpsRMSprop(model.parameters(), lr=t["lr"], rho=t["rho"], eps=t["eps"])
 
     def stream(self, seed: int) -> GanMnistStream:

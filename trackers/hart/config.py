@@ -16,10 +16,10 @@ moving MNIST with a distractor digit). A ``variant`` is a row of Table 1:
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from harness.checkpoints import NetworkConfig
 from harness.errors import ConfigError, did_you_mean
 
 VARIANTS = ("HART", "App Att", "Spatial Att", "RATM")
@@ -27,7 +27,7 @@ BACKBONES = ("alexnet", "small")
 
 
 @dataclass(frozen=True)
-class HartConfig:
+class HartConfig(NetworkConfig):
     """One network; defaults: HART with the ``mnist`` setup."""
 
     variant: str = "HART"
@@ -68,12 +68,6 @@ class HartConfig:
     @property
     def v1_channels(self) -> int:
         return 384 if self.backbone == "alexnet" else self.small_filters[1]
-
-    def replace(self, **changes: Any) -> HartConfig:
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ConfigError(f"HartConfig has no fields {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
 
 
 SETUPS: dict[str, dict[str, Any]] = {

@@ -10,7 +10,6 @@ each side is at least one pixel.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +33,6 @@ BATCH = 50
 """Samples per ``forward`` of the batched ``track``."""
 
 
-def config_from_dict(fields: dict[str, Any]) -> HartConfig:
-    """The ``HartConfig`` a card's ``config.model`` holds (JSON turned tuples into lists)."""
-    tuples = {k: tuple(v) for k, v in fields.items() if isinstance(v, list)}
-    return HartConfig(**{**fields, **tuples})
-
-
 def model_card(config: HartConfig, setup: str, dataset: str) -> dict[str, Any]:
     """The head of every card of these trackers: method, variant, configuration and the
     ``PAPER_VS_CODE`` notes."""
@@ -47,7 +40,7 @@ def model_card(config: HartConfig, setup: str, dataset: str) -> dict[str, Any]:
     return {
         "method": method,
         "variant": f"{config.variant}/{setup}",
-        "config": {"setup": setup, "dataset": dataset, "model": dataclasses.asdict(config)},
+        "config": {"setup": setup, "dataset": dataset, "model": config.to_card()},
         "paper_vs_code": list(PAPER_VS_CODE),
     }
 
@@ -55,7 +48,7 @@ def model_card(config: HartConfig, setup: str, dataset: str) -> dict[str, Any]:
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Hart, Checkpoint]:
     """The network of checkpoint ``path``, built from its card, and the checkpoint."""
     weights, checkpoint = load_checkpoint(path, device, LABEL)
-    model = Hart(config_from_dict(checkpoint.card["config"]["model"]))
+    model = Hart(HartConfig.from_card(checkpoint.card["config"]["model"]))
     model.load_state_dict(weights)  # casts published half-precision weights back
     return model.to(device), checkpoint
 
@@ -149,7 +142,7 @@ class HartTracker(CheckpointedTracker, SingleObjectTracker):
 
     @classmethod
     def network_on_card(cls, card: dict[str, Any]) -> HartConfig:
-        return config_from_dict(card["config"]["model"])
+        return HartConfig.from_card(card["config"]["model"])
 
     def model_card(self) -> dict[str, Any]:
         return model_card(self.config, self.setup, self.dataset)

@@ -14,13 +14,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from harness.checkpoints import NetworkConfig
 from harness.errors import ConfigError, did_you_mean
 
 Pair = tuple[int, int]
 
 
 @dataclass(frozen=True)
-class TBAConfig:
+class TBAConfig(NetworkConfig):
     """Every hyper-parameter of one TBA model (defaults: Sprites-MOT)."""
 
     dataset: str = "sprites-mot"
@@ -100,12 +101,6 @@ class TBAConfig:
         """The fields that determine the network and its outputs (all but loss/optimisation)."""
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in TRAINING_FIELDS}
 
-    def replace(self, **changes: Any) -> TBAConfig:
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ConfigError(f"TBAConfig has no fields {sorted(unknown)}")
-        return dataclasses.replace(self, **changes)
-
     def smoke(self) -> TBAConfig:
         """A tiny model for CPU tests: same architecture and frame size, 3 trackers, thin CNN
         (5 layers, same kernels and pool sizes), small heads, short chunks."""
@@ -116,17 +111,6 @@ class TBAConfig:
             batch=4,
             length=5,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (tuples become lists); ``from_dict`` inverts it."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TBAConfig:
-        def tuples(value):
-            return tuple(tuples(v) for v in value) if isinstance(value, list) else value
-
-        return cls(**{key: tuples(value) for key, value in data.items()})
 
     @classmethod
     def for_dataset(cls, name: str, **overrides: Any) -> TBAConfig:

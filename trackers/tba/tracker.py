@@ -39,13 +39,13 @@ LABEL = "TBA checkpoint"
 
 def model_card(config: TBAConfig) -> dict[str, Any]:
     """The head of every TBA checkpoint card: method, variant and the whole configuration."""
-    return {"method": "tba", "variant": config.variant, "config": config.to_dict()}
+    return {"method": "tba", "variant": config.variant, "config": config.to_card()}
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TBA, Checkpoint]:
     """The model of checkpoint ``path``, built from its card's config, and the checkpoint."""
     weights, checkpoint = load_checkpoint(path, device, LABEL)
-    model = TBA(TBAConfig.from_dict(checkpoint.card["config"]))
+    model = TBA(TBAConfig.from_card(checkpoint.card["config"]))
     model.load_state_dict(weights)
     return model.to(device), checkpoint
 
@@ -126,7 +126,7 @@ class TBATracker(MultiObjectTracker):
         checkpoint = config.get("checkpoint")
         if checkpoint is None:
             return
-        held = TBAConfig.from_dict(read_card(checkpoint, LABEL)["config"])
+        held = TBAConfig.from_card(read_card(checkpoint, LABEL)["config"])
         checkpoint_weights(checkpoint, LABEL)
         keys = ("dataset", "act", "reprioritize", "memory_write", "attention", "layers", "smoke")
         _check_same_model(held, method_config(*(config[key] for key in keys)), checkpoint)
