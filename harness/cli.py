@@ -419,6 +419,14 @@ def train(
             min=0, help="Stop (checkpointed, resumable) at the first curve point after this."
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Processes making the training batches ahead (0: in this one; other batches,"
+            " so a resume needs the same number).",
+        ),
+    ] = 0,
 ) -> None:
     """Train a learnable method on its dataset's generated stream; print a JSON summary."""
     from harness.registry import parse_method
@@ -449,6 +457,7 @@ def train(
         validate_every=validate_every or None,
         validation_frames=validation_frames,
         max_minutes=max_minutes,
+        workers=workers,
         evaluate=evaluate,
     )
     typer.echo(json.dumps(summary, indent=2))

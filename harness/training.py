@@ -66,6 +66,84 @@ class Stream(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class WorkerStream:
+    """A stream whose batches ``workers`` processes make ahead of training (``Stream``).
+
+    Worker i runs its own stream, ``make(seed_i)``, seed_i drawn from the i-th child of
+    ``SeedSequence(seed)``, and the batches are taken from the workers in turn, each with its
+    worker's stream state after it: the saved position is that of the batches taken, and the
+    batches do not depend on timing, so a resume gives the same ones. A stream whose batches
+    depend on the training (a curriculum fed the training IoU) cannot run here.
+    """
+
+    def __init__(
+        self, make: Callable[[int], Stream], seed: int, workers: int, prefetch: int = 2
+    ) -> None:
+        if workers < 1 or prefetch < 1:
+            raise ConfigError(f"need workers and prefetch >= 1, got {workers}, {prefetch}")
+        self.make, self.prefetch = make, prefetch
+        children = np.random.SeedSequence(seed).spawn(workers)
+        self.seeds = [int(child.generate_state(1)[0]) for child in children]
+        self.states: list[dict[str, Any] | None] = [None] * workers
+        self.next = 0
+        self._processes: list[Any] = []
+        self._queues: list[Any] = []
+
+    def next_batch(self) -> Any:
+        if not self._processes:
+            self._start()
+        batch, self.states[self.next] = self._queues[self.next].get()
+        self.next = (self.next + 1) % len(self.seeds)
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"workers": len(self.seeds), "next": self.next, "states": list(self.states)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("workers") != len(self.seeds):
+            raise ConfigError(
+                f"the training state is of a stream of {state.get('workers') or 'no'} workers,"
+                f" not {len(self.seeds)}; resume with as many"
+            )
+        self.close()
+        self.next, self.states = int(state["next"]), list(state["states"])
+
+    def close(self) -> None:
+        """Stop the workers; the batches they made ahead are dropped (the next call restarts
+        them from the position of the batches taken)."""
+        for process in self._processes:
+            process.terminate()
+            process.join()
+        self._processes, self._queues = [], []
+
+    def _start(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        for seed, state in zip(self.seeds, self.states):
+            queue = context.Queue(self.prefetch)
+            process = context.Process(
+                target=_make_batches, args=(self.make, seed, state, queue), daemon=True
+            )
+            process.start()
+            self._processes.append(process)
+            self._queues.append(queue)
+
+
+def _make_batches(
+    make: Callable[[int], Stream], seed: int, state: dict[str, Any] | None, queue: Any
+) -> None:
+    """A ``WorkerStream`` worker: the batches of ``make(seed)`` from ``state`` on, each with the
+    stream's state after it, into ``queue``, for ever."""
+    torch.set_num_threads(1)
+    stream = make(seed)
+    if state is not None:
+        stream.load_state_dict(state)
+    while True:
+        batch = stream.next_batch()
+        queue.put((batch, stream.state_dict()))
+
+
 @dataclass
 class StepContext:
     """What a loss may use besides the model and the batch; saved with the training state.
@@ -88,12 +166,14 @@ class Recipe:
     ``frames_per_iteration``: the frames one batch holds (the segments' frames/s).
     ``clip_grad_norm``: the maximum gradient norm, None = no clipping.
     ``selection``: the validation metric that picks ``<out>/best`` and "max" or "min".
+    ``worker_streams``: whether its stream can run in worker processes (``WorkerStream``).
     """
 
     card: dict[str, Any]
     frames_per_iteration: int
     clip_grad_norm: float | None = None
     selection: tuple[str, str] = ("IoU", "max")
+    worker_streams: bool = True
 
     def build_model(self) -> nn.Module:
         """The initial model (torch's global RNG is seeded with the run's seed around the call)."""
@@ -166,6 +246,7 @@ def train(
     max_minutes: float | None = None,
     compile: str | None = None,
     amp: torch.dtype | None = None,
+    workers: int = 0,
 ) -> TrainResult:
     """Train ``recipe``'s model into ``out`` for ``iterations`` iterations in total (counting
     resumed ones).
@@ -174,11 +255,15 @@ def train(
     checkpoint's). ``checkpoint_every`` must be a multiple of ``log_every`` so a resume restarts on
     a curve point. ``validate_every`` None turns validation off; validating changes nothing in the
     training. ``compile``: one of ``COMPILE_MODES`` (``Recipe.compile``). ``amp``: the autocast
-    dtype (e.g. ``torch.bfloat16``), None = off.
+    dtype (e.g. ``torch.bfloat16``), None = off. ``workers``: processes that make the batches
+    ahead of training (``WorkerStream``; other batches than the in-process stream's, 0, so a
+    resume needs the same number).
     """
     _check_schedule(iterations, checkpoint_every, log_every, validate_every)
+    if workers and not recipe.worker_streams:
+        raise ConfigError(f"{recipe.card['method']}'s stream cannot run in worker processes")
     out, device = Path(out), torch.device(device)
-    run = _Run.resume(recipe, out, device) if resume else None
+    run = _Run.resume(recipe, out, device, workers) if resume else None
     if run is not None and run.iteration > iterations:
         raise ConfigError(
             f"the checkpoint holds {run.iteration} iterations, more than the {iterations} asked;"
@@ -186,54 +271,60 @@ def train(
             out / CHECKPOINT_NAME,
         )
     if run is None:
-        run = _Run.start(recipe, seed, device)
-    model, optimizer = recipe.compile(run.model, compile), run.optimizer
-    segment = _Segment(run.iteration, device, compile, amp, recipe.frames_per_iteration)
-    deadline = None if max_minutes is None else time.perf_counter() + 60 * max_minutes
-    window: list[dict[str, float]] = []
-    current = best = None
-    model.train()
-    while run.iteration < iterations:
-        batch = run.stream.next_batch()
-        with _autocast(device, amp):
-            losses = recipe.loss(model, batch, run.step)
-        optimizer.zero_grad(set_to_none=True)
-        losses["total"].backward()
-        recipe.clip(model)
-        optimizer.step()
-        run.iteration += 1
-        window.append({name: float(value.detach()) for name, value in losses.items()})
-        last = run.iteration == iterations or (
-            deadline is not None
-            and run.iteration % log_every == 0
-            and time.perf_counter() > deadline
+        run = _Run.start(recipe, seed, device, workers)
+    try:
+        model, optimizer = recipe.compile(run.model, compile), run.optimizer
+        segment = _Segment(
+            run.iteration, device, compile, amp, workers, recipe.frames_per_iteration
         )
-        if run.iteration % log_every == 0 or last:
-            means = {name: float(np.mean([w[name] for w in window])) for name in window[0]}
-            run.curve.append({"iteration": run.iteration, **means})
-            window = []
-        if validate_every is not None and (run.iteration % validate_every == 0 or last):
-            with segment.paused():
-                metrics = _validate(recipe, model)
-            if metrics is not None:
-                run.validation.append({"iteration": run.iteration, **metrics})
-                best = _selected(recipe.selection, run.validation)
-        if run.iteration % checkpoint_every == 0 or last or best is not None:
-            current = segment.summary(run.iteration)
-            run.save(recipe, out, [*run.hardware, current], best)
-            best = None
-        if last:
-            break
-    speed = current or run.hardware[-1]
-    return TrainResult(
-        model=model.eval(),
-        iterations=run.iteration,
-        curve=run.curve,
-        validation=run.validation,
-        iterations_per_s=speed["iterations_per_s"],
-        frames_per_s=speed["frames_per_s"],
-        checkpoint=out / CHECKPOINT_NAME,
-    )
+        deadline = None if max_minutes is None else time.perf_counter() + 60 * max_minutes
+        window: list[dict[str, float]] = []
+        current = best = None
+        model.train()
+        while run.iteration < iterations:
+            batch = run.stream.next_batch()
+            with _autocast(device, amp):
+                losses = recipe.loss(model, batch, run.step)
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            recipe.clip(model)
+            optimizer.step()
+            run.iteration += 1
+            window.append({name: float(value.detach()) for name, value in losses.items()})
+            last = run.iteration == iterations or (
+                deadline is not None
+                and run.iteration % log_every == 0
+                and time.perf_counter() > deadline
+            )
+            if run.iteration % log_every == 0 or last:
+                means = {name: float(np.mean([w[name] for w in window])) for name in window[0]}
+                run.curve.append({"iteration": run.iteration, **means})
+                window = []
+            if validate_every is not None and (run.iteration % validate_every == 0 or last):
+                with segment.paused():
+                    metrics = _validate(recipe, model)
+                if metrics is not None:
+                    run.validation.append({"iteration": run.iteration, **metrics})
+                    best = _selected(recipe.selection, run.validation)
+            if run.iteration % checkpoint_every == 0 or last or best is not None:
+                current = segment.summary(run.iteration)
+                run.save(recipe, out, [*run.hardware, current], best)
+                best = None
+            if last:
+                break
+        speed = current or run.hardware[-1]
+        return TrainResult(
+            model=model.eval(),
+            iterations=run.iteration,
+            curve=run.curve,
+            validation=run.validation,
+            iterations_per_s=speed["iterations_per_s"],
+            frames_per_s=speed["frames_per_s"],
+            checkpoint=out / CHECKPOINT_NAME,
+        )
+    finally:
+        if isinstance(run.stream, WorkerStream):
+            run.stream.close()
 
 
 class RootEpsRMSprop(torch.optim.Optimizer):
@@ -410,12 +501,18 @@ class _Segment:
         device: torch.device,
         compile: str | None,
         amp: torch.dtype | None,
+        workers: int,
         frames_per_iteration: int,
     ):
         self.from_iteration = from_iteration
         self.frames_per_iteration = frames_per_iteration
         amp_name = None if amp is None else str(amp).removeprefix("torch.")
-        self.hardware = {**hardware_info(device), "compile": compile, "amp": amp_name}
+        self.hardware = {
+            **hardware_info(device),
+            "compile": compile,
+            "amp": amp_name,
+            "stream_workers": workers,
+        }
         self.started = time.perf_counter()
         self.paused_s = 0.0
 
@@ -455,19 +552,19 @@ class _Run:
     hardware: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def start(cls, recipe: Recipe, seed: int, device: torch.device) -> _Run:
+    def start(cls, recipe: Recipe, seed: int, device: torch.device, workers: int) -> _Run:
         model = _build_model(recipe, seed, device)
         noise = torch.Generator(device).manual_seed(seed)
         return cls(
             model=model,
             optimizer=recipe.build_optimizer(model),
-            stream=recipe.stream(seed),
+            stream=_stream(recipe, seed, workers),
             step=StepContext(device, noise),
             seed=seed,
         )
 
     @classmethod
-    def resume(cls, recipe: Recipe, out: Path, device: torch.device) -> _Run | None:
+    def resume(cls, recipe: Recipe, out: Path, device: torch.device, workers: int) -> _Run | None:
         """The run saved in ``out``, or None when there is no training state yet."""
         path = out / CHECKPOINT_NAME
         state_file = path.with_name(path.name + TRAIN_STATE_SUFFIX)
@@ -500,7 +597,13 @@ class _Run:
         optimizer.load_state_dict(saved["optimizer"])
         noise = torch.Generator(device)
         noise.set_state(saved["noise"])
-        stream = recipe.stream(card["seed"])
+        stream = _stream(recipe, card["seed"], workers)
+        if workers == 0 and "workers" in saved["stream"]:
+            raise ConfigError(
+                f"the training state is of a stream of {saved['stream']['workers']} workers;"
+                " resume with as many",
+                state_file,
+            )
         stream.load_state_dict(saved["stream"])
         carry = {name: tensor.to(device) for name, tensor in saved["carry"].items()}
         return cls(
@@ -551,6 +654,11 @@ class _Run:
         write_json(out / "curve.json", self.curve, indent=1)
         if self.validation:
             write_json(out / "validation.json", self.validation, indent=1)
+
+
+def _stream(recipe: Recipe, seed: int, workers: int) -> Stream:
+    """``recipe``'s stream of ``seed``, made by ``workers`` processes (0: in this one)."""
+    return recipe.stream(seed) if workers == 0 else WorkerStream(recipe.stream, seed, workers)
 
 
 def _build_model(recipe: Recipe, seed: int, device: torch.device) -> nn.Module:

@@ -197,3 +197,18 @@ def test_training_on_a_dataset_copy_takes_windows_of_its_train_split(
     assert summary["variant"] == f"HART/{setup}" and np.isfinite(summary["last"]["total"])
     card = read_card(out / "last")
     assert card["data"]["stream"] == "windows of the train split"
+
+
+def test_the_curriculum_s_stream_is_refused_worker_processes(tmp_path, mnist_dir):
+    from harness.training import train
+    from trackers.hart.config import network
+    from trackers.hart.train import HartRecipe
+
+    recipe = HartRecipe(
+        network("mnist", "HART", smoke=True),
+        "mnist",
+        "mnist-multi-same",
+        dataset_params={"mnist_dir": str(mnist_dir)},
+    )
+    with pytest.raises(ConfigError, match="cannot run in worker processes"):
+        train(recipe, tmp_path, 2, workers=2)

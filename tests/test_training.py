@@ -316,3 +316,22 @@ def test_root_eps_rmsprop_follows_its_formula(momentum, initial_square):
     assert abs(tiny.item()) == pytest.approx(1e-5 / np.sqrt(0.1 * 1e-10 + 1e-6))
     with pytest.raises(ConfigError, match="RootEpsRMSprop needs"):
         RootEpsRMSprop([tiny], lr=0.0)
+
+
+def test_worker_streams_give_the_same_batches_whatever_the_timing_and_resume_exactly(tmp_path):
+    options = {**SCHEDULE, "workers": 2}
+    whole = train(WalkRecipe(), tmp_path / "whole", 9, **options)
+    again = train(WalkRecipe(), tmp_path / "again", 9, **options)
+    assert weights_equal(whole.model, again.model) and whole.curve == again.curve
+    train(WalkRecipe(), tmp_path / "parts", 5, **options)
+    resumed = train(WalkRecipe(), tmp_path / "parts", 9, resume=True, **options)
+    assert weights_equal(resumed.model, whole.model) and resumed.curve == whole.curve
+    card = read_card(tmp_path / "parts" / "last")
+    assert [segment["stream_workers"] for segment in card["hardware"]] == [2, 2]
+    in_process = train(WalkRecipe(), tmp_path / "in-process", 9, **SCHEDULE)
+    assert not weights_equal(in_process.model, whole.model)  # other batches
+    for workers, folder in ((0, "parts"), (3, "parts"), (2, "in-process")):
+        with pytest.raises(ConfigError, match="stream of .* workers"):
+            train(
+                WalkRecipe(), tmp_path / folder, 12, resume=True, **{**SCHEDULE, "workers": workers}
+            )

@@ -240,7 +240,10 @@ def soft_clip(parameters: list[nn.Parameter], limit: float) -> None:
 
 
 class HartRecipe(Recipe):
-    """A HART-family network's part of a training run (``harness.training.Recipe``)."""
+    """A HART-family network's part of a training run (``harness.training.Recipe``); its
+    curriculum hears the training IoU, so its stream runs in the training process."""
+
+    worker_streams = False
 
     def __init__(
         self,
