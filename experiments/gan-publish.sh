@@ -5,10 +5,11 @@
 # checkpoints/gan/<set>/<Model>/last, the files experiments/gan-2015.yaml reads, scored on the
 # test split at length 20 (the card's `metrics`).
 #   TRACKBENCH_MNIST=/path/to/mnist experiments/gan-publish.sh [SET ...]
+# GAN_RUNS names another runs folder (experiments/gan-gpu.sh's: $TRACKBENCH_RUNS/gan-gpu).
 set -euo pipefail
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(mnist-single-same mnist-multi-same)
-runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/gan-train
+runs=${GAN_RUNS:-${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/gan-train}
 for set in "${sets[@]}"; do
   for run in "$runs/$set"/*/; do
     model=$(basename "$run")

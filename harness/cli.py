@@ -427,6 +427,14 @@ def train(
             " so a resume needs the same number).",
         ),
     ] = 0,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="Continue this checkpoint's training (same method and config; e.g. published"
+            " weights on a new machine) with a fresh optimizer; with --resume, only when --out"
+            " holds no training state yet.",
+        ),
+    ] = None,
 ) -> None:
     """Train a learnable method on its dataset's generated stream; print a JSON summary."""
     from harness.registry import parse_method
@@ -458,6 +466,7 @@ def train(
         validation_frames=validation_frames,
         max_minutes=max_minutes,
         workers=workers,
+        init_from=init_from,
         evaluate=evaluate,
     )
     typer.echo(json.dumps(summary, indent=2))

@@ -247,6 +247,7 @@ def train(
     compile: str | None = None,
     amp: torch.dtype | None = None,
     workers: int = 0,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train ``recipe``'s model into ``out`` for ``iterations`` iterations in total (counting
     resumed ones).
@@ -257,21 +258,26 @@ def train(
     training. ``compile``: one of ``COMPILE_MODES`` (``Recipe.compile``). ``amp``: the autocast
     dtype (e.g. ``torch.bfloat16``), None = off. ``workers``: processes that make the batches
     ahead of training (``WorkerStream``; other batches than the in-process stream's, 0, so a
-    resume needs the same number).
+    resume needs the same number). ``init_from``: a checkpoint of the same method and
+    configuration whose training a new run continues (``_Run.warm_start``; with ``resume``, only
+    when ``out`` holds no training state yet); the cards say so (``initialised_from``).
     """
     _check_schedule(iterations, checkpoint_every, log_every, validate_every)
     if workers and not recipe.worker_streams:
         raise ConfigError(f"{recipe.card['method']}'s stream cannot run in worker processes")
     out, device = Path(out), torch.device(device)
     run = _Run.resume(recipe, out, device, workers) if resume else None
-    if run is not None and run.iteration > iterations:
+    source = out / CHECKPOINT_NAME
+    if run is None and init_from is not None:
+        run, source = _Run.warm_start(recipe, Path(init_from), seed, device, workers), init_from
+    if run is None:
+        run = _Run.start(recipe, seed, device, workers)
+    if run.iteration > iterations:
         raise ConfigError(
             f"the checkpoint holds {run.iteration} iterations, more than the {iterations} asked;"
             " ask for at least as many",
-            out / CHECKPOINT_NAME,
+            source,
         )
-    if run is None:
-        run = _Run.start(recipe, seed, device, workers)
     try:
         model, optimizer = recipe.compile(run.model, compile), run.optimizer
         segment = _Segment(
@@ -550,6 +556,7 @@ class _Run:
     curve: list[dict[str, float]] = field(default_factory=list)
     validation: list[dict[str, float]] = field(default_factory=list)
     hardware: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def start(cls, recipe: Recipe, seed: int, device: torch.device, workers: int) -> _Run:
@@ -572,18 +579,7 @@ class _Run:
             return None
         weights, checkpoint = load_checkpoint(path, device)
         card = checkpoint.card
-        wanted = (recipe.card["method"], json.loads(json.dumps(recipe.card["config"])))
-        if (card.get("method"), card.get("config")) != wanted:
-            differ = sorted(
-                key
-                for key in {*wanted[1], *(card.get("config") or {})}
-                if wanted[1].get(key) != (card.get("config") or {}).get(key)
-            )
-            raise ConfigError(
-                f"the checkpoint in {out} was trained with another configuration:"
-                f" {card.get('method')} {card.get('variant')}, not {recipe.card['method']}"
-                f" {recipe.card.get('variant')} (keys differing: {differ}); use a new --out"
-            )
+        _check_same_run(recipe, card, f"the checkpoint in {out}", "use a new --out")
         saved = load_tensors(state_file)  # on the CPU: generator and stream states stay there
         if saved["iteration"] != card["iterations"]:
             raise ConfigError(
@@ -615,8 +611,29 @@ class _Run:
             iteration=card["iterations"],
             curve=card["curve"],
             validation=card.get("validation", []),
+            origins=card.get("initialised_from", []),
             hardware=card.get("hardware") or _legacy_hardware(card),
         )
+
+    @classmethod
+    def warm_start(
+        cls, recipe: Recipe, path: Path, seed: int, device: torch.device, workers: int
+    ) -> _Run:
+        """A run continuing checkpoint ``path`` (e.g. published weights on a new machine): its
+        weights, iterations, curve, validation points and hardware segments, with a fresh
+        optimizer, step noise and stream, seeded from ``seed`` and the iterations done."""
+        weights, checkpoint = load_checkpoint(path, device)
+        card = checkpoint.card
+        _check_same_run(recipe, card, f"checkpoint {path}", "it cannot start this run")
+        done = card["iterations"]
+        seed = int(np.random.SeedSequence([seed, done]).generate_state(1)[0] >> 1)
+        run = cls.start(recipe, seed, device, workers)
+        run.model.load_state_dict(weights)  # casts half-precision published weights back
+        run.iteration, run.curve = done, card["curve"]
+        run.validation, run.hardware = card.get("validation", []), card.get("hardware", [])
+        origin = {"checkpoint": str(path), "sha256": checkpoint.sha256, "iterations": done}
+        run.origins = [*card.get("initialised_from", []), origin]
+        return run
 
     def save(
         self,
@@ -646,6 +663,8 @@ class _Run:
             "validation": self.validation,
             "hardware": hardware,
         }
+        if self.origins:
+            card["initialised_from"] = self.origins
         save_checkpoint(path, self.model.state_dict(), card)
         if selected is not None:
             save_checkpoint(
@@ -654,6 +673,20 @@ class _Run:
         write_json(out / "curve.json", self.curve, indent=1)
         if self.validation:
             write_json(out / "validation.json", self.validation, indent=1)
+
+
+def _check_same_run(recipe: Recipe, card: dict[str, Any], what: str, advice: str) -> None:
+    """``card`` is of ``recipe``'s method and configuration, or a one-line error saying which
+    keys differ."""
+    wanted = (recipe.card["method"], json.loads(json.dumps(recipe.card["config"])))
+    held = card.get("config") or {}
+    if (card.get("method"), held) != wanted:
+        differ = sorted(key for key in {*wanted[1], *held} if wanted[1].get(key) != held.get(key))
+        raise ConfigError(
+            f"{what} was trained with another configuration: {card.get('method')}"
+            f" {card.get('variant')}, not {recipe.card['method']} {recipe.card.get('variant')}"
+            f" (keys differing: {differ}); {advice}"
+        )
 
 
 def _stream(recipe: Recipe, seed: int, workers: int) -> Stream:

@@ -335,3 +335,34 @@ def test_worker_streams_give_the_same_batches_whatever_the_timing_and_resume_exa
             train(
                 WalkRecipe(), tmp_path / folder, 12, resume=True, **{**SCHEDULE, "workers": workers}
             )
+
+
+def test_a_run_continues_published_weights_with_a_fresh_optimizer_and_says_so(tmp_path):
+    from harness.checkpoints import load_checkpoint, publish_checkpoint
+
+    first = train(WalkRecipe(), tmp_path / "first", 4, **SCHEDULE)
+    published = tmp_path / "published" / "last"
+    publish_checkpoint(tmp_path / "first" / "last", published, "float16")
+    options = {**SCHEDULE, "init_from": published}
+    warm = train(WalkRecipe(), tmp_path / "warm", 7, **options)
+    card = read_card(tmp_path / "warm" / "last")
+    assert card["iterations"] == 7 and card["curve"][:4] == first.curve
+    assert card["validation"][0] == first.validation[0] and len(card["hardware"]) == 2
+    (origin,) = card["initialised_from"]
+    assert origin["checkpoint"] == str(published) and origin["iterations"] == 4
+    # the new part of the run starts from the stored (half-precision) weights, cast back
+    weights, _ = load_checkpoint(published)
+    start = train(WalkRecipe(), tmp_path / "start", 4, **options).model.state_dict()
+    assert all(
+        start[k].dtype == torch.float32 and torch.equal(start[k], w.float())
+        for k, w in weights.items()
+    )
+    # a resume of the warm run continues it exactly; --resume with --init-from resumes
+    train(WalkRecipe(), tmp_path / "parts", 5, **options)
+    resumed = train(WalkRecipe(), tmp_path / "parts", 7, resume=True, **options)
+    assert weights_equal(resumed.model, warm.model)
+    assert read_card(tmp_path / "parts" / "last")["initialised_from"] == [origin]
+    with pytest.raises(ConfigError, match="holds 4 iterations, more than the 3 asked"):
+        train(WalkRecipe(), tmp_path / "short", 3, **options)
+    with pytest.raises(ConfigError, match="another configuration"):
+        train(WalkRecipe(hidden=4), tmp_path / "other", 7, **options)
