@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains Gan et al.'s neural trackers on one training set, round-robin in equal slices of
 # iterations, so that stopping at any round leaves the models of a table with the same budget.
-# Every call resumes where the last one stopped. The training state (full-precision weights,
+# Every call resumes where the last one stopped; a file STOP in the runs folder ends a call
+# before its next round (so the models keep equal budgets). The training state (full-precision weights,
 # optimiser, stream, best-validated checkpoint) stays outside the repository, in
 # $TRACKBENCH_RUNS/gan-train/<set>/<Model> (default ~/.cache/trackbench/runs);
 # experiments/gan-publish.sh publishes each model's best-validated checkpoint under
@@ -19,6 +20,7 @@ models=("$@")
 runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/gan-train/$dataset
 export OMP_NUM_THREADS=1
 for round in $(seq 1 "$rounds"); do
+  [ -e "$runs/STOP" ] && { echo "$runs/STOP: stopped before round $round"; break; }
   for model in "${models[@]}"; do
     out=$runs/$model
     mkdir -p "$out"

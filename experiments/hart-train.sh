@@ -2,7 +2,7 @@
 # Trains the hart-mnist board's models (HART, App Att, Spatial Att, RATM) on generated
 # MNIST-Multi-Same sequences, round-robin in equal slices of iterations, so that stopping at any
 # round leaves the models named with the same budget. Every call resumes where the last one
-# stopped. The training state (full-precision weights, optimiser, stream and curriculum, the
+# stopped; a file STOP in the runs folder ends a call before its next round. The training state (full-precision weights, optimiser, stream and curriculum, the
 # best-validated checkpoint) stays outside the repository, in
 # $TRACKBENCH_RUNS/hart/mnist-multi-same/<Name> (default ~/.cache/trackbench/runs), validated on
 # 2,000 frames of the val split after every round; experiments/hart-publish.sh publishes each
@@ -21,6 +21,7 @@ runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/hart/mnist-multi-same
 export OMP_NUM_THREADS=1
 declare -A methods=([HART]=hart [App-Att]=hart:app-att [Spatial-Att]=hart:spatial-att [RATM]=ratm)
 for round in $(seq 1 "$rounds"); do
+  [ -e "$runs/STOP" ] && { echo "$runs/STOP: stopped before round $round"; break; }
   for name in "${names[@]}"; do
     out=$runs/$name
     mkdir -p "$out"
