@@ -24,7 +24,7 @@ BATCH, LENGTH = 32, 20
 @pytest.mark.benchmark(group="gan-train")
 def test_training_step(benchmark, model):
     torch.manual_seed(0)
-    config = method_config(model)
+    config = method_config(model, "code")
     network = build_model(config)
     settings = training_defaults(model)
     optimizer = torch.optim.RMSprop(network.parameters(), lr=settings["lr"])
