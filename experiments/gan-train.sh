@@ -24,6 +24,9 @@ for round in $(seq 1 "$rounds"); do
   for model in "${models[@]}"; do
     out=$runs/$model
     mkdir -p "$out"
+    done_=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["iterations"])' \
+      "$out/last.json" 2>/dev/null || echo 0)
+    [ "$done_" -lt $((round * step)) ] || continue  # this round's slice is done already
     trackbench train "${model,,}" --dataset "$dataset" --out "$out" --resume \
       --iterations $((round * step)) --checkpoint-every 50 --log-every 10 \
       --validate-every "$step" --validation-frames 2000 > "$out.log.json" 2>&1 \

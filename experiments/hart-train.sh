@@ -25,6 +25,9 @@ for round in $(seq 1 "$rounds"); do
   for name in "${names[@]}"; do
     out=$runs/$name
     mkdir -p "$out"
+    done_=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["iterations"])' \
+      "$out/last.json" 2>/dev/null || echo 0)
+    [ "$done_" -lt $((round * step)) ] || continue  # this round's slice is done already
     trackbench train "${methods[$name]}" --out "$out" --resume \
       --iterations $((round * step)) --checkpoint-every 50 --log-every 25 \
       --validate-every "$step" --validation-frames 2000 > "$out.log.json" 2>&1 \
