@@ -108,13 +108,14 @@ def run_experiment(
 
 
 def _check_configs(cells: list[Cell], record) -> list[Cell]:
-    """Cells whose method config passes the tracker's ``check_config``; the others are recorded
-    failed before anything runs (e.g. a missing checkpoint)."""
+    """Cells whose tracker class loads, as registered, and whose method config passes its
+    ``check_config``; the others are recorded failed before anything runs (e.g. a missing
+    checkpoint)."""
     runnable = []
     for cell in cells:
         spec, _ = parse_method(cell.method_ref)
-        check = getattr(spec.factory, "check_config", None)
         try:
+            check = getattr(spec.factory, "check_config", None)
             if check is not None:
                 check(cell.method_config)
         except Exception as exc:
