@@ -545,7 +545,7 @@ def _learnable(method: str) -> type:
 
 @trackers_app.command("list")
 def trackers_list() -> None:
-    """Every method and ablation: the kind and inputs its tracker class declares, paper, table."""
+    """Every method and ablation: the kind and inputs it is registered with, paper, table."""
     from harness.registry import DEFAULT_ABLATION, methods
 
     table = Table(title="trackers")

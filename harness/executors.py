@@ -2,7 +2,7 @@
 
 An executor gets the runnable cells, the runner's ``record(outcome)`` callback, the store (to
 mark a cell ``running`` when it is handed out) and the progress display. Every executor computes
-a cell with ``harness.runner.run_cell`` and hands the outcome to ``record`` in this process: the
+a cell with ``harness.cell.run_cell`` and hands the outcome to ``record`` in this process: the
 store is written by this process alone, so resuming and stopping work the same whatever computes
 the cells. A stopped run (KeyboardInterrupt) stops the executor's workers and propagates.
 
@@ -26,21 +26,24 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Protocol
 
+from harness.cell import (
+    PROGRESS_INTERVAL,
+    CellOutcome,
+    WorkerContext,
+    failure,
+    frames_of,
+    run_cell,
+    throttled,
+)
 from harness.errors import TrackbenchError
 from harness.experiment import Cell
 from harness.progress import NoProgress
-from harness.runner import (
-    _WORKER,
-    PROGRESS_INTERVAL,
-    CellOutcome,
-    _failure,
-    _frames_of,
-    _throttled,
-    run_cell,
-)
 from harness.store import Store, utc_now
 
 Record = Callable[[CellOutcome], None]
+
+_POOL_WORKER = WorkerContext()
+"""In a ``LocalPool`` worker process: its context, set once by ``_init_worker``."""
 
 
 def available_cores() -> int:
@@ -79,13 +82,13 @@ class InProcess:
     def run(self, cells: list[Cell], record: Record, store: Store, display: NoProgress) -> None:
         for cell in cells:
             store.mark_running(cell)
-            display.cell_started(cell.config_hash, cell.label, _frames_of(cell))
+            display.cell_started(cell.config_hash, cell.label, frames_of(cell))
             started = time.perf_counter()
 
             def on_frames(done: int, cell=cell, started=started) -> None:
                 display.frames_done(cell.config_hash, done, time.perf_counter() - started)
 
-            record(run_cell(cell, _throttled(on_frames)))
+            record(run_cell(cell, on_frames=throttled(on_frames)))
 
 
 class LocalPool:
@@ -115,7 +118,7 @@ class LocalPool:
             pending = {}
             for cell in cells:
                 store.mark_running(cell)
-                pending[pool.submit(run_cell, cell)] = cell
+                pending[pool.submit(_run_cell_in_pool, cell)] = cell
             while pending:
                 finished, _ = wait(pending, timeout=PROGRESS_INTERVAL, return_when=FIRST_COMPLETED)
                 _show_frames(frames, display, started)
@@ -124,7 +127,7 @@ class LocalPool:
                     try:
                         outcome = future.result()
                     except Exception as exc:  # the worker died
-                        outcome = _failure(cell, exc, utc_now())
+                        outcome = failure(cell, exc, utc_now())
                     started[cell.config_hash] = None
                     record(outcome)
         except BaseException:
@@ -163,9 +166,15 @@ def _stop_workers(pool: ProcessPoolExecutor) -> None:
 def _init_worker(jobs: int, frames) -> None:
     """A pool worker: its share of the cores, SIGINT left to the parent, frame counts to
     ``frames``."""
+    global _POOL_WORKER
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _use_threads(worker_threads(jobs))
-    _WORKER.update(jobs=jobs, progress=frames)
+    _POOL_WORKER = WorkerContext(jobs=jobs, progress=frames)
+
+
+def _run_cell_in_pool(cell: Cell) -> CellOutcome:
+    """A pool worker's cell, in the context its initializer set."""
+    return run_cell(cell, _POOL_WORKER)
 
 
 def _use_threads(threads: int) -> None:
@@ -261,8 +270,7 @@ def _run_cell_on_ray(cell: Cell, cpus: int) -> CellOutcome:
     node = ray.get_runtime_context().get_node_id()
     node_cpus = next(n["Resources"]["CPU"] for n in ray.nodes() if n["NodeID"] == node)
     _use_threads(cpus)
-    _WORKER.update(jobs=max(1, int(node_cpus // cpus)))
-    return run_cell(cell)
+    return run_cell(cell, WorkerContext(jobs=max(1, int(node_cpus // cpus))))
 
 
 def _ray_outcome(ref, cell: Cell) -> CellOutcome:
@@ -273,4 +281,4 @@ def _ray_outcome(ref, cell: Cell) -> CellOutcome:
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as exc:
-        return _failure(cell, getattr(exc, "cause", None) or exc, utc_now())
+        return failure(cell, getattr(exc, "cause", None) or exc, utc_now())

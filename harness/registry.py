@@ -2,39 +2,51 @@
 
 A method registers once with its default config; each ablation is a named override of that config
 (e.g. ``tba:TBAc-noMem``). The factory is named by a ``"module:attribute"`` string and imported on
-first use, so listing methods imports no tracker code; its class declares the tracker's ``kind``
-and ``inputs`` (``harness.protocol``). Every family, built-in (``trackers/<family>/``) or third
-party, is a module named in the ``trackbench.trackers`` entry-point group that registers on
-import; this module imports none of them itself.
+first use, so listing methods imports no tracker code: the registration states the tracker's
+``kind`` and ``inputs`` as data, and they are checked against what its class declares
+(``harness.protocol``) when the class is loaded. Every family, built-in (``trackers/<family>/``)
+or third party, is a module named in the ``trackbench.trackers`` entry-point group that registers
+on import; this module imports none of them itself.
+
+Dataset adapters are the ``trackbench.datasets`` entry points: the name is the adapter id a card
+names, the object the ``DatasetAdapter`` class (this project's in ``harness.datasets``, other
+packages' alike), imported when a card asks for it.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from harness.errors import ConfigError, did_you_mean
+from harness.protocol import INPUT_KINDS, MultiObjectTracker, SingleObjectTracker
 
 DEFAULT_ABLATION = "default"
 PLUGIN_GROUP = "trackbench.trackers"
+DATASET_GROUP = "trackbench.datasets"
+KINDS = (MultiObjectTracker.kind, SingleObjectTracker.kind)
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A registered method: how to build it, its default config and its named ablations.
+    """A registered method: how to build it, its kind and inputs, its default config and its named
+    ablations; ``test_double`` marks a tracker that exercises the harness (e.g. a ground-truth
+    replay), not a method to rank.
 
-    Two specs are equal when they are the same registration: the same factory reference, config,
-    ablations and description.
+    Two specs are equal when they are the same registration: every field the same but the
+    registered factory object (its reference is compared).
     """
 
     name: str
     reference: str  # "module:attribute" of the factory
     config: dict[str, Any]
+    kind: str  # "multi-object" or "single-object"
+    inputs: frozenset[str]  # what the tracker consumes ("image", "detections")
+    test_double: bool = False
     paper: str = ""
     table: str = ""
     description: str = ""
@@ -44,34 +56,28 @@ class MethodSpec:
 
     @property
     def factory(self) -> Callable[..., Any]:
-        """The tracker class or factory function, imported on first use."""
+        """The tracker class or factory function, imported on first use; a ConfigError if it
+        declares another kind or other inputs than the registration."""
         if self.registered_factory is not None:
             return self.registered_factory
         try:
-            return pkgutil.resolve_name(self.reference)
+            factory = pkgutil.resolve_name(self.reference)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(
                 f"method {self.name!r}: cannot load its factory {self.reference!r} ({exc})"
             ) from exc
+        self.check_declaration(factory)
+        return factory
 
-    def _declared(self, attribute: str) -> Any:
-        factory = self.factory
-        if not hasattr(factory, attribute):
+    def check_declaration(self, factory: Callable[..., Any]) -> None:
+        """Raise a ConfigError unless ``factory`` declares the registered kind and inputs."""
+        kind, inputs = _declared(self.name, self.reference, factory)
+        if (kind, inputs) != (self.kind, self.inputs):
             raise ConfigError(
-                f"method {self.name!r}: its factory {self.reference} declares no {attribute!r}"
-                " (subclass harness.protocol.MultiObjectTracker or SingleObjectTracker)"
+                f"method {self.name!r} is registered as a {self.kind} tracker of inputs"
+                f" {sorted(self.inputs)} but its factory {self.reference} declares a {kind}"
+                f" tracker of inputs {sorted(inputs)}"
             )
-        return getattr(factory, attribute)
-
-    @property
-    def kind(self) -> str:
-        """``"multi-object"`` or ``"single-object"``, as the factory's class declares."""
-        return self._declared("kind")
-
-    @property
-    def inputs(self) -> frozenset[str]:
-        """What the tracker consumes (``"image"``, ``"detections"``), as its class declares."""
-        return frozenset(self._declared("inputs"))
 
     @property
     def path_config(self) -> frozenset[str]:
@@ -99,8 +105,18 @@ class MethodSpec:
         return self.factory(**config)
 
 
+def _declared(name: str, reference: str, factory: Any) -> tuple[str, frozenset[str]]:
+    """The kind and inputs that the tracker class (or factory function) ``factory`` declares."""
+    missing = [a for a in ("kind", "inputs") if not hasattr(factory, a)]
+    if missing:
+        raise ConfigError(
+            f"method {name!r}: its factory {reference} declares no {missing[0]!r}"
+            " (subclass harness.protocol.MultiObjectTracker or SingleObjectTracker)"
+        )
+    return factory.kind, frozenset(factory.inputs)
+
+
 _METHODS: dict[str, MethodSpec] = {}
-_ADAPTERS: dict[str, Callable[..., Any]] = {}
 _loaded = False
 
 
@@ -109,6 +125,9 @@ def register_method(
     factory: str | Callable[..., Any],
     config: dict[str, Any],
     *,
+    kind: str | None = None,
+    inputs: Iterable[str] | None = None,
+    test_double: bool = False,
     ablations: dict[str, dict[str, Any]] | None = None,
     paper: str = "",
     table: str = "",
@@ -117,18 +136,38 @@ def register_method(
     """Register method ``name``, built by ``factory(**config)``.
 
     ``factory`` is a ``"module:attribute"`` reference, imported on first use, or the callable
-    itself. It is a tracker class, or a function carrying the class attributes the registry reads
-    (``kind``, ``inputs``; optionally ``path_config``, ``check_config``). Ablation overrides may
-    only touch keys of ``config``. A name registered by another registration is a ConfigError;
-    the very same registration again (a module imported twice) replaces the first.
+    itself. It is a tracker class, or a function carrying the class attributes the registry
+    checks (``kind``, ``inputs``; optionally ``path_config``, ``check_config``). ``kind``
+    (``"multi-object"``, ``"single-object"``) and ``inputs`` (``"image"``, ``"detections"``) are
+    registry data, required with a reference; a callable's own declaration is their default, and
+    a registration that contradicts its class is a ConfigError (a reference's, when it is
+    loaded). ``test_double`` marks a tracker that checks the harness rather than a method.
+    Ablation overrides may only touch keys of ``config``. A name registered by another
+    registration is a ConfigError; the very same registration again (a module imported twice)
+    replaces the first.
     """
     if isinstance(factory, str):
         module, colon, attribute = factory.partition(":")
         if not (module and colon and attribute):
             raise ValueError(f"method {name!r}: factory {factory!r} is not 'module:attribute'")
+        if kind is None or inputs is None:
+            raise ValueError(
+                f"method {name!r}: a factory reference is registered with its kind and inputs"
+            )
         reference, registered_factory = factory, None
     else:
         reference, registered_factory = f"{factory.__module__}:{factory.__qualname__}", factory
+        declared_kind, declared_inputs = _declared(name, reference, factory)
+        kind = declared_kind if kind is None else kind
+        inputs = declared_inputs if inputs is None else inputs
+    inputs = frozenset(inputs)
+    if kind not in KINDS:
+        raise ValueError(f"method {name!r}: kind {kind!r} is none of {list(KINDS)}")
+    if not inputs <= INPUT_KINDS:
+        raise ValueError(
+            f"method {name!r}: inputs {sorted(inputs - INPUT_KINDS)} are none of"
+            f" {sorted(INPUT_KINDS)}"
+        )
     ablations = ablations or {}
     for ablation, override in ablations.items():
         unknown = set(override) - set(config)
@@ -138,6 +177,9 @@ def register_method(
         name=name,
         reference=reference,
         config=dict(config),
+        kind=kind,
+        inputs=inputs,
+        test_double=test_double,
         paper=paper,
         table=table,
         description=description,
@@ -149,18 +191,10 @@ def register_method(
         raise ConfigError(
             f"method {name!r} is registered twice: by {registered.reference} and by {reference}"
         )
+    if registered_factory is not None:
+        spec.check_declaration(registered_factory)
     _METHODS[name] = spec
     return spec
-
-
-def register_adapter(adapter_id: str) -> Callable:
-    """Class decorator: register a DatasetAdapter under ``adapter_id`` (named by cards)."""
-
-    def decorate(cls):
-        _ADAPTERS[adapter_id] = cls
-        return cls
-
-    return decorate
 
 
 def load_plugins() -> None:
@@ -192,9 +226,30 @@ def parse_method(ref: str) -> tuple[MethodSpec, str]:
 
 
 def adapter(adapter_id: str) -> Callable[..., Any]:
-    importlib.import_module("harness.datasets")
-    if adapter_id not in _ADAPTERS:
+    """The DatasetAdapter class of ``adapter_id`` (a card's ``adapter``): the entry point of that
+    name in the ``trackbench.datasets`` group, imported now. Two packages giving one id different
+    classes is a ConfigError."""
+    ids: dict[str, dict[str, EntryPoint]] = {}  # id -> "module:Class" -> its entry point
+    for entry in entry_points(group=DATASET_GROUP):
+        ids.setdefault(entry.name, {})[entry.value] = entry
+    if not ids:
         raise ConfigError(
-            f"unknown dataset adapter {adapter_id!r}" + did_you_mean(adapter_id, list(_ADAPTERS))
+            f"unknown dataset adapter {adapter_id!r}: no {DATASET_GROUP} entry points are"
+            " installed (reinstall trackbench: pip install -e .)"
         )
-    return _ADAPTERS[adapter_id]
+    if adapter_id not in ids:
+        raise ConfigError(
+            f"unknown dataset adapter {adapter_id!r}" + did_you_mean(adapter_id, list(ids))
+        )
+    if len(ids[adapter_id]) > 1:
+        raise ConfigError(
+            f"dataset adapter {adapter_id!r} is registered twice: by "
+            + " and by ".join(ids[adapter_id])
+        )
+    (entry,) = ids[adapter_id].values()
+    try:
+        return entry.load()
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"dataset adapter {adapter_id!r}: cannot load {entry.value!r} ({exc})"
+        ) from exc

@@ -50,6 +50,26 @@ def test_trackers_list(trackbench):
         assert text in out
 
 
+NO_TORCH = """
+import json, sys
+from harness.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps([code, sorted(m for m in sys.modules if m.split(".")[0] == "torch")]))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["trackers", "list"]], ids=" ".join)
+def test_help_and_the_trackers_list_import_no_torch(args):
+    run = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, check=True
+    )
+    code, torch_modules = json.loads(run.stdout.splitlines()[-1])
+    assert code == 0 and torch_modules == []
+
+
 def test_datasets_list_and_info(trackbench):
     code, out, _ = trackbench("datasets", "list")
     assert code == 0 and "sprites-mot" in out and "mnist-mot" in out

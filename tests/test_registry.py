@@ -1,6 +1,6 @@
-"""The method registry: lazy factory references, duplicate names, kind and inputs read from the
-tracker class, entry-point families, and the layout rule of trackers/ (families share only
-trackers/common)."""
+"""The registries: lazy factory references, duplicate names, kind and inputs as registry data
+checked against the tracker class, test doubles, entry-point families and dataset adapters, and
+the layout rule of trackers/ (families share only trackers/common)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness import registry
+from harness.datasets import DatasetAdapter, load_dataset
+from harness.datasets.base import card_names, load_card
 from harness.errors import ConfigError
 from harness.experiment import load_experiment
 from harness.protocol import MultiObjectTracker, SingleObjectTracker
@@ -63,14 +66,14 @@ def test_a_third_party_family_registers_through_the_entry_point_group(plugged):
         lambda spec: spec.build(),
         lambda spec: spec.factory.check_config(spec.config),
         lambda spec: spec.path_config,
-        lambda spec: spec.kind,
-        lambda spec: spec.inputs,
     ],
-    ids=["build", "check_config", "path_config", "kind", "inputs"],
+    ids=["build", "check_config", "path_config"],
 )
 def test_a_factory_reference_is_imported_on_first_use(plugged, first_use):
     spec = registry.methods()["plugin"]
     assert "plugin_family" in sys.modules and "plugin_tracker" not in sys.modules
+    assert (spec.kind, spec.inputs) == ("multi-object", {"detections"})  # registry data
+    assert "plugin_tracker" not in sys.modules
     first_use(spec)
     assert "plugin_tracker" in sys.modules
     assert spec.factory is sys.modules["plugin_tracker"].PluginTracker
@@ -103,7 +106,7 @@ def test_listing_methods_imports_no_tracker_code_nor_torch():
     ]
 
 
-def test_kind_and_inputs_are_read_from_the_tracker_class(scratch):
+def test_kind_and_inputs_default_to_a_registered_class_s_own(scratch):
     class Follower(SingleObjectTracker):
         pass
 
@@ -114,36 +117,91 @@ def test_kind_and_inputs_are_read_from_the_tracker_class(scratch):
     watcher = registry.register_method("watcher", Watcher, {})
     assert (follower.kind, follower.inputs) == ("single-object", {"image"})
     assert (watcher.kind, watcher.inputs) == ("multi-object", {"image", "detections"})
-    sort = registry.register_method("sort", "trackers.baselines.sort:SORT", {})
-    assert (sort.kind, sort.inputs) == (SORT.kind, {"detections"})
     # a factory function carries the attributes of the classes it returns
     iou = registry.register_method("iou", iou_tracker, {})
     assert iou.kind == IOUTracker.kind == OfflineIOUTracker.kind == "multi-object"
     assert iou.inputs == IOUTracker.inputs == OfflineIOUTracker.inputs
 
 
+def test_a_reference_is_registered_with_its_kind_and_inputs_checked_when_loaded(scratch):
+    with pytest.raises(ValueError, match="'sort': a factory reference is registered with its"):
+        registry.register_method("sort", "trackers.baselines.sort:SORT", {})
+    with pytest.raises(ValueError, match="kind 'multi_object' is none of"):
+        registry.register_method(
+            "sort", "trackers.baselines.sort:SORT", {}, kind="multi_object", inputs=()
+        )
+    with pytest.raises(ValueError, match=r"inputs \['boxes'\] are none of"):
+        registry.register_method(
+            "sort", "trackers.baselines.sort:SORT", {}, kind="multi-object", inputs={"boxes"}
+        )
+    sort = registry.register_method(
+        "sort", "trackers.baselines.sort:SORT", {}, kind="multi-object", inputs=["detections"]
+    )
+    assert (sort.kind, sort.inputs) == (SORT.kind, {"detections"}) and sort.factory is SORT
+    wrong = registry.register_method(
+        "wrong", "trackers.baselines.sort:SORT", {}, kind="single-object", inputs={"image"}
+    )
+    assert (wrong.kind, wrong.inputs) == ("single-object", {"image"})  # nothing loaded yet
+    message = (
+        r"method 'wrong' is registered as a single-object tracker of inputs \['image'\] but its"
+        r" factory trackers.baselines.sort:SORT declares a multi-object tracker of inputs"
+        r" \['detections'\]"
+    )
+    for use in (lambda: wrong.factory, wrong.build, lambda: wrong.path_config):
+        with pytest.raises(ConfigError, match=message):
+            use()
+    with pytest.raises(ConfigError, match="method 'watcher' is registered as a multi-object"):
+        registry.register_method("watcher", SORT, {}, inputs={"image"})  # a class: at once
+
+
 def test_a_factory_without_kind_or_that_cannot_load_is_a_config_error(scratch):
     def bare(**config):
         return object()
 
-    spec = registry.register_method("bare", bare, {})
     with pytest.raises(ConfigError, match=r"'bare'.*declares no 'kind'"):
-        _ = spec.kind
-    missing = registry.register_method("missing", "no_such_module:Tracker", {})
+        registry.register_method("bare", bare, {})
+    missing = registry.register_method(
+        "missing", "no_such_module:Tracker", {}, kind="multi-object", inputs=()
+    )
     with pytest.raises(ConfigError, match=r"'missing': cannot load its factory 'no_such_module"):
         missing.build()
     with pytest.raises(ValueError, match="not 'module:attribute'"):
         registry.register_method("unqualified", "Tracker", {})
 
 
+def test_every_built_in_registration_matches_its_tracker_class():
+    for spec in registry.methods().values():
+        factory = spec.factory  # raises on a mismatch
+        assert (factory.kind, frozenset(factory.inputs)) == (spec.kind, spec.inputs), spec.name
+
+
+def test_the_ground_truth_trackers_are_marked_as_test_doubles():
+    doubles = {name for name, spec in registry.methods().items() if spec.test_double}
+    assert {"ground-truth", "ground-truth-box"} <= doubles
+    assert not doubles & {"sort", "iou", "constant-box", "kcf", "tba", "hart", "ratm"}
+
+
 def test_a_duplicate_name_names_both_registrants(scratch):
-    first = registry.register_method("m", "plugin_tracker:PluginTracker", {"checkpoint": None})
+    plugin = {"kind": "multi-object", "inputs": {"detections"}}
+    first = registry.register_method(
+        "m", "plugin_tracker:PluginTracker", {"checkpoint": None}, **plugin
+    )
     with pytest.raises(ConfigError) as error:
         registry.register_method("m", SORT, {"max_age": 1})
     message = str(error.value)
     assert "plugin_tracker:PluginTracker" in message and "trackers.baselines.sort:SORT" in message
     with pytest.raises(ConfigError, match="registered twice"):  # same factory, other config
-        registry.register_method("m", "plugin_tracker:PluginTracker", {"checkpoint": "w.pt"})
+        registry.register_method(
+            "m", "plugin_tracker:PluginTracker", {"checkpoint": "w.pt"}, **plugin
+        )
+    with pytest.raises(ConfigError, match="registered twice"):  # same factory, other inputs
+        registry.register_method(
+            "m",
+            "plugin_tracker:PluginTracker",
+            {"checkpoint": None},
+            kind="multi-object",
+            inputs={"image"},
+        )
     assert registry._METHODS["m"] is first
 
 
@@ -152,7 +210,13 @@ def test_the_same_registration_repeated_by_a_reimport_is_accepted(plugged):
     importlib.reload(sys.modules["plugin_family"])  # registers "plugin" again, identically
     assert registry.methods()["plugin"] == before
     with pytest.raises(ConfigError, match="'sort' is registered twice"):
-        registry.register_method("sort", "plugin_tracker:PluginTracker", {"checkpoint": None})
+        registry.register_method(
+            "sort",
+            "plugin_tracker:PluginTracker",
+            {"checkpoint": None},
+            kind="multi-object",
+            inputs={"detections"},
+        )
 
 
 def test_an_experiment_rejects_a_single_object_tracker(scratch, tmp_path):
@@ -168,6 +232,76 @@ def test_an_experiment_rejects_a_single_object_tracker(scratch, tmp_path):
     with pytest.raises(ConfigError, match="'follower' is a single-object tracker") as error:
         load_experiment(path)
     assert error.value.line == 6
+
+
+class ToyAdapter(DatasetAdapter):
+    """A third party's adapter (``trackbench.datasets`` entry point ``toy``)."""
+
+
+def with_adapters(monkeypatch, *entries: tuple[str, str]) -> None:
+    """The installed ``trackbench.datasets`` entry points plus ``entries`` (name, object)."""
+    installed = registry.entry_points
+
+    def plus(group: str) -> list[EntryPoint]:
+        extra = [EntryPoint(n, v, group) for n, v in entries if group == registry.DATASET_GROUP]
+        return [*installed(group=group), *extra]
+
+    monkeypatch.setattr(registry, "entry_points", plus)
+
+
+def test_every_card_s_adapter_is_an_entry_point_of_the_datasets_group():
+    for name in card_names():
+        cls = registry.adapter(load_card(name)["adapter"])
+        assert isinstance(cls, type) and issubclass(cls, DatasetAdapter), name
+
+
+def test_a_third_party_adapter_plugs_in_through_the_datasets_group(monkeypatch, tmp_path):
+    card = yaml.safe_load((REPO / "datasets" / "custom_mot.yaml").read_text(encoding="utf-8"))
+    (tmp_path / "toy_set.yaml").write_text(
+        yaml.safe_dump({**card, "name": "toy-set", "adapter": "toy"}), encoding="utf-8"
+    )
+    monkeypatch.setattr("harness.datasets.base.CARDS_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="unknown dataset adapter 'toy'"):
+        load_dataset("toy-set")
+    with_adapters(monkeypatch, ("toy", "test_registry:ToyAdapter"))
+    assert type(load_dataset("toy-set", tmp_path)) is ToyAdapter
+
+
+def test_an_adapter_id_of_two_classes_or_that_cannot_load_is_a_config_error(monkeypatch):
+    with_adapters(
+        monkeypatch,
+        ("mot17", "test_registry:ToyAdapter"),
+        ("broken", "no_such_module:Adapter"),
+    )
+    with pytest.raises(ConfigError, match="'mot17' is registered twice: by harness.datasets"):
+        registry.adapter("mot17")
+    with pytest.raises(ConfigError, match="'broken': cannot load 'no_such_module:Adapter'"):
+        registry.adapter("broken")
+    with pytest.raises(ConfigError, match="unknown dataset adapter 'mot71'.*mot17"):
+        registry.adapter("mot71")
+    monkeypatch.setattr(registry, "entry_points", lambda group: [])  # a stale install
+    with pytest.raises(ConfigError, match="no trackbench.datasets entry points are installed"):
+        registry.adapter("mot17")
+
+
+def test_the_registry_imports_no_adapter_and_a_card_imports_only_its_own():
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from harness.datasets import load_dataset
+        before = sorted(m for m in sys.modules if m.startswith("harness.datasets."))
+        load_dataset("mot17")
+        after = sorted(m for m in sys.modules if m.startswith("harness.datasets."))
+        print(json.dumps([before, after]))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    before, after = json.loads(run.stdout)
+    assert before == ["harness.datasets.base"]
+    assert "harness.datasets.motchallenge" in after
+    assert not {"harness.datasets.synthetic", "harness.datasets.gan_mnist"} & set(after)
 
 
 def family_imports() -> dict[str, set[str]]:

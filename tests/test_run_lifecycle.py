@@ -144,7 +144,7 @@ def test_cells_that_cannot_run_fail_before_any_cell_starts(tmp_path):
 
 
 def test_online_cells_report_frames_while_they_run(tmp_path, monkeypatch):
-    monkeypatch.setattr("harness.runner.PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr("harness.cell.PROGRESS_INTERVAL", 0.0)
     path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods="sort"))
     display = Recorder()
     with Store(tmp_path / "r.sqlite") as store:

@@ -129,6 +129,28 @@ def broken_method(monkeypatch):
     )
 
 
+def test_a_method_registered_unlike_its_class_fails_its_cells_first(monkeypatch, tmp_path):
+    registry.load_plugins()
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    registry.register_method(
+        "mislabelled", "trackers.baselines.sort:SORT", {}, kind="multi-object", inputs={"image"}
+    )
+    path = write_experiment(tmp_path, "mislabelled")
+    with Store(tmp_path / "results.sqlite") as store:
+        summary = run_experiment(load_experiment(path), store)
+        cells = store.cells("runner-test")
+    assert (summary.done, len(summary.failed)) == (0, 2) and set(cells["status"]) == {"failed"}
+    assert (
+        cells["error"]
+        .str.startswith(
+            "ConfigError: method 'mislabelled' is registered as a multi-object tracker of inputs"
+            " ['image'] but its factory trackers.baselines.sort:SORT declares"
+        )
+        .all()
+    )
+    assert not (tmp_path / "cache").exists()  # failed before any dataset was loaded
+
+
 def test_failing_cells_are_recorded_and_the_sweep_goes_on(broken_method, reference, tmp_path):
     path = write_experiment(
         tmp_path, 'broken, "broken:raise", iou', root=reference[0].parent / "cache"

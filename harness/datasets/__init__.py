@@ -1,16 +1,11 @@
 """Dataset adapters: a card (datasets/<name>.yaml) plus a root path give splits of sequences.
 
-Adapters register by id with ``harness.registry.register_adapter``; a card names its adapter.
-Every module of this package is imported here, so an adapter module registers by existing.
+A card names its adapter by id; the ids are the ``trackbench.datasets`` entry points
+(pyproject.toml), each naming its ``DatasetAdapter`` class, so an adapter module is imported only
+when a card needs it, and another package's adapters plug in the same way.
 This is ``harness.datasets``; the top-level ``datasets`` import is always Hugging Face's.
 """
 
-import importlib
-import pkgutil
-
 from harness.datasets.base import DatasetAdapter, card_path, load_card, load_dataset
-
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["DatasetAdapter", "card_path", "load_card", "load_dataset"]

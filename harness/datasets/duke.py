@@ -30,7 +30,6 @@ import scipy.io
 from harness.data import BoxTable, Sequence
 from harness.datasets.base import DatasetAdapter, Problem, collect_problems
 from harness.errors import ConfigError, FormatError
-from harness.registry import register_adapter
 from harness.transforms import Resize, Subsample, restore
 
 START_TIMES = (5543, 3607, 27244, 31182, 1, 22402, 18968, 46766)
@@ -128,7 +127,6 @@ def read_frame(path: Path, size: tuple[int, int]) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-@register_adapter("dukemtmc")
 class DukeMTMC(DatasetAdapter):
     """DukeMTMC over ``root``; one sequence per camera per split (see the module docstring)."""
 

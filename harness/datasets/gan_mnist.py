@@ -57,7 +57,6 @@ from harness.datasets.synthetic import (
     train_split_is_a_stream,
 )
 from harness.errors import ConfigError, FormatError
-from harness.registry import register_adapter
 from harness.training import numpy_rng, numpy_rng_state
 
 FRAME_SIZE = 100  # §4: "each frame is 100 x 100 large"
@@ -381,7 +380,6 @@ class GanMnistStream:
         self.rng = numpy_rng(state["rng"])
 
 
-@register_adapter("gan-mnist")
 class GanMnist(DatasetAdapter):
     """The four datasets of Gan et al. (2015), one card each: ``objects`` 1 or 2 (Single, Multi),
     ``test_shapes`` digits or mnist-2 (Same, Diff).

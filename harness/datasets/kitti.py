@@ -22,14 +22,12 @@ from harness.datasets.base import DatasetAdapter, Problem, collect_problems
 from harness.errors import ConfigError, FormatError
 from harness.metrics.files import find_pred_files
 from harness.metrics.kitti import KittiLabels, evaluate_kitti, parse_kitti, read_kitti
-from harness.registry import register_adapter
 
 MOT_SPLITS = {"training": "training", "testing": "testing"}
 HART_SPLITS = ("hart-train", "hart-test")
 FPS = 10.0
 
 
-@register_adapter("kitti-tracking")
 class KittiTracking(DatasetAdapter):
     """KITTI tracking over ``root`` (the folder holding ``training/`` and ``testing/``)."""
 

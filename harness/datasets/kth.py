@@ -39,7 +39,6 @@ from harness.data import BoxTable, Sequence, SingleObjectSample
 from harness.datasets.base import DatasetAdapter, Problem, collect_problems
 from harness.errors import ConfigError, FormatError, did_you_mean
 from harness.metrics.single import frame_ious
-from harness.registry import register_adapter
 
 ACTIONS = ("boxing", "handclapping", "handwaving", "jogging", "running", "walking")
 """KTH action names; the annotation file numbers them 1..6 in this order."""
@@ -226,7 +225,6 @@ def read_grey_frame(path: Path) -> np.ndarray:
     return grey[..., None]
 
 
-@register_adapter("kth")
 class KthAdapter(DatasetAdapter):
     """KTH subsequences (params: ``actions``, ``fold``, ``validation_seed``); see the module doc."""
 

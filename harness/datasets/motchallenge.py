@@ -56,7 +56,6 @@ from harness.metrics.files import find_pred_files
 from harness.metrics.mot import evaluate
 from harness.metrics.protocols import VALID_CLASSES, check_protocol
 from harness.motchallenge import read_mot
-from harness.registry import register_adapter
 
 SEQINFO_FIELDS = {  # seqinfo.ini key -> (type, SeqInfo field)
     "name": (str, "name"),
@@ -348,11 +347,6 @@ class MOTChallengeAdapter(DatasetAdapter):
         return table
 
 
-register_adapter("mot16")(MOTChallengeAdapter)
-register_adapter("mot20")(MOTChallengeAdapter)
-
-
-@register_adapter("mot17")
 class MOT17Adapter(MOTChallengeAdapter):
     """MOT17: each sequence as ``<SEQ>-DPM``, ``<SEQ>-FRCNN`` and ``<SEQ>-SDP``; the ``detectors``
     param (default all three) selects which variants are the split's sequences."""
@@ -415,7 +409,6 @@ class MOT17Adapter(MOTChallengeAdapter):
         return {**super()._meta(folder, split, has_gt), "detector": folder.name.rsplit("-", 1)[1]}
 
 
-@register_adapter("custom-mot")
 class CustomMOTAdapter(MOTChallengeAdapter):
     """Any folder of sequences (split ``all``): MOTChallenge sequence folders
     (``<seq>/seqinfo.ini``, frames, ``gt/gt.txt``, optional ``det/det.txt``) and/or plain

@@ -34,7 +34,6 @@ from harness.data import BoxTable, Sequence
 from harness.datasets.base import DatasetAdapter
 from harness.datasets.mnist_idx import load_mnist
 from harness.errors import ConfigError, FormatError
-from harness.registry import register_adapter
 
 # A rounded centre is an integer, so any 0 < EPS < 1 gives the same deaths; 1e-5 is the original's.
 log = logging.getLogger(__name__)
@@ -604,7 +603,6 @@ class SyntheticMOT(DatasetAdapter):
         shutil.rmtree(folder / "build")
 
 
-@register_adapter("sprites-mot")
 class SpritesMOT(SyntheticMOT):
     """Sprites-MOT (TBA ``gen_sprite.py``), 128x128 RGB."""
 
@@ -612,7 +610,6 @@ class SpritesMOT(SyntheticMOT):
         return SpritesGenerator(**{key: self.params[key] for key in GENERATOR_PARAMS})
 
 
-@register_adapter("mnist-mot")
 class MnistMOT(SyntheticMOT):
     """MNIST-MOT (TBA ``gen_mnist.py``), 128x128 grey; digits from ``mnist_dir`` (see mnist_idx)."""
 

@@ -1,7 +1,8 @@
 """Baselines, registered with their ablations: SORT, the IOU tracker and the ground-truth test
 double (multi-object); the constant box and the ground-truth box double (single-object).
 
-Registration names each factory by reference, so importing this module imports no tracker code.
+Registration names each factory by reference, with its kind and inputs as data, so importing this
+module imports no tracker code; the two ground-truth trackers are marked as test doubles.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from harness.registry import register_method
 register_method(
     "sort",
     "trackers.baselines.sort:SORT",
+    kind="multi-object",
+    inputs={"detections"},
     config={"max_age": 1, "min_hits": 3, "iou_threshold": 0.3, "min_score": None},
     ablations={
         # Report a track from its first detection instead of after 3 consecutive hits.
@@ -35,6 +38,8 @@ def mot17_offline(**params) -> dict:
 register_method(
     "iou",
     "trackers.baselines.iou_tracker:iou_tracker",
+    kind="multi-object",
+    inputs={"detections"},
     config={"sigma_l": 0.3, "sigma_h": 0.5, "sigma_iou": 0.3, "t_min": 5, "report": "online"},
     ablations={
         "offline": {"report": "offline"},
@@ -51,6 +56,9 @@ register_method(
 register_method(
     "ground-truth",
     "trackers.baselines.ground_truth:GroundTruthTracker",
+    kind="multi-object",
+    inputs=set(),  # it reads the sequence's ground truth
+    test_double=True,
     config={},
     paper="test double (like got10k's IdentityTracker)",
     table="harness check: MOTA = IDF1 = 1",
@@ -60,6 +68,8 @@ register_method(
 register_method(
     "constant-box",
     "trackers.baselines.single:ConstantBoxTracker",
+    kind="single-object",
+    inputs={"image"},
     config={},
     paper="baseline (got10k's IdentityTracker)",
     table="single-object floor: the score of not moving",
@@ -69,6 +79,9 @@ register_method(
 register_method(
     "ground-truth-box",
     "trackers.baselines.single:GroundTruthBoxTracker",
+    kind="single-object",
+    inputs=set(),  # it reads the sample's ground truth
+    test_double=True,
     config={},
     paper="test double",
     table="harness check: IoU = 1",

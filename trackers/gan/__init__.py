@@ -21,6 +21,8 @@ from harness.registry import register_method
 register_method(
     "kcf",
     "trackers.gan.kcf:KerCorrTracker",
+    kind="single-object",
+    inputs={"image"},
     config={
         "padding": 1.5,
         "regularization": 1e-4,  # lambda
@@ -73,6 +75,8 @@ for name, (model, table, description) in NEURAL_TRACKERS.items():
     register_method(
         name,
         "trackers.gan.tracker:GanTracker",
+        kind="single-object",
+        inputs={"image"},
         config={
             "model": model,
             "dataset": "mnist-single-same",  # the training dataset (MNIST-Single)

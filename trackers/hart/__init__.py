@@ -34,6 +34,8 @@ CONFIG = {
 register_method(
     "hart",
     "trackers.hart.tracker:HartTracker",
+    kind="single-object",
+    inputs={"image"},
     config=CONFIG,
     ablations={
         "app-att": {"variant": "App Att"},
@@ -47,6 +49,8 @@ register_method(
 register_method(
     "ratm",
     "trackers.hart.tracker:HartTracker",
+    kind="single-object",
+    inputs={"image"},
     config={**CONFIG, "variant": "RATM"},
     paper="Kahou, Michalski and Memisevic 2017, RATM: Recurrent Attentive Tracking Model (CVPR"
     " Workshops), as re-implemented by " + PAPER,

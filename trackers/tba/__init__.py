@@ -78,6 +78,8 @@ for name, (dataset, table, description) in VARIANTS.items():
     register_method(
         name,
         "trackers.tba.tracker:TBATracker",
+        kind="multi-object",
+        inputs={"image"},
         config=default_config(dataset),
         ablations=ABLATIONS,
         paper=PAPER,
