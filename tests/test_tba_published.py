@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.checkpoints import checkpoint_files, file_sha256
+from harness.checkpoints import checkpoint_files
 from harness.datasets import load_dataset
 from harness.experiment import expand, load_experiment
 from harness.protocol import check_result
 from harness.registry import parse_method
+from harness.results.provenance import file_sha256
 from trackers.tba.tracker import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
