@@ -14,7 +14,6 @@ older cards still read.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import pickle
@@ -28,6 +27,7 @@ import torch
 
 import harness
 from harness.errors import ConfigError, FormatError
+from harness.provenance import file_sha256
 
 
 def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
@@ -56,12 +56,6 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
 def write_json(path: str | Path, value: Any, indent: int = 2) -> None:
     """``value`` as JSON in ``path``, atomically."""
     atomic_write(path, lambda f: f.write(json.dumps(value, indent=indent).encode()))
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in blocks (names the exact weights a result came from)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def load_tensors(path: str | Path, device: torch.device | str = "cpu") -> Any:

@@ -662,9 +662,9 @@ def _console() -> Console:
 
 
 def _board_rows(store, experiment: str) -> list[dict[str, Any]]:
-    """``report.board_rows`` of an experiment's done cells, with its paper tables."""
+    """``render.board_rows`` of an experiment's done cells, with its paper tables."""
     from harness.papers import tables_for
-    from harness.report import board_rows
+    from harness.results.render import board_rows
 
     frame = store.metrics_frame(experiment)
     if frame.empty:
@@ -676,7 +676,8 @@ def _write_report(
     store, experiment: str, out: Path, config_hashes: list[str] | None = None
 ) -> None:
     from harness.papers import tables_for
-    from harness.report import board_provenance, write_report
+    from harness.results.board import write_report
+    from harness.results.sections import board_provenance
 
     frame = store.metrics_frame(experiment, config_hashes)
     if frame.empty:

@@ -15,7 +15,7 @@ Rules:
 
 - A row is one (dataset, split, detections, method, ablation); rows match on these fields, not on
   the config hash (the change may alter a method's config). Values are the ``COMBINED`` ones,
-  pooled over seeds per side (``harness.report.summarize``): mean, sample std, n.
+  pooled over seeds per side (``harness.results.summary.summarize``): mean, sample std, n.
 - Metrics default to the leaderboard's default column set (``mot``); ``--metrics`` takes metric
   names or a column-set name. Directions, labels and units come from the metric catalogue
   (``harness.metrics.catalogue``); a metric without a direction (PT, GT_IDs) cannot be gated.
@@ -25,14 +25,14 @@ Rules:
   SE is 0 only when both sides have one seed. An improvement beyond the same ``allowed`` is
   reported (↑) and never fails.
 - Seed noise only: a side's std counts when it has several seeds. (A one-seed row's ± on a board
-  may spread over sequences, ``report.summarize``; both sides score the same sequences, so that
+  may spread over sequences, ``summary.summarize``; both sides score the same sequences, so that
   spread is no noise between them.)
 - Default tolerances (``DEFAULT_TOLERANCES``, by catalogue unit): fractions 0.005 absolute
   (0.5 points); counts and bytes 2% of the baseline mean but at least 1; other values (FAF, ms,
   fps, px) 2% but at least 0.01. ``--tolerance METRIC=X`` sets an absolute tolerance in the
   stored units (fractions for ratios), ``METRIC=X%`` a relative one; either replaces the default
   for that metric.
-- Speed (fps of the tracker, each cell's sequences combined by ``report.cell_timings``) is
+- Speed (fps of the tracker, each cell's sequences combined by ``summary.cell_timings``) is
   compared only with ``--speed``: timings differ between machines. Default tolerance 20% relative.
 - A baseline row absent from NEW, or lacking some of the baseline's seeds (cells not done: failed
   or never run), fails. Rows only in NEW are listed as new and never fail.
@@ -65,21 +65,22 @@ from harness.metrics.catalogue import (
     Metric,
     metric_named,
 )
-from harness.report import (
+from harness.registry import method_label
+from harness.results.layouts import (
     COLUMN_SETS,
-    COMBINED,
     DEFAULT_COLUMN_SET,
-    KEY,
-    SEEDS,
-    combined_rows,
-    counted,
     default_columns,
     format_cell,
     format_delta,
-    json_value,
-    markdown_escape,
-    method_label,
     resolve_columns,
+)
+from harness.results.render import counted, json_value, markdown_escape
+from harness.results.summary import (
+    COMBINED,
+    KEY,
+    SEEDS,
+    combined_rows,
+    keyed,
     row_label,
     spread_of,
     summarize,
@@ -306,11 +307,11 @@ def weights_changed(new_models: pd.DataFrame, baseline_models: pd.DataFrame) -> 
 
 def _digests(models: pd.DataFrame) -> dict[tuple, set[str]]:
     """Per report row whose cells carry provenance: the set of their weights' sha256."""
+    frame = keyed(models, ["provenance"], "models")
     digests: dict[tuple, set[str]] = {}
-    for record in models.to_dict("records"):
-        provenance = record["provenance"]
+    for key, provenance in zip(frame[KEY].itertuples(index=False, name=None), frame["provenance"]):
         if isinstance(provenance, dict):
-            row = digests.setdefault(tuple(record.get(k, "") for k in KEY), set())  # no axes: ""
+            row = digests.setdefault(key, set())
             row.update([provenance["sha256"]] if "sha256" in provenance else [])
     return digests
 
@@ -323,7 +324,7 @@ def resolve_metrics(
     metrics: str | Sequence[str] | None, baseline: pd.DataFrame | None = None
 ) -> list[str]:
     """Metric names to gate: a column-set name, comma-separated names, a list, or None (the
-    column set a board of ``baseline`` shows: ``report.default_columns``, else the default set).
+    column set a board of ``baseline`` shows: ``layouts.default_columns``, else the default set).
     Every one must have a direction in the catalogue."""
     if isinstance(metrics, str):
         items = [m.strip() for m in metrics.split(",") if m.strip()]

@@ -31,7 +31,7 @@ import yaml
 from harness.errors import ConfigError, did_you_mean
 from harness.experiment import axes_label
 from harness.metrics.catalogue import COUNT_UNIT, FRACTION, VALUE
-from harness.registry import DEFAULT_ABLATION
+from harness.registry import DEFAULT_ABLATION, method_label
 
 PAPERS_DIR = Path(
     os.environ.get(
@@ -75,9 +75,7 @@ class PaperRow:
     def ref(self) -> str | None:
         if self.method is None:
             return None
-        return (
-            self.method if self.ablation == DEFAULT_ABLATION else f"{self.method}:{self.ablation}"
-        )
+        return method_label(self.method, self.ablation or DEFAULT_ABLATION)
 
 
 @dataclass(frozen=True)

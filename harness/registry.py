@@ -213,6 +213,11 @@ def methods() -> dict[str, MethodSpec]:
     return dict(sorted(_METHODS.items()))
 
 
+def method_label(method: str, ablation: str) -> str:
+    """``method`` or ``method:ablation``, the reference ``parse_method`` reads."""
+    return method if ablation == DEFAULT_ABLATION else f"{method}:{ablation}"
+
+
 def parse_method(ref: str) -> tuple[MethodSpec, str]:
     """Resolve ``"method"`` or ``"method:ablation"`` to its spec and ablation name."""
     load_plugins()

@@ -30,8 +30,9 @@ from harness.cell import CellOutcome, dataset_key, failure, units_of
 from harness.executors import Executor, make_executor
 from harness.experiment import Cell, Experiment, expand
 from harness.progress import NoProgress
+from harness.provenance import device_description
 from harness.registry import parse_method
-from harness.store import Store, device_description, utc_now
+from harness.store import Store, utc_now
 
 
 @dataclass

@@ -28,24 +28,21 @@ from __future__ import annotations
 
 import json
 import numbers
-import platform
 import socket
 import sqlite3
-import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from harness.errors import TrackbenchError
+from harness.provenance import git_commit, package_versions
+from harness.results.summary import COMBINED, KEY
 
-COMBINED = "COMBINED"
-KEY_COLUMNS = ["experiment", "dataset", "split", "axes", "detections", "method", "ablation", "seed"]
-VERSIONED_PACKAGES = ("torch", "numpy", "trackeval", "motmetrics", "trackbench")
+KEY_COLUMNS = ["experiment", *KEY, "seed"]
 STATUSES = ("pending", "running", "done", "failed", "interrupted")
 
 CELLS_TABLE = """
@@ -465,46 +462,6 @@ class Store:
         self._db.execute(
             f"INSERT INTO timings ({columns}) VALUES ({', '.join('?' * len(names))})", values
         )
-
-
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that determine results."""
-    versions = {}
-    for package in VERSIONED_PACKAGES:
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = None
-    return versions
-
-
-def git_commit() -> str | None:
-    """The commit of the trackbench checkout (``-dirty`` when tracked files changed), if any."""
-    repo = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if commit and git("status", "--porcelain", "--untracked-files=no"):
-        commit += "-dirty"
-    return commit
-
-
-def device_description(device: str) -> str:
-    """``device`` with the accelerator's or the CPU's name."""
-    if device.startswith("cuda"):
-        import torch
-
-        if torch.cuda.is_available():
-            return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    return f"{device} ({platform.processor() or platform.machine()})"
 
 
 def _key_select() -> str:

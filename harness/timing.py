@@ -9,7 +9,6 @@ GPU every frame is bracketed by CUDA events after a ``torch.cuda.synchronize()``
 
 from __future__ import annotations
 
-import platform
 import resource
 import sys
 import time
@@ -27,6 +26,7 @@ from harness.protocol import (
     sample_images,
     sequence_info,
 )
+from harness.provenance import device_name
 
 
 @dataclass(frozen=True)
@@ -88,17 +88,6 @@ def _latencies(clock: _CpuClock | _CudaClock, stamps: list, runs: list[int]) -> 
     return np.delete(clock.gaps(stamps), between)
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _peak_rss_bytes() -> int:
     """The process's peak resident set size (ru_maxrss is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -132,9 +121,8 @@ class _Environment:
     ) -> TimingRecord:
         if self.cuda:
             peak, source = int(torch.cuda.max_memory_allocated(self.device)), "cuda allocator"
-            name = torch.cuda.get_device_name(self.device)
         else:
-            peak, source, name = _peak_rss_bytes(), "process RSS", cpu_name()
+            peak, source = _peak_rss_bytes(), "process RSS"
         p50, p95 = (None, None) if latencies is None else np.percentile(latencies * 1e3, [50, 95])
         return TimingRecord(
             frames=frames,
@@ -147,7 +135,7 @@ class _Environment:
             memory_source=source,
             batch_size=batch_size,
             dtype=str(getattr(tracker, "dtype", "unspecified")),
-            device_name=name,
+            device_name=device_name(self.device),
             torch_version=torch.__version__,
             cuda_version=torch.version.cuda,
             threads=torch.get_num_threads(),

@@ -45,7 +45,7 @@ from harness.checkpoints import (
     write_json,
 )
 from harness.errors import ConfigError
-from harness.timing import cpu_name
+from harness.provenance import device_name
 
 COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
 """``compile`` modes: None = eager, else a ``torch.compile`` mode."""
@@ -409,10 +409,9 @@ def compile_forward(module: nn.Module, mode: str | None) -> nn.Module:
 
 def hardware_info(device: torch.device) -> dict[str, Any]:
     """What a run trains on: device, its name (GPU or CPU model), torch threads and version."""
-    cuda = device.type == "cuda"
     return {
         "device": str(device),
-        "name": torch.cuda.get_device_name(device) if cuda else cpu_name(),
+        "name": device_name(device),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }

@@ -31,17 +31,11 @@ from harness.metrics.catalogue import (
 )
 from harness.metrics.mot import FIELDS, metric_classes
 from harness.papers import paper_tables
-from harness.report import (
-    COLUMN_SETS,
-    PLOT_METRICS,
-    SEEDS,
-    SEQUENCES,
-    TIMING_SHOWN,
-    board_rows,
-    spread_of,
-    summarize,
-    write_report,
-)
+from harness.results.board import write_report
+from harness.results.layouts import COLUMN_SETS, TIMING_SHOWN
+from harness.results.plots import PLOT_METRICS
+from harness.results.render import board_rows
+from harness.results.summary import SEEDS, SEQUENCES, spread_of, summarize
 from harness.timing import TimingRecord
 
 

@@ -15,7 +15,6 @@ from harness.checkpoints import (
     atomic_write,
     card_summary,
     checkpoint_files,
-    file_sha256,
     load_checkpoint,
     load_tensors,
     publish_checkpoint,
@@ -27,6 +26,7 @@ from harness.checkpoints import (
 )
 from harness.cli import main
 from harness.errors import ConfigError, FormatError
+from harness.provenance import file_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "checkpoints" / "tba" / "sprites-mot" / "TBA" / "last"

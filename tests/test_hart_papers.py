@@ -153,7 +153,7 @@ def test_kth_board_from_the_kth_fixture(tmp_path):
     """§5.1's experiment end to end on the KTH fixture (fold 1: person 1's two subsequences)."""
     from test_single_object import run, write
 
-    from harness.report import write_report
+    from harness.results.board import write_report
 
     root = tmp_path / "kth"
     shutil.copytree(ROOT / "tests" / "fixtures" / "kth", root)
@@ -171,7 +171,7 @@ def test_table1_board_from_the_kitti_fixture(tmp_path):
     row gets TimeIoU beside the paper's, and each claim is judged on ours and on the paper's."""
     from test_single_object import run, write
 
-    from harness.report import write_report
+    from harness.results.board import write_report
 
     experiment = write(tmp_path, KITTI_SMOKE.format(root=ROOT / "tests" / "fixtures" / "kitti"))
     store = run(experiment, tmp_path)

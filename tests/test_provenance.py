@@ -8,11 +8,14 @@ import json
 
 import pandas as pd
 import pytest
+import torch
 
-from harness.checkpoints import file_sha256
 from harness.compare import compare, table_notes, to_markdown, weights_changed
 from harness.experiment import Cell, load_experiment
-from harness.report import KEY, describe_model, failure_lines, model_lines, write_report
+from harness.provenance import cpu_name, device_description, device_name, file_sha256
+from harness.results.board import write_report
+from harness.results.sections import describe_model, failure_lines, model_lines
+from harness.results.summary import KEY
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store, utc_now
 from trackers.tba.config import TBAConfig
@@ -47,6 +50,13 @@ def test_file_sha256_is_the_sha256_of_the_bytes(tmp_path):
     path = tmp_path / "w.bin"
     path.write_bytes(bytes(range(256)) * 1000)
     assert file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_device_without_a_gpu_is_named_by_its_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cpu_name()
+    assert device_name("cpu") == device_name(torch.device("cuda:0")) == cpu_name()
+    assert device_description("cuda:0") == f"cuda:0 ({cpu_name()})"
 
 
 def test_untrained_tba_says_it_is_untrained():

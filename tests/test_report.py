@@ -15,21 +15,13 @@ from markdown_it import MarkdownIt
 from harness.errors import ConfigError, FormatError
 from harness.metrics.catalogue import CATALOGUE
 from harness.papers import load_paper_file
-from harness.report import (
-    COLUMN_SETS,
-    board_provenance,
-    board_rows,
-    cell_timings,
-    claim_lines,
-    compare_with_paper,
-    format_cell,
-    latex_escape,
-    markdown_escape,
-    resolve_columns,
-    speed_accuracy_figure,
-    summarize,
-    write_report,
-)
+from harness.results.board import write_report
+from harness.results.layouts import COLUMN_SETS, format_cell, resolve_columns
+from harness.results.paper_comparison import claim_lines, compare_with_paper
+from harness.results.plots import speed_accuracy_figure
+from harness.results.render import board_rows, latex_escape, markdown_escape
+from harness.results.sections import board_provenance
+from harness.results.summary import cell_timings, summarize
 
 EVIL = "<script>alert(1)</script>"
 KEYS = {"experiment": "e1", "dataset": "sprites-mot", "split": "eval", "detections": "clean"}

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from harness.report import write_report
+from harness.results.board import write_report
 
 CHROMIUM = next(
     (

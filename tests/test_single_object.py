@@ -15,7 +15,8 @@ from harness.datasets import load_dataset
 from harness.errors import ConfigError, FormatError
 from harness.experiment import expand, load_experiment
 from harness.metrics.single import frame_ious, mask_ious
-from harness.report import summarize, write_report
+from harness.results.board import write_report
+from harness.results.summary import summarize
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store
 from harness.tasks import single_object

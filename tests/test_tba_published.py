@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.checkpoints import checkpoint_files, file_sha256
+from harness.checkpoints import checkpoint_files
 from harness.datasets import load_dataset
 from harness.experiment import expand, load_experiment
 from harness.protocol import check_result
+from harness.provenance import file_sha256
 from harness.registry import parse_method
 from trackers.tba.tracker import load_model
 

@@ -115,6 +115,7 @@ def test_cuda_path_with_fake_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda d=None: calls.append("reset"))
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 12345)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Fake GPU")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(timing, "_peak_rss_bytes", lambda: pytest.fail("RSS read on CUDA"))
     _, record = timed_track(EchoTracker([]), image_sequence(8, []), warmup_frames=3, device="cuda")
     assert record.latency_p50_ms == pytest.approx(2.0)

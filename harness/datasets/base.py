@@ -7,7 +7,6 @@ layout it expects, its splits and evaluation protocol, and which files are check
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import yaml
 
 from harness.data import Sequence, SingleObjectSample
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
+from harness.provenance import file_sha256
 from harness.registry import adapter
 
 CARDS_DIR = Path(
@@ -104,7 +104,7 @@ class DatasetAdapter:
             path = self.root / relative
             if not path.is_file():
                 problems.append(Problem(path, None, "missing file (checksummed by the card)"))
-            elif (actual := sha256_of(path)) != expected:
+            elif (actual := file_sha256(path)) != expected:
                 problems.append(
                     Problem(path, None, f"checksum mismatch: sha256 {actual}, card {expected}")
                 )
@@ -188,11 +188,3 @@ def collect_problems(check: Callable[[], Any], problems: list[Problem]) -> Any:
     except TrackbenchError as error:
         problems.append(Problem.from_error(error))
         return None
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -11,8 +11,8 @@ value:
 - ``pooled``: computed once from all of a cell's frames, with no per-sequence value (TimeIoU:
   the mean of the IoU-over-time curve, whose every step averages the samples present at it); a
   one-seed row then has no ±, as there is no spread over sequences to give;
-- ``timing``: ``harness.report.cell_timings`` (fps = Σ frames / Σ seconds, peak memory = the
-  maximum, latency percentiles of one-sequence cells only).
+- ``timing``: ``harness.results.summary.cell_timings`` (fps = Σ frames / Σ seconds, peak memory
+  = the maximum, latency percentiles of one-sequence cells only).
 
 Over seeds every metric is mean ± sample std (ddof 1). Declaration order is the order of reports'
 CSV columns and of ``trackbench evaluate --json``: the leaderboard metrics in MOTChallenge's
@@ -137,7 +137,7 @@ _DECLARED = [
     # Single-object, per cell only: the mean over time steps t = 0..T-1 of the IoU-over-time
     # curve (Kosiorek et al. 2017, Table 1: "average IoU over 60 time-steps").
     *_declare(SINGLE_OBJECT, FRACTION, True, "TimeIoU", combine=POOLED_COMBINE),
-    # Timing of the tracker (harness.timing), combined per cell by report.cell_timings.
+    # Timing of the tracker (harness.timing), combined per cell by results.summary.cell_timings.
     *_declare(TIMING, FPS, True, "fps", "batched_fps=batched fps", combine=TIMING_COMBINE),
     *_declare(TIMING, MS, False, "latency_p50_ms=p50 ms", "latency_p95_ms=p95 ms"),
     *_declare(TIMING, BYTES, False, "peak_memory_bytes=peak memory", combine=TIMING_COMBINE),

@@ -32,7 +32,7 @@ from harness.metrics.single import (
     time_iou,
 )
 from harness.protocol import SingleObjectTracker, check_boxes, has_batched_track
-from harness.store import COMBINED
+from harness.results.summary import COMBINED
 from harness.timing import timed_batched_follow, timed_follow
 
 SCORES = ("IoU", "AUC", "Precision20", "CenterError")

@@ -46,8 +46,9 @@ import torch
 
 from harness.data import BoxTable, Sequence, SingleObjectSample
 from harness.protocol import SingleObjectTracker
+from harness.provenance import device_name
 from harness.tasks.single_object import AGREEMENT_PX
-from harness.timing import cpu_name, timed_batched_follow, timed_follow
+from harness.timing import timed_batched_follow, timed_follow
 from trackers.gan.config import GanConfig
 from trackers.gan.models import build_model
 from trackers.gan.tracker import GanTracker
@@ -145,10 +146,6 @@ def check_boxes(boxes: np.ndarray, samples: list[SingleObjectSample]) -> None:
     np.testing.assert_array_equal(boxes[::FRAMES], [sample.boxes[0] for sample in samples])
 
 
-def device_name() -> str:
-    return torch.cuda.get_device_name(DEVICE) if DEVICE.startswith("cuda") else cpu_name()
-
-
 def describe(benchmark, case: Case, mode: str, batch: int, frames: int, fps: list[float]):
     """What the JSON report carries about one benchmark."""
     stats = benchmark.stats
@@ -164,7 +161,7 @@ def describe(benchmark, case: Case, mode: str, batch: int, frames: int, fps: lis
         fps_rounds=fps,
         wall_fps=None if stats is None else frames / stats.stats.median,
         device=DEVICE,
-        device_name=device_name(),
+        device_name=device_name(DEVICE),
         threads=torch.get_num_threads(),
     )
 
