@@ -1,0 +1,33 @@
+# Sourced by experiments/gan-train.sh and hart-train.sh: trains models round-robin in equal
+# slices of iterations, so that stopping at any round leaves them with the same budget.
+#   train_round_robin RUNS PUBLISHED ROUNDS STEP NAME=METHOD ... -- TRAIN-OPTION ...
+# Each model's state lives in RUNS/NAME; a call resumes where the last one stopped and skips the
+# slices already done; a file RUNS/STOP ends it before its next round. A model with no state in
+# RUNS starts from its published weights PUBLISHED/NAME/last (a fresh optimiser; the card's
+# `initialised_from` says so) where they exist; PUBLISHED empty starts it from scratch.
+train_round_robin() {
+  local runs=$1 published=$2 rounds=$3 step=$4
+  shift 4
+  local models=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do models+=("$1"); shift; done
+  shift  # the --; the rest are `trackbench train` options
+  export OMP_NUM_THREADS=1
+  local round model name method out done_ init
+  for round in $(seq 1 "$rounds"); do
+    [ -e "$runs/STOP" ] && { echo "$runs/STOP: stopped before round $round"; return 0; }
+    for model in "${models[@]}"; do
+      name=${model%%=*} method=${model#*=} out=$runs/${model%%=*}
+      mkdir -p "$out"
+      done_=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["iterations"])' \
+        "$out/last.json" 2>/dev/null || echo 0)
+      [ "$done_" -lt $((round * step)) ] || continue  # this round's slice is done already
+      init=()
+      [ -n "$published" ] && [ -e "$published/$name/last.json" ] \
+        && init=(--init-from "$published/$name/last")
+      trackbench train "$method" --out "$out" --resume "${init[@]}" "$@" \
+        --iterations $((round * step)) --validate-every "$step" > "$out.log.json" 2>&1 \
+        || { cat "$out.log.json" >&2; return 1; }
+      echo "$(date -u +%H:%M:%S) $name $((round * step))"
+    done
+  done
+}
