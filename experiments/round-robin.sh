@@ -12,18 +12,18 @@ train_round_robin() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do models+=("$1"); shift; done
   shift  # the --; the rest are `trackbench train` options
   export OMP_NUM_THREADS=1
-  local round model name method out done_ init
+  local round model name method out from done_ init
   for round in $(seq 1 "$rounds"); do
     [ -e "$runs/STOP" ] && { echo "$runs/STOP: stopped before round $round"; return 0; }
     for model in "${models[@]}"; do
       name=${model%%=*} method=${model#*=} out=$runs/${model%%=*}
       mkdir -p "$out"
+      from=$out init=()
+      [ ! -e "$out/last.json" ] && [ -n "$published" ] && [ -e "$published/$name/last.json" ] \
+        && from=$published/$name init=(--init-from "$published/$name/last")
       done_=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["iterations"])' \
-        "$out/last.json" 2>/dev/null || echo 0)
+        "$from/last.json" 2>/dev/null || echo 0)
       [ "$done_" -lt $((round * step)) ] || continue  # this round's slice is done already
-      init=()
-      [ -n "$published" ] && [ -e "$published/$name/last.json" ] \
-        && init=(--init-from "$published/$name/last")
       trackbench train "$method" --out "$out" --resume "${init[@]}" "$@" \
         --iterations $((round * step)) --validate-every "$step" > "$out.log.json" 2>&1 \
         || { cat "$out.log.json" >&2; return 1; }
