@@ -162,13 +162,14 @@ def load_checkpoint(
 class NetworkConfig:
     """Base of a learnable family's network configuration, a frozen dataclass: ``replace``
     refuses unknown fields; ``to_card`` and ``from_card`` write it into a card's JSON and read it
-    back (lists into tuples)."""
+    back. Lists (JSON's, a command line's) become tuples."""
 
     def replace(self, **changes: Any) -> Self:
         fields = {field.name for field in dataclasses.fields(self)}  # type: ignore[arg-type]
         unknown = sorted(set(changes) - fields)
         if unknown:
             raise ConfigError(f"{type(self).__name__} has no fields {unknown}")
+        changes = {name: _tuples(value) for name, value in changes.items()}
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 
     def to_card(self) -> dict[str, Any]:
@@ -176,10 +177,12 @@ class NetworkConfig:
 
     @classmethod
     def from_card(cls, fields: dict[str, Any]) -> Self:
-        def tuples(value: Any) -> Any:
-            return tuple(tuples(v) for v in value) if isinstance(value, list) else value
+        return cls(**{name: _tuples(value) for name, value in fields.items()})
 
-        return cls(**{name: tuples(value) for name, value in fields.items()})
+
+def _tuples(value: Any) -> Any:
+    """``value`` with every list in it a tuple."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 PUBLISHED_DTYPES = ("float32", "float16", "bfloat16")
@@ -241,9 +244,10 @@ class CheckpointedTracker:
     network as ``model``, on ``device``, and the loaded ``checkpoint`` (None: untrained).
 
     A family supplies ``checkpoint_label`` (how errors name its checkpoints), ``load_model``
-    (the network of a checkpoint and the checkpoint), ``network_of`` (the network configuration
-    its registry keys describe) and ``network_on_card``, ``model_card`` (the head of its cards),
-    ``untrained_variant`` and ``evaluate_checkpoint`` (scores a checkpoint into its card).
+    (the network of a checkpoint and the checkpoint), ``from_model`` (a tracker around a network
+    and its card), ``network_of`` (the network configuration its registry keys describe) and
+    ``network_on_card``, ``model_card`` (the head of its cards) and ``untrained_variant``;
+    ``prepare`` may wrap a network it runs (e.g. compile it).
     """
 
     checkpoint_label = "checkpoint"
@@ -256,9 +260,10 @@ class CheckpointedTracker:
         raise NotImplementedError
 
     @classmethod
-    def evaluate_checkpoint(
-        cls, path: str | Path, frames: int | None, device: str | None
-    ) -> dict[str, Any]:
+    def from_model(cls, model: Any, card: dict[str, Any], **settings: Any) -> Self:
+        """A tracker running ``model`` itself (no copy, no checkpoint, on the model's device),
+        described by ``card`` (a card, or a training run's card head); ``settings``: the
+        family's tracking options."""
         raise NotImplementedError
 
     @classmethod
@@ -276,6 +281,21 @@ class CheckpointedTracker:
         """(variant, dataset) of the untrained model's provenance."""
         raise NotImplementedError
 
+    def prepare(self, model: Any) -> Any:
+        """The network as this tracker runs it (by default ``model`` itself)."""
+        return model
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, device: torch.device | str = "cpu", **settings: Any
+    ) -> Self:
+        """A tracker running checkpoint ``path``, built from its card alone (not from registry
+        keys); ``settings``: the family's tracking options."""
+        model, checkpoint = cls.load_model(path, device)
+        tracker = cls.from_model(model.eval(), checkpoint.card, **settings)
+        tracker.model, tracker.checkpoint = tracker.prepare(tracker.model), checkpoint
+        return tracker
+
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
         """The checkpoint, if any, exists and holds the network the other keys describe."""
@@ -289,19 +309,24 @@ class CheckpointedTracker:
         self, wanted: Any, build: Callable[[Any], Any], checkpoint: str | None, seed: int
     ) -> None:
         """``model``: ``build(wanted)`` initialised from ``seed`` (no checkpoint), else the
-        checkpoint's network, which must be ``wanted``."""
+        checkpoint's network, which must be ``wanted``; run as ``prepare`` says."""
         self.checkpoint = None
         if checkpoint is None:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                self.model = build(wanted).to(self.device).eval()
+                self.model = self.prepare(build(wanted).to(self.device).eval())
         else:
             self.load(checkpoint)
             self._check_same_network(self.model.config, wanted, checkpoint)
 
-    @staticmethod
-    def _check_same_network(held: Any, wanted: Any, path: str | Path) -> None:
-        if held != wanted:
+    @classmethod
+    def same_network(cls, held: Any, wanted: Any) -> bool:
+        """Whether network configurations ``held`` (a checkpoint's) and ``wanted`` are one."""
+        return held == wanted
+
+    @classmethod
+    def _check_same_network(cls, held: Any, wanted: Any, path: str | Path) -> None:
+        if not cls.same_network(held, wanted):
             raise ConfigError(
                 f"checkpoint {path} holds another network than the method's config describes "
                 f"({held} vs {wanted})"
@@ -314,20 +339,10 @@ class CheckpointedTracker:
 
     def load(self, path: str | Path) -> None:
         model, self.checkpoint = self.load_model(path, self.device)
-        self.model = model.eval()
+        self.model = self.prepare(model.eval())
 
     def provenance(self) -> dict[str, Any]:
         """``Checkpoint.provenance`` of the loaded checkpoint; an untrained model says so."""
         if self.checkpoint is None:
             return untrained_provenance(*self.untrained_variant())
         return self.checkpoint.provenance()
-
-    @classmethod
-    def describe_checkpoint(
-        cls, path: str | Path, evaluate: bool = False, **options: Any
-    ) -> dict[str, Any]:
-        """``card_summary`` of checkpoint ``path``; ``evaluate`` first scores it
-        (``evaluate_checkpoint``; options: frames, device)."""
-        if evaluate:
-            cls.evaluate_checkpoint(path, options.get("frames"), options.get("device"))
-        return card_summary(read_card(path, cls.checkpoint_label))

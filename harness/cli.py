@@ -370,7 +370,9 @@ def train(
     method: Annotated[
         str, typer.Argument(metavar="METHOD", help="Method and ablation, e.g. tba:TBAc-noMem.")
     ],
-    out: Annotated[Path, typer.Option(help="Checkpoint folder (last.pt, last.json, curve.json).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Checkpoint folder (last.pt, last.json, curve.json).")
+    ] = None,
     dataset: Annotated[
         str | None, typer.Option(help="Dataset to train on (default: the method's).")
     ] = None,
@@ -396,9 +398,16 @@ def train(
         list[str] | None,
         typer.Option(
             metavar="KEY=VALUE",
-            help="Override a training hyper-parameter, e.g. batch=8 (repeatable).",
+            help="Override a training hyper-parameter, e.g. batch=8 (repeatable;"
+            " --hparams lists the method's).",
         ),
     ] = None,
+    hparams: Annotated[
+        bool,
+        typer.Option(
+            "--hparams", help="Print the method's training hyper-parameters and defaults; exit."
+        ),
+    ] = False,
     validate_every: Annotated[
         int,
         typer.Option(min=0, help="Iterations between validations on a held-out video (0: off)."),
@@ -407,7 +416,8 @@ def train(
     compile: Annotated[
         str | None,
         typer.Option(
-            help="torch.compile mode: default, reduce-overhead, max-autotune-no-cudagraphs."
+            help="torch.compile mode of the training: default, reduce-overhead,"
+            " max-autotune-no-cudagraphs."
         ),
     ] = None,
     evaluate: Annotated[
@@ -436,38 +446,38 @@ def train(
         ),
     ] = None,
 ) -> None:
-    """Train a learnable method on its dataset's generated stream; print a JSON summary."""
-    from harness.registry import parse_method
+    """Train a learnable method with the recipe it registers; print a JSON summary."""
+    from harness import lifecycle
 
-    factory = _learnable(method)
-    spec, ablation = parse_method(method)
     overrides = _parse_params(config or [], "--config", "smoke=true")
     if dataset is not None:
         overrides["dataset"] = dataset
     overrides["device"] = device
-    if compile is not None:
-        overrides["compile"] = compile
-    method_config = spec.config_for(ablation)
-    unknown = sorted(set(overrides) - set(method_config))
-    if unknown:
-        raise ConfigError(f"method {spec.name!r} has no config keys {unknown}")
-    summary = factory.train(
-        {**method_config, **overrides},
+    if hparams:
+        defaults = lifecycle.hyperparameters(method, **overrides)
+        typer.echo(json.dumps(defaults, indent=2))
+        return
+    if out is None:
+        raise ConfigError("--out is required: the folder the run's checkpoints go to")
+    summary = lifecycle.train_method(
+        method,
         out,
         iterations,
+        config=overrides,
+        hyperparameters=_parse_params(hparam or [], "--hparam", "batch=8"),
+        dataset_root=root,
+        dataset_params=_parse_params(param or []),
+        validate_every=validate_every or None,
+        validation_frames=validation_frames,
+        evaluate=evaluate,
         seed=seed,
         resume=resume,
         checkpoint_every=checkpoint_every,
         log_every=log_every,
-        dataset_root=root,
-        dataset_params=_parse_params(param or []),
-        hyperparameters=_parse_params(hparam or [], "--hparam", "batch=8"),
-        validate_every=validate_every or None,
-        validation_frames=validation_frames,
         max_minutes=max_minutes,
+        compile=compile,
         workers=workers,
         init_from=init_from,
-        evaluate=evaluate,
     )
     typer.echo(json.dumps(summary, indent=2))
 
@@ -484,21 +494,28 @@ def card(
     ],
     checkpoint: CheckpointPath,
     evaluate: Annotated[
-        bool, typer.Option(help="Evaluate it on its dataset's evaluation video into the card.")
+        bool, typer.Option(help="Evaluate it on its dataset's evaluation split into the card.")
     ] = False,
     frames: Annotated[
-        int | None, typer.Option(min=1, help="Evaluate the first N frames (default: all).")
+        int | None,
+        typer.Option(min=1, help="A generated dataset's evaluated frames (default: the card's)."),
     ] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:1 ...")] = "cpu",
-    stochastic: Annotated[
-        bool, typer.Option(help="Evaluate with the released code's test-time Gumbel noise.")
-    ] = False,
-    seed: Annotated[int, typer.Option(help="Seed of that noise.")] = 0,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="KEY=VALUE",
+            help="A tracking option of the evaluated tracker, e.g. stochastic=true (repeatable).",
+        ),
+    ] = None,
 ) -> None:
     """Print a trained checkpoint's card summary (JSON); --evaluate adds the metrics first."""
-    factory = _learnable(method)
-    options = {"frames": frames, "device": device, "stochastic": stochastic, "seed": seed}
-    summary = factory.describe_checkpoint(checkpoint, evaluate=evaluate, **options)
+    from harness import lifecycle
+
+    settings = _parse_params(setting or [], "--setting", "stochastic=true")
+    summary = lifecycle.describe_checkpoint(
+        method, checkpoint, evaluate, frames=frames, device=device, settings=settings
+    )
     typer.echo(json.dumps(summary, indent=2))
 
 
@@ -530,17 +547,6 @@ def publish(
     typer.echo(
         json.dumps({"target": str(target), "stored_dtype": card["stored_dtype"], "bytes": size})
     )
-
-
-def _learnable(method: str) -> type:
-    """The factory of a learnable method (``harness.protocol.Learnable``)."""
-    from harness.protocol import Learnable
-    from harness.registry import parse_method
-
-    spec, _ = parse_method(method)
-    if not (isinstance(spec.factory, type) and issubclass(spec.factory, Learnable)):
-        raise ConfigError(f"method {spec.name!r} is not learnable (no training loop)")
-    return spec.factory
 
 
 @trackers_app.command("list")

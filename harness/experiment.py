@@ -42,10 +42,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 import harness
-from harness.datasets.base import TASKS, card_path, load_card, load_dataset, split_task
+from harness.datasets.base import TASKS, iou_kind, load_card, load_dataset, split_task
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
 from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
-from harness.metrics.single import IOU_KINDS
 from harness.registry import parse_method
 
 MULTI_OBJECT, SINGLE_OBJECT = TASKS
@@ -331,13 +330,7 @@ def experiment_protocol(experiment: Experiment, entry: DatasetEntry) -> str:
     """The protocol cells of ``entry`` are evaluated with. Multi-object: the experiment's, else
     the dataset's. Single-object: the card's ``protocol.iou`` (``box`` by default, or ``mask``)."""
     if entry_task(entry) == SINGLE_OBJECT:
-        kind = load_card(entry.name)["protocol"].get("iou", IOU_KINDS[0])
-        if kind not in IOU_KINDS:
-            raise ConfigError(
-                f"protocol.iou must be one of {list(IOU_KINDS)}, got {kind!r}",
-                card_path(entry.name),
-            )
-        return kind
+        return iou_kind(load_card(entry.name))
     return experiment.protocol or load_dataset(entry.name, entry.root, **entry.params).protocol
 
 

@@ -113,42 +113,31 @@ class SingleObjectTracker:
 
 @runtime_checkable
 class Learnable(Protocol):
-    """A tracker with trainable parameters and a checkpoint (``trackbench train``, ``trackbench
-    card``), built on the kit for learnable methods, so that no family writes checkpoint or resume
-    code of its own:
+    """A tracker with trainable parameters and a checkpoint, built on the kit for learnable
+    methods, so that no family writes checkpoint, resume or evaluation code of its own:
 
     - ``harness.checkpoints``: ``<path>.pt`` (state_dict, loaded weights-only) + ``<path>.json``
-      (the card), atomic writes, the weights' sha256, and ``Checkpoint.provenance`` (what
-      ``provenance`` returns for a loaded checkpoint; ``untrained_provenance`` without one);
-    - ``harness.training``: the resumable loop. The family subclasses ``Recipe`` (build model and
-      optimizer, its seeded ``Stream``, the loss of one batch, optionally a validation) and
-      ``train`` does the rest: curve, validation points, checkpoints, bit-identical resume, time
-      slices (``max_minutes``), hardware segments, torch.compile and autocast.
-
-    ``train`` is a classmethod: it builds the family's ``Recipe`` for a registry ``config`` (the
-    method's config keys), with the ``hyperparameters`` option (e.g. ``{"batch": 8}``) overriding
-    its training defaults, runs ``harness.training.train`` into ``out`` (checkpoint ``out/last``)
-    for ``iterations`` in total with the other options (seed, resume, checkpoint_every,
-    log_every, validate_every, max_minutes ...), and returns a JSON-able summary
-    (``TrainResult.summary`` and the variant). The registry's ``checkpoint`` config key then
-    loads the result. ``describe_checkpoint`` returns the headline of a checkpoint's card
-    (``harness.checkpoints.card_summary``); with ``evaluate`` it first scores the checkpoint on
-    its dataset's evaluation video and writes the metrics into the card.
+      (the card), atomic writes, the weights' sha256, ``Checkpoint.provenance``, and
+      ``CheckpointedTracker``, the tracker side (seeded or checkpoint start, config check, save,
+      load, provenance, ``from_checkpoint``) from a few family hooks;
+    - ``harness.training``: the resumable loop. The family subclasses ``Recipe`` (its
+      hyper-parameters, build model and optimizer, its seeded ``Stream``, the loss of one batch,
+      optionally a validation) and registers it as the method's ``recipe``; ``train`` does the
+      rest: curve, validation points, best-validated checkpoint, bit-identical resume, time
+      slices, hardware segments, torch.compile and autocast;
+    - ``harness.lifecycle``: ``trackbench train`` (the registered recipe trained) and
+      ``trackbench card --evaluate`` (a checkpoint scored by its dataset's task kind, the metrics
+      written into its card).
     """
 
     @classmethod
-    def train(
-        cls, config: dict[str, Any], out: Path, iterations: int, **options: Any
-    ) -> dict[str, Any]: ...
-
-    @classmethod
-    def describe_checkpoint(
-        cls, path: Path, evaluate: bool = False, **options: Any
-    ) -> dict[str, Any]: ...
+    def from_checkpoint(cls, path: Path, device: str = "cpu", **settings: Any) -> Any: ...
 
     def save(self, path: Path) -> None: ...
 
     def load(self, path: Path) -> None: ...
+
+    def provenance(self) -> dict[str, Any]: ...
 
 
 def sequence_info(sequence: Sequence) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class MethodSpec:
     table: str = ""
     description: str = ""
     ablations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recipe: str = ""  # "module:Recipe" that trains it (``harness.training``); "": not learnable
     registered_factory: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     """The factory itself when it was registered as a callable rather than a reference."""
 
@@ -69,6 +70,19 @@ class MethodSpec:
         self.check_declaration(factory)
         return factory
 
+    @property
+    def recipe_class(self) -> Any:
+        """The ``harness.training.Recipe`` subclass that trains the method, imported now; a
+        ConfigError if it registered none."""
+        if not self.recipe:
+            raise ConfigError(f"method {self.name!r} is not learnable (it registers no recipe)")
+        try:
+            return pkgutil.resolve_name(self.recipe)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(
+                f"method {self.name!r}: cannot load its recipe {self.recipe!r} ({exc})"
+            ) from exc
+
     def check_declaration(self, factory: Callable[..., Any]) -> None:
         """Raise a ConfigError unless ``factory`` declares the registered kind and inputs."""
         kind, inputs = _declared(self.name, self.reference, factory)
@@ -84,8 +98,9 @@ class MethodSpec:
         """Config keys holding file paths (the factory's ``path_config``, e.g. ``checkpoint``)."""
         return frozenset(getattr(self.factory, "path_config", ()))
 
-    def config_for(self, ablation: str = DEFAULT_ABLATION) -> dict[str, Any]:
-        """The default config with the ablation's overrides applied."""
+    def config_for(self, ablation: str = DEFAULT_ABLATION, **overrides: Any) -> dict[str, Any]:
+        """The default config with the ablation's overrides applied, then ``overrides`` (only
+        keys of the config)."""
         if ablation != DEFAULT_ABLATION and ablation not in self.ablations:
             raise ConfigError(
                 f"unknown ablation {ablation!r} of method {self.name!r}"
@@ -93,16 +108,15 @@ class MethodSpec:
             )
         config = copy.deepcopy(self.config)
         config.update(copy.deepcopy(self.ablations.get(ablation, {})))
-        return config
-
-    def build(self, ablation: str = DEFAULT_ABLATION, **overrides: Any) -> Any:
-        """Instantiate the tracker for ``ablation`` with extra config ``overrides``."""
-        config = self.config_for(ablation)
         unknown = set(overrides) - set(config)
         if unknown:
             raise ConfigError(f"method {self.name!r} has no config keys {sorted(unknown)}")
         config.update(overrides)
-        return self.factory(**config)
+        return config
+
+    def build(self, ablation: str = DEFAULT_ABLATION, **overrides: Any) -> Any:
+        """Instantiate the tracker for ``ablation`` with extra config ``overrides``."""
+        return self.factory(**self.config_for(ablation, **overrides))
 
 
 def _declared(name: str, reference: str, factory: Any) -> tuple[str, frozenset[str]]:
@@ -132,6 +146,7 @@ def register_method(
     paper: str = "",
     table: str = "",
     description: str = "",
+    recipe: str = "",
 ) -> MethodSpec:
     """Register method ``name``, built by ``factory(**config)``.
 
@@ -142,10 +157,14 @@ def register_method(
     registry data, required with a reference; a callable's own declaration is their default, and
     a registration that contradicts its class is a ConfigError (a reference's, when it is
     loaded). ``test_double`` marks a tracker that checks the harness rather than a method.
+    ``recipe``: the ``"module:Recipe"`` that trains a learnable method (``harness.lifecycle``);
+    the tracker never imports it.
     Ablation overrides may only touch keys of ``config``. A name registered by another
     registration is a ConfigError; the very same registration again (a module imported twice)
     replaces the first.
     """
+    if recipe and ":" not in recipe:
+        raise ValueError(f"method {name!r}: recipe {recipe!r} is not 'module:attribute'")
     if isinstance(factory, str):
         module, colon, attribute = factory.partition(":")
         if not (module and colon and attribute):
@@ -184,6 +203,7 @@ def register_method(
         table=table,
         description=description,
         ablations=dict(ablations),
+        recipe=recipe,
         registered_factory=registered_factory,
     )
     registered = _METHODS.get(name)

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import numpy as np
 import torch
@@ -44,11 +44,10 @@ from harness.checkpoints import (
     save_checkpoint,
     write_json,
 )
+from harness.compiled import compile_forward
 from harness.errors import ConfigError
 from harness.provenance import device_name
 
-COMPILE_MODES = (None, "default", "reduce-overhead", "max-autotune-no-cudagraphs")
-"""``compile`` modes: None = eager, else a ``torch.compile`` mode."""
 CHECKPOINT_NAME = "last"
 BEST_NAME = "best"
 """``<out>/best``: weights and card of the best validation point so far (``Recipe.selection``)."""
@@ -158,8 +157,22 @@ class StepContext:
     carry: dict[str, Tensor] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RunData:
+    """What a run is given besides the method's config and hyper-parameters: its folder
+    ``out`` (where validation caches go), the dataset's folder and card ``params``, and how many
+    frames to validate on (None: no validation)."""
+
+    out: Path
+    dataset_root: Path | None = None
+    dataset_params: dict[str, Any] = field(default_factory=dict)
+    validation_frames: int | None = None
+
+
 class Recipe:
-    """What a learnable family supplies to ``train`` (subclass it).
+    """What a learnable family supplies to ``train`` (subclass it), registered as the method's
+    ``recipe`` (``harness.registry``): ``hyperparameters`` names the training hyper-parameters
+    of a method config with their defaults, ``from_method`` builds the recipe.
 
     ``card``: the head of every card of the run: ``method``, ``variant``, ``config`` (JSON-able; a
     resume refuses a checkpoint made with another) and ``data`` (what the stream is).
@@ -167,6 +180,7 @@ class Recipe:
     ``clip_grad_norm``: the maximum gradient norm, None = no clipping.
     ``selection``: the validation metric that picks ``<out>/best`` and "max" or "min".
     ``worker_streams``: whether its stream can run in worker processes (``WorkerStream``).
+    ``cuda_amp``: the autocast dtype of a run on a GPU (None: full precision).
     """
 
     card: dict[str, Any]
@@ -174,6 +188,32 @@ class Recipe:
     clip_grad_norm: float | None = None
     selection: tuple[str, str] = ("IoU", "max")
     worker_streams: bool = True
+    cuda_amp: torch.dtype | None = None
+
+    @classmethod
+    def hyperparameters(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The training hyper-parameters of the method of registry ``config`` and their defaults:
+        what ``trackbench train --hparam`` may override."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_method(cls, config: dict[str, Any], training: dict[str, Any], data: RunData) -> Self:
+        """The recipe of the method of registry ``config`` with the hyper-parameters
+        ``training`` (every one of ``hyperparameters``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def settings(cls, config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+        """``hyperparameters(config)`` with ``overrides`` over them; a ConfigError naming any
+        unknown one."""
+        defaults = cls.hyperparameters(config)
+        unknown = sorted(set(overrides) - set(defaults))
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__} has no training hyper-parameters {unknown};"
+                f" known: {sorted(defaults)}"
+            )
+        return {**defaults, **overrides}
 
     def build_model(self) -> nn.Module:
         """The initial model (torch's global RNG is seeded with the run's seed around the call)."""
@@ -393,20 +433,6 @@ class RootEpsRMSprop(torch.optim.Optimizer):
         return loss
 
 
-def compile_forward(module: nn.Module, mode: str | None) -> nn.Module:
-    """``module`` with its ``forward`` run by ``torch.compile(mode=mode)``; None leaves it eager.
-
-    In place and parameter-free (the instance's ``forward`` is wrapped), so ``state_dict`` and
-    checkpoints are unchanged. "reduce-overhead" replays CUDA graphs on CUDA, whose outputs the
-    next compiled call overwrites, so its outputs are cloned.
-    """
-    if mode not in COMPILE_MODES:
-        raise ConfigError(f"compile must be one of {list(COMPILE_MODES)}, not {mode!r}")
-    if mode is not None:
-        module.forward = _compiled(module.forward, mode)
-    return module
-
-
 def hardware_info(device: torch.device) -> dict[str, Any]:
     """What a run trains on: device, its name (GPU or CPU model), torch threads and version."""
     return {
@@ -474,27 +500,6 @@ def _validate(recipe: Recipe, model: nn.Module) -> dict[str, float] | None:
             return recipe.validate(model)
     finally:
         model.train()
-
-
-def _compiled(forward: Callable, mode: str) -> Callable:
-    compiled = torch.compile(forward, mode=mode)
-    if mode != "reduce-overhead":
-        return compiled
-
-    def forward_cloned(*args: Any, **kwargs: Any) -> Any:
-        return _cloned(compiled(*args, **kwargs))
-
-    return forward_cloned
-
-
-def _cloned(value: Any) -> Any:
-    """``value`` with every tensor cloned, through tuples and named tuples."""
-    if isinstance(value, Tensor):
-        return value.clone()
-    if isinstance(value, tuple):
-        items = [_cloned(item) for item in value]
-        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
-    return value
 
 
 class _Segment:

@@ -18,26 +18,30 @@ from harness.datasets import load_dataset
 from harness.errors import ConfigError
 from harness.store import COMBINED
 from harness.timing import timed_follow
-from trackers.gan.tracker import GanTracker, method_config
-from trackers.gan.train import fit
+from harness.training import RootEpsRMSprop, RunData
+from harness.training import train as kit_train
+from trackers.gan.tracker import GanTracker
+from trackers.gan.train import GanRecipe
 
-SMOKE = method_config("RecTracker-ID", smoke=True)
+
+def recipe(tmp_path, mnist_dir, validation_frames=None, **hyperparameters):
+    """The recipe of a smoke RecTracker-ID (the paper's variant) on batches of 16 sequences of 10
+    frames."""
+    training = {"batch": 16, "length": 10, "lr": 3e-3, **hyperparameters}
+    data = RunData(
+        tmp_path, tmp_path / "data", {"mnist_dir": str(mnist_dir), "length": 10}, validation_frames
+    )
+    config = {"model": "RecTracker-ID", "dataset": "mnist-single-same", "variant": "paper"}
+    return GanRecipe.from_method(
+        {**config, "smoke": True}, GanRecipe.settings(config, training), data
+    )
 
 
-def train(tmp_path, mnist_dir, iterations, **options):
+def train(tmp_path, mnist_dir, iterations, validation_frames=None, **options):
     """A smoke RecTracker-ID trained on batches of 16 sequences of 10 frames."""
     options = {"checkpoint_every": 10, "log_every": 10, "validate_every": None, **options}
-    return fit(
-        SMOKE,
-        "mnist-single-same",
-        "paper",
-        tmp_path,
-        iterations,
-        dataset_root=tmp_path / "data",
-        dataset_params={"mnist_dir": str(mnist_dir), "length": 10},
-        hyperparameters={"batch": 16, "length": 10, "lr": 3e-3},
-        **options,
-    )
+    gan = recipe(tmp_path, mnist_dir, validation_frames)
+    return kit_train(gan, tmp_path, iterations, **options)
 
 
 def test_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
@@ -77,18 +81,14 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, mnist_dir):
 
 def test_unknown_hyperparameters_are_refused(tmp_path, mnist_dir):
     with pytest.raises(ConfigError, match=r"no training hyper-parameters \['betas'\]"):
-        fit(SMOKE, "mnist-single-same", "paper", tmp_path, 1, hyperparameters={"betas": 1})
+        recipe(tmp_path, mnist_dir, betas=1)
     with pytest.raises(ConfigError, match="optimizer must be one of"):
-        fit(SMOKE, "mnist-single-same", "paper", tmp_path, 1, hyperparameters={"optimizer": "sgd"})
+        recipe(tmp_path, mnist_dir, optimizer="sgd")
 
 
 def test_the_code_rmsprop_is_the_default_and_torch_s_the_option(tmp_path, mnist_dir):
-    from harness.training import RootEpsRMSprop
-    from trackers.gan.train import GanRecipe
-
     model = torch.nn.Linear(2, 1)
-    recipe = GanRecipe(SMOKE, "mnist-single-same", dataset_params={"mnist_dir": str(mnist_dir)})
-    optimizer = recipe.build_optimizer(model)
+    optimizer = recipe(tmp_path, mnist_dir, lr=5e-4).build_optimizer(model)
     assert isinstance(optimizer, RootEpsRMSprop)
     assert optimizer.defaults | {"params": None} == {
         "lr": 5e-4,
@@ -98,12 +98,7 @@ def test_the_code_rmsprop_is_the_default_and_torch_s_the_option(tmp_path, mnist_
         "initial_square": 0.0,
         "params": None,
     }
-    torch_recipe = GanRecipe(
-        SMOKE,
-        "mnist-single-same",
-        dataset_params={"mnist_dir": str(mnist_dir)},
-        hyperparameters={"optimizer": "torch"},
-    )
+    torch_recipe = recipe(tmp_path, mnist_dir, optimizer="torch")
     assert type(torch_recipe.build_optimizer(model)) is torch.optim.RMSprop
 
 
@@ -126,7 +121,8 @@ def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
     described = json.loads(capsys.readouterr().out)
     assert described["iterations"] == 2 and described["dataset"] == "mnist-single-same"
     metrics = described["metrics"]
-    assert (metrics["sequences"], metrics["length"]) == (2, 5) and 0 <= metrics["mean"] <= 1
+    assert (metrics["split"], metrics["frames"], metrics["protocol"]) == ("test", 10, "mask")
+    assert 0 <= metrics["IoU"] <= 1 and metrics["iterations"] == 2
     tracker = GanTracker("RecTracker-Att-1", smoke=True, checkpoint=str(out / "last"))
     assert tracker.provenance()["iterations"] == 2 and tracker.provenance()["batch"] == 2
     with pytest.raises(ConfigError, match="holds another network"):

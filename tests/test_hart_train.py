@@ -21,29 +21,31 @@ from harness.errors import ConfigError
 from harness.store import COMBINED
 from harness.tasks.single_object import AGREEMENT_PX
 from harness.timing import timed_follow
+from harness.training import RunData
+from harness.training import train as kit_train
 from trackers.hart.config import network
 from trackers.hart.tracker import HartTracker
-from trackers.hart.train import fit
+from trackers.hart.train import HartRecipe, training_defaults
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXED_LENGTH = {"start_length": 5, "max_length": 5}
 """No curriculum: every training sequence is 5 frames long."""
 
 
+def recipe(tmp_path, mnist_dir, variant="HART", dataset="mnist-multi-same", validation_frames=None):
+    """The recipe of a smoke network of ``variant`` on batches of 8 sequences of 5 frames."""
+    training = {**training_defaults("mnist"), "batch": 8, "lr": 1e-3, **FIXED_LENGTH}
+    params = {"mnist_dir": str(mnist_dir), "length": 5}
+    data = RunData(tmp_path, tmp_path / "data", params, validation_frames)
+    return HartRecipe(network("mnist", variant, smoke=True), "mnist", dataset, training, data)
+
+
 def train(tmp_path, mnist_dir, iterations, variant="HART", dataset="mnist-multi-same", **options):
     """A smoke network of ``variant`` trained on batches of 8 sequences of 5 frames."""
     options = {"checkpoint_every": 10, "log_every": 10, "validate_every": None, **options}
-    return fit(
-        network("mnist", variant, smoke=True),
-        "mnist",
-        dataset,
-        tmp_path,
-        iterations,
-        dataset_root=tmp_path / "data",
-        dataset_params={"mnist_dir": str(mnist_dir), "length": 5},
-        hyperparameters={"batch": 8, "lr": 1e-3, **FIXED_LENGTH},
-        **options,
-    )
+    validation_frames = options.pop("validation_frames", None)
+    hart = recipe(tmp_path, mnist_dir, variant, dataset, validation_frames)
+    return kit_train(hart, tmp_path, iterations, **options)
 
 
 def test_the_tracking_loss_falls_and_validation_scores_iou(tmp_path, mnist_dir):
@@ -86,16 +88,9 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, mnist_dir):
     assert resumed.curve == whole.curve
 
 
-def test_unknown_hyperparameters_are_refused(tmp_path, mnist_dir):
+def test_unknown_hyperparameters_are_refused():
     with pytest.raises(ConfigError, match=r"no training hyper-parameters \['betas'\]"):
-        fit(
-            network("mnist", "HART", smoke=True),
-            "mnist",
-            "mnist-multi-same",
-            tmp_path,
-            1,
-            hyperparameters={"betas": 1},
-        )
+        HartRecipe.settings({"setup": "mnist"}, {"betas": 1})
 
 
 @pytest.fixture()
@@ -142,7 +137,8 @@ def test_train_and_card_commands(tmp_path, mnist_dir, capsys):
         main(["card", "hart", str(out / "last"), "--evaluate"])
     assert exit_.value.code == 0
     metrics = json.loads(capsys.readouterr().out)["metrics"]
-    assert metrics["samples"] == 2 and 0 <= metrics["IoU"] <= metrics["TimeIoU"] <= 1
+    assert (metrics["split"], metrics["frames"], metrics["protocol"]) == ("test", 10, "mask")
+    assert 0 <= metrics["IoU"] <= metrics["TimeIoU"] <= 1
     with pytest.raises(ConfigError, match="checkpoint not found"):
         HartTracker.check_config(
             {"setup": "mnist", "variant": "HART", "smoke": True, "checkpoint": str(out / "no")}
@@ -200,15 +196,5 @@ def test_training_on_a_dataset_copy_takes_windows_of_its_train_split(
 
 
 def test_the_curriculum_s_stream_is_refused_worker_processes(tmp_path, mnist_dir):
-    from harness.training import train
-    from trackers.hart.config import network
-    from trackers.hart.train import HartRecipe
-
-    recipe = HartRecipe(
-        network("mnist", "HART", smoke=True),
-        "mnist",
-        "mnist-multi-same",
-        dataset_params={"mnist_dir": str(mnist_dir)},
-    )
     with pytest.raises(ConfigError, match="cannot run in worker processes"):
-        train(recipe, tmp_path, 2, workers=2)
+        kit_train(recipe(tmp_path, mnist_dir), tmp_path, 2, workers=2)

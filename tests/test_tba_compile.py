@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harness.compiled import COMPILE_MODES
 from harness.errors import ConfigError
 from harness.registry import parse_method
-from harness.training import COMPILE_MODES
 from trackers.tba.config import TBAConfig
 from trackers.tba.model import TBA, compile_model
 from trackers.tba.tracker import TBATracker

@@ -18,6 +18,7 @@ import yaml
 
 from harness.data import Sequence, SingleObjectSample
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
+from harness.metrics.single import IOU_KINDS
 from harness.provenance import file_sha256
 from harness.registry import adapter
 
@@ -35,6 +36,10 @@ class DatasetAdapter:
     ``root`` is where the data lives (real datasets) or the cache folder (synthetic ones).
     ``params`` override the card's ``params`` (only keys the card declares).
     """
+
+    frames_param: str | None = None
+    """The card param that sets how many frames a generated set's evaluated sequences hold
+    (``trackbench card --evaluate --frames``); None: the data fixes them."""
 
     def __init__(self, card: dict[str, Any], root: str | Path | None = None, **params: Any):
         known = card.get("params") or {}
@@ -55,6 +60,12 @@ class DatasetAdapter:
     def protocol(self) -> str:
         """The evaluation protocol of this dataset: the card's ``protocol.preprocessing``."""
         return self.card["protocol"].get("preprocessing", "plain")
+
+    @property
+    def evaluation_split(self) -> str:
+        """The split a trained checkpoint is scored on: the card's ``evaluation_split``, else
+        ``test``."""
+        return self.card.get("evaluation_split", "test")
 
     def splits(self) -> list[str]:
         return list(self.card["splits"])
@@ -150,6 +161,17 @@ def load_card(name: str) -> dict[str, Any]:
     if missing:
         raise ConfigError(f"card lacks keys {missing}", path)
     return card
+
+
+def iou_kind(card: dict[str, Any]) -> str:
+    """What a single-object split of ``card`` scores: ``box`` IoU (the default) or the IoU of
+    their pixel ``mask`` (the card's ``protocol.iou``)."""
+    kind = card["protocol"].get("iou", IOU_KINDS[0])
+    if kind not in IOU_KINDS:
+        raise ConfigError(
+            f"protocol.iou must be one of {list(IOU_KINDS)}, got {kind!r}", card_path(card["name"])
+        )
+    return kind
 
 
 def split_task(card: dict[str, Any], split: str) -> str:

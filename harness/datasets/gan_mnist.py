@@ -390,6 +390,8 @@ class GanMnist(DatasetAdapter):
     single-object sample per sequence. ``train``: ``stream(batch, length, seed)``.
     """
 
+    frames_param = "length"
+
     @functools.cached_property
     def mnist(self):
         return load_mnist(self.params.get("mnist_dir"))

@@ -473,6 +473,8 @@ class SyntheticMOT(DatasetAdapter):
     ``root`` is the cache folder (default ``$TRACKBENCH_CACHE`` or ``~/.cache/trackbench``).
     """
 
+    frames_param = "eval_frames"
+
     def _make_generator(self) -> TbaGenerator:
         raise NotImplementedError
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from harness.training import COMPILE_MODES
+from harness.compiled import COMPILE_MODES
 
 DEVICE = os.environ.get("TRACKBENCH_BENCH_DEVICE", "cpu")
 FRAMES = int(os.environ.get("TRACKBENCH_BENCH_FRAMES", "40"))

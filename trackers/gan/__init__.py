@@ -5,9 +5,9 @@ Neural Networks": the trackers it compares, registered.
 numpy (``trackers.gan.kcf``), with the authors' MATLAB defaults as config keys.
 
 ``convtracker``, ``rectracker-id``, ``rectracker-att-1`` and ``rectracker-att-3`` are the paper's
-neural trackers (``trackers.gan.tracker:GanTracker``, trained by ``trackbench train``,
-``trackers.gan.train``). ``dataset`` is the training dataset: Single by default, Multi in the
-``multi`` ablation (the paper trains one model per training set and tests it on the Same and
+neural trackers (``trackers.gan.tracker:GanTracker``, trained by ``trackbench train`` with
+``trackers.gan.train:GanRecipe``). ``dataset`` is the training dataset: Single by default, Multi
+in the ``multi`` ablation (the paper trains one model per training set and tests it on the Same and
 Diff sets); ``variant`` "code" (the default) takes every choice of the released code, which produced
 the paper's numbers (``GanConfig.code_choices``), and the ``paper`` ablation the paper's text.
 ``checkpoint`` null runs an untrained, seeded model (smoke tests only); ``smoke`` a tiny one.
@@ -75,6 +75,7 @@ for name, (model, table, description) in NEURAL_TRACKERS.items():
     register_method(
         name,
         "trackers.gan.tracker:GanTracker",
+        recipe="trackers.gan.train:GanRecipe",
         kind="single-object",
         inputs={"image"},
         config={

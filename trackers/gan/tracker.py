@@ -115,11 +115,10 @@ class GanTracker(CheckpointedTracker, SingleObjectTracker):
         self.state = None
 
     @classmethod
-    def from_model(cls, model: nn.Module, dataset: str, variant: str) -> GanTracker:
-        """A tracker running ``model`` itself (training's validation): no copy, no checkpoint, on
-        the model's device."""
+    def from_model(cls, model: nn.Module, card: dict[str, Any], batch: int = BATCH) -> GanTracker:
         tracker = cls.__new__(cls)
-        tracker.dataset, tracker.variant, tracker.seed, tracker.batch = dataset, variant, 0, BATCH
+        tracker.dataset, tracker.variant = card["config"]["dataset"], card["config"]["variant"]
+        tracker.seed, tracker.batch = 0, batch
         tracker.device = next(model.parameters()).device
         tracker.checkpoint, tracker.model, tracker.state = None, model, None
         return tracker
@@ -137,15 +136,6 @@ class GanTracker(CheckpointedTracker, SingleObjectTracker):
         return load_model(path, device)
 
     @classmethod
-    def evaluate_checkpoint(
-        cls, path: str | Path, frames: int | None, device: str | None
-    ) -> dict[str, Any]:
-        """``trackers.gan.train.evaluate_checkpoint`` (its dataset's test split)."""
-        from trackers.gan.train import evaluate_checkpoint
-
-        return evaluate_checkpoint(path, frames=frames, device=device)
-
-    @classmethod
     def network_of(cls, config: dict[str, Any]) -> GanConfig:
         return method_config(config["model"], config["variant"], config["smoke"])
 
@@ -158,31 +148,6 @@ class GanTracker(CheckpointedTracker, SingleObjectTracker):
 
     def untrained_variant(self) -> tuple[str, str]:
         return f"{self.config.model}/{self.variant}", self.dataset
-
-    @classmethod
-    def train(
-        cls, config: dict[str, Any], out: str | Path, iterations: int, **options: Any
-    ) -> dict[str, Any]:
-        """Train the network of registry ``config`` (``trackbench train``) with
-        ``trackers.gan.train.fit``; ``hyperparameters`` override ``train.TRAINING_FIELDS``
-        (batch, length, lr, rho, eps). Returns ``TrainResult.summary`` with the variant."""
-        from trackers.gan.train import evaluate_checkpoint, fit
-
-        network = method_config(config["model"], config["variant"], config["smoke"])
-        evaluate = options.pop("evaluate", False)
-        result = fit(
-            network,
-            config["dataset"],
-            config["variant"],
-            out,
-            iterations,
-            config["device"],
-            **options,
-        )
-        summary = {"variant": f"{network.model}/{config['variant']}", **result.summary()}
-        if evaluate:
-            summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
-        return summary
 
     # -- tracking ------------------------------------------------------------------------------
 

@@ -22,23 +22,21 @@ the dataset's ``val`` split (MNIST train digits, seed ``val_seed``; cached under
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from harness.checkpoints import update_card
 from harness.data import SingleObjectSample
 from harness.datasets import load_dataset
 from harness.datasets.gan_mnist import GanMnistStream, TrainingBatch
 from harness.errors import ConfigError
 from harness.metrics.single import mask_ious, mean_iou
-from harness.training import Recipe, RootEpsRMSprop, StepContext, TrainResult, train
+from harness.training import Recipe, RootEpsRMSprop, RunData, StepContext
 from trackers.gan.config import GanConfig
 from trackers.gan.models import build_model, ltwh_to_corners, tracking_loss
-from trackers.gan.tracker import GanTracker, frames_to_tensor, load_model, model_card
+from trackers.gan.tracker import GanTracker, frames_to_tensor, method_config, model_card
 
 OPTIMIZER = {  # model -> (lr, rho, eps) of RMSprop (see the module docstring)
     "ConvTracker": (1e-3, 0.9, 1e-6),
@@ -53,7 +51,6 @@ CODE_ITERATIONS = {  # model -> minibatches of 32 the released code trains for (
     "RecTracker-Att-3": 60 * 2000,
 }
 OPTIMIZERS = ("root-eps", "torch")
-TRAINING_FIELDS = ("batch", "length", "lr", "rho", "eps", "optimizer")
 VALIDATION_CACHE = "validation"
 """Folder under the checkpoint folder that caches the validation sequences."""
 
@@ -65,38 +62,6 @@ def training_defaults(model: str) -> dict[str, Any]:
     return {"batch": 32, "length": 20, "lr": lr, "rho": rho, "eps": eps, "optimizer": "root-eps"}
 
 
-def fit(
-    config: GanConfig,
-    dataset: str,
-    variant: str,
-    out: str | Path,
-    iterations: int,
-    device: str = "cpu",
-    *,
-    dataset_root: str | Path | None = None,
-    dataset_params: dict[str, Any] | None = None,
-    hyperparameters: dict[str, Any] | None = None,
-    validate_every: int | None = 1000,
-    validation_frames: int = 500,
-    **options: Any,
-) -> TrainResult:
-    """Train ``config`` on ``dataset``'s stream into ``out`` for ``iterations`` iterations in
-    total (``harness.training.train``; ``options``: seed, resume, checkpoint_every, log_every,
-    max_minutes, compile). ``hyperparameters`` override ``training_defaults``; ``variant`` is
-    recorded in the card. The validation sequences hold ``validation_frames`` frames in all."""
-    recipe = GanRecipe(
-        config,
-        dataset,
-        variant,
-        dataset_root,
-        dataset_params or {},
-        hyperparameters or {},
-        validation_frames=None if validate_every is None else validation_frames,
-        validation_cache=Path(out) / VALIDATION_CACHE,
-    )
-    return train(recipe, out, iterations, device=device, validate_every=validate_every, **options)
-
-
 class GanRecipe(Recipe):
     """A Gan et al. tracker's part of a training run (``harness.training.Recipe``)."""
 
@@ -104,42 +69,47 @@ class GanRecipe(Recipe):
         self,
         config: GanConfig,
         dataset: str,
-        variant: str = "code",
-        dataset_root: str | Path | None = None,
-        dataset_params: dict[str, Any] | None = None,
-        hyperparameters: dict[str, Any] | None = None,
-        validation_frames: int | None = None,
-        validation_cache: Path | None = None,
+        variant: str,
+        training: dict[str, Any],
+        data: RunData,
     ):
-        hyperparameters = hyperparameters or {}
-        unknown = sorted(set(hyperparameters) - set(TRAINING_FIELDS))
-        if unknown:
+        self.config, self.variant, self.dataset_params = config, variant, data.dataset_params
+        self.training = training
+        if training["optimizer"] not in OPTIMIZERS:
             raise ConfigError(
-                f"{config.model} has no training hyper-parameters {unknown}; "
-                f"known: {list(TRAINING_FIELDS)}"
+                f"optimizer must be one of {list(OPTIMIZERS)}, not {training['optimizer']!r}"
             )
-        self.config, self.variant, self.dataset_params = config, variant, dataset_params or {}
-        self.training = {**training_defaults(config.model), **hyperparameters}
-        if self.training["optimizer"] not in OPTIMIZERS:
-            raise ConfigError(
-                f"optimizer must be one of {list(OPTIMIZERS)}, not {self.training['optimizer']!r}"
-            )
-        self.adapter = load_dataset(dataset, dataset_root, **self.dataset_params)
+        self.adapter = load_dataset(dataset, data.dataset_root, **self.dataset_params)
         head = model_card(config, dataset, variant)
-        data = {"dataset": dataset, "params": self.dataset_params, "stream": "GanMnist.stream"}
+        described = {
+            "dataset": dataset,
+            "params": self.dataset_params,
+            "stream": "GanMnist.stream",
+        }
         self.validation = None
-        if validation_frames is not None:
-            count = validation_frames // self.adapter.params["length"]
+        if data.validation_frames is not None:
+            count = data.validation_frames // self.adapter.params["length"]
             if count < 1:
                 raise ConfigError(
-                    f"validation_frames ({validation_frames}) must be at least the "
+                    f"validation_frames ({data.validation_frames}) must be at least the "
                     f"sequence length ({self.adapter.params['length']})"
                 )
-            self.validation = (count, validation_cache)
-            data["validation"] = {"split": "val", "sequences": count}
-        self.card = {**head, "config": {**head["config"], **self.training}, "data": data}
+            self.validation = (count, data.out / VALIDATION_CACHE)
+            described["validation"] = {"split": "val", "sequences": count}
+        self.card = {**head, "config": {**head["config"], **self.training}, "data": described}
         self.frames_per_iteration = self.training["batch"] * self.training["length"]
         self._samples: list[SingleObjectSample] | None = None
+
+    @classmethod
+    def hyperparameters(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return training_defaults(config["model"])
+
+    @classmethod
+    def from_method(
+        cls, config: dict[str, Any], training: dict[str, Any], data: RunData
+    ) -> GanRecipe:
+        network = method_config(config["model"], config["variant"], config["smoke"])
+        return cls(network, config["dataset"], config["variant"], training, data)
 
     def build_model(self) -> nn.Module:
         return build_model(self.config)
@@ -170,7 +140,7 @@ class GanRecipe(Recipe):
             params = {**self.dataset_params, "sequences": count}
             adapter = load_dataset(self.adapter.card["name"], cache, **params)
             self._samples = adapter.samples("val")
-        tracker = GanTracker.from_model(model, self.adapter.card["name"], self.variant)
+        tracker = GanTracker.from_model(model, self.card)
         return {"IoU": score(tracker, self._samples)["mean"]}
 
 
@@ -184,32 +154,3 @@ def score(tracker: GanTracker, samples: list[SingleObjectSample]) -> dict[str, A
             for sample, boxes in zip(samples, results)
         ]
     )
-
-
-def evaluate_checkpoint(
-    path: str | Path,
-    frames: int | None = None,
-    device: str | None = None,
-    dataset_root: str | Path | None = None,
-) -> dict[str, Any]:
-    """Score checkpoint ``path`` on its dataset's test split (the card's dataset params;
-    ``frames``: the test sequences' length) and write the result into the card as ``metrics``."""
-    model, checkpoint = load_model(path, device or "cpu")
-    card = checkpoint.card
-    params = dict(card["data"]["params"])
-    if frames is not None:
-        params["length"] = frames
-    dataset = card["data"]["dataset"]
-    adapter = load_dataset(dataset, dataset_root, **params)
-    tracker = GanTracker.from_model(model.eval(), dataset, card["config"]["variant"])
-    scores = score(tracker, adapter.samples("test"))
-    metrics = {
-        "dataset": dataset,
-        "split": "test",
-        "sequences": adapter.params["sequences"],
-        "length": adapter.params["length"],
-        "iterations": card["iterations"],
-        **{key: scores[key] for key in ("mean", "std", "min", "max", "median")},
-    }
-    update_card(path, metrics=metrics)
-    return metrics

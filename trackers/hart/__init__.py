@@ -34,6 +34,7 @@ CONFIG = {
 register_method(
     "hart",
     "trackers.hart.tracker:HartTracker",
+    recipe="trackers.hart.train:HartRecipe",
     kind="single-object",
     inputs={"image"},
     config=CONFIG,
@@ -49,6 +50,7 @@ register_method(
 register_method(
     "ratm",
     "trackers.hart.tracker:HartTracker",
+    recipe="trackers.hart.train:HartRecipe",
     kind="single-object",
     inputs={"image"},
     config={**CONFIG, "variant": "RATM"},

@@ -109,11 +109,10 @@ class HartTracker(CheckpointedTracker, SingleObjectTracker):
         self.size: tuple[int, int] | None = None
 
     @classmethod
-    def from_model(cls, model: Hart, setup: str, dataset: str) -> HartTracker:
-        """A tracker running ``model`` itself (training's validation), on its device."""
+    def from_model(cls, model: Hart, card: dict[str, Any], batch: int = BATCH) -> HartTracker:
         tracker = cls.__new__(cls)
-        tracker.setup, tracker.dataset, tracker.batch = setup, dataset, BATCH
-        tracker.device = next(model.parameters()).device
+        tracker.setup, tracker.dataset = card["config"]["setup"], card["config"]["dataset"]
+        tracker.batch, tracker.device = batch, next(model.parameters()).device
         tracker.checkpoint, tracker.model, tracker.state, tracker.size = None, model, None, None
         return tracker
 
@@ -128,15 +127,6 @@ class HartTracker(CheckpointedTracker, SingleObjectTracker):
         return load_model(path, device)
 
     @classmethod
-    def evaluate_checkpoint(
-        cls, path: str | Path, frames: int | None, device: str | None
-    ) -> dict[str, Any]:
-        """``trackers.hart.train.evaluate_checkpoint`` (its dataset's test split)."""
-        from trackers.hart.train import evaluate_checkpoint
-
-        return evaluate_checkpoint(path, frames=frames, device=device)
-
-    @classmethod
     def network_of(cls, config: dict[str, Any]) -> HartConfig:
         return network(config["setup"], config["variant"], config["smoke"])
 
@@ -149,31 +139,6 @@ class HartTracker(CheckpointedTracker, SingleObjectTracker):
 
     def untrained_variant(self) -> tuple[str, str]:
         return f"{self.config.variant}/{self.setup}", self.dataset
-
-    @classmethod
-    def train(
-        cls, config: dict[str, Any], out: str | Path, iterations: int, **options: Any
-    ) -> dict[str, Any]:
-        """Train the network of registry ``config`` (``trackbench train``) with
-        ``trackers.hart.train.fit``; ``hyperparameters`` override ``train.TRAINING_FIELDS``."""
-        from trackers.hart.train import evaluate_checkpoint, fit
-
-        net = network(config["setup"], config["variant"], config["smoke"])
-        evaluate = options.pop("evaluate", False)
-        result = fit(
-            net,
-            config["setup"],
-            config["dataset"],
-            out,
-            iterations,
-            config["device"],
-            backbone_weights=config.get("backbone_weights"),
-            **options,
-        )
-        summary = {"variant": f"{net.variant}/{config['setup']}", **result.summary()}
-        if evaluate:
-            summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
-        return summary
 
     # -- tracking ------------------------------------------------------------------------------
 

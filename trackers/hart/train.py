@@ -26,30 +26,28 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from harness.checkpoints import update_card
 from harness.data import SingleObjectSample
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
-from harness.metrics.single import frame_ious, mask_ious, time_iou
+from harness.metrics.single import frame_ious
 from harness.training import (
     Recipe,
     RootEpsRMSprop,
+    RunData,
     StepContext,
-    TrainResult,
     numpy_rng,
     numpy_rng_state,
-    train,
 )
 from trackers.hart.attention import ltwh_to_unit
-from trackers.hart.config import PAPER_VS_CODE, HartConfig
+from trackers.hart.config import HartConfig, network
 from trackers.hart.losses import hart_loss
 from trackers.hart.model import Hart, load_alexnet_weights
-from trackers.hart.tracker import HartTracker, load_model, model_card
+from trackers.hart.tracker import HartTracker, model_card
 
 SETUP_TRAINING = {  # the setups' hyper-parameters (see the module docstring)
-    "kitti": {"lr": 3.33e-6, "frame_size": (187, 621), "split": "hart-train"},
-    "kth": {"lr": 3.33e-5, "frame_size": (120, 160), "split": "train"},
-    "mnist": {"lr": 3.33e-5, "frame_size": (100, 100), "split": "train"},
+    "kitti": {"lr": 3.33e-6, "frame_size": (187, 621), "split": "hart-train", "test": "hart-test"},
+    "kth": {"lr": 3.33e-5, "frame_size": (120, 160), "split": "train", "test": "test"},
+    "mnist": {"lr": 3.33e-5, "frame_size": (100, 100), "split": "train", "test": "test"},
 }
 OPTIMIZERS = ("tf", "torch")
 CURRICULA = ("iou", "epochs")
@@ -70,7 +68,6 @@ TRAINING_DEFAULTS = {
     "threshold_drop": 0.05,
     "report_every": 500,
 }
-TRAINING_FIELDS = ("lr", *TRAINING_DEFAULTS)
 
 
 def training_defaults(setup: str) -> dict[str, Any]:
@@ -250,23 +247,14 @@ class HartRecipe(Recipe):
         config: HartConfig,
         setup: str,
         dataset: str,
-        dataset_root: str | Path | None = None,
-        dataset_params: dict[str, Any] | None = None,
-        hyperparameters: dict[str, Any] | None = None,
+        training: dict[str, Any],
+        data: RunData,
         backbone_weights: str | Path | None = None,
-        validation_frames: int | None = None,
     ):
-        hyperparameters = hyperparameters or {}
-        unknown = sorted(set(hyperparameters) - set(TRAINING_FIELDS))
-        if unknown:
-            raise ConfigError(
-                f"HART has no training hyper-parameters {unknown}; known: {list(TRAINING_FIELDS)}"
-            )
         self.config, self.setup, self.backbone_weights = config, setup, backbone_weights
-        self.training = {**training_defaults(setup), **hyperparameters}
-        self.dataset_params, self.dataset_root = dataset_params or {}, dataset_root
-        self.adapter = load_dataset(dataset, dataset_root, **self.dataset_params)
-        t = self.training
+        self.training = t = training
+        self.dataset_params, self.dataset_root = data.dataset_params, data.dataset_root
+        self.adapter = load_dataset(dataset, data.dataset_root, **self.dataset_params)
         if t["optimizer"] not in OPTIMIZERS:
             raise ConfigError(
                 f"optimizer must be one of {list(OPTIMIZERS)}, not {t['optimizer']!r}"
@@ -284,15 +272,33 @@ class HartRecipe(Recipe):
         }
         Curriculum(**self.curriculum_settings)  # refuses an unknown rule before training
         self.curriculum: Curriculum | None = None
-        self.validation_frames = validation_frames
+        self.validation_frames = data.validation_frames
         self._validation: list[SingleObjectSample] | None = None
         head = model_card(config, setup, dataset)
-        data = {"dataset": dataset, "params": self.dataset_params, "stream": self._stream_name()}
+        described = {
+            "dataset": dataset,
+            "params": self.dataset_params,
+            "stream": self._stream_name(),
+            "evaluation_split": SETUP_TRAINING[setup]["test"],
+        }
         if backbone_weights is not None:
-            data["backbone_weights"] = str(backbone_weights)
-        self.card = {**head, "config": {**head["config"], **self.training}, "data": data}
+            described["backbone_weights"] = str(backbone_weights)
+        self.card = {**head, "config": {**head["config"], **self.training}, "data": described}
         # the speed segments count the first length's frames: the curriculum lengthens them
         self.frames_per_iteration = t["batch"] * t["start_length"]
+
+    @classmethod
+    def hyperparameters(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return training_defaults(config["setup"])
+
+    @classmethod
+    def from_method(
+        cls, config: dict[str, Any], training: dict[str, Any], data: RunData
+    ) -> HartRecipe:
+        net = network(config["setup"], config["variant"], config["smoke"])
+        return cls(
+            net, config["setup"], config["dataset"], training, data, config["backbone_weights"]
+        )
 
     def _stream_name(self) -> str:
         return "generated" if hasattr(self.adapter, "generator") else "windows of the train split"
@@ -356,7 +362,7 @@ class HartRecipe(Recipe):
             samples = adapter.samples("val")
             ends = np.cumsum([len(s.frames) for s in samples])
             self._validation = samples[: int(np.searchsorted(ends, self.validation_frames)) + 1]
-        tracker = HartTracker.from_model(model, self.setup, self.adapter.card["name"])
+        tracker = HartTracker.from_model(model, self.card)
         return {"IoU": mean_iou(tracker, self._validation)}
 
 
@@ -366,78 +372,3 @@ def mean_iou(tracker: HartTracker, samples: list[SingleObjectSample]) -> float:
     return float(
         np.mean([np.nanmean(frame_ious(s.boxes[1:], b[1:])) for s, b in zip(samples, results)])
     )
-
-
-def fit(
-    config: HartConfig,
-    setup: str,
-    dataset: str,
-    out: str | Path,
-    iterations: int,
-    device: str = "cpu",
-    *,
-    dataset_root: str | Path | None = None,
-    dataset_params: dict[str, Any] | None = None,
-    hyperparameters: dict[str, Any] | None = None,
-    backbone_weights: str | Path | None = None,
-    validate_every: int | None = 1000,
-    validation_frames: int = 500,
-    **options: Any,
-) -> TrainResult:
-    """Train ``config`` on ``dataset`` into ``out`` for ``iterations`` iterations in total
-    (``harness.training.train``; ``options``: seed, resume, checkpoint_every, log_every,
-    max_minutes, compile, amp)."""
-    recipe = HartRecipe(
-        config,
-        setup,
-        dataset,
-        dataset_root,
-        dataset_params,
-        hyperparameters,
-        backbone_weights,
-        None if validate_every is None else validation_frames,
-    )
-    return train(recipe, out, iterations, device=device, validate_every=validate_every, **options)
-
-
-def evaluate_checkpoint(
-    path: str | Path,
-    frames: int | None = None,
-    device: str | None = None,
-    dataset_root: str | Path | None = None,
-) -> dict[str, Any]:
-    """Score checkpoint ``path`` on its dataset's test split (the card's dataset params;
-    ``frames``: a generated set's sequence length) and write the result into the card as
-    ``metrics``: the mean IoU after the first frame and TimeIoU, the mean of the IoU-over-time
-    curve, both of the boxes or their pixel masks as the dataset's protocol says; and the
-    scoring code's ``PAPER_VS_CODE`` notes."""
-    model, checkpoint = load_model(path, device or "cpu")
-    card = checkpoint.card
-    params = dict(card["data"]["params"])
-    if frames is not None:
-        params["length"] = frames
-    dataset, setup = card["data"]["dataset"], card["config"]["setup"]
-    adapter = load_dataset(dataset, dataset_root, **params)
-    split = "hart-test" if setup == "kitti" else "test"
-    samples = adapter.samples(split)
-    tracker = HartTracker.from_model(model.eval(), setup, dataset)
-    results = tracker.track(samples)
-    kind = adapter.card.get("protocol", {}).get("iou", "box")
-    ious = [
-        mask_ious(s.boxes, b, s.sequence.width, s.sequence.height)
-        if kind == "mask"
-        else frame_ious(s.boxes, b)
-        for s, b in zip(samples, results)
-    ]
-    metrics = {
-        "dataset": dataset,
-        "split": split,
-        "samples": len(samples),
-        "length": params.get("length"),
-        "iou": kind,
-        "iterations": card["iterations"],
-        "IoU": float(np.mean([np.nanmean(i[1:]) for i in ious])),
-        "TimeIoU": time_iou(ious),
-    }
-    update_card(path, metrics=metrics, paper_vs_code=list(PAPER_VS_CODE))
-    return metrics

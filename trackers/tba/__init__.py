@@ -56,7 +56,7 @@ def default_config(dataset: str) -> dict:
         "seed": 0,
         "stochastic": False,
         "device": "cpu",
-        "compile": None,  # None: eager, else a torch.compile mode (harness.training.COMPILE_MODES)
+        "compile": None,  # None: eager, else a torch.compile mode (harness.compiled.COMPILE_MODES)
     }
 
 
@@ -78,6 +78,7 @@ for name, (dataset, table, description) in VARIANTS.items():
     register_method(
         name,
         "trackers.tba.tracker:TBATracker",
+        recipe="trackers.tba.train:TBARecipe",
         kind="multi-object",
         inputs={"image"},
         config=default_config(dataset),

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from harness.training import compile_forward
+from harness.compiled import compile_forward
 from trackers.tba.config import TBAConfig
 from trackers.tba.modules import FeatureExtractor, OutputHeads, TrackerArray, TrackerOutputs
 from trackers.tba.renderer import Renderer, tba_loss
@@ -121,7 +121,7 @@ class TBA(nn.Module):
 
 def compile_model(model: TBA, mode: str | None) -> TBA:
     """``model`` with its feature extractor and per-frame tracker-array step (the sequential RAT
-    loop, output heads and ACT) run by ``torch.compile(mode=mode)`` (``harness.training.
+    loop, output heads and ACT) run by ``torch.compile(mode=mode)`` (``harness.compiled.
     compile_forward``: in place, parameter-free, outputs cloned under "reduce-overhead" since the
     chunk loop keeps every step's); None leaves it eager."""
     for module in (model.features, model.trackers):

@@ -18,18 +18,14 @@ import torch
 
 from harness.checkpoints import (
     Checkpoint,
-    card_summary,
-    checkpoint_weights,
+    CheckpointedTracker,
     load_checkpoint,
-    read_card,
-    save_checkpoint,
-    untrained_provenance,
 )
 from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
 from harness.errors import ConfigError
 from harness.metrics.tba_output import THRESHOLD, slots_to_table
 from harness.protocol import MultiObjectTracker, sequence_info
-from trackers.tba.config import TRAINING_FIELDS, TBAConfig, method_config
+from trackers.tba.config import TBAConfig, method_config
 from trackers.tba.model import TBA, TBAState, compile_model, frames_to_tensor
 from trackers.tba.renderer import pose_to_boxes
 
@@ -48,15 +44,6 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TB
     model = TBA(TBAConfig.from_card(checkpoint.card["config"]))
     model.load_state_dict(weights)
     return model.to(device), checkpoint
-
-
-def _check_same_model(held: TBAConfig, wanted: TBAConfig, checkpoint: str) -> None:
-    """ConfigError unless checkpoint ``checkpoint``'s model (``held``) is the ``wanted`` one."""
-    if held.model_fields() != wanted.model_fields():
-        raise ConfigError(
-            f"checkpoint {checkpoint} holds a {held.variant} model for {held.dataset}; the method"
-            f" asks for {wanted.variant} on {wanted.dataset} (or another size)"
-        )
 
 
 class SlotIds:
@@ -78,7 +65,7 @@ class SlotIds:
         return TrackOutput(self.slot_ids[on].copy(), slots[on, :4], slots[on, 4])
 
 
-class TBATracker(MultiObjectTracker):
+class TBATracker(CheckpointedTracker, MultiObjectTracker):
     """Tracking by Animation (He et al., CVPR 2019) with the registry's config keys.
 
     ``checkpoint`` None runs an untrained model initialised from ``seed`` (smoke tests only);
@@ -86,11 +73,12 @@ class TBATracker(MultiObjectTracker):
     ``stochastic`` draws the Gumbel noise at inference as the released code did (seeded); it reaches
     only the sampled layers and shapes, so the tracks are the deterministic ones.
     ``compile`` runs the feature extractor and the per-frame tracker-array step under
-    ``torch.compile`` with that mode (``harness.training.COMPILE_MODES``; None = eager).
+    ``torch.compile`` with that mode (``harness.compiled.COMPILE_MODES``; None = eager).
     """
 
     inputs = frozenset({"image"})
     path_config = frozenset({"checkpoint"})
+    checkpoint_label = LABEL
     dtype = "float32"
 
     def __init__(
@@ -111,30 +99,14 @@ class TBATracker(MultiObjectTracker):
     ):
         config = method_config(dataset, act, reprioritize, memory_write, attention, layers, smoke)
         self._settings(torch.device(device), seed, stochastic, chunk_frames, compile)
-        if checkpoint is None:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(seed)
-                self.model = compile_model(TBA(config).to(self.device).eval(), compile)
-        else:
-            self.load(checkpoint)
-            _check_same_model(self.model.config, config, checkpoint)
+        self.start_model(config, TBA, checkpoint, seed)
         self.reset({})
 
     @classmethod
-    def check_config(cls, config: dict[str, Any]) -> None:
-        """The checkpoint, if any, exists and holds the model the other keys describe."""
-        checkpoint = config.get("checkpoint")
-        if checkpoint is None:
-            return
-        held = TBAConfig.from_card(read_card(checkpoint, LABEL)["config"])
-        checkpoint_weights(checkpoint, LABEL)
-        keys = ("dataset", "act", "reprioritize", "memory_write", "attention", "layers", "smoke")
-        _check_same_model(held, method_config(*(config[key] for key in keys)), checkpoint)
-
-    @classmethod
-    def from_model(cls, model: TBA, stochastic: bool = False, seed: int = 0) -> TBATracker:
-        """A tracker running ``model`` itself, in whatever mode it is in (training's
-        validation): no copy, no checkpoint, on the model's device."""
+    def from_model(
+        cls, model: TBA, card: dict[str, Any], stochastic: bool = False, seed: int = 0
+    ) -> TBATracker:
+        """The tracker runs ``model`` in whatever mode it is in (training's validation)."""
         tracker = cls.__new__(cls)
         tracker._settings(next(model.parameters()).device, seed, stochastic, 20, None)
         tracker.model = model
@@ -159,78 +131,35 @@ class TBATracker(MultiObjectTracker):
     def config(self) -> TBAConfig:
         return self.model.config
 
-    @property
-    def card(self) -> dict[str, Any] | None:
-        """The card of the loaded checkpoint; None for an untrained model."""
-        return None if self.checkpoint is None else self.checkpoint.card
-
-    # -- checkpoints (harness.protocol.Learnable) ---------------------------------------------
-
-    def save(self, path: str | Path, **card: Any) -> None:
-        """``<path>.pt`` + ``<path>.json`` (``harness.checkpoints.save_checkpoint``): the loaded
-        card, if any, with ``card`` over it."""
-        document = {**(self.card or {}), **model_card(self.config), **card}
-        save_checkpoint(path, self.model.state_dict(), document)
-
-    def load(self, path: str | Path) -> None:
-        model, self.checkpoint = load_model(path, self.device)
-        self.model = compile_model(model.eval(), self.compile_mode)
-
-    def provenance(self) -> dict[str, Any]:
-        """``Checkpoint.provenance`` of the loaded checkpoint (the path as given, the sha256 of
-        its ``.pt``, the card's training facts); an untrained model says so."""
-        if self.checkpoint is None:
-            return untrained_provenance(self.config.variant, self.config.dataset)
-        return self.checkpoint.provenance()
+    # -- checkpoints (harness.protocol.Learnable, harness.checkpoints.CheckpointedTracker) -----
 
     @classmethod
-    def train(
-        cls, config: dict[str, Any], out: str | Path, iterations: int, **options: Any
-    ) -> dict[str, Any]:
-        """Train the model of registry ``config`` (``trackbench train``); ``hyperparameters``
-        override training fields of the dataset's configuration (``config.TRAINING_FIELDS``, e.g.
-        ``batch``), the other ``options`` go to ``trackers.tba.train.fit``. Returns a JSON-able
-        summary (``TrainResult.summary`` with the variant and dataset)."""
-        from trackers.tba.train import evaluate_checkpoint, fit
-
-        tba = method_config(
-            config["dataset"],
-            config["act"],
-            config["reprioritize"],
-            config["memory_write"],
-            config["attention"],
-            config["layers"],
-            config["smoke"],
-        )
-        hyperparameters = options.pop("hyperparameters", None) or {}
-        unknown = sorted(set(hyperparameters) - TRAINING_FIELDS)
-        if unknown:
-            raise ConfigError(
-                f"TBA has no training hyper-parameters {unknown}; known: {sorted(TRAINING_FIELDS)}"
-            )
-        tba = tba.replace(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in hyperparameters.items()}
-        )
-        evaluate = options.pop("evaluate", False)
-        result = fit(
-            tba, out, iterations, device=config["device"], compile=config["compile"], **options
-        )
-        summary = {"variant": tba.variant, "dataset": tba.dataset, **result.summary()}
-        if evaluate:
-            summary["metrics"] = evaluate_checkpoint(result.checkpoint, device=config["device"])
-        return summary
+    def load_model(cls, path: str | Path, device: torch.device | str) -> tuple[TBA, Checkpoint]:
+        return load_model(path, device)
 
     @classmethod
-    def describe_checkpoint(
-        cls, path: str | Path, evaluate: bool = False, **options: Any
-    ) -> dict[str, Any]:
-        """``card_summary`` of checkpoint ``path``; ``evaluate`` first runs ``evaluate_checkpoint``
-        (``options``: frames, device, stochastic, seed) and writes the metrics into the card."""
-        from trackers.tba.train import evaluate_checkpoint
+    def network_of(cls, config: dict[str, Any]) -> TBAConfig:
+        keys = ("dataset", "act", "reprioritize", "memory_write", "attention", "layers", "smoke")
+        return method_config(*(config[key] for key in keys))
 
-        if evaluate:
-            evaluate_checkpoint(path, **options)
-        return card_summary(read_card(path, LABEL))
+    @classmethod
+    def network_on_card(cls, card: dict[str, Any]) -> TBAConfig:
+        return TBAConfig.from_card(card["config"])
+
+    @classmethod
+    def same_network(cls, held: TBAConfig, wanted: TBAConfig) -> bool:
+        """The fields that make the network (``TBAConfig.model_fields``), not its training's."""
+        return held.model_fields() == wanted.model_fields()
+
+    def model_card(self) -> dict[str, Any]:
+        return model_card(self.config)
+
+    def untrained_variant(self) -> tuple[str, str]:
+        return self.config.variant, self.config.dataset
+
+    def prepare(self, model: TBA) -> TBA:
+        """``model`` under ``torch.compile`` in the tracker's ``compile`` mode."""
+        return compile_model(model, self.compile_mode)
 
     # -- online tracking -----------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Unsupervised TBA training on a generated stream (optimisation as the released code's ``run.py``),
 on the training kit (``harness.training``: resumable loop, checkpoints, curve, time slices,
-hardware segments); this module is TBA's ``Recipe`` and its evaluation.
+hardware segments); this module is TBA's ``Recipe`` and its validation.
 
 One iteration = one chunk of N streams x T frames from ``adapter.generator`` (the same process as
 ``adapter.stream``; we drive it directly so its state can be checkpointed). Adam (lr 5e-4, betas
@@ -15,8 +15,8 @@ The card (``<out>/last.json``) holds, beside the kit's curve and hardware segmen
 - ``validation``: every ``validate_every`` iterations and at the last one, MOTA, IDF1, HOTA, MOTP
   and IDSW of the deterministic model on a held-out generated video (the released ``run.py``
   validated every 1000 iterations; also ``<out>/validation.json``);
-- ``metrics`` after ``evaluate_checkpoint``: the evaluation video's metrics (dropped at the next
-  save, since the weights change).
+- ``metrics`` after ``trackbench card --evaluate`` (``harness.lifecycle``): the evaluation
+  video's metrics (dropped at the next save, since the weights change).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from harness.checkpoints import update_card
 from harness.data import Sequence
 from harness.datasets import load_dataset
 from harness.datasets.synthetic import StreamState, TbaGenerator
@@ -37,15 +36,14 @@ from harness.errors import ConfigError
 from harness.metrics import evaluate
 from harness.training import (
     Recipe,
+    RunData,
     StepContext,
-    TrainResult,
     numpy_rng,
     numpy_rng_state,
-    train,
 )
-from trackers.tba.config import TBAConfig
+from trackers.tba.config import TRAINING_FIELDS, TBAConfig
 from trackers.tba.model import TBA, TBAState, compile_model, frames_to_tensor
-from trackers.tba.tracker import TBATracker, load_model, model_card
+from trackers.tba.tracker import TBATracker, model_card
 
 STREAM_ARRAYS = ("counter", "steps", "attrs", "births")
 VALIDATION_SEED_OFFSET = 1
@@ -54,41 +52,6 @@ evaluation video, and not the training stream (seeded by ``SeedSequence(seed)`` 
 VALIDATION_CACHE = "validation-video"
 """Folder under the checkpoint folder that caches the validation video."""
 VALIDATION_METRICS = ("MOTA", "IDF1", "HOTA", "MOTP", "IDSW")
-
-
-def fit(
-    config: TBAConfig,
-    out: str | Path,
-    iterations: int,
-    *,
-    device: str = "cpu",
-    dataset_root: str | Path | None = None,
-    dataset_params: dict[str, Any] | None = None,
-    validate_every: int | None = 1000,
-    validation_frames: int = 500,
-    **options: Any,
-) -> TrainResult:
-    """Train ``config`` into ``out`` for ``iterations`` iterations in total (counting resumed ones)
-    with ``harness.training.train`` (``options``: seed, resume, checkpoint_every, log_every,
-    max_minutes, compile).
-
-    ``seed`` fixes the initial weights, the data stream, the resets and the Gumbel noise.
-    ``validate_every`` None turns validation off; validating changes nothing in the training
-    (no RNG is drawn, the weights are the same bit for bit). The validation video
-    (``validation_frames`` frames) is cached under ``out/validation-video``. ``compile`` runs the
-    model under ``torch.compile`` with that mode (``trackers.tba.model.compile_model``).
-    """
-    recipe = TBARecipe(
-        config,
-        dataset_root,
-        dataset_params or {},
-        validation_frames=None if validate_every is None else validation_frames,
-        validation_cache=Path(out) / VALIDATION_CACHE,
-    )
-    amp = torch.bfloat16 if torch.device(device).type == "cuda" else None
-    return train(
-        recipe, out, iterations, device=device, validate_every=validate_every, amp=amp, **options
-    )
 
 
 class TrainingChunk(NamedTuple):
@@ -131,25 +94,19 @@ class TBAStream:
 
 
 class TBARecipe(Recipe):
-    """TBA's part of a training run (``harness.training.Recipe``) on ``config.dataset`` (its
-    folder ``dataset_root``, card parameters ``dataset_params``), validated on a video of
-    ``validation_frames`` frames cached in ``validation_cache`` (None: no validation). The
+    """TBA's part of a training run (``harness.training.Recipe``) on ``config.dataset`` (``data``:
+    its folder and card parameters), validated on a video of ``data.validation_frames`` frames
+    cached under ``data.out`` (None: no validation). The
     best-validated checkpoint is the one of highest validation MOTA (the released code keeps the
     one of lowest validation loss, which is not computed here)."""
 
     selection = ("MOTA", "max")
+    cuda_amp = torch.bfloat16
 
-    def __init__(
-        self,
-        config: TBAConfig,
-        dataset_root: str | Path | None = None,
-        dataset_params: dict[str, Any] | None = None,
-        validation_frames: int | None = None,
-        validation_cache: Path | None = None,
-    ):
-        dataset_params = dataset_params or {}
+    def __init__(self, config: TBAConfig, data: RunData):
+        dataset_params = data.dataset_params
         self.config = config
-        self.adapter = load_dataset(config.dataset, dataset_root, **dataset_params)
+        self.adapter = load_dataset(config.dataset, data.dataset_root, **dataset_params)
         generator = self.adapter.generator
         frame_shape = (generator.height, generator.width, generator.channels)
         if frame_shape != (*config.frame_size, config.channels):
@@ -163,14 +120,26 @@ class TBARecipe(Recipe):
             "stream": "generator.advance, default_rng(SeedSequence(seed).spawn(2)[0])",
         }
         self.validation = None
-        if validation_frames is not None:
+        if data.validation_frames is not None:
             self.validation = _Validation(
-                self.adapter, dataset_params, validation_cache, validation_frames
+                self.adapter, dataset_params, data.out / VALIDATION_CACHE, data.validation_frames
             )
             data["validation"] = self.validation.description
         self.card = {**model_card(config), "data": data}
         self.frames_per_iteration = config.batch * config.length
         self.clip_grad_norm = config.clip_grad_norm
+
+    @classmethod
+    def hyperparameters(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The training fields of the method's configuration (``config.TRAINING_FIELDS``)."""
+        tba = TBATracker.network_of(config)
+        return {name: getattr(tba, name) for name in sorted(TRAINING_FIELDS)}
+
+    @classmethod
+    def from_method(
+        cls, config: dict[str, Any], training: dict[str, Any], data: RunData
+    ) -> TBARecipe:
+        return cls(TBATracker.network_of(config).replace(**training), data)
 
     def build_model(self) -> TBA:
         return TBA(self.config)
@@ -219,7 +188,7 @@ def track_and_evaluate(
     ``TBATracker.track`` (the TBA output protocol): deterministic, or with the test-time Gumbel
     noise of the released code seeded by ``seed`` (a generator of its own: the global RNG is not
     touched). The model is back in its previous train/eval mode afterwards."""
-    tracker = TBATracker.from_model(model, stochastic=stochastic, seed=seed)
+    tracker = TBATracker.from_model(model, {}, stochastic=stochastic, seed=seed)
     was_training = model.training
     model.eval()
     try:
@@ -232,41 +201,6 @@ def track_and_evaluate(
         protocol=protocol,
         num_frames={sequence.name: sequence.num_frames for sequence in sequences},
     )["combined"]
-
-
-def evaluate_checkpoint(
-    path: str | Path,
-    split: str = "eval",
-    frames: int | None = None,
-    device: str = "cpu",
-    dataset_root: str | Path | None = None,
-    stochastic: bool = False,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Evaluate checkpoint ``path`` on its dataset's ``split`` (the card's dataset params; the
-    whole video, or its first ``frames`` frames) with the dataset's protocol, and write the result
-    into the card as ``metrics`` (atomically). Returns the metrics. ``dataset_root`` is the
-    dataset's folder (synthetic datasets: the cache; default ``$TRACKBENCH_CACHE``);
-    ``stochastic`` and ``seed``: see ``track_and_evaluate``."""
-    model, checkpoint = load_model(path, device)
-    card = checkpoint.card
-    params = dict(card["data"]["params"])
-    if frames is not None:
-        params["eval_frames"] = frames
-    adapter = load_dataset(card["data"]["dataset"], dataset_root, **params)
-    sequences = adapter.sequences(split)
-    metrics = {
-        "dataset": card["data"]["dataset"],
-        "split": split,
-        "frames": sum(sequence.num_frames for sequence in sequences),
-        "protocol": adapter.protocol,
-        "iterations": card["iterations"],
-        "stochastic": stochastic,
-        **({"seed": seed} if stochastic else {}),
-        **track_and_evaluate(model, sequences, adapter.protocol, stochastic, seed),
-    }
-    update_card(path, metrics=metrics)
-    return metrics
 
 
 class _Validation:
