@@ -320,16 +320,23 @@ class CheckpointedTracker:
             self._check_same_network(self.model.config, wanted, checkpoint)
 
     @classmethod
-    def same_network(cls, held: Any, wanted: Any) -> bool:
-        """Whether network configurations ``held`` (a checkpoint's) and ``wanted`` are one."""
-        return held == wanted
+    def network_difference(cls, held: Any, wanted: Any) -> dict[str, tuple[Any, Any]]:
+        """The fields in which network configurations ``held`` (a checkpoint's) and ``wanted``
+        (dataclasses) differ, with both values."""
+        return {
+            field.name: (getattr(held, field.name), getattr(wanted, field.name))
+            for field in dataclasses.fields(held)
+            if getattr(held, field.name) != getattr(wanted, field.name)
+        }
 
     @classmethod
     def _check_same_network(cls, held: Any, wanted: Any, path: str | Path) -> None:
-        if not cls.same_network(held, wanted):
+        difference = cls.network_difference(held, wanted)
+        if difference:
+            fields = ", ".join(f"{name} {a!r} vs {b!r}" for name, (a, b) in difference.items())
             raise ConfigError(
-                f"checkpoint {path} holds another network than the method's config describes "
-                f"({held} vs {wanted})"
+                f"checkpoint {path} holds another network than the method's config describes"
+                f" ({fields})"
             )
 
     def save(self, path: str | Path, **card: Any) -> None:

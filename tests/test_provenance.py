@@ -33,7 +33,7 @@ def checkpoint(tmp_path_factory):
     """A smoke Sprites-MOT TBA checkpoint whose card has every fact provenance copies."""
     path = tmp_path_factory.mktemp("ckpt") / "TBA" / "last"
     model = TBA(TBAConfig.for_dataset("sprites-mot").smoke())
-    TBATracker.from_model(model).save(
+    TBATracker.from_model(model, {}).save(
         path,
         seed=5,
         iterations=1800,

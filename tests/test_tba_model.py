@@ -200,7 +200,7 @@ def test_checkpoint_round_trip(tmp_path, sequence):
     assert loaded.track([sequence])[0].equals(tracker.track([sequence])[0])
     model, _ = load_model(tmp_path / "ckpt")
     assert model.config == tracker.config
-    with pytest.raises(ConfigError, match="holds a TBAc model"):
+    with pytest.raises(ConfigError, match="holds another network.*act False vs True"):
         TBATracker(act=True, smoke=True, checkpoint=str(tmp_path / "ckpt"))
     with pytest.raises(ConfigError, match="not found"):
         TBATracker(checkpoint=str(tmp_path / "missing"))
@@ -208,7 +208,7 @@ def test_checkpoint_round_trip(tmp_path, sequence):
 
 def test_save_writes_config_card(tmp_path):
     model = TBA(TBAConfig.for_dataset("mnist-mot").smoke())
-    TBATracker.from_model(model).save(tmp_path / "m", seed=3)
+    TBATracker.from_model(model, {}).save(tmp_path / "m", seed=3)
     card = json.loads((tmp_path / "m.json").read_text())
     assert card["config"]["dataset"] == "mnist-mot" and card["seed"] == 3
 

@@ -7,15 +7,17 @@ import json
 
 import pytest
 import torch
+from train_helpers import fit_tba
 
 from harness.checkpoints import read_card, write_card
 from harness.datasets import load_dataset
+from harness.lifecycle import evaluate_checkpoint
 from harness.metrics import evaluate
 from harness.timing import timed_track
 from trackers.tba.config import TBAConfig
 from trackers.tba.model import TBA
 from trackers.tba.tracker import TBATracker
-from trackers.tba.train import VALIDATION_METRICS, evaluate_checkpoint, fit, track_and_evaluate
+from trackers.tba.train import VALIDATION_METRICS, track_and_evaluate
 
 SMOKE = TBAConfig.for_dataset("sprites-mot").smoke()
 RESETTING = SMOKE.replace(reset_prob=0.3)  # resets happen within a few iterations
@@ -41,9 +43,11 @@ def online_metrics(checkpoint, sequence, **options) -> dict:
 def test_validation_is_recorded_and_changes_nothing(tmp_path):
     options = {"iterations": 5, "seed": 1, "checkpoint_every": 1, "log_every": 1}
     rng_before = torch.random.get_rng_state()
-    validated = fit(RESETTING, tmp_path / "v", validate_every=2, validation_frames=30, **options)
+    validated = fit_tba(
+        RESETTING, tmp_path / "v", validate_every=2, validation_frames=30, **options
+    )
     assert torch.equal(torch.random.get_rng_state(), rng_before)
-    plain = fit(RESETTING, tmp_path / "p", validate_every=None, **options)
+    plain = fit_tba(RESETTING, tmp_path / "p", validate_every=None, **options)
     a, b = validated.model.state_dict(), plain.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert validated.curve == plain.curve and plain.validation == []
@@ -61,9 +65,9 @@ def test_validation_is_recorded_and_changes_nothing(tmp_path):
 
 def test_validation_and_hardware_survive_resume(tmp_path):
     options = {"seed": 1, "checkpoint_every": 2, "log_every": 1, "validation_frames": 20}
-    whole = fit(RESETTING, tmp_path / "whole", iterations=6, validate_every=2, **options)
-    fit(RESETTING, tmp_path / "parts", iterations=4, validate_every=2, **options)
-    resumed = fit(
+    whole = fit_tba(RESETTING, tmp_path / "whole", iterations=6, validate_every=2, **options)
+    fit_tba(RESETTING, tmp_path / "parts", iterations=4, validate_every=2, **options)
+    resumed = fit_tba(
         RESETTING, tmp_path / "parts", iterations=6, validate_every=2, resume=True, **options
     )
     assert resumed.validation == whole.validation
@@ -82,12 +86,12 @@ def test_validation_and_hardware_survive_resume(tmp_path):
 
 
 def test_resume_of_a_card_with_the_old_speed_key(tmp_path):
-    fit(SMOKE, tmp_path, iterations=2, checkpoint_every=2, log_every=1, validate_every=None)
+    fit_tba(SMOKE, tmp_path, iterations=2, checkpoint_every=2, log_every=1, validate_every=None)
     card = read_card(tmp_path / "last")
     segment = card.pop("hardware")[0]
     speed = {key: segment[key] for key in ("iterations_per_s", "frames_per_s", "device")}
     write_card(tmp_path / "last", {**card, "speed": speed})
-    fit(SMOKE, tmp_path, 3, checkpoint_every=2, log_every=1, validate_every=None, resume=True)
+    fit_tba(SMOKE, tmp_path, 3, checkpoint_every=2, log_every=1, validate_every=None, resume=True)
     old, new = read_card(tmp_path / "last")["hardware"]
     assert old == {"to_iteration": 2, **speed}
     assert (new["from_iteration"], new["to_iteration"]) == (2, 3)
@@ -98,8 +102,8 @@ def test_evaluation_equals_the_registry_tracker_online(tmp_path, monkeypatch):
     model = reporting_model()
     path = tmp_path / "last"
     data = {"dataset": "sprites-mot", "params": {}}
-    TBATracker.from_model(model).save(path, seed=0, data=data, iterations=7)
-    metrics = evaluate_checkpoint(path, frames=30)
+    TBATracker.from_model(model, {}).save(path, seed=0, data=data, iterations=7)
+    metrics = evaluate_checkpoint("tba", path, frames=30)
     sequence = load_dataset("sprites-mot", eval_frames=30).sequences("eval")[0]
     expected = online_metrics(path, sequence)
     assert expected["FP"] > 0  # every slot reported: the comparison is not 0 == 0
@@ -111,12 +115,13 @@ def test_evaluation_equals_the_registry_tracker_online(tmp_path, monkeypatch):
         "protocol": "plain",
     }
     assert metrics["iterations"] == 7 and read_card(path)["metrics"] == metrics
-    assert metrics["stochastic"] is False and "seed" not in metrics
+    assert "settings" not in metrics
 
-    noisy = evaluate_checkpoint(path, frames=30, stochastic=True, seed=3)
-    expected = online_metrics(path, sequence, stochastic=True, seed=3)
+    noise = {"stochastic": True, "seed": 3}
+    noisy = evaluate_checkpoint("tba", path, frames=30, settings=noise)
+    expected = online_metrics(path, sequence, **noise)
     assert {key: noisy[key] for key in expected} == expected
-    assert (noisy["stochastic"], noisy["seed"]) == (True, 3)
+    assert noisy["settings"] == noise
 
 
 @pytest.mark.parametrize("training", [True, False])

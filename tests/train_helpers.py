@@ -27,3 +27,13 @@ def smoke_train_args(method: str, out: Path, *extra: str) -> list[str]:
         "batch=2",
         *extra,
     ]
+
+
+def fit_tba(config, out, iterations, validate_every=1000, validation_frames=500, **options):
+    """TBA of ``config`` (a ``TBAConfig``) trained into ``out`` by the kit; the ``TrainResult``."""
+    from harness.training import RunData, train
+    from trackers.tba.train import TBARecipe
+
+    frames = None if validate_every is None else validation_frames
+    recipe = TBARecipe(config, RunData(Path(out), validation_frames=frames))
+    return train(recipe, out, iterations, validate_every=validate_every, **options)

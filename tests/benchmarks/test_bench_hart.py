@@ -98,9 +98,8 @@ def build(case: Case) -> SingleObjectTracker:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = build_model(GanConfig(model=case.tracker, frame_size=case.height))
-    tracker = GanTracker.from_model(model.to(DEVICE).eval(), "synthetic", "paper")
-    tracker.batch = BATCH
-    return tracker
+    card = {"config": {"dataset": "synthetic", "variant": "paper"}}
+    return GanTracker.from_model(model.to(DEVICE).eval(), card, batch=BATCH)
 
 
 def make_samples(case: Case, count: int) -> list[SingleObjectSample]:

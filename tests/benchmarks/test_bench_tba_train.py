@@ -1,15 +1,15 @@
-"""TBA training throughput (``trackers.tba.train.fit``): iterations/s and frames/s, eager and,
-with ``TRACKBENCH_BENCH_COMPILE=1``, each ``torch.compile`` mode (whose loss curve must equal
-eager's within 1e-4 relative).
+"""TBA training throughput (``trackers.tba.train.TBARecipe`` on the kit): iterations/s and
+frames/s, eager and, with ``TRACKBENCH_BENCH_COMPILE=1``, each ``torch.compile`` mode (whose loss
+curve must equal eager's within 1e-4 relative).
 
 Measure with ``python -m pytest tests/benchmarks/test_bench_tba_train.py --benchmark-enable``.
 Environment: ``TRACKBENCH_BENCH_DEVICE`` (default cpu), ``TRACKBENCH_BENCH_FULL=1`` (the released
 Sprites-MOT configuration instead of the smoke one), ``TRACKBENCH_BENCH_BATCH`` (default: the
 configuration's N), ``TRACKBENCH_BENCH_ITERATIONS`` (per round, default 3); ``OMP_NUM_THREADS``
-fixes the CPU threads. ``iterations_per_s`` / ``frames_per_s`` (extra info) are ``fit``'s own
-figures, as the card records them: data generation, forward, backward and optimiser step, and one
-checkpoint at the end; not the model's construction. ``first_call_s`` is an untimed one-iteration
-run before (compilation, for the compiled modes).
+fixes the CPU threads. ``iterations_per_s`` / ``frames_per_s`` (extra info) are the kit
+``train``'s own figures, as the card records them: data generation, forward, backward and
+optimiser step, and one checkpoint at the end; not the model's construction. ``first_call_s`` is
+an untimed one-iteration run before (compilation, for the compiled modes).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import time
 
 import pytest
 from tba_bench_settings import BATCH, DEVICE, MODES
+from train_helpers import fit_tba
 
 from trackers.tba.config import TBAConfig
-from trackers.tba.train import fit
+from trackers.tba.train import TBARecipe
 
 FULL = os.environ.get("TRACKBENCH_BENCH_FULL") == "1"
 ITERATIONS = int(os.environ.get("TRACKBENCH_BENCH_ITERATIONS", "3"))
@@ -34,7 +35,8 @@ if BATCH is not None:
 
 
 def train(out, mode, iterations=ITERATIONS):
-    return fit(
+    amp = TBARecipe.cuda_amp if DEVICE.startswith("cuda") else None
+    return fit_tba(
         CONFIG,
         out,
         iterations,
@@ -43,6 +45,7 @@ def train(out, mode, iterations=ITERATIONS):
         log_every=1,
         validate_every=None,
         compile=mode,
+        amp=amp,
     )
 
 

@@ -147,9 +147,10 @@ class TBATracker(CheckpointedTracker, MultiObjectTracker):
         return TBAConfig.from_card(card["config"])
 
     @classmethod
-    def same_network(cls, held: TBAConfig, wanted: TBAConfig) -> bool:
-        """The fields that make the network (``TBAConfig.model_fields``), not its training's."""
-        return held.model_fields() == wanted.model_fields()
+    def network_difference(cls, held: TBAConfig, wanted: TBAConfig) -> dict[str, tuple[Any, Any]]:
+        """Of the fields that make the network (``TBAConfig.model_fields``) only."""
+        made = wanted.model_fields()
+        return {k: v for k, v in super().network_difference(held, wanted).items() if k in made}
 
     def model_card(self) -> dict[str, Any]:
         return model_card(self.config)

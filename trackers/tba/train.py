@@ -114,7 +114,7 @@ class TBARecipe(Recipe):
                 f"{config.dataset} frames are {frame_shape}; the model takes "
                 f"{(*config.frame_size, config.channels)}"
             )
-        data = {
+        described = {
             "dataset": config.dataset,
             "params": dataset_params,
             "stream": "generator.advance, default_rng(SeedSequence(seed).spawn(2)[0])",
@@ -124,8 +124,8 @@ class TBARecipe(Recipe):
             self.validation = _Validation(
                 self.adapter, dataset_params, data.out / VALIDATION_CACHE, data.validation_frames
             )
-            data["validation"] = self.validation.description
-        self.card = {**model_card(config), "data": data}
+            described["validation"] = self.validation.description
+        self.card = {**model_card(config), "data": described}
         self.frames_per_iteration = config.batch * config.length
         self.clip_grad_norm = config.clip_grad_norm
 
