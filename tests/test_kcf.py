@@ -1,5 +1,5 @@
-"""KerCorrTracker (trackers/gan/kcf.py): the kernel correlation against a direct computation, the
-learned filter's peak, translations recovered (integer, sub-pixel, near the border) and, where
+"""KerCorrTracker (trackers/baselines/kcf.py): the kernel correlation against a direct computation,
+the learned filter's peak, translations recovered (integer, sub-pixel, near the border) and, where
 opencv-contrib is installed, agreement with ``cv2.TrackerKCF``."""
 
 from __future__ import annotations
@@ -9,7 +9,12 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.registry import methods
-from trackers.gan.kcf import KerCorrTracker, gaussian_correlation, gaussian_labels, peak_offset
+from trackers.baselines.kcf import (
+    KerCorrTracker,
+    gaussian_correlation,
+    gaussian_labels,
+    peak_offset,
+)
 
 SIZE, BOX = 100, 28
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from workloads import random_sequence
 
 from harness.data import BoxTable
 from harness.metrics import evaluate
 from harness.metrics.crosscheck import MOTMETRICS_NAMES, motmetrics_evaluate
-from harness.metrics.synthetic import random_sequence
 from harness.motchallenge import read_mot
 
 TUD = ("TUD-Campus", "TUD-Stadtmitte")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from parity_helpers import assert_same
+from workloads import random_sequence
 
 from harness.metrics import evaluate, evaluate_files
 from harness.metrics.crosscheck import (
@@ -16,7 +17,6 @@ from harness.metrics.crosscheck import (
     write_seqmap,
     write_trackeval_layout,
 )
-from harness.metrics.synthetic import random_sequence
 from harness.motchallenge import read_mot
 
 TUD = ("TUD-Campus", "TUD-Stadtmitte")

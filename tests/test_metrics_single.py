@@ -1,4 +1,4 @@
-"""Single-object IoU metrics and the TBA output protocol, on hand-made boxes."""
+"""Single-object IoU metrics, on hand-made boxes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from harness.metrics.single import (
     success_curve,
     time_iou,
 )
-from harness.metrics.tba_output import slots_to_table
 
 NAN = [np.nan] * 4
 
@@ -64,29 +63,6 @@ def test_success_curve_and_auc():
     mean_curve, auc = success_auc([np.array([1.0, 1.0]), np.array([0.0])])
     np.testing.assert_allclose(mean_curve[:20], 0.5)
     assert auc == pytest.approx(mean_curve.mean())
-
-
-def test_tba_slots_new_id_each_rise_past_threshold():
-    conf = np.array(
-        [  # frames x slots
-            [0.9, 0.1],
-            [0.8, 0.5],  # 0.5 is not > 0.5
-            [0.2, 0.7],  # slot 0 off, slot 1 born
-            [0.6, 0.9],  # slot 0 reborn with a new id
-        ]
-    )
-    slots = np.zeros((4, 2, 5))
-    slots[..., :4] = [1, 2, 3, 4]
-    slots[..., 0] += np.arange(4)[:, None]
-    slots[..., 4] = conf
-    result = slots_to_table(slots)
-    assert result.frame.tolist() == [1, 2, 3, 4, 4]
-    assert result.id.tolist() == [1, 1, 2, 3, 2]
-    np.testing.assert_allclose(result.box[:, 0], [1, 2, 3, 4, 4])
-    np.testing.assert_allclose(result.conf, [0.9, 0.8, 0.7, 0.6, 0.9])
-    assert len(slots_to_table(np.zeros((3, 2, 5)))) == 0
-    with pytest.raises(ValueError, match=r"\(T, I, 5\)"):
-        slots_to_table(np.zeros((3, 5)))
 
 
 def test_sample_scores_match_the_per_sample_definitions():

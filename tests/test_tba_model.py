@@ -1,4 +1,4 @@
-"""TBA config, model, tracker wrapper, registry and checkpoints (CPU, tiny sizes)."""
+"""TBA config, model, output protocol, tracker wrapper, registry, checkpoints (CPU, tiny sizes)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from harness.data import frame_inputs, outputs_to_table
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
 from harness.experiment import load_experiment
-from harness.metrics.tba_output import slots_to_table
 from harness.protocol import sequence_info
 from harness.registry import parse_method
 from harness.runner import run_experiment
@@ -22,6 +21,7 @@ from harness.store import Store
 from trackers.tba import ABLATIONS
 from trackers.tba.config import TBAConfig
 from trackers.tba.model import TBA
+from trackers.tba.output import slots_to_table
 from trackers.tba.tracker import SlotIds, TBATracker, load_model
 
 FRAMES = 30
@@ -107,6 +107,29 @@ def test_chunk_forward_equals_frame_by_frame_with_carried_state():
     losses = model.loss(reconstruction, frames, outputs)
     assert set(losses) >= {"reconstruction", "tightness", "entropy", "total"}
     assert torch.isfinite(losses["total"])
+
+
+def test_tba_slots_new_id_each_rise_past_threshold():
+    conf = np.array(
+        [  # frames x slots
+            [0.9, 0.1],
+            [0.8, 0.5],  # 0.5 is not > 0.5
+            [0.2, 0.7],  # slot 0 off, slot 1 born
+            [0.6, 0.9],  # slot 0 reborn with a new id
+        ]
+    )
+    slots = np.zeros((4, 2, 5))
+    slots[..., :4] = [1, 2, 3, 4]
+    slots[..., 0] += np.arange(4)[:, None]
+    slots[..., 4] = conf
+    result = slots_to_table(slots)
+    assert result.frame.tolist() == [1, 2, 3, 4, 4]
+    assert result.id.tolist() == [1, 1, 2, 3, 2]
+    np.testing.assert_allclose(result.box[:, 0], [1, 2, 3, 4, 4])
+    np.testing.assert_allclose(result.conf, [0.9, 0.8, 0.7, 0.6, 0.9])
+    assert len(slots_to_table(np.zeros((3, 2, 5)))) == 0
+    with pytest.raises(ValueError, match=r"\(T, I, 5\)"):
+        slots_to_table(np.zeros((3, 5)))
 
 
 def flickering(tracker: TBATracker, sequence) -> TBATracker:

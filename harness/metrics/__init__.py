@@ -1,6 +1,5 @@
 """Metrics: the metric catalogue, TrackEval's CLEAR/Identity/HOTA/Count in memory, evaluation
-protocols, file evaluation, the py-motmetrics cross-check, single-object IoU metrics and the TBA
-output protocol.
+protocols, file evaluation, the py-motmetrics cross-check and single-object IoU metrics.
 
 The names below load their modules on first use, so that importing a light part of the package
 (e.g. ``harness.metrics.protocols`` for the CLI's help) does not import TrackEval, SciPy or pandas.

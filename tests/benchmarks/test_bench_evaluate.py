@@ -13,12 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from workloads import random_sequence
 
 from harness.data import BoxTable
 from harness.metrics import evaluate, evaluate_files
 from harness.metrics.crosscheck import write_trackeval_layout
 from harness.metrics.mot import metric_classes, prepare
-from harness.metrics.synthetic import random_sequence
 from harness.motchallenge import parse_mot, read_mot
 
 SEQUENCES, FRAMES, OBJECTS = 7, 750, 90  # ~30 objects per frame, MOT17 train scale

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from test_kcf import BOX, render_scene
 
-from trackers.gan.kcf import KerCorrTracker
+from trackers.baselines.kcf import KerCorrTracker
 
 FRAMES = 100
 

@@ -1,5 +1,6 @@
 """Baselines, registered with their ablations: SORT, the IOU tracker and the ground-truth test
-double (multi-object); the constant box and the ground-truth box double (single-object).
+double (multi-object); the constant box, KCF (Gan et al.'s KerCorrTracker, with the authors' MATLAB
+defaults as config keys) and the ground-truth box double (single-object).
 
 Registration names each factory by reference, with its kind and inputs as data, so importing this
 module imports no tracker code; the two ground-truth trackers are marked as test doubles.
@@ -74,6 +75,30 @@ register_method(
     paper="baseline (got10k's IdentityTracker)",
     table="single-object floor: the score of not moving",
     description="Reports the initial box on every frame.",
+)
+
+register_method(
+    "kcf",
+    "trackers.baselines.kcf:KerCorrTracker",
+    kind="single-object",
+    inputs={"image"},
+    config={
+        "padding": 1.5,
+        "regularization": 1e-4,  # lambda
+        "output_sigma_factor": 0.1,
+        "interpolation_factor": 0.075,
+        "kernel_sigma": 0.2,
+        "cell_size": 1,
+        "subpixel": False,
+    },
+    ablations={
+        # Refine the response peak by a parabola per axis (the MATLAB code moves by whole cells).
+        "subpixel": {"subpixel": True},
+    },
+    paper="Henriques et al. 2015, High-Speed Tracking with Kernelized Correlation Filters (TPAMI)",
+    table="Gan et al. 2015 T4 (KerCorrTracker)",
+    description="Kernelized correlation filter: grey features, Gaussian kernel, the authors'"
+    " MATLAB defaults; fixed box size.",
 )
 
 register_method(

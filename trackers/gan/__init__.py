@@ -1,11 +1,9 @@
 """Gan et al. 2015, "First Step toward Model-Free, Anonymous Object Tracking with Recurrent
-Neural Networks": the trackers it compares, registered.
-
-``kcf`` is its KerCorrTracker, the kernelized correlation filter of Henriques et al. (2015) in
-numpy (``trackers.gan.kcf``), with the authors' MATLAB defaults as config keys.
+Neural Networks": its neural trackers, registered (the KerCorrTracker it compares, ``kcf``, is a
+baseline).
 
 ``convtracker``, ``rectracker-id``, ``rectracker-att-1`` and ``rectracker-att-3`` are the paper's
-neural trackers (``trackers.gan.tracker:GanTracker``, trained by ``trackbench train`` with
+trackers (``trackers.gan.tracker:GanTracker``, trained by ``trackbench train`` with
 ``trackers.gan.train:GanRecipe``). ``dataset`` is the training dataset: Single by default, Multi
 in the ``multi`` ablation (the paper trains one model per training set and tests it on the Same and
 Diff sets); ``variant`` "code" (the default) takes every choice of the released code, which produced
@@ -17,30 +15,6 @@ Registering imports no tracker code: each factory is named by reference.
 from __future__ import annotations
 
 from harness.registry import register_method
-
-register_method(
-    "kcf",
-    "trackers.gan.kcf:KerCorrTracker",
-    kind="single-object",
-    inputs={"image"},
-    config={
-        "padding": 1.5,
-        "regularization": 1e-4,  # lambda
-        "output_sigma_factor": 0.1,
-        "interpolation_factor": 0.075,
-        "kernel_sigma": 0.2,
-        "cell_size": 1,
-        "subpixel": False,
-    },
-    ablations={
-        # Refine the response peak by a parabola per axis (the MATLAB code moves by whole cells).
-        "subpixel": {"subpixel": True},
-    },
-    paper="Henriques et al. 2015, High-Speed Tracking with Kernelized Correlation Filters (TPAMI)",
-    table="Gan et al. 2015 T4 (KerCorrTracker)",
-    description="Kernelized correlation filter: grey features, Gaussian kernel, the authors'"
-    " MATLAB defaults; fixed box size.",
-)
 
 PAPER = (
     "Gan, Guo, Zhang and Cho 2015, First Step toward Model-Free, Anonymous Object Tracking with"

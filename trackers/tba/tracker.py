@@ -1,5 +1,5 @@
 """TBA as a harness tracker: online over a video with the recurrent state carried frame to frame,
-results by the TBA output protocol (``harness.metrics.tba_output``, after the released code's
+results by the TBA output protocol (``trackers.tba.output``, after the released code's
 scripts/get_metric_txt.py).
 
 Each frame gives per tracker slot [left, top, w, h, y_e] (boxes by ``pose_to_boxes``); a slot is
@@ -23,10 +23,10 @@ from harness.checkpoints import (
 )
 from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
 from harness.errors import ConfigError
-from harness.metrics.tba_output import THRESHOLD, slots_to_table
 from harness.protocol import MultiObjectTracker, sequence_info
 from trackers.tba.config import TBAConfig, method_config
 from trackers.tba.model import TBA, TBAState, compile_model, frames_to_tensor
+from trackers.tba.output import THRESHOLD, slots_to_table
 from trackers.tba.renderer import pose_to_boxes
 
 LABEL = "TBA checkpoint"
