@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.datasets import load_dataset
 from harness.experiment import Cell
-from harness.progress import headline
+from harness.metrics.catalogue import headline
 from harness.registry import parse_method
 from harness.store import utc_now
 from harness.tasks import task

@@ -56,7 +56,9 @@ import pandas as pd
 from harness.errors import ConfigError, FormatError, TrackbenchError, did_you_mean
 from harness.metrics.catalogue import (
     BYTES,
+    COLUMN_SETS,
     COUNT_UNIT,
+    DEFAULT_COLUMN_SET,
     FPS,
     FRACTION,
     MS,
@@ -67,8 +69,6 @@ from harness.metrics.catalogue import (
 )
 from harness.registry import method_label
 from harness.results.layouts import (
-    COLUMN_SETS,
-    DEFAULT_COLUMN_SET,
     default_columns,
     format_cell,
     format_delta,

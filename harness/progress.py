@@ -21,14 +21,6 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-HEADLINE = ("MOTA", "IDF1", "HOTA", "IoU", "AUC")
-
-
-def headline(combined: dict[str, Any]) -> str:
-    """The combined metrics a person looks at first, e.g. ``MOTA 61.2% IDF1 70.1% HOTA 55.0%`` or
-    ``IoU 71.3% AUC 69.0%``."""
-    return " ".join(f"{name} {100 * combined[name]:.1f}%" for name in HEADLINE if name in combined)
-
 
 class NoProgress:
     """The display the runner talks to; this one shows nothing (library use, tests)."""

@@ -233,6 +233,12 @@ def methods() -> dict[str, MethodSpec]:
     return dict(sorted(_METHODS.items()))
 
 
+def test_doubles() -> frozenset[str]:
+    """The methods registered as test doubles (``test_double``): never a board column's best,
+    and off its speed axis (their fps is not a tracker's speed)."""
+    return frozenset(name for name, spec in methods().items() if spec.test_double)
+
+
 def method_label(method: str, ablation: str) -> str:
     """``method`` or ``method:ablation``, the reference ``parse_method`` reads."""
     return method if ablation == DEFAULT_ABLATION else f"{method}:{ablation}"

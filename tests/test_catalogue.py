@@ -14,6 +14,7 @@ from harness.errors import ConfigError
 from harness.metrics import evaluate_files
 from harness.metrics.catalogue import (
     CATALOGUE,
+    COLUMN_SETS,
     COMBINES,
     COUNT_UNIT,
     FAMILIES,
@@ -22,17 +23,16 @@ from harness.metrics.catalogue import (
     POOLED_COMBINE,
     SINGLE_OBJECT,
     TIMING,
-    TRACKEVAL_COMBINE,
     UNITS,
     VALUE,
     in_catalogue_order,
     metric_named,
     names_of,
 )
-from harness.metrics.mot import FIELDS, metric_classes
+from harness.metrics.mot import TRACKEVAL_METRICS, metric_classes
 from harness.papers import paper_tables
 from harness.results.board import write_report
-from harness.results.layouts import COLUMN_SETS, TIMING_SHOWN
+from harness.results.layouts import TIMING_SHOWN
 from harness.results.plots import PLOT_METRICS
 from harness.results.render import board_rows
 from harness.results.summary import SEEDS, SEQUENCES, spread_of, summarize
@@ -41,7 +41,7 @@ from harness.timing import TimingRecord
 
 def test_every_metric_in_use_is_declared():
     used = {name for columns in COLUMN_SETS.values() for name in columns}
-    used |= set(PLOT_METRICS) | set(TIMING_SHOWN) | set(FIELDS)
+    used |= set(PLOT_METRICS) | set(TIMING_SHOWN)
     used |= {column.metric for table in paper_tables().values() for column in table.columns}
     used |= {"IoU", "AUC", "Precision20", "CenterError", "TimeIoU"}  # the single-object task's
     used |= {"fps", "latency_p50_ms", "latency_p95_ms", "peak_memory_bytes"}
@@ -54,16 +54,19 @@ def test_every_metric_in_use_is_declared():
 
 
 def test_trackeval_fields_keep_trackevals_family_unit_and_combine():
-    """TrackEval's integer fields are counts, its other fields fractions (FAF a plain value)."""
+    """Each TrackEval metric of the catalogue names a field of its family's class; TrackEval's
+    integer fields are counts, its other fields fractions (FAF a plain value)."""
     classes = metric_classes()
-    for name, (family, field) in FIELDS.items():
-        info = CATALOGUE[name]
-        assert info.family == family and info.combine == TRACKEVAL_COMBINE, name
+    for info in TRACKEVAL_METRICS:
+        family, field = info.source
+        assert field in classes[family].fields, info.name
         integer = field in classes[family].integer_fields
-        expected = COUNT_UNIT if integer else VALUE if name == "FAF" else FRACTION
-        assert info.unit == expected, name
+        expected = COUNT_UNIT if integer else VALUE if info.name == "FAF" else FRACTION
+        assert info.unit == expected, info.name
     of_trackeval = {name for name, info in CATALOGUE.items() if info.family in classes}
-    assert of_trackeval == set(FIELDS)
+    assert of_trackeval == {info.name for info in TRACKEVAL_METRICS}
+    with pytest.raises(ValueError, match="not one of TrackEval's fields"):
+        _ = CATALOGUE["IoU"].source
 
 
 def test_directions_agree_with_trackeval_perfect_tracking_scores_best(motmetrics_data):

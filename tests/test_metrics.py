@@ -9,7 +9,7 @@ from harness.data import BoxTable
 from harness.errors import ConfigError, FormatError
 from harness.metrics import evaluate, evaluate_files
 from harness.metrics.iou import FramePairs, box_iou, overlapping_pairs
-from harness.metrics.mot import FIELDS
+from harness.metrics.mot import TRACKEVAL_METRICS
 from harness.motchallenge import write_mot
 
 REQUIRED = [
@@ -85,7 +85,7 @@ def test_perfect_tracker_scores_one_and_types():
     pred = BoxTable.build(frame=gt.frame, box=gt.box, id=gt.id + 10)
     res = evaluate({"a": gt}, {"a": pred})
     combined = res["combined"]
-    assert set(REQUIRED) <= set(combined) and set(combined) == set(FIELDS)
+    assert set(REQUIRED) <= set(combined) and set(combined) == {m.name for m in TRACKEVAL_METRICS}
     for metric in ("MOTA", "MOTP", "IDF1", "HOTA", "DetA", "AssA", "LocA"):
         assert combined[metric] == pytest.approx(1.0)
     assert (combined["MT"], combined["FP"], combined["GT_Dets"], combined["IDs"]) == (2, 0, 8, 2)

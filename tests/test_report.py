@@ -13,10 +13,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from harness.errors import ConfigError, FormatError
-from harness.metrics.catalogue import CATALOGUE
+from harness.metrics.catalogue import CATALOGUE, COLUMN_SETS
 from harness.papers import load_paper_file
 from harness.results.board import write_report
-from harness.results.layouts import COLUMN_SETS, format_cell, resolve_columns
+from harness.results.layouts import format_cell, resolve_columns
 from harness.results.paper_comparison import claim_lines, compare_with_paper
 from harness.results.plots import speed_accuracy_figure
 from harness.results.render import board_rows, latex_escape, markdown_escape

@@ -17,15 +17,18 @@ value:
 Over seeds every metric is mean ± sample std (ddof 1). Declaration order is the order of reports'
 CSV columns and of ``trackbench evaluate --json``: the leaderboard metrics in MOTChallenge's
 order (the order boards always had), TrackEval's other fields (alphabetical, as boards listed
-them), the single-object metrics, the timing fields. Standard library only: the CLI's
-``evaluate`` imports it without pandas' plotting stack.
+them), the single-object metrics, the timing fields. ``COLUMN_SETS`` are the named column orders
+of reports (papers' and leaderboards'). Standard library and numpy only: the CLI's ``evaluate``
+imports it without pandas' plotting stack.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from harness.errors import ConfigError, did_you_mean
 
@@ -56,10 +59,22 @@ TRACKEVAL_COMBINE, MEAN_COMBINE, POOLED_COMBINE, TIMING_COMBINE = (
 COMBINES = (TRACKEVAL_COMBINE, MEAN_COMBINE, POOLED_COMBINE, TIMING_COMBINE)
 
 
+TRACKEVAL_FIELDS = {  # our name -> TrackEval's field, where they differ
+    "Recall": "CLR_Re",
+    "Precision": "CLR_Pr",
+    "TP": "CLR_TP",
+    "FP": "CLR_FP",
+    "FN": "CLR_FN",
+    "FAF": "FP_per_frame",
+    "Frames": "CLR_Frames",
+}
+
+
 @dataclass(frozen=True)
 class Metric:
     """One metric: ``name`` as stored, ``label`` as shown, ``higher_is_better`` (None: no
-    direction), ``decimals`` shown, and ``combine`` over sequences (see the module doc)."""
+    direction), ``decimals`` shown, ``combine`` over sequences (see the module doc), and whether
+    it is in the ``headline`` a person reads first (progress lines)."""
 
     name: str
     label: str
@@ -68,6 +83,21 @@ class Metric:
     higher_is_better: bool | None
     decimals: int = 1
     combine: str = TRACKEVAL_COMBINE
+    headline: bool = False
+
+    @property
+    def source(self) -> tuple[str, str]:
+        """(TrackEval metric class, its field) of a ``trackeval``-combined metric: the family
+        names the class (CLEAR, Identity, HOTA, Count)."""
+        if self.combine != TRACKEVAL_COMBINE:
+            raise ValueError(f"{self.name} is not one of TrackEval's fields")
+        return self.family, TRACKEVAL_FIELDS.get(self.name, self.name)
+
+    def combined(self, per_sequence: Sequence[float]) -> float:
+        """The ``COMBINED`` value of a ``mean``-combined metric: the mean over sequences."""
+        if self.combine != MEAN_COMBINE:
+            raise ValueError(f"{self.name} is combined by {self.combine!r}, not over values")
+        return float(np.mean(per_sequence))
 
     @property
     def header(self) -> str:
@@ -104,9 +134,12 @@ def _declare(family: str, unit: str, higher_is_better: bool | None, *names: str,
 
 _DECLARED = [
     # The leaderboard metrics, in the order boards have always listed them.
-    *_declare(CLEAR, FRACTION, True, "MOTA", "MOTP"),
-    *_declare(IDENTITY, FRACTION, True, "IDF1", "IDP", "IDR"),
-    *_declare(HOTA, FRACTION, True, "HOTA", "DetA", "AssA", "LocA", "DetRe", "DetPr"),
+    *_declare(CLEAR, FRACTION, True, "MOTA", headline=True),
+    *_declare(CLEAR, FRACTION, True, "MOTP"),
+    *_declare(IDENTITY, FRACTION, True, "IDF1", headline=True),
+    *_declare(IDENTITY, FRACTION, True, "IDP", "IDR"),
+    *_declare(HOTA, FRACTION, True, "HOTA", headline=True),
+    *_declare(HOTA, FRACTION, True, "DetA", "AssA", "LocA", "DetRe", "DetPr"),
     *_declare(HOTA, FRACTION, True, "AssRe", "AssPr"),
     *_declare(CLEAR, COUNT_UNIT, False, "FP", "FN", "IDSW=IDS", "Frag"),
     *_declare(CLEAR, COUNT_UNIT, True, "MT"),
@@ -132,17 +165,41 @@ _DECLARED = [
     # Single-object, per sequence (= sample) and combined as the mean over samples: a sample's
     # mean IoU over its scored frames; the OTB/got10k success-curve area; the fraction of frames
     # whose centre error is at most 20 px; the mean centre error.
-    *_declare(SINGLE_OBJECT, FRACTION, True, "IoU", "AUC", "Precision20", combine=MEAN_COMBINE),
+    *_declare(SINGLE_OBJECT, FRACTION, True, "IoU", "AUC", combine=MEAN_COMBINE, headline=True),
+    *_declare(SINGLE_OBJECT, FRACTION, True, "Precision20", combine=MEAN_COMBINE),
     *_declare(SINGLE_OBJECT, PIXELS, False, "CenterError", combine=MEAN_COMBINE),
     # Single-object, per cell only: the mean over time steps t = 0..T-1 of the IoU-over-time
     # curve (Kosiorek et al. 2017, Table 1: "average IoU over 60 time-steps").
     *_declare(SINGLE_OBJECT, FRACTION, True, "TimeIoU", combine=POOLED_COMBINE),
     # Timing of the tracker (harness.timing), combined per cell by results.summary.cell_timings.
     *_declare(TIMING, FPS, True, "fps", "batched_fps=batched fps", combine=TIMING_COMBINE),
-    *_declare(TIMING, MS, False, "latency_p50_ms=p50 ms", "latency_p95_ms=p95 ms"),
+    *_declare(
+        TIMING,
+        MS,
+        False,
+        "latency_p50_ms=p50 ms",
+        "latency_p95_ms=p95 ms",
+        combine=TIMING_COMBINE,
+    ),
     *_declare(TIMING, BYTES, False, "peak_memory_bytes=peak memory", combine=TIMING_COMBINE),
 ]
 CATALOGUE: dict[str, Metric] = {m.name: m for m in _DECLARED}
+HEADLINE = tuple(m.name for m in _DECLARED if m.headline)
+
+COLUMN_SETS: dict[str, tuple[str, ...]] = {  # named column orders of reports (``--columns``)
+    # He et al. 2019, Tables 1 and 2.
+    "tba": ("IDF1", "IDP", "IDR", "MOTA", "MOTP", "FAF", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
+    # MOTChallenge leaderboard order (HOTA era).
+    "mot": ("MOTA", "IDF1", "HOTA", "MOTP", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
+    # Luiten et al. 2021; Bastani et al. 2021, Table 3.
+    "hota": ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"),
+    # Bastani et al. 2021, Table 2.
+    "cis": ("IDF1", "MOTA", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
+    # Single-object: Gan et al. 2015 (IoU), Kosiorek et al. 2017 (TimeIoU), OTB / got10k (AUC,
+    # precision at 20 px).
+    "sot": ("IoU", "TimeIoU", "AUC", "Precision20", "CenterError"),
+}
+DEFAULT_COLUMN_SET = "mot"
 
 
 def metric_named(name: str) -> Metric:
@@ -163,6 +220,12 @@ def names_of(families: Iterable[str]) -> list[str]:
         first = sorted(unknown)[0]
         raise ConfigError(f"unknown metric family {first!r}" + did_you_mean(first, list(FAMILIES)))
     return [m.name for m in CATALOGUE.values() if m.family in wanted]
+
+
+def headline(combined: Mapping[str, Any]) -> str:
+    """The ``headline`` metrics of a cell's combined values, e.g. ``MOTA 61.2% IDF1 70.1% HOTA
+    55.0%`` or ``IoU 71.3% AUC 69.0%``."""
+    return " ".join(f"{name} {100 * combined[name]:.1f}%" for name in HEADLINE if name in combined)
 
 
 def in_catalogue_order(values: Mapping[str, Any]) -> dict[str, Any]:

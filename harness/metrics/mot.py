@@ -14,74 +14,11 @@ from trackeval.metrics import CLEAR, HOTA, Count, Identity
 
 from harness.data import BoxTable
 from harness.errors import FormatError
+from harness.metrics.catalogue import CATALOGUE, TRACKEVAL_COMBINE
 from harness.metrics.iou import FramePairs, overlapping_pairs
 from harness.metrics.protocols import check_protocol, rows_to_keep
 
-#: Our name -> (TrackEval metric class name, TrackEval field).
-FIELDS = {
-    "MOTA": ("CLEAR", "MOTA"),
-    "MOTP": ("CLEAR", "MOTP"),
-    "MODA": ("CLEAR", "MODA"),
-    "sMOTA": ("CLEAR", "sMOTA"),
-    "MOTAL": ("CLEAR", "MOTAL"),
-    "Recall": ("CLEAR", "CLR_Re"),
-    "Precision": ("CLEAR", "CLR_Pr"),
-    "TP": ("CLEAR", "CLR_TP"),
-    "FP": ("CLEAR", "CLR_FP"),
-    "FN": ("CLEAR", "CLR_FN"),
-    "IDSW": ("CLEAR", "IDSW"),
-    "Frag": ("CLEAR", "Frag"),
-    "MT": ("CLEAR", "MT"),
-    "PT": ("CLEAR", "PT"),
-    "ML": ("CLEAR", "ML"),
-    "MTR": ("CLEAR", "MTR"),
-    "PTR": ("CLEAR", "PTR"),
-    "MLR": ("CLEAR", "MLR"),
-    "FAF": ("CLEAR", "FP_per_frame"),
-    "Frames": ("CLEAR", "CLR_Frames"),
-    "IDF1": ("Identity", "IDF1"),
-    "IDP": ("Identity", "IDP"),
-    "IDR": ("Identity", "IDR"),
-    "IDTP": ("Identity", "IDTP"),
-    "IDFP": ("Identity", "IDFP"),
-    "IDFN": ("Identity", "IDFN"),
-    "HOTA": ("HOTA", "HOTA"),
-    "DetA": ("HOTA", "DetA"),
-    "AssA": ("HOTA", "AssA"),
-    "DetRe": ("HOTA", "DetRe"),
-    "DetPr": ("HOTA", "DetPr"),
-    "AssRe": ("HOTA", "AssRe"),
-    "AssPr": ("HOTA", "AssPr"),
-    "LocA": ("HOTA", "LocA"),
-    "OWTA": ("HOTA", "OWTA"),
-    "HOTA(0)": ("HOTA", "HOTA(0)"),
-    "LocA(0)": ("HOTA", "LocA(0)"),
-    "HOTALocA(0)": ("HOTA", "HOTALocA(0)"),
-    "GT_Dets": ("Count", "GT_Dets"),
-    "GT_IDs": ("Count", "GT_IDs"),
-    "Dets": ("Count", "Dets"),
-    "IDs": ("Count", "IDs"),
-}
-COUNTS = frozenset(
-    {
-        "TP",
-        "FP",
-        "FN",
-        "IDSW",
-        "Frag",
-        "MT",
-        "PT",
-        "ML",
-        "Frames",
-        "IDTP",
-        "IDFP",
-        "IDFN",
-        "GT_Dets",
-        "GT_IDs",
-        "Dets",
-        "IDs",
-    }
-)
+TRACKEVAL_METRICS = [m for m in CATALOGUE.values() if m.combine == TRACKEVAL_COMBINE]
 
 
 def metric_classes() -> dict:
@@ -230,11 +167,13 @@ def evaluate_data(data: dict[str, dict]) -> dict:
 
 
 def named_metrics(by_family: dict[str, dict]) -> dict:
-    """Our metric names and plain Python values (alpha arrays averaged, counts as int)."""
+    """The catalogue's TrackEval metrics (``Metric.source``) as plain Python values: alpha
+    arrays averaged, counts as int."""
     out = {}
-    for ours, (family, field) in FIELDS.items():
+    for metric in TRACKEVAL_METRICS:
+        family, field = metric.source
         value = by_family[family][field]
-        out[ours] = int(value) if ours in COUNTS else float(np.mean(value))
+        out[metric.name] = int(value) if metric.integral else float(np.mean(value))
     return out
 
 

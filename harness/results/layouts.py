@@ -1,9 +1,10 @@
 """Table layouts: what a board's tables show, before any renderer draws them.
 
 The leaderboard has one row per report row (``summary.KEY``) and one column per metric in a
-named paper order (``COLUMN_SETS``) with ↑/↓ arrows; a cell is ``format_cell`` of the row's
-statistics, ratios shown as percentages with one decimal, as papers print them; the best shown
-value of each directed column is marked (test doubles excluded). Per experiment axis, a pivot
+named paper order (the catalogue's ``COLUMN_SETS``) with ↑/↓ arrows; a cell is ``format_cell`` of
+the row's statistics, ratios shown as percentages with one decimal, as papers print them; the best
+shown value of each directed column is marked (test doubles, as the registry marks them,
+excluded). Per experiment axis, a pivot
 table puts the axis values in columns (Gan et al.'s layout); per paper table, a comparison puts
 ours beside the paper's numbers with the delta ours − paper in the paper's units. The board's
 notes say what each ± is.
@@ -20,8 +21,16 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError, did_you_mean
-from harness.metrics.catalogue import FRACTION, VALUE, Metric, metric_named
+from harness.metrics.catalogue import (
+    COLUMN_SETS,
+    DEFAULT_COLUMN_SET,
+    FRACTION,
+    VALUE,
+    Metric,
+    metric_named,
+)
 from harness.papers import PaperColumn, PaperTable
+from harness.registry import test_doubles
 from harness.results.summary import (
     CONDITION,
     KEY,
@@ -34,24 +43,6 @@ from harness.results.summary import (
 HEADERS = {"dataset": "Dataset", "split": "Split", "axes": "Axes", "detections": "Detections"}
 HEADERS |= {"method": "Method", "ablation": "Ablation"}
 TIMING_SHOWN = ("fps", "batched_fps", "latency_p50_ms")
-# Methods that replay the ground truth: never a column's best, and off the speed axis (their fps
-# is not a tracker's speed).
-TEST_DOUBLES = frozenset({"ground-truth", "ground-truth-box"})
-
-COLUMN_SETS: dict[str, tuple[str, ...]] = {
-    # He et al. 2019, Tables 1 and 2.
-    "tba": ("IDF1", "IDP", "IDR", "MOTA", "MOTP", "FAF", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
-    # MOTChallenge leaderboard order (HOTA era).
-    "mot": ("MOTA", "IDF1", "HOTA", "MOTP", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
-    # Luiten et al. 2021; Bastani et al. 2021, Table 3.
-    "hota": ("HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA"),
-    # Bastani et al. 2021, Table 2.
-    "cis": ("IDF1", "MOTA", "MT", "ML", "FP", "FN", "IDSW", "Frag"),
-    # Single-object: Gan et al. 2015 (IoU), Kosiorek et al. 2017 (TimeIoU), OTB / got10k (AUC,
-    # precision at 20 px).
-    "sot": ("IoU", "TimeIoU", "AUC", "Precision20", "CenterError"),
-}
-DEFAULT_COLUMN_SET = "mot"
 
 
 def default_columns(frame: pd.DataFrame) -> str | list[str]:
@@ -143,7 +134,7 @@ def leaderboard_layout(
     columns = [[Cell(text or "—") for text in summary[k]] for k in labels]
     columns.append([Cell(str(count)) for count in n])
     # the best of a column among the trackers that ran on the same data and detections
-    ranked = ~summary["method"].isin(TEST_DOUBLES)
+    ranked = ~summary["method"].isin(test_doubles())
     condition = summary.groupby(CONDITION, sort=False).ngroup()
     missing = pd.Series(math.nan, index=summary.index)
     for name, info in shown:
@@ -328,7 +319,7 @@ def board_notes(
     spreads: dict[str, Spread], methods: pd.Series, with_timings: bool, with_papers: bool
 ) -> list[str]:
     """The board's notes; test doubles are named where the board has them (``methods``)."""
-    present = sorted(TEST_DOUBLES & set(methods))
+    present = sorted(test_doubles() & set(methods))
     doubles = ", ".join(present) or "none here"
     notes = [
         *_spread_notes(spreads),

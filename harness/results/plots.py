@@ -18,8 +18,7 @@ from matplotlib.figure import Figure
 
 from harness.errors import FormatError
 from harness.metrics.catalogue import FRACTION, metric_named
-from harness.registry import DEFAULT_ABLATION, method_label
-from harness.results.layouts import TEST_DOUBLES
+from harness.registry import DEFAULT_ABLATION, method_label, test_doubles
 from harness.results.summary import (
     COMBINED,
     CONDITION,
@@ -162,7 +161,7 @@ def speed_accuracy_figure(summary: pd.DataFrame, metric: str) -> Figure | None:
     seeds; test doubles and untimed rows left out (None when no row is left)."""
     if "fps_mean" not in summary.columns:
         return None
-    timed = summary[~summary["method"].isin(TEST_DOUBLES) & np.isfinite(summary["fps_mean"])]
+    timed = summary[~summary["method"].isin(test_doubles()) & np.isfinite(summary["fps_mean"])]
     if timed.empty:
         return None
     info = metric_named(metric)

@@ -22,6 +22,7 @@ import numpy as np
 from harness.data import SingleObjectSample
 from harness.datasets.base import DatasetAdapter
 from harness.errors import FormatError
+from harness.metrics.catalogue import CATALOGUE, MEAN_COMBINE, SINGLE_OBJECT
 from harness.metrics.single import (
     SUCCESS_THRESHOLDS,
     center_errors,
@@ -35,7 +36,8 @@ from harness.protocol import SingleObjectTracker, check_boxes, has_batched_track
 from harness.results.summary import COMBINED
 from harness.timing import timed_batched_follow, timed_follow
 
-SCORES = ("IoU", "AUC", "Precision20", "CenterError")
+SCORES = [m for m in CATALOGUE.values() if m.family == SINGLE_OBJECT and m.combine == MEAN_COMBINE]
+"""The per-sample metrics (IoU, AUC, Precision20, CenterError), combined by the catalogue."""
 AGREEMENT_PX = 0.05
 """How far (pixels, any coordinate) a batched ``track`` box may be from the online loop's."""
 
@@ -94,12 +96,14 @@ def run(
     ious = _ious(cell.protocol, samples, owner, gt, predicted)
     later = step > 0  # the first box is given, not tracked
     scores = sample_scores(owner[later], ious[later], center_errors(gt, predicted)[later])
-    table = np.column_stack([scores[name] for name in SCORES])
+    names = [metric.name for metric in SCORES]
+    table = np.column_stack([scores[name] for name in names])
     per_sample = {
-        sample.name: dict(zip(SCORES, row)) for sample, row in zip(samples, table.tolist())
+        sample.name: dict(zip(names, row)) for sample, row in zip(samples, table.tolist())
     }
     per_frame = np.split(ious, np.cumsum(lengths)[:-1])
-    combined = dict(zip(SCORES, table.mean(axis=0).tolist()), TimeIoU=time_iou(per_frame))
+    combined = {metric.name: metric.combined(scores[metric.name]) for metric in SCORES}
+    combined["TimeIoU"] = time_iou(per_frame)
     over_time = iou_over_time(per_frame)
     curves = {
         COMBINED: {
