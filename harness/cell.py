@@ -100,9 +100,9 @@ def _track_and_evaluate(
     spec, _ = parse_method(cell.method_ref)
     seed = {"seed": cell.seed} if "seed" in spec.config else {}
     tracker = spec.factory(**{**cell.method_config, **seed})
-    evaluation, timings = task(cell.task).run(cell, tracker, units_of(cell), on_frames)
-    timings = {name: {**record, "jobs": context.jobs} for name, record in timings.items()}
-    return evaluation, timings, tracker.provenance()
+    result = task(cell.task).run(cell, tracker, units_of(cell), on_frames)
+    timings = {name: {**record, "jobs": context.jobs} for name, record in result.timings.items()}
+    return result.evaluation, timings, tracker.provenance()
 
 
 def units_of(cell: Cell) -> list[Any]:

@@ -128,16 +128,17 @@ def evaluate_checkpoint(
         online_samples=ONLINE_SAMPLES,
         task=kind,
     )
-    units = task(kind).load(adapter, split)
-    evaluation, _ = task(kind).run(cell, tracker, units, None)
+    scoring = task(kind)
+    units = scoring.load(adapter, split)
+    result = scoring.run(cell, tracker, units, None)
     metrics = {
         "dataset": cell.dataset,
         "split": split,
         "protocol": cell.protocol,
-        "frames": task(kind).frames(units),
+        "frames": scoring.frames(units),
         **({"settings": settings} if settings else {}),
         "iterations": card["iterations"],
-        **evaluation["combined"],
+        **result.combined,
     }
     update_card(path, metrics=metrics)
     return metrics

@@ -19,7 +19,7 @@ from harness.results.board import write_report
 from harness.results.summary import summarize
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store
-from harness.tasks import single_object
+from harness.tasks.single_object import SingleObjectTask
 from harness.timing import timed_follow
 from trackers.baselines.single import ConstantBoxTracker, GroundTruthBoxTracker
 
@@ -105,19 +105,20 @@ def test_a_batched_path_is_timed_beside_the_online_loop_and_must_agree_with_it()
             return [boxes + [self.shift, 0, 0, 0] for boxes in super().track(samples)]
 
     cell = SimpleNamespace(protocol="box", warmup_frames=1, device="cpu", online_samples=None)
-    evaluation, timed = single_object.run(cell, Batched(), samples, None)
-    assert calls == [3] and timed[COMBINED]["batched_fps"] > 0
-    assert timed[COMBINED]["frames"] == 3 * 4 - 1  # all samples online, warm-up left out
-    _, plain = single_object.run(cell, ConstantBoxTracker(), samples, None)
-    assert plain[COMBINED]["batched_fps"] is None  # no batched path of its own
+    kind = SingleObjectTask()
+    result = kind.run(cell, Batched(), samples, None)
+    assert calls == [3] and result.timings[COMBINED]["batched_fps"] > 0
+    assert result.timings[COMBINED]["frames"] == 3 * 4 - 1  # all samples online, no warm-up
+    plain = kind.run(cell, ConstantBoxTracker(), samples, None)
+    assert plain.timings[COMBINED]["batched_fps"] is None  # no batched path of its own
     first = SimpleNamespace(**{**vars(cell), "online_samples": 1})
-    scored, timed = single_object.run(first, Batched(), samples, None)
-    assert timed[COMBINED]["frames"] == 4 - 1  # one sample online, all batched
-    assert scored["combined"] == evaluation["combined"]
+    scored = kind.run(first, Batched(), samples, None)
+    assert scored.timings[COMBINED]["frames"] == 4 - 1  # one sample online, all batched
+    assert scored.combined == result.combined
     far = Batched()
     far.shift = 0.1  # more than AGREEMENT_PX from the online loop's boxes
     with pytest.raises(ValueError, match="sample s/1@2: the batched track's box is 0.1 px"):
-        single_object.run(first, far, samples, None)
+        kind.run(first, far, samples, None)
 
 
 def test_mask_iou_counts_pixels_whose_centres_are_inside_and_clips_to_the_image():
@@ -248,7 +249,7 @@ def test_a_sample_whose_first_box_is_empty_names_its_annotation_line(tmp_path):
     )
     adapter.samples = lambda split: [broken]
     with pytest.raises(FormatError, match=r"BoxInfo.txt:7: sample .* first box .* empty"):
-        single_object.load(adapter, "test")
+        SingleObjectTask().load(adapter, "test")
 
 
 def test_seed_placeholder_and_axes_make_distinct_cells(tmp_path):

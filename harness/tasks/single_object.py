@@ -34,6 +34,7 @@ from harness.metrics.single import (
 )
 from harness.protocol import SingleObjectTracker, check_boxes, has_batched_track
 from harness.results.summary import COMBINED
+from harness.tasks import TaskResult
 from harness.timing import timed_batched_follow, timed_follow
 
 SCORES = [m for m in CATALOGUE.values() if m.family == SINGLE_OBJECT and m.combine == MEAN_COMBINE]
@@ -42,80 +43,85 @@ AGREEMENT_PX = 0.05
 """How far (pixels, any coordinate) a batched ``track`` box may be from the online loop's."""
 
 
-def load(adapter: DatasetAdapter, split: str) -> list[SingleObjectSample]:
-    """The split's samples; a sample whose first box is empty is an error naming its source."""
-    samples = adapter.samples(split)
-    if not samples:
-        raise FormatError(f"split {split!r} of {adapter.card['name']!r} gives no samples")
-    for sample in samples:
-        if not (np.isfinite(sample.boxes[0]).all() and (sample.boxes[0, 2:] > 0).all()):
-            path, line = sample.source or (None, None)
-            raise FormatError(
-                f"sample {sample.name}: the first box {sample.boxes[0].tolist()} is empty"
-                " (a tracker cannot be initialised on it)",
-                path,
-                line,
-            )
-    return samples
+class SingleObjectTask:
+    """The single-object task kind (``harness.tasks.TaskKind``)."""
 
+    def load(self, adapter: DatasetAdapter, split: str) -> list[SingleObjectSample]:
+        """The split's samples; a sample whose first box is empty is an error naming its source."""
+        samples = adapter.samples(split)
+        if not samples:
+            raise FormatError(f"split {split!r} of {adapter.card['name']!r} gives no samples")
+        for sample in samples:
+            if not (np.isfinite(sample.boxes[0]).all() and (sample.boxes[0, 2:] > 0).all()):
+                path, line = sample.source or (None, None)
+                raise FormatError(
+                    f"sample {sample.name}: the first box {sample.boxes[0].tolist()} is empty"
+                    " (a tracker cannot be initialised on it)",
+                    path,
+                    line,
+                )
+        return samples
 
-def frames(samples: list[SingleObjectSample]) -> int:
-    return sum(len(sample.frames) for sample in samples)
+    def frames(self, samples: list[SingleObjectSample]) -> int:
+        return sum(len(sample.frames) for sample in samples)
 
+    def run(
+        self,
+        cell: Any,
+        tracker: SingleObjectTracker,
+        samples: list[SingleObjectSample],
+        on_frames: Callable[[int], None] | None,
+    ) -> TaskResult:
+        """Follow every sample and score all of them at once; one timing record for the cell.
 
-def run(
-    cell: Any,
-    tracker: SingleObjectTracker,
-    samples: list[SingleObjectSample],
-    on_frames: Callable[[int], None] | None,
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Follow every sample and score all of them at once; one timing record for the cell.
-
-    A tracker with a batched path is followed online over the first ``cell.online_samples``
-    samples (all by default) and over all of them by ``track``; the two must give the same boxes
-    (``AGREEMENT_PX``), and the scores are the batched boxes'."""
-    batched = getattr(tracker, "online", True) and has_batched_track(tracker)
-    online = samples
-    if batched and cell.online_samples is not None:
-        online = samples[: cell.online_samples]
-    predicted, record = timed_follow(
-        tracker, online, warmup_frames=cell.warmup_frames, device=cell.device, on_frame=on_frames
-    )
-    if batched:
-        predicted, fps = _batched_agreeing(tracker, samples, online, predicted, cell.device)
-        record = replace(record, batched_fps=fps)
-        if on_frames is not None:
-            on_frames(frames(samples))
-    lengths = np.array([len(sample.frames) for sample in samples])
-    if len(predicted) != lengths.sum():
-        raise ValueError(f"tracker returned {len(predicted)} boxes for {lengths.sum()} frames")
-    step = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    owner = np.repeat(np.arange(len(samples)), lengths)
-    gt = np.concatenate([sample.boxes for sample in samples]).astype(np.float64)
-    check_boxes(predicted, [sample.name for sample in samples], owner, step)
-    ious = _ious(cell.protocol, samples, owner, gt, predicted)
-    later = step > 0  # the first box is given, not tracked
-    scores = sample_scores(owner[later], ious[later], center_errors(gt, predicted)[later])
-    names = [metric.name for metric in SCORES]
-    table = np.column_stack([scores[name] for name in names])
-    per_sample = {
-        sample.name: dict(zip(names, row)) for sample, row in zip(samples, table.tolist())
-    }
-    per_frame = np.split(ious, np.cumsum(lengths)[:-1])
-    combined = {metric.name: metric.combined(scores[metric.name]) for metric in SCORES}
-    combined["TimeIoU"] = time_iou(per_frame)
-    over_time = iou_over_time(per_frame)
-    curves = {
-        COMBINED: {
-            "iou_over_time": {"x": list(range(len(over_time))), "y": over_time.tolist()},
-            "success": {
-                "x": SUCCESS_THRESHOLDS.tolist(),
-                "y": scores["success"].mean(axis=0).tolist(),
-            },
+        A tracker with a batched path is followed online over the first ``cell.online_samples``
+        samples (all by default) and over all of them by ``track``; the two must give the same boxes
+        (``AGREEMENT_PX``), and the scores are the batched boxes'."""
+        batched = getattr(tracker, "online", True) and has_batched_track(tracker)
+        online = samples
+        if batched and cell.online_samples is not None:
+            online = samples[: cell.online_samples]
+        predicted, record = timed_follow(
+            tracker,
+            online,
+            warmup_frames=cell.warmup_frames,
+            device=cell.device,
+            on_frame=on_frames,
+        )
+        if batched:
+            predicted, fps = _batched_agreeing(tracker, samples, online, predicted, cell.device)
+            record = replace(record, batched_fps=fps)
+            if on_frames is not None:
+                on_frames(self.frames(samples))
+        lengths = np.array([len(sample.frames) for sample in samples])
+        if len(predicted) != lengths.sum():
+            raise ValueError(f"tracker returned {len(predicted)} boxes for {lengths.sum()} frames")
+        step = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        owner = np.repeat(np.arange(len(samples)), lengths)
+        gt = np.concatenate([sample.boxes for sample in samples]).astype(np.float64)
+        check_boxes(predicted, [sample.name for sample in samples], owner, step)
+        ious = _ious(cell.protocol, samples, owner, gt, predicted)
+        later = step > 0  # the first box is given, not tracked
+        scores = sample_scores(owner[later], ious[later], center_errors(gt, predicted)[later])
+        names = [metric.name for metric in SCORES]
+        table = np.column_stack([scores[name] for name in names])
+        per_sample = {
+            sample.name: dict(zip(names, row)) for sample, row in zip(samples, table.tolist())
         }
-    }
-    evaluation = {"sequences": per_sample, "combined": combined, "curves": curves}
-    return evaluation, {COMBINED: asdict(record)}
+        per_frame = np.split(ious, np.cumsum(lengths)[:-1])
+        combined = {metric.name: metric.combined(scores[metric.name]) for metric in SCORES}
+        combined["TimeIoU"] = time_iou(per_frame)
+        over_time = iou_over_time(per_frame)
+        curves = {
+            COMBINED: {
+                "iou_over_time": {"x": list(range(len(over_time))), "y": over_time.tolist()},
+                "success": {
+                    "x": SUCCESS_THRESHOLDS.tolist(),
+                    "y": scores["success"].mean(axis=0).tolist(),
+                },
+            }
+        }
+        return TaskResult(per_sample, combined, {COMBINED: asdict(record)}, curves)
 
 
 def _batched_agreeing(

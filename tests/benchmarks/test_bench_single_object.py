@@ -18,7 +18,7 @@ import pytest
 from harness.data import SingleObjectSample
 from harness.datasets import load_dataset
 from harness.protocol import sample_images
-from harness.tasks import single_object
+from harness.tasks.single_object import SingleObjectTask
 from trackers.baselines.single import ConstantBoxTracker
 
 SAMPLES, LENGTH = 500, 20
@@ -55,8 +55,6 @@ def test_bare_init_update_loop(benchmark, samples):
 
 @pytest.mark.benchmark(group="single-object-task")
 def test_single_object_task(benchmark, samples):
-    evaluation, timings = benchmark(
-        single_object.run, CELL, ConstantBoxTracker(), samples, on_frames=None
-    )
-    assert len(evaluation["sequences"]) == len({sample.name for sample in samples})
-    assert timings["COMBINED"]["frames"] == SAMPLES * LENGTH - CELL.warmup_frames
+    result = benchmark(SingleObjectTask().run, CELL, ConstantBoxTracker(), samples, on_frames=None)
+    assert len(result.sequences) == len({sample.name for sample in samples})
+    assert result.timings["COMBINED"]["frames"] == SAMPLES * LENGTH - CELL.warmup_frames
