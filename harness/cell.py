@@ -60,6 +60,7 @@ class CellOutcome:
         """The result in a few words: the headline metrics, or the error."""
         if self.error is not None:
             return f"FAILED {self.error}"
+        assert self.evaluation is not None  # set on success
         return headline(self.evaluation["combined"])
 
 

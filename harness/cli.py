@@ -281,6 +281,7 @@ def report(
             rows = _board_rows(store, name)
             typer.echo(json.dumps({"experiment": name, "rows": rows}, indent=2, ensure_ascii=False))
         else:
+            assert out is not None  # checked above for the files format
             _write_report(store, name, out)
 
 

@@ -259,10 +259,10 @@ def compare(
     paired = paired.sort_values(["row_baseline", "order_baseline"], kind="stable")
     paired = paired.drop(columns=["row_baseline", "order_baseline", "row_new", "order_new"])
     comparisons = _judge(paired.reset_index(drop=True), tolerance_of, z)
-    changed = ()
+    changed: tuple[str, ...] = ()
     if new_models is not None and baseline_models is not None:
         changed = tuple(weights_changed(new_models, baseline_models))
-    moved = ()
+    moved: tuple[str, ...] = ()
     if new_curves is not None and baseline_curves is not None:
         moved = tuple(curves_changed(new_curves, baseline_curves))
     return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z, changed, moved)

@@ -211,7 +211,11 @@ def frame_inputs(
     dets = detections if detections is not None else sequence.detections
     if "detections" in inputs and dets is None:
         raise ValueError(f"sequence {sequence.name!r} has no detections for a detection tracker")
-    per_frame = dets.split_by_frame(sequence.num_frames) if "detections" in inputs else None
+    per_frame = (
+        dets.split_by_frame(sequence.num_frames)
+        if "detections" in inputs and dets is not None
+        else None
+    )
     for number in range(1, sequence.num_frames + 1):
         yield FrameInput(
             number=number,

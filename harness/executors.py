@@ -149,8 +149,9 @@ def _show_frames(frames, display: NoProgress, started: dict[str, float | None]) 
         if key not in started:
             started[key] = time.perf_counter()
             display.cell_started(key, label, total)
-        if started[key] is not None:
-            display.frames_done(key, done, time.perf_counter() - started[key])
+        start = started[key]
+        if start is not None:
+            display.frames_done(key, done, time.perf_counter() - start)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:

@@ -72,7 +72,9 @@ class DatasetEntry(_Strict):
     name: str
     split: str
     root: str | None = None
-    task: Literal[TASKS] | None = None  # None: the split's task (harness.datasets.base.split_task)
+    # None: the split's task (harness.datasets.base.split_task). The Literal's values are the
+    # TASKS tuple's, read at run time (pydantic checks them; mypy cannot read them).
+    task: Literal[TASKS] | None = None  # type: ignore[valid-type]
     params: dict[str, Any] = {}
     axes: dict[str, list[Any]] = {}
     detections: dict[str, NoiseLevel] = {}
@@ -109,7 +111,9 @@ class Experiment(_Strict):
     datasets: list[DatasetEntry] = Field(min_length=1)
     methods: list[str | MethodEntry] = Field(min_length=1)
     seeds: list[int] = Field([0], min_length=1)
-    protocol: Literal[PROTOCOLS] | None = None  # None: each dataset card's protocol
+    # None: each dataset card's protocol. The Literal's values are the PROTOCOLS tuple's, read at
+    # run time (pydantic checks them; mypy cannot read them).
+    protocol: Literal[PROTOCOLS] | None = None  # type: ignore[valid-type]
     timing: TimingSettings = TimingSettings()
 
     def on_device(self, device: str) -> Experiment:
@@ -243,7 +247,9 @@ def expand(experiment: Experiment) -> list[Cell]:
     cells = []
     for entry in experiment.datasets:
         protocol = experiment_protocol(experiment, entry)
-        variants = {name: level.model_dump() for name, level in entry.detections.items()}
+        variants: dict[str, dict[str, Any] | None] = {
+            name: level.model_dump() for name, level in entry.detections.items()
+        }
         for axes in axis_values(entry):
             for ref, overrides, seeds, datasets in method_entries(experiment):
                 if entry.name not in datasets:
@@ -253,7 +259,7 @@ def expand(experiment: Experiment) -> list[Cell]:
                 if "device" in config:
                     config["device"] = experiment.timing.device
                 if "detections" not in spec.inputs:
-                    method_variants = {NO_DETECTIONS: None}
+                    method_variants: dict[str, dict[str, Any] | None] = {NO_DETECTIONS: None}
                 else:
                     method_variants = variants or {PUBLIC_DETECTIONS: None}
                 for variant, noise in method_variants.items():
@@ -353,7 +359,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                 path,
                 _line_of(root, ("datasets", i, "split")),
             )
-        first_of = {}
+        first_of: dict[tuple[Any, ...], str] = {}
         for variant, level in entry.detections.items():
             first = first_of.setdefault(tuple(level.model_dump().values()), variant)
             if first != variant:  # same levels, same cells: the config hash would collide
@@ -401,12 +407,12 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
     )
     entries = method_entries(experiment)
     for j, (ref, overrides, _, datasets) in enumerate(entries):
-        entry = experiment.methods[j]
-        where = ("methods", j) if isinstance(entry, str) else ("methods", j, "method")
+        method_entry = experiment.methods[j]
+        loc = ("methods", j) if isinstance(method_entry, str) else ("methods", j, "method")
         try:
             spec, _ = parse_method(ref)
         except ConfigError as exc:
-            raise located(exc, where) from None
+            raise located(exc, loc) from None
         for key in overrides:
             if key not in spec.config:
                 raise ConfigError(
@@ -415,9 +421,9 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     path,
                     _line_of(root, ("methods", j, "config", key)),
                 )
-        if not isinstance(entry, str) and entry.datasets is not None:
+        if not isinstance(method_entry, str) and method_entry.datasets is not None:
             named = [d.name for d in experiment.datasets]
-            for k, name in enumerate(entry.datasets):
+            for k, name in enumerate(method_entry.datasets):
                 if name not in named:
                     raise ConfigError(
                         f"method {ref!r} names dataset {name!r}, which the experiment does not"
@@ -425,7 +431,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                         path,
                         _line_of(root, ("methods", j, "datasets", k)),
                     )
-            _check_unique(entry.datasets, "dataset", ("methods", j, "datasets"), root, path)
+            _check_unique(method_entry.datasets, "dataset", ("methods", j, "datasets"), root, path)
         for entry_ in experiment.datasets:
             if entry_.name in datasets and spec.kind != entry_task(entry_):
                 raise ConfigError(
@@ -440,8 +446,8 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     path,
                     _line_of(root, ("methods", j)),
                 )
-        if not isinstance(entry, str) and entry.seeds is not None:
-            _check_unique(entry.seeds, "seed", ("methods", j, "seeds"), root, path)
+        if not isinstance(method_entry, str) and method_entry.seeds is not None:
+            _check_unique(method_entry.seeds, "seed", ("methods", j, "seeds"), root, path)
     canonical = [ref if ":" in ref else f"{ref}:default" for ref, *_ in entries]
     _check_unique(canonical, "method", ("methods",), root, path)
     _check_unique(experiment.seeds, "seed", ("seeds",), root, path)
@@ -462,11 +468,11 @@ def _resolve_paths(experiment: Experiment, folder: Path) -> None:
         for name in load_card(entry.name).get("path_params", []):
             if name in entry.params:
                 entry.params[name] = resolved(entry.params[name])
-    for entry in experiment.methods:
-        if isinstance(entry, MethodEntry):
-            spec, _ = parse_method(entry.method)
-            for key in spec.path_config & set(entry.config):
-                entry.config[key] = resolved(entry.config[key])
+    for method_entry in experiment.methods:
+        if isinstance(method_entry, MethodEntry):
+            spec, _ = parse_method(method_entry.method)
+            for key in spec.path_config & set(method_entry.config):
+                method_entry.config[key] = resolved(method_entry.config[key])
 
 
 def _check_unique(values: list, what: str, loc: tuple, root: yaml.Node, path: Path) -> None:

@@ -10,11 +10,11 @@ family's.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
-from harness.checkpoints import card_summary, read_card, update_card
+from harness.checkpoints import CheckpointedTracker, card_summary, read_card, update_card
 from harness.datasets import load_dataset
 from harness.datasets.base import DatasetAdapter, iou_kind
 from harness.errors import ConfigError
@@ -35,6 +35,11 @@ def learnable(method: str) -> tuple[MethodSpec, str]:
     if not spec.recipe:
         raise ConfigError(f"method {spec.name!r} is not learnable (it registers no recipe)")
     return spec, ablation
+
+
+def _tracker_class(spec: MethodSpec) -> type[CheckpointedTracker]:
+    """The factory of a learnable method: its tracker class, built on ``CheckpointedTracker``."""
+    return cast("type[CheckpointedTracker]", spec.factory)
 
 
 def hyperparameters(method: str, **config: Any) -> dict[str, Any]:
@@ -106,7 +111,8 @@ def evaluate_checkpoint(
     ``stochastic`` and ``seed``). ``frames``: a generated set's frame count
     (``DatasetAdapter.frames_param``)."""
     spec, _ = learnable(method)
-    tracker = spec.factory.from_checkpoint(path, device, **(settings or {}))
+    tracker = _tracker_class(spec).from_checkpoint(path, device, **(settings or {}))
+    assert tracker.checkpoint is not None  # loaded by from_checkpoint
     card = tracker.checkpoint.card
     adapter = _dataset(card["data"], frames, dataset_root, path)
     split = card["data"].get("evaluation_split") or adapter.evaluation_split
@@ -152,7 +158,7 @@ def describe_checkpoint(
     spec, _ = learnable(method)
     if evaluate:
         evaluate_checkpoint(method, path, **options)
-    return card_summary(read_card(path, spec.factory.checkpoint_label))
+    return card_summary(read_card(path, _tracker_class(spec).checkpoint_label))
 
 
 def _dataset(

@@ -55,7 +55,9 @@ def parse_mot(
 ) -> BoxTable:
     """Parse MOTChallenge ``text`` (see ``read_mot``); ``path`` only names the source in error
     messages."""
-    leading_blank = re.match(r"(?:[ \t\r\f\v]*\n)*", text).group()
+    blank_lines = re.match(r"(?:[ \t\r\f\v]*\n)*", text)
+    assert blank_lines is not None  # the pattern matches the empty string
+    leading_blank = blank_lines.group()
     if not leading_blank:
         return _parse_rows(text, kind, path, seq_length, classes)
     skipped = leading_blank.count("\n")
@@ -75,7 +77,9 @@ def _parse_rows(
         if kind == "gt":
             raise FormatError("empty ground-truth file", path)
         return BoxTable.empty()
-    first = re.search(r"\S[^\n]*", text).group()
+    first_line = re.search(r"\S[^\n]*", text)
+    assert first_line is not None  # the text is not blank
+    first = first_line.group()
     sep = "," if "," in first else r"\s+"
     try:
         df = pd.read_csv(

@@ -330,7 +330,7 @@ def _parse_claim(
     for bad, problem in problems:
         if bad:
             raise ConfigError(f"claim {text!r}: {problem}", path, claim.line)
-    named = {
+    named: dict[str, tuple[Any, set[str | None]]] = {
         "methods": (methods, {n for r in rows for n in (r.method, f"{r.method}:{r.ablation}")}),
         "datasets": (claim.get("datasets", []), {row.dataset for row in rows}),
         "columns": (claim.get("columns", []), {column.name for column in columns}),
@@ -367,10 +367,10 @@ def _parse_claim(
 def _parse_column(raw: Any, path: Path, table_line: int) -> PaperColumn:
     column = _require(raw, dict, "a column", path, table_line)
     axes = _require(column.get("axes", {}), dict, "'axes'", path, column.line)
-    parsed = PaperColumn(
-        *(_text(column, key, path) for key in ("name", "metric", "direction", "unit")),
-        axes=axes_label(axes),
+    name, metric, direction, unit = (
+        _text(column, key, path) for key in ("name", "metric", "direction", "unit")
     )
+    parsed = PaperColumn(name, metric, direction, unit, axes=axes_label(axes))
     if parsed.direction not in DIRECTIONS:
         raise ConfigError(
             f"column {parsed.name!r}: direction must be one of {DIRECTIONS}", path, column.line

@@ -115,4 +115,5 @@ class CellBars(NoProgress):
             f"{label}: {result} ({seconds:.1f} s)", markup=False, highlight=False
         )
         note = f"failed: {self._failed}" if self._failed else ""
+        assert self._cells is not None  # set by start()
         self.progress.update(self._cells, advance=1, note=note)

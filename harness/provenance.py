@@ -52,7 +52,7 @@ def device_description(device: str) -> str:
 
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages that determine results."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in VERSIONED_PACKAGES:
         try:
             versions[package] = version(package)

@@ -80,6 +80,7 @@ def run_experiment(
 
     def record(outcome: CellOutcome) -> None:
         if outcome.error is None:
+            assert outcome.evaluation is not None  # set on success
             store.record_done(
                 outcome.cell,
                 outcome.evaluation,

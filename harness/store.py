@@ -213,6 +213,7 @@ class Store:
                     socket.gethostname(),
                 ),
             )
+        assert cursor.lastrowid is not None  # set by the INSERT
         return int(cursor.lastrowid)
 
     def finish_run(self, run_id: int) -> None:
@@ -329,7 +330,7 @@ class Store:
                 (started, utc_now(), _json_or_null(provenance), cell_id),
             )
 
-    def record_failed(self, cell: Any, error: str, traceback: str, started: str) -> None:
+    def record_failed(self, cell: Any, error: str, traceback: str | None, started: str) -> None:
         """Mark a cell failed with its error and traceback; it keeps no results."""
         with self.transaction() as db:
             cell_id = self._cell_id(cell)

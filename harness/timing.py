@@ -163,6 +163,7 @@ def timed_track(
         results, record = _time_whole(tracker, [sequence], [detections], env)
         return results[0], record
     warmup = min(warmup_frames, max(sequence.num_frames - 1, 0))
+    stamps: list[float | torch.cuda.Event]
     clock, outputs, stamps = env.clock(), [], []
     stamp, now = stamps.append, clock.now
     tracker.reset(sequence_info(sequence))
@@ -187,7 +188,7 @@ def timed_follow(
     warmup_frames: int = 10,
     device: str = "cpu",
     on_frame: Callable[[int], None] | None = None,
-) -> tuple[list[np.ndarray], TimingRecord]:
+) -> tuple[np.ndarray, TimingRecord]:
     """Follow each sample with ``init`` then ``update`` and time every call (one frame each).
 
     A sample's images are read before its first call is timed. The first ``warmup_frames`` calls
@@ -200,10 +201,12 @@ def timed_follow(
     """
     env = _Environment(device)
     if not getattr(tracker, "online", True):
-        boxes, seconds = _whole_follow(tracker, samples, env)
-        return boxes, env.record(tracker, len(boxes), 0, seconds, None, batch_size=len(samples))
+        stacked, seconds = _whole_follow(tracker, samples, env)
+        return stacked, env.record(tracker, len(stacked), 0, seconds, None, batch_size=len(samples))
     total = sum(len(sample.frames) for sample in samples)
     warmup = min(warmup_frames, max(total - 1, 0))
+    boxes: list[np.ndarray]
+    stamps: list[float | torch.cuda.Event]
     clock, boxes, stamps, done = env.clock(), [], [], 0
     stamp, now, update, keep = stamps.append, clock.now, tracker.update, boxes.append
     for sample in samples:

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, overload
 
 import numpy as np
 import torch
@@ -307,7 +307,7 @@ def train(
         raise ConfigError(f"{recipe.card['method']}'s stream cannot run in worker processes")
     out, device = Path(out), torch.device(device)
     run = _Run.resume(recipe, out, device, workers) if resume else None
-    source = out / CHECKPOINT_NAME
+    source: str | Path = out / CHECKPOINT_NAME
     if run is None and init_from is not None:
         run, source = _Run.warm_start(recipe, Path(init_from), seed, device, workers), init_from
     if run is None:
@@ -408,8 +408,14 @@ class RootEpsRMSprop(torch.optim.Optimizer):
         }
         super().__init__(params, defaults)
 
+    @overload
+    def step(self, closure: None = None) -> None: ...
+
+    @overload
+    def step(self, closure: Callable[[], float]) -> float: ...
+
     @torch.no_grad()
-    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -61,6 +61,7 @@ def read_train_data(path: str | Path) -> np.ndarray:
     data, problems = _load_train_data(Path(path))
     if problems:
         raise FormatError(problems[0].message, problems[0].path, problems[0].line)
+    assert data is not None  # None comes with a problem
     return data
 
 
@@ -137,6 +138,7 @@ class DukeMTMC(DatasetAdapter):
         return int(global_to_local(camera, first)), int(global_to_local(camera, last))
 
     def camera_dir(self, camera: int) -> Path:
+        assert self.root is not None
         return self.root / "frames" / f"camera{camera}"
 
     def frame_path(self, camera: int, local_frame: int) -> Path:
@@ -200,6 +202,7 @@ class DukeMTMC(DatasetAdapter):
         """Missing or malformed trainval.mat rows, camera folders, frames and frame sizes."""
         problems: list[Problem] = []
         if any(split.get("ground_truth") for split in self.card["splits"].values()):
+            assert self.root is not None  # check() returns early without it
             problems += _load_train_data(self.root / MAT_PATH)[1]
         for camera in CAMERAS:
             folder = self.camera_dir(camera)

@@ -32,6 +32,7 @@ class KittiTracking(DatasetAdapter):
     """KITTI tracking over ``root`` (the folder holding ``training/`` and ``testing/``)."""
 
     def folder(self, split: str, kind: str) -> Path:
+        assert self.root is not None
         return self.root / MOT_SPLITS[split] / kind
 
     def sequence_names(self, split: str) -> list[str]:
@@ -66,7 +67,7 @@ class KittiTracking(DatasetAdapter):
             height=height,
             fps=FPS,
             gt=BoxTable.empty() if labels is None else labels.table.select(~labels.dontcare),
-            load_frame=lambda number, frames=frames: _read_rgb(frames[number - 1]),
+            load_frame=lambda number: _read_rgb(frames[number - 1]),
             meta={"split": split, "kitti": labels},
         )
 

@@ -117,12 +117,12 @@ def parse_row(text: str, path: Path, line: int) -> Subsequence:
         )
     ymin, xmin, ymax, xmax = corners.reshape(-1, 4).T
     for low, high, lo_name, hi_name in ((ymin, ymax, "ymin", "ymax"), (xmin, xmax, "xmin", "xmax")):
-        bad = np.flatnonzero(low > high)
-        if len(bad):
-            i = bad[0]
+        inverted = np.flatnonzero(low > high)
+        if len(inverted):
+            i = inverted[0]
             raise FormatError(
                 f"box of frame {start + i}: {lo_name} {low[i]} > {hi_name} {high[i]}"
-                + (f" (and {len(bad) - 1} more frame(s))" if len(bad) > 1 else ""),
+                + (f" (and {len(inverted) - 1} more frame(s))" if len(inverted) > 1 else ""),
                 path,
                 line,
             )
@@ -348,8 +348,9 @@ class KthAdapter(DatasetAdapter):
                 continue
             folder = frames_dir / row.video
             if row.video not in frame_numbers:
-                frame_numbers[row.video] = set(_frame_numbers(folder)) if folder.is_dir() else None
-                if frame_numbers[row.video] is None:
+                numbers = set(_frame_numbers(folder)) if folder.is_dir() else None
+                frame_numbers[row.video] = numbers
+                if numbers is None:
                     problems.append(
                         Problem(
                             self.annotation_path,
@@ -357,9 +358,9 @@ class KthAdapter(DatasetAdapter):
                             f"frame folder {folder} does not exist ({_extract_hint(row.video)})",
                         )
                     )
-                elif frame_numbers[row.video]:
-                    first = folder / f"{min(frame_numbers[row.video]):03d}.png"
-                    collect_problems(lambda first=first: _check_size(first), problems)
+                elif numbers:
+                    first = folder / f"{min(numbers):03d}.png"
+                    collect_problems(functools.partial(_check_size, first), problems)
             present = frame_numbers[row.video]
             if present is None:
                 continue

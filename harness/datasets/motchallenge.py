@@ -55,7 +55,7 @@ from harness.errors import ConfigError, FormatError, did_you_mean
 from harness.metrics.files import find_pred_files
 from harness.metrics.mot import evaluate
 from harness.metrics.protocols import VALID_CLASSES, check_protocol
-from harness.motchallenge import read_mot
+from harness.motchallenge import Kind, read_mot
 
 SEQINFO_FIELDS = {  # seqinfo.ini key -> (type, SeqInfo field)
     "name": (str, "name"),
@@ -232,6 +232,7 @@ class MOTChallengeAdapter(DatasetAdapter):
         return f"trackbench datasets check {self.card['name']} {self.root}{options}"
 
     def _split_folder(self, folder_name: str) -> Path:
+        assert self.root is not None
         return self.root / folder_name
 
     def _entries(self, folder: Path) -> tuple[list[_Entry], list[Problem]]:
@@ -285,7 +286,7 @@ class MOTChallengeAdapter(DatasetAdapter):
                 )
             )
         problems += _frame_file_problems(folder / info.im_dir, info)
-        gt = BoxTable.empty()
+        gt: BoxTable | None = BoxTable.empty()
         if has_gt:
             gt = self._read_rows(folder / "gt" / "gt.txt", "gt", info.length, problems)
         det_path = folder / "det" / "det.txt"
@@ -294,6 +295,7 @@ class MOTChallengeAdapter(DatasetAdapter):
             detections = self._read_rows(det_path, "det", info.length, problems)
         if problems:
             return None, problems
+        assert gt is not None  # None comes with a problem
         image_dir, ext = folder / info.im_dir, info.im_ext
         sequence = Sequence(
             name=folder.name,
@@ -318,7 +320,7 @@ class MOTChallengeAdapter(DatasetAdapter):
         }
 
     def _read_rows(
-        self, path: Path, kind: str, length: int, problems: list[Problem]
+        self, path: Path, kind: Kind, length: int, problems: list[Problem]
     ) -> BoxTable | None:
         """A gt or det file, its rows checked against 1..``length`` (and gt classes against
         1..13 when the protocol needs them); problems are appended to ``problems``."""
@@ -429,6 +431,7 @@ class CustomMOTAdapter(MOTChallengeAdapter):
         return self.params["protocol"]
 
     def _split_folder(self, folder_name: str) -> Path:
+        assert self.root is not None
         return self.root
 
     def _entries(self, folder: Path) -> tuple[list[_Entry], list[Problem]]:
@@ -489,10 +492,12 @@ class CustomMOTAdapter(MOTChallengeAdapter):
                 )
             ]
         problems: list[Problem] = []
+        assert entry.gt_file is not None  # _read_entry reads a folder entry otherwise
         gt = self._read_rows(entry.gt_file, "gt", len(images), problems)
         size = collect_problems(lambda: _image_size(images[0]), problems)
         if problems:
             return None, problems
+        assert gt is not None  # None comes with a problem
         sequence = Sequence(
             name=entry.folder.name,
             num_frames=len(images),
@@ -658,7 +663,7 @@ def _half(sequence: Sequence, split: str) -> Sequence:
         height=sequence.height,
         fps=sequence.fps,
         gt=part(sequence.gt),
-        load_frame=lambda number: source_load(number + offset),
+        load_frame=None if source_load is None else lambda number: source_load(number + offset),
         detections=None if sequence.detections is None else part(sequence.detections),
         meta={**sequence.meta, "split": split, "frame_offset": offset},
     )

@@ -32,6 +32,7 @@ import csv
 import io
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,12 +111,12 @@ def evaluate_files(
     )
     lengths = gt.lengths
     if kitti:
-        truth = {seq: read_kitti(path, "gt", lengths.get(seq)) for seq, path in gt.files.items()}
-        pred = {
+        labels = {seq: read_kitti(path, "gt", lengths.get(seq)) for seq, path in gt.files.items()}
+        results = {
             seq: read_kitti(path, "result", lengths.get(seq)) for seq, path in pred_files.items()
         }
-        _warn_if_empty(pred, pred_files)
-        return evaluate_kitti(truth, pred, KITTI_PROTOCOLS[protocol], lengths)
+        _warn_if_empty(results, pred_files)
+        return evaluate_kitti(labels, results, KITTI_PROTOCOLS[protocol], lengths)
     classes = required_gt_classes(protocol)
     truth = {
         seq: read_mot(path, "gt", seq_length=lengths.get(seq), classes=classes)
@@ -158,7 +159,7 @@ def find_gt_sequences(
 
 def find_pred_files(
     path: Path,
-    gt_files: dict[str, Path],
+    gt_files: Mapping[str, object],
     seqmap: Seqmap | None = None,
     *,
     tracker: str | None = None,

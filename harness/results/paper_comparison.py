@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -117,7 +117,7 @@ def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
     """One line per claim of ``table`` (``PaperClaim``), checked on ours and on the paper's cells
     (``compare_with_paper``'s ``tidy``): whether it holds in every cell, in how many, and where
     not. A cell ours lack is counted apart ("not run")."""
-    records: dict[tuple[str, str, str], dict[str, Any]] = {}
+    records: dict[tuple[str | None, str, str], dict[str, Any]] = {}
     for record in tidy.to_dict("records"):
         records.setdefault((record["ref"], record["dataset"], record["column"]), record)
     lines = []
@@ -151,11 +151,12 @@ def _claim_verdict(
 ) -> str:
     """Whether ``claim`` holds on the ``field`` values of each named pair of tidy records."""
     held, failed, missing = 0, [], 0
+    within = cast(float, claim.within)  # a number with the relation "within" (_parse_claim)
     for where, (first, second) in pairs.items():
         a, b = first[field], second[field]
         if not (np.isfinite(a) and np.isfinite(b)):
             missing += 1
-        elif (a > b) if claim.relation == "above" else abs(a - b) <= claim.within + 1e-9:
+        elif (a > b) if claim.relation == "above" else abs(a - b) <= within + 1e-9:
             held += 1
         else:
             failed.append(where)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -28,11 +29,15 @@ from harness.results.summary import (
     row_label,
 )
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 PLOT_METRICS = ("MOTA", "IDF1")
-_PLOT_STYLE = {"text.parse_math": False}  # a "$" in a method name is text, never mathtext
+# A "$" in a method name is text, never mathtext.
+_PLOT_STYLE: dict[RcKeyType, Any] = {"text.parse_math": False}
 
 
-@plt.rc_context(_PLOT_STYLE)
+@matplotlib.rc_context(_PLOT_STYLE)
 def plot_accuracy(frame: pd.DataFrame, metrics: list[str], path: Path) -> list[str]:
     """Bars of ``PLOT_METRICS`` (else the first two report columns) per method and detection
     level, error bars = sample std over seeds; returns the metrics plotted."""
@@ -77,7 +82,7 @@ CURVE_PLOTS = {  # curve name -> file, x label, y label
 }
 
 
-@plt.rc_context(_PLOT_STYLE)
+@matplotlib.rc_context(_PLOT_STYLE)
 def plot_curves(curves: pd.DataFrame, out: Path) -> list[Path]:
     """Each stored curve kind (``CURVE_PLOTS``) as lines per method (mean over seeds), one panel
     per dataset variant with its own legend; a success plot's legend gives each method's AUC
@@ -119,7 +124,7 @@ def plot_curves(curves: pd.DataFrame, out: Path) -> list[Path]:
     return written
 
 
-@plt.rc_context(_PLOT_STYLE)
+@matplotlib.rc_context(_PLOT_STYLE)
 def plot_by_axis(summary: pd.DataFrame, name: str, axis: str, out: Path) -> Path:
     """Metric ``name`` (mean over seeds) against the values of ``axis``, a line per method and
     dataset variant: e.g. IoU against test length (Gan et al.)."""
@@ -155,7 +160,7 @@ class _PlainLogFormatter(ticker.LogFormatter):
         return f"{x:,.{max(0, -math.floor(math.log10(x)))}f}"
 
 
-@plt.rc_context(_PLOT_STYLE)
+@matplotlib.rc_context(_PLOT_STYLE)
 def speed_accuracy_figure(summary: pd.DataFrame, metric: str) -> Figure | None:
     """Mean fps (log x) against mean ``metric`` of ``summarize``'s rows, error bars = std over
     seeds; test doubles and untimed rows left out (None when no row is left)."""
@@ -197,7 +202,7 @@ def speed_accuracy_figure(summary: pd.DataFrame, metric: str) -> Figure | None:
     return fig
 
 
-@plt.rc_context(_PLOT_STYLE)
+@matplotlib.rc_context(_PLOT_STYLE)
 def save_figure(figure: Figure, path: Path) -> Path:
     figure.savefig(path, dpi=100)
     plt.close(figure)

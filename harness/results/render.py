@@ -309,6 +309,6 @@ def board_rows(
             )
             if where in paper_cells:
                 metrics[name]["paper"] = paper_cells[where]
-        keys = {k: record[k] for k in KEY}
-        rows.append({**keys, "n": int(record["n_seeds"]), "metrics": metrics})
+        key = {k: record[k] for k in KEY}
+        rows.append({**key, "n": int(record["n_seeds"]), "metrics": metrics})
     return rows
