@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import copy
 import pkgutil
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, did_you_mean
@@ -29,6 +31,21 @@ DEFAULT_ABLATION = "default"
 PLUGIN_GROUP = "trackbench.trackers"
 DATASET_GROUP = "trackbench.datasets"
 KINDS = (MultiObjectTracker.kind, SingleObjectTracker.kind)
+
+
+@dataclass(frozen=True)
+class Conformance:
+    """What the conformance tests (``tests/test_conformance.py``) run a method on: the first
+    sequence, or the samples, of ``split`` of ``dataset`` with card ``params``; ``config``
+    overrides that make its tracker tiny and fast (e.g. ``smoke``); ``checkpoint``, a small
+    trained checkpoint of the default ablation with that config (a path relative to the folder of
+    the tracker's module), so that the checks compare real tracks."""
+
+    dataset: str
+    split: str = "eval"
+    params: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,7 @@ class MethodSpec:
     description: str = ""
     ablations: dict[str, dict[str, Any]] = field(default_factory=dict)
     recipe: str = ""  # "module:Recipe" that trains it (``harness.training``); "": not learnable
+    conformance: Conformance | None = None
     registered_factory: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     """The factory itself when it was registered as a callable rather than a reference."""
 
@@ -69,6 +87,14 @@ class MethodSpec:
             ) from exc
         self.check_declaration(factory)
         return factory
+
+    @property
+    def conformance_checkpoint(self) -> str | None:
+        """The path of ``conformance.checkpoint`` (None: the method declares none)."""
+        if self.conformance is None or self.conformance.checkpoint is None:
+            return None
+        module = sys.modules[self.factory.__module__]
+        return str(Path(module.__file__ or ".").parent / self.conformance.checkpoint)
 
     @property
     def recipe_class(self) -> Any:
@@ -147,6 +173,7 @@ def register_method(
     table: str = "",
     description: str = "",
     recipe: str = "",
+    conformance: dict[str, Any] | None = None,
 ) -> MethodSpec:
     """Register method ``name``, built by ``factory(**config)``.
 
@@ -158,7 +185,7 @@ def register_method(
     a registration that contradicts its class is a ConfigError (a reference's, when it is
     loaded). ``test_double`` marks a tracker that checks the harness rather than a method.
     ``recipe``: the ``"module:Recipe"`` that trains a learnable method (``harness.lifecycle``);
-    the tracker never imports it.
+    the tracker never imports it. ``conformance``: the fields of a ``Conformance``.
     Ablation overrides may only touch keys of ``config``. A name registered by another
     registration is a ConfigError; the very same registration again (a module imported twice)
     replaces the first.
@@ -204,6 +231,7 @@ def register_method(
         description=description,
         ablations=dict(ablations),
         recipe=recipe,
+        conformance=None if conformance is None else Conformance(**conformance),
         registered_factory=registered_factory,
     )
     registered = _METHODS.get(name)

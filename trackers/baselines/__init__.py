@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from harness.registry import register_method
 
+MULTI_OBJECT_CONFORMANCE = {"dataset": "sprites-mot", "params": {"eval_frames": 24}}
+SINGLE_OBJECT_CONFORMANCE = {
+    "dataset": "sprites-mot",
+    "params": {"eval_frames": 24, "sample_length": 6},
+}
+
 register_method(
     "sort",
     "trackers.baselines.sort:SORT",
@@ -25,6 +31,7 @@ register_method(
     paper="Bewley et al. 2016, Simple Online and Realtime Tracking",
     table="Bastani et al. 2021 T2, T3 (SORT17)",
     description="Kalman filter + Hungarian IoU matching; reference defaults (abewley/sort).",
+    conformance=MULTI_OBJECT_CONFORMANCE,
 )
 
 # Default: the parameters that reproduce the paper's MOT16 SDP results (mot16.py defaults of
@@ -52,6 +59,7 @@ register_method(
     table="Bastani et al. 2021 T2 (IOU17)",
     description="Greedy IoU association; 'online' reports a track once valid, 'offline' as the "
     "paper does.",
+    conformance=MULTI_OBJECT_CONFORMANCE,
 )
 
 register_method(
@@ -64,6 +72,7 @@ register_method(
     paper="test double (like got10k's IdentityTracker)",
     table="harness check: MOTA = IDF1 = 1",
     description="Replays each sequence's ground truth; not a method.",
+    conformance=MULTI_OBJECT_CONFORMANCE,
 )
 
 register_method(
@@ -75,6 +84,7 @@ register_method(
     paper="baseline (got10k's IdentityTracker)",
     table="single-object floor: the score of not moving",
     description="Reports the initial box on every frame.",
+    conformance=SINGLE_OBJECT_CONFORMANCE,
 )
 
 register_method(
@@ -99,6 +109,7 @@ register_method(
     table="Gan et al. 2015 T4 (KerCorrTracker)",
     description="Kernelized correlation filter: grey features, Gaussian kernel, the authors'"
     " MATLAB defaults; fixed box size.",
+    conformance=SINGLE_OBJECT_CONFORMANCE,
 )
 
 register_method(
@@ -111,4 +122,5 @@ register_method(
     paper="test double",
     table="harness check: IoU = 1",
     description="Replays each sample's ground-truth boxes; not a method.",
+    conformance=SINGLE_OBJECT_CONFORMANCE,
 )

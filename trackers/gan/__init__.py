@@ -45,6 +45,13 @@ NEURAL_TRACKERS = {  # method name -> (model, table rows, description)
     ),
 }
 
+CONFORMANCE = {  # two 6-frame test sequences of a smoke model
+    "dataset": "mnist-single-same",
+    "split": "test",
+    "params": {"sequences": 2, "length": 6},
+    "config": {"smoke": True},
+}
+
 for name, (model, table, description) in NEURAL_TRACKERS.items():
     register_method(
         name,
@@ -69,4 +76,5 @@ for name, (model, table, description) in NEURAL_TRACKERS.items():
         paper=PAPER,
         table=table,
         description=description,
+        conformance=CONFORMANCE,
     )

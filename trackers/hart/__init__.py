@@ -31,6 +31,13 @@ CONFIG = {
     "batch": 50,  # samples per forward of the batched track
 }
 
+CONFORMANCE = {  # two 6-frame test sequences of a smoke network
+    "dataset": "mnist-multi-same",
+    "split": "test",
+    "params": {"sequences": 2, "length": 6},
+    "config": {"smoke": True},
+}
+
 register_method(
     "hart",
     "trackers.hart.tracker:HartTracker",
@@ -43,6 +50,7 @@ register_method(
         "spatial-att": {"variant": "Spatial Att"},
     },
     paper=PAPER,
+    conformance=CONFORMANCE,
     table="Kosiorek et al. 2017 T1 (HART, App Att, Spatial Att), §5.1 KTH",
     description="Gaussian-filterbank glimpse -> V1 -> ventral maps masked by a dorsal dynamic-"
     "filter location map -> LSTM 100 (zoneout) -> attention, appearance and box updates.",
@@ -57,6 +65,7 @@ register_method(
     paper="Kahou, Michalski and Memisevic 2017, RATM: Recurrent Attentive Tracking Model (CVPR"
     " Workshops), as re-implemented by " + PAPER,
     table="Kosiorek et al. 2017 T1 (RATM), §5.1 KTH",
+    conformance=CONFORMANCE,
     description="Spatial attention only: the glimpse's features drive an LSTM that predicts the"
     " next attention, which is the box; trained on the glimpses' feature distance.",
 )

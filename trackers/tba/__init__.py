@@ -60,6 +60,9 @@ def default_config(dataset: str) -> dict:
     }
 
 
+CONFORMANCE_CHECKPOINT = "conformance/last"
+"""A smoke TBA of Sprites-MOT trained until it reports tracks (``trackers/tba/conformance/``)."""
+
 VARIANTS = {  # method name -> (dataset, table, description)
     "tba": (
         "sprites-mot",
@@ -86,4 +89,10 @@ for name, (dataset, table, description) in VARIANTS.items():
         paper=PAPER,
         table=table,
         description=description,
+        conformance={
+            "dataset": dataset,
+            "params": {"eval_frames": 24},
+            "config": {"smoke": True},
+            "checkpoint": CONFORMANCE_CHECKPOINT if name == "tba" else None,
+        },
     )
