@@ -1,4 +1,5 @@
-"""A stand-in third-party tracker family (tests/test_registry.py): it registers by reference."""
+"""A stand-in third-party tracker family (tests/harness/test_registry.py): it registers by
+reference."""
 
 from harness.registry import register_method
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_kcf import BOX, render_scene
+from workloads import BOX, render_scene
 
 from trackers.baselines.kcf import KerCorrTracker
 

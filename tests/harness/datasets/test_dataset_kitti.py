@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import trackeval
+from paths import FIXTURES
 
 from harness.data import BoxTable
 from harness.datasets import load_dataset
@@ -18,7 +19,7 @@ from harness.metrics import evaluate, evaluate_files
 from harness.metrics.crosscheck import trackeval_reference
 from harness.metrics.kitti import parse_kitti, read_kitti, write_kitti
 
-FIXTURE = Path(__file__).parent / "fixtures" / "kitti"
+FIXTURE = FIXTURES / "kitti"
 LABELS = FIXTURE / "training" / "label_02"
 RESULTS = FIXTURE / "results"
 ROW = "0 3 Car 0 1 -1.57 10.5 20 110.5 80 1.5 1.6 3.9 1.0 1.7 20.0 -1.5"

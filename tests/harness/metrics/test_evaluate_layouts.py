@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from parity_helpers import assert_same, trackeval_kitti, trackeval_mot
+from paths import FIXTURES
 
 from harness.errors import EmptyResultsWarning, FormatError
 from harness.metrics import evaluate_files
 from harness.metrics.crosscheck import write_seqinfo
 from harness.motchallenge import read_mot
 
-FIXTURES = Path(__file__).parent / "fixtures"
 KITTI = FIXTURES / "kitti"
 TUD = ("TUD-Campus", "TUD-Stadtmitte")
 SUBSET = ("MOT17-02-SDP", "MOT17-04-DPM")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trackeval
+from paths import FIXTURES as TEST_FIXTURES
 
 from harness.cli import main
 from harness.data import BoxTable
@@ -28,7 +29,7 @@ from harness.metrics import evaluate_files
 from harness.metrics.crosscheck import trackeval_reference
 from harness.motchallenge import read_mot
 
-FIXTURES = Path(__file__).parent / "fixtures" / "mot"
+FIXTURES = TEST_FIXTURES / "mot"
 MOT17 = FIXTURES / "MOT17"
 MOT20 = FIXTURES / "MOT20"
 CUSTOM = FIXTURES / "custom"

@@ -7,11 +7,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from paths import FIXTURES
 
 from harness import registry
 from harness.data import TrackOutput
@@ -242,7 +242,7 @@ def test_killed_run_resumes_to_the_same_numbers(reference, tmp_path):
 
 def test_a_split_without_ground_truth_fails_its_cells(tmp_path):
     """A MOTChallenge test split is tracked but never scored against an empty ground truth."""
-    root = Path(__file__).parent / "fixtures" / "mot" / "MOT17"
+    root = FIXTURES / "mot" / "MOT17"
     path = tmp_path / "mot17-test.yaml"
     path.write_text(
         textwrap.dedent(f"""\

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
+from paths import FIXTURES as TEST_FIXTURES
 from typer.testing import CliRunner
 
 from harness.cli import app
@@ -22,7 +23,7 @@ from harness.datasets.duke import (
 )
 from harness.errors import FormatError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "duke"
+FIXTURES = TEST_FIXTURES / "duke"
 SMALL = {
     "frame_size": [16, 32],
     "tba_size": [8, 16],

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import pytest
+from paths import FIXTURES
 
 from harness.errors import ConfigError
 from harness.experiment import NO_DETECTIONS, PUBLIC_DETECTIONS, expand, load_experiment
@@ -193,9 +193,6 @@ def test_missing_and_empty_files(tmp_path):
         load_experiment(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="empty experiment file"):
         load_experiment(write(tmp_path, "# only a comment\n"))
-
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_the_dataset_adapter_chooses_the_protocol(tmp_path):

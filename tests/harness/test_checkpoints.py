@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT
 
 from harness.checkpoints import (
     Checkpoint,
@@ -28,7 +29,6 @@ from harness.cli import main
 from harness.errors import ConfigError, FormatError
 from harness.provenance import file_sha256
 
-ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED = ROOT / "checkpoints" / "tba" / "sprites-mot" / "TBA" / "last"
 STATE = {"layer.weight": torch.arange(6.0).reshape(2, 3), "layer.bias": torch.tensor([0.5, -1.0])}
 CARD = {

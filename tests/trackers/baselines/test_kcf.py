@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from workloads import BOX, render_scene
 
 from harness.errors import ConfigError
 from harness.registry import methods
@@ -15,23 +16,6 @@ from trackers.baselines.kcf import (
     gaussian_labels,
     peak_offset,
 )
-
-SIZE, BOX = 100, 28
-
-
-def render_scene(left: float, top: float, size: int = SIZE, seed: int = 0) -> np.ndarray:
-    """A (size, size, 1) uint8 frame: a flat grey background and a textured patch, 40 Gaussian
-    blobs of random sign and width 1.5-3 px inside a BOX-sized square at 1-based (left, top); any
-    real shift renders exactly (up to uint8 rounding)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.uniform(3, BOX - 3, (40, 2))
-    widths = rng.uniform(1.5, 3, 40)
-    signs = rng.choice([-1.0, 1.0], 40)
-    y, x = np.mgrid[1 : size + 1, 1 : size + 1] + 0.5  # pixel centres, 1-based continuous
-    dy = y[..., None] - top - centres[:, 1]
-    dx = x[..., None] - left - centres[:, 0]
-    blobs = (signs * np.exp(-(dx**2 + dy**2) / (2 * widths**2))).sum(-1)
-    return np.clip(128 + 90 * blobs, 0, 255).astype(np.uint8)[..., None]
 
 
 def follow(tracker: KerCorrTracker, positions: np.ndarray) -> np.ndarray:

@@ -1,8 +1,9 @@
 """The published Gan et al. checkpoints (checkpoints/gan/): what experiments/gan-2015.yaml reads
 is there, small enough, in half precision, each model's best-validated checkpoint of equal
 training runs per training set, and gives the boxes recorded when it was published
-(tests/fixtures/gan-published-boxes.json, written by running this file) on frames made here from
-a seed, so a change to the model code that moves them is caught."""
+(tests/fixtures/gan-published-boxes.json, written by running this file with the tests folder on
+PYTHONPATH) on frames made here from a seed, so a change to the model code that moves them is
+caught."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 from harness.checkpoints import checkpoint_files, read_card
 from harness.data import BoxTable, Sequence, SingleObjectSample
@@ -18,7 +20,6 @@ from harness.experiment import load_experiment
 from harness.registry import parse_method
 from trackers.gan.tracker import GanTracker
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("ConvTracker", "RecTracker-ID", "RecTracker-Att-1", "RecTracker-Att-3")
 SETS = ("mnist-single-same", "mnist-multi-same")
 FIXTURE = ROOT / "tests" / "fixtures" / "gan-published-boxes.json"

@@ -7,10 +7,10 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from paths import ROOT
 
 from harness.papers import paper_table, tables_for
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = {
     "ratm:default": "RATM",
     "hart:spatial-att": "Spatial-Att",
@@ -36,7 +36,7 @@ def test_table1_as_printed():
         "HART": 0.81,
     }
     assert [row.ref for row in table.rows] == ["ratm", "hart:spatial-att", "hart:app-att", "hart"]
-    # the text's ordering, HART > App Att > Spatial Att > RATM (tests/test_papers.py checks
+    # the text's ordering, HART > App Att > Spatial Att > RATM (tests/harness/test_papers.py checks
     # that each claim holds on these cells)
     assert [claim.methods for claim in table.claims] == [
         ("hart:default", "hart:app-att"),
@@ -151,7 +151,7 @@ methods:
 
 def test_kth_board_from_the_kth_fixture(tmp_path):
     """§5.1's experiment end to end on the KTH fixture (fold 1: person 1's two subsequences)."""
-    from test_single_object import run, write
+    from experiment_helpers import run, write
 
     from harness.results.board import write_report
 
@@ -169,7 +169,7 @@ def test_kth_board_from_the_kth_fixture(tmp_path):
 def test_table1_board_from_the_kitti_fixture(tmp_path):
     """Table 1's experiment run end to end on the KITTI fixture (untrained tiny networks): every
     row gets TimeIoU beside the paper's, and each claim is judged on ours and on the paper's."""
-    from test_single_object import run, write
+    from experiment_helpers import run, write
 
     from harness.results.board import write_report
 

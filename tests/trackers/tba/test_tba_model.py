@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from paths import ROOT
 
 from harness.checkpoints import read_card
 from harness.data import frame_inputs, outputs_to_table
@@ -260,9 +261,8 @@ timing: {{warmup_frames: 5}}
 
 @pytest.mark.parametrize(("name", "cells"), [("tba-table1.yaml", 6 * 3), ("tba-mnist.yaml", 3)])
 def test_experiment_files_load(name, cells):
-    from pathlib import Path
 
     from harness.experiment import expand
 
-    path = Path(__file__).parents[1] / "experiments" / name
+    path = ROOT / "experiments" / name
     assert len(expand(load_experiment(path))) == cells

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_single_object import run, write
+from experiment_helpers import run, write
 
 from harness.datasets import load_dataset
 from harness.datasets.gan_mnist import (

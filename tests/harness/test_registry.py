@@ -11,10 +11,10 @@ import subprocess
 import sys
 import textwrap
 from importlib.metadata import EntryPoint
-from pathlib import Path
 
 import pytest
 import yaml
+from paths import ROOT
 
 from harness import registry
 from harness.datasets import DatasetAdapter, load_dataset
@@ -25,7 +25,6 @@ from harness.protocol import MultiObjectTracker, SingleObjectTracker
 from trackers.baselines.iou_tracker import IOUTracker, OfflineIOUTracker, iou_tracker
 from trackers.baselines.sort import SORT
 
-REPO = Path(__file__).resolve().parents[1]
 PLUGIN_MODULES = ("plugin_family", "plugin_tracker")  # tests/plugin_family.py registers "plugin"
 
 
@@ -91,7 +90,7 @@ def test_listing_methods_imports_no_tracker_code_nor_torch():
         """
     )
     run = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     before, names, after = json.loads(run.stdout)
     assert before == []  # harness.registry imports no tracker module
@@ -256,7 +255,7 @@ def test_every_card_s_adapter_is_an_entry_point_of_the_datasets_group():
 
 
 def test_a_third_party_adapter_plugs_in_through_the_datasets_group(monkeypatch, tmp_path):
-    card = yaml.safe_load((REPO / "datasets" / "custom_mot.yaml").read_text(encoding="utf-8"))
+    card = yaml.safe_load((ROOT / "datasets" / "custom_mot.yaml").read_text(encoding="utf-8"))
     (tmp_path / "toy_set.yaml").write_text(
         yaml.safe_dump({**card, "name": "toy-set", "adapter": "toy"}), encoding="utf-8"
     )
@@ -296,7 +295,7 @@ def test_the_registry_imports_no_adapter_and_a_card_imports_only_its_own():
         """
     )
     run = subprocess.run(
-        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
     before, after = json.loads(run.stdout)
     assert before == ["harness.datasets.base"]
@@ -307,8 +306,8 @@ def test_the_registry_imports_no_adapter_and_a_card_imports_only_its_own():
 def family_imports() -> dict[str, set[str]]:
     """Every module under trackers/ -> the absolute names of the modules it imports."""
     imports = {}
-    for path in sorted((REPO / "trackers").rglob("*.py")):
-        parts = path.relative_to(REPO).with_suffix("").parts
+    for path in sorted((ROOT / "trackers").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
         module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         package = module if parts[-1] == "__init__" else module.rpartition(".")[0]
         names = set()

@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from experiment_helpers import run, write
+from paths import FIXTURES
 
 from harness.compare import compare
 from harness.data import BoxTable, Sequence, SingleObjectSample
@@ -17,27 +19,10 @@ from harness.experiment import expand, load_experiment
 from harness.metrics.single import frame_ious, mask_ious
 from harness.results.board import write_report
 from harness.results.summary import summarize
-from harness.runner import run_experiment
-from harness.store import COMBINED, Store
+from harness.store import COMBINED
 from harness.tasks.single_object import SingleObjectTask
 from harness.timing import timed_follow
 from trackers.baselines.single import ConstantBoxTracker, GroundTruthBoxTracker
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def write(folder: Path, text: str) -> Path:
-    path = folder / "experiment.yaml"
-    path.write_text(text)
-    return path
-
-
-def run(path: Path, tmp_path: Path) -> Store:
-    store = Store(tmp_path / "results.sqlite")
-    summary = run_experiment(load_experiment(path), store)
-    assert not summary.failed, [f.error for f in summary.failed]
-    return store
-
 
 SPRITES = """
 name: sot

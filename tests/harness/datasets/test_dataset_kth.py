@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import FIXTURES
 from PIL import Image
 
 from harness.cli import main
 from harness.datasets import kth, load_dataset
 from harness.errors import ConfigError, FormatError
 
-FIXTURE = Path(__file__).parent / "fixtures" / "kth"
+FIXTURE = FIXTURES / "kth"
 ANNOTATIONS = FIXTURE / kth.ANNOTATION_FILE
 WALKING = "person01_walking_d1_uncomp"
 

@@ -3,11 +3,10 @@ the quick start's TBA entry exactly as that experiment names it."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from paths import ROOT
 
 from harness.checkpoints import checkpoint_files
 from harness.datasets import load_dataset
@@ -17,7 +16,6 @@ from harness.provenance import file_sha256
 from harness.registry import parse_method
 from trackers.tba.tracker import load_model
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 MAX_BYTES = 20 * 2**20
 RECORDED_TRACKS = ROOT / "tests" / "fixtures" / "tba-published-tracks.csv"

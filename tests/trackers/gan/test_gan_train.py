@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from test_single_object import run, write
+from experiment_helpers import run, write
 from train_helpers import smoke_train_args
 
 from harness.checkpoints import read_card

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from test_single_object import run, write
+from experiment_helpers import run, write
+from paths import FIXTURES
 from train_helpers import smoke_train_args
 
 from harness.checkpoints import read_card
@@ -27,7 +27,6 @@ from trackers.hart.config import network
 from trackers.hart.tracker import HartTracker
 from trackers.hart.train import HartRecipe, training_defaults
 
-FIXTURES = Path(__file__).parent / "fixtures"
 FIXED_LENGTH = {"start_length": 5, "max_length": 5}
 """No curriculum: every training sequence is 5 frames long."""
 

@@ -8,15 +8,14 @@ and a tiny untrained TBA, two seeds, on a 150-frame Sprites-MOT video.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
+from paths import FIXTURES
 
 from harness.experiment import load_experiment
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store
 
-GOLDEN = Path(__file__).parent / "fixtures" / "golden" / "multi_object_metrics.csv"
+GOLDEN = FIXTURES / "golden" / "multi_object_metrics.csv"
 EXPERIMENT = """
 name: golden-mot
 datasets:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from paths import ROOT, TESTS
 from rich.console import Console
 
 from harness import registry
@@ -26,8 +27,6 @@ from harness.protocol import MultiObjectTracker
 from harness.runner import run_experiment
 from harness.store import Store
 from trackers.tba import TBATracker
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def write(path: Path, text: str) -> Path:
@@ -58,7 +57,7 @@ methods:
   - {method: "tba:TBAc", config: {checkpoint: /abs/TBAc/last}}
 """,
     )
-    monkeypatch.chdir(REPO)  # anywhere but the experiment's folder
+    monkeypatch.chdir(ROOT)  # anywhere but the experiment's folder
     experiment = load_experiment(path)
     entry = experiment.datasets[0]
     assert entry.root == str(tmp_path / "cache")
@@ -242,7 +241,7 @@ def test_a_stopped_run_marks_unfinished_cells_interrupted_and_resumes(
     env = {
         **os.environ,
         "SLOW_STEP": "0.5",
-        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(REPO)]),
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(TESTS), str(ROOT)]),
     }
     process = subprocess.Popen(
         [sys.executable, str(script), "run", str(path), "--out", str(out), "--jobs", str(jobs)],

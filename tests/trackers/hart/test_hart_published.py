@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 from harness.checkpoints import checkpoint_files, read_card
 from harness.data import BoxTable, Sequence, SingleObjectSample
@@ -19,7 +20,6 @@ from harness.experiment import load_experiment
 from harness.registry import parse_method
 from trackers.hart.tracker import HartTracker
 
-ROOT = Path(__file__).resolve().parents[1]
 MODELS = {
     "HART": "hart",
     "App-Att": "hart:app-att",
