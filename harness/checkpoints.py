@@ -243,9 +243,9 @@ class CheckpointedTracker:
     """The checkpoint side of a learnable tracker (``harness.protocol.Learnable``) that holds its
     network as ``model``, on ``device``, and the loaded ``checkpoint`` (None: untrained).
 
-    A family supplies ``checkpoint_label`` (how errors name its checkpoints), ``load_model``
-    (the network of a checkpoint and the checkpoint), ``from_model`` (a tracker around a network
-    and its card), ``network_of`` (the network configuration its registry keys describe) and
+    A family supplies ``checkpoint_label`` (how errors name its checkpoints), ``build_network``
+    (a network of a configuration), ``from_model`` (a tracker around a network and its card),
+    ``network_of`` (the network configuration its registry keys describe) and
     ``network_on_card``, ``model_card`` (the head of its cards) and ``untrained_variant``;
     ``prepare`` may wrap a network it runs (e.g. compile it).
     """
@@ -256,8 +256,20 @@ class CheckpointedTracker:
     checkpoint: Checkpoint | None
 
     @classmethod
-    def load_model(cls, path: str | Path, device: torch.device | str) -> tuple[Any, Checkpoint]:
+    def build_network(cls, config: Any) -> Any:
+        """A fresh network of configuration ``config``."""
         raise NotImplementedError
+
+    @classmethod
+    def load_model(
+        cls, path: str | Path, device: torch.device | str = "cpu"
+    ) -> tuple[Any, Checkpoint]:
+        """The network of checkpoint ``path``, built from its card, and the checkpoint (published
+        half-precision weights are cast back into the network's own dtype)."""
+        weights, checkpoint = load_checkpoint(path, device, cls.checkpoint_label)
+        model = cls.build_network(cls.network_on_card(checkpoint.card))
+        model.load_state_dict(weights)
+        return model.to(device), checkpoint
 
     @classmethod
     def from_model(cls, model: Any, card: dict[str, Any], **settings: Any) -> Self:

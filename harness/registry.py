@@ -35,8 +35,8 @@ KINDS = (MultiObjectTracker.kind, SingleObjectTracker.kind)
 
 @dataclass(frozen=True)
 class Conformance:
-    """What the conformance tests (``tests/trackers/test_conformance.py``) run a method on: the first
-    sequence, or the samples, of ``split`` of ``dataset`` with card ``params``; ``config``
+    """What the conformance tests (``tests/trackers/test_conformance.py``) run a method on: the
+    first sequence, or the samples, of ``split`` of ``dataset`` with card ``params``; ``config``
     overrides that make its tracker tiny and fast (e.g. ``smoke``); ``checkpoint``, a small
     trained checkpoint of the default ablation with that config (a path relative to the folder of
     the tracker's module), so that the checks compare real tracks."""

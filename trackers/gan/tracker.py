@@ -10,7 +10,6 @@ box is at least one pixel wide and high.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,9 +17,7 @@ import torch
 from torch import nn
 
 from harness.checkpoints import (
-    Checkpoint,
     CheckpointedTracker,
-    load_checkpoint,
 )
 from harness.data import SingleObjectSample
 from harness.errors import ConfigError
@@ -58,16 +55,6 @@ def model_card(config: GanConfig, dataset: str, variant: str) -> dict[str, Any]:
         "config": {"dataset": dataset, "variant": variant, "model": config.to_card()},
         "paper_vs_code": list(PAPER_VS_CODE),
     }
-
-
-def load_model(
-    path: str | Path, device: torch.device | str = "cpu"
-) -> tuple[nn.Module, Checkpoint]:
-    """The model of checkpoint ``path``, built from its card's config, and the checkpoint."""
-    weights, checkpoint = load_checkpoint(path, device, LABEL)
-    model = build_model(GanConfig.from_card(checkpoint.card["config"]["model"]))
-    model.load_state_dict(weights)
-    return model.to(device), checkpoint
 
 
 def frames_to_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -130,10 +117,8 @@ class GanTracker(CheckpointedTracker, SingleObjectTracker):
     # -- checkpoints (harness.protocol.Learnable, harness.checkpoints.CheckpointedTracker) -----
 
     @classmethod
-    def load_model(
-        cls, path: str | Path, device: torch.device | str
-    ) -> tuple[nn.Module, Checkpoint]:
-        return load_model(path, device)
+    def build_network(cls, config: GanConfig) -> nn.Module:
+        return build_model(config)
 
     @classmethod
     def network_of(cls, config: dict[str, Any]) -> GanConfig:

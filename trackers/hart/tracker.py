@@ -10,16 +10,13 @@ each side is at least one pixel.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from harness.checkpoints import (
-    Checkpoint,
     CheckpointedTracker,
-    load_checkpoint,
 )
 from harness.data import SingleObjectSample
 from harness.errors import ConfigError
@@ -43,14 +40,6 @@ def model_card(config: HartConfig, setup: str, dataset: str) -> dict[str, Any]:
         "config": {"setup": setup, "dataset": dataset, "model": config.to_card()},
         "paper_vs_code": list(PAPER_VS_CODE),
     }
-
-
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Hart, Checkpoint]:
-    """The network of checkpoint ``path``, built from its card, and the checkpoint."""
-    weights, checkpoint = load_checkpoint(path, device, LABEL)
-    model = Hart(HartConfig.from_card(checkpoint.card["config"]["model"]))
-    model.load_state_dict(weights)  # casts published half-precision weights back
-    return model.to(device), checkpoint
 
 
 def frames_tensor(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -123,8 +112,8 @@ class HartTracker(CheckpointedTracker, SingleObjectTracker):
     # -- checkpoints (harness.protocol.Learnable, harness.checkpoints.CheckpointedTracker) -----
 
     @classmethod
-    def load_model(cls, path: str | Path, device: torch.device | str) -> tuple[Hart, Checkpoint]:
-        return load_model(path, device)
+    def build_network(cls, config: HartConfig) -> Hart:
+        return Hart(config)
 
     @classmethod
     def network_of(cls, config: dict[str, Any]) -> HartConfig:

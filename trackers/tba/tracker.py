@@ -10,7 +10,6 @@ many sequences as one batch and uses ``slots_to_table`` itself (both are tested 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,6 @@ import torch
 from harness.checkpoints import (
     Checkpoint,
     CheckpointedTracker,
-    load_checkpoint,
 )
 from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
 from harness.errors import ConfigError
@@ -36,14 +34,6 @@ LABEL = "TBA checkpoint"
 def model_card(config: TBAConfig) -> dict[str, Any]:
     """The head of every TBA checkpoint card: method, variant and the whole configuration."""
     return {"method": "tba", "variant": config.variant, "config": config.to_card()}
-
-
-def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[TBA, Checkpoint]:
-    """The model of checkpoint ``path``, built from its card's config, and the checkpoint."""
-    weights, checkpoint = load_checkpoint(path, device, LABEL)
-    model = TBA(TBAConfig.from_card(checkpoint.card["config"]))
-    model.load_state_dict(weights)
-    return model.to(device), checkpoint
 
 
 class SlotIds:
@@ -134,8 +124,8 @@ class TBATracker(CheckpointedTracker, MultiObjectTracker):
     # -- checkpoints (harness.protocol.Learnable, harness.checkpoints.CheckpointedTracker) -----
 
     @classmethod
-    def load_model(cls, path: str | Path, device: torch.device | str) -> tuple[TBA, Checkpoint]:
-        return load_model(path, device)
+    def build_network(cls, config: TBAConfig) -> TBA:
+        return TBA(config)
 
     @classmethod
     def network_of(cls, config: dict[str, Any]) -> TBAConfig:

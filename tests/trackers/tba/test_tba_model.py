@@ -23,7 +23,7 @@ from trackers.tba import ABLATIONS
 from trackers.tba.config import TBAConfig
 from trackers.tba.model import TBA
 from trackers.tba.output import slots_to_table
-from trackers.tba.tracker import SlotIds, TBATracker, load_model
+from trackers.tba.tracker import SlotIds, TBATracker
 
 FRAMES = 30
 
@@ -222,7 +222,7 @@ def test_checkpoint_round_trip(tmp_path, sequence):
 
     loaded = TBATracker(act=False, smoke=True, seed=99, checkpoint=str(tmp_path / "ckpt"))
     assert loaded.track([sequence])[0].equals(tracker.track([sequence])[0])
-    model, _ = load_model(tmp_path / "ckpt")
+    model, _ = TBATracker.load_model(tmp_path / "ckpt")
     assert model.config == tracker.config
     with pytest.raises(ConfigError, match="holds another network.*act False vs True"):
         TBATracker(act=True, smoke=True, checkpoint=str(tmp_path / "ckpt"))

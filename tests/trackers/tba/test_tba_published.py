@@ -14,7 +14,7 @@ from harness.experiment import expand, load_experiment
 from harness.protocol import check_result
 from harness.provenance import file_sha256
 from harness.registry import parse_method
-from trackers.tba.tracker import load_model
+from trackers.tba.tracker import TBATracker
 
 QUICKSTART = ROOT / "experiments" / "quickstart.yaml"
 MAX_BYTES = 20 * 2**20
@@ -49,7 +49,7 @@ def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
     path = weights.with_suffix("")
     card_path = checkpoint_files(path)[1]
     assert weights.stat().st_size <= MAX_BYTES and card_path.stat().st_size <= MAX_BYTES
-    model, checkpoint = load_model(path)  # torch.load(weights_only=True) inside
+    model, checkpoint = TBATracker.load_model(path)  # torch.load(weights_only=True) inside
     card = checkpoint.card
     configuration, dataset = weights.parent.name, weights.parent.parent.name
     assert card["variant"] == model.config.variant == configuration
@@ -59,7 +59,7 @@ def test_each_published_checkpoint_is_small_safe_and_evaluated(weights):
 
 
 def test_the_card_says_how_it_was_trained_and_what_it_reached(published):
-    card = load_model(published)[1].card
+    card = TBATracker.load_model(published)[1].card
     assert card["iterations"] > 0 and isinstance(card["seed"], int)
     assert card["curve"][-1]["iteration"] == card["iterations"]
     segments = card["hardware"]
