@@ -37,9 +37,10 @@ KINDS = (MultiObjectTracker.kind, SingleObjectTracker.kind)
 class Conformance:
     """What the conformance tests (``tests/trackers/test_conformance.py``) run a method on: the
     first sequence, or the samples, of ``split`` of ``dataset`` with card ``params``; ``config``
-    overrides that make its tracker tiny and fast (e.g. ``smoke``); ``checkpoint``, a small
-    trained checkpoint of the default ablation with that config (a path relative to the folder of
-    the tracker's module), so that the checks compare real tracks."""
+    overrides that make its tracker tiny and fast (e.g. ``smoke``); ``checkpoint``, a trained
+    checkpoint of the default ablation's registry config (no overrides; a path relative to the
+    folder holding the tracker's top-level package, i.e. the project's root), so that the checks
+    also compare real tracks."""
 
     dataset: str
     split: str = "eval"
@@ -94,7 +95,8 @@ class MethodSpec:
         if self.conformance is None or self.conformance.checkpoint is None:
             return None
         module = sys.modules[self.factory.__module__]
-        return str(Path(module.__file__ or ".").parent / self.conformance.checkpoint)
+        root = Path(module.__file__ or ".").parents[module.__name__.count(".")]
+        return str(root / self.conformance.checkpoint)
 
     @property
     def recipe_class(self) -> Any:

@@ -7,9 +7,9 @@ detections for methods that take them) and checks: the output is valid (``check_
 step loop and the batched ``track`` give the same tracks, the same seed gives the same output,
 and a learnable method's checkpoint round-trips (saved, loaded through the ``checkpoint`` config
 key, same tracks). Single-object methods get the same checks on the split's samples
-(``init``/``update`` loop vs ``track``). A method with a trained conformance checkpoint (TBA's:
-an untrained tiny TBA reports no track) is checked with it too, and must report tracks, so the
-comparisons are of real tracks. A new family gets these tests by registering.
+(``init``/``update`` loop vs ``track``). A method with a trained conformance checkpoint (TBA's
+published model: an untrained tiny TBA reports no track) is checked with it too, and must report
+tracks there, so the comparisons are of real tracks. A new family gets these tests by registering.
 """
 
 from __future__ import annotations
@@ -90,13 +90,15 @@ def samples(adapters):
 
 
 def build(name: str, ablation: str, trained: bool, seed: int = 0, **overrides):
-    """The tracker of the method's conformance config, with its trained checkpoint if asked."""
+    """The tracker of the method's conformance config, or of its registry config with its
+    trained conformance checkpoint."""
     spec = methods()[name]
-    config = spec.config_for(ablation, **conformance(name).config)
+    if trained:
+        config = spec.config_for(ablation, checkpoint=spec.conformance_checkpoint)
+    else:
+        config = spec.config_for(ablation, **conformance(name).config)
     if "seed" in config:
         config["seed"] = seed
-    if trained:
-        config["checkpoint"] = spec.conformance_checkpoint
     return spec.factory(**{**config, **overrides})
 
 
@@ -149,7 +151,7 @@ def test_a_checkpoint_round_trips(name, ablation, trained, videos, tmp_path):
     sequence, detections = inputs_of(name, videos)
     expected = tracks(tracker, sequence, detections)
     tracker.save(tmp_path / "last")
-    loaded = build(name, ablation, False, checkpoint=str(tmp_path / "last"))
+    loaded = build(name, ablation, trained, checkpoint=str(tmp_path / "last"))
     assert loaded.provenance()["checkpoint"] == str(tmp_path / "last")
     assert_same_tracks(tracks(loaded, sequence, detections), expected)
 
@@ -191,5 +193,5 @@ def test_single_object_checkpoint_round_trips(name, ablation, trained, samples, 
     chosen = samples(name)
     expected = follow(tracker, chosen)
     tracker.save(tmp_path / "last")
-    loaded = build(name, ablation, False, checkpoint=str(tmp_path / "last"))
+    loaded = build(name, ablation, trained, checkpoint=str(tmp_path / "last"))
     np.testing.assert_array_equal(follow(loaded, chosen), expected)
