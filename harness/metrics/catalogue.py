@@ -24,7 +24,7 @@ imports it without pandas' plotting stack.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,12 +92,6 @@ class Metric:
         if self.combine != TRACKEVAL_COMBINE:
             raise ValueError(f"{self.name} is not one of TrackEval's fields")
         return self.family, TRACKEVAL_FIELDS.get(self.name, self.name)
-
-    def combined(self, per_sequence: Sequence[float]) -> float:
-        """The ``COMBINED`` value of a ``mean``-combined metric: the mean over sequences."""
-        if self.combine != MEAN_COMBINE:
-            raise ValueError(f"{self.name} is combined by {self.combine!r}, not over values")
-        return float(np.mean(per_sequence))
 
     @property
     def header(self) -> str:
@@ -220,6 +214,12 @@ def names_of(families: Iterable[str]) -> list[str]:
         first = sorted(unknown)[0]
         raise ConfigError(f"unknown metric family {first!r}" + did_you_mean(first, list(FAMILIES)))
     return [m.name for m in CATALOGUE.values() if m.family in wanted]
+
+
+def combine_means(table: np.ndarray) -> np.ndarray:
+    """The ``mean`` rule on a (sequences, metrics) table of ``mean``-combined metrics: each
+    column's mean over the sequences."""
+    return table.mean(axis=0)
 
 
 def headline(combined: Mapping[str, Any]) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 from harness.data import SingleObjectSample
 from harness.datasets.base import DatasetAdapter
 from harness.errors import FormatError
-from harness.metrics.catalogue import CATALOGUE, MEAN_COMBINE, SINGLE_OBJECT
+from harness.metrics.catalogue import CATALOGUE, MEAN_COMBINE, SINGLE_OBJECT, combine_means
 from harness.metrics.single import (
     SUCCESS_THRESHOLDS,
     center_errors,
@@ -109,7 +109,7 @@ class SingleObjectTask:
             sample.name: dict(zip(names, row)) for sample, row in zip(samples, table.tolist())
         }
         per_frame = np.split(ious, np.cumsum(lengths)[:-1])
-        combined = {metric.name: metric.combined(scores[metric.name]) for metric in SCORES}
+        combined = dict(zip(names, combine_means(table).tolist()))
         combined["TimeIoU"] = time_iou(per_frame)
         over_time = iou_over_time(per_frame)
         curves = {
