@@ -156,5 +156,9 @@ def test_train_evaluate_and_card_commands(tmp_path, monkeypatch, trackbench):
 
     code, stdout, _ = trackbench("card", "tba", out / "last", "--evaluate", "--frames", 12)
     assert code == 0 and json.loads(stdout)["metrics"]["frames"] == 12
+    noisy = ("--setting", "stochastic=true", "--setting", "seed=3")
+    code, stdout, _ = trackbench("card", "tba", out / "last", "--evaluate", "--frames", 12, *noisy)
+    assert code == 0
+    assert json.loads(stdout)["metrics"]["settings"] == {"stochastic": True, "seed": 3}
     code, _, stderr = trackbench("card", "tba", tmp_path / "missing")
     assert code == 2 and "checkpoint not found" in stderr
