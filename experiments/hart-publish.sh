@@ -6,12 +6,16 @@
 # experiments/hart-mnist.yaml reads. The card records the choice (`selected`) and its test-set
 # scores (500 sequences of 60 frames).
 #   TRACKBENCH_MNIST=/path/to/mnist experiments/hart-publish.sh [NAME ...]   (default: all four)
+# HART_PUBLISHED names another folder for them (e.g. checkpoints/hart/mnist-multi-same/campaign:
+# a run in progress, published so that the next machine resumes it, not yet the board's models).
 set -euo pipefail
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(HART App-Att Spatial-Att RATM)
 runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/hart/mnist-multi-same
 for name in "${names[@]}"; do
-  target=checkpoints/hart/mnist-multi-same/$name/last
+  target=${HART_PUBLISHED:-checkpoints/hart/mnist-multi-same}/$name/last
   trackbench publish "$runs/$name" "$target" --best --dtype float16
-  trackbench card hart "$target" --evaluate --frames 60 > /dev/null
+  # one sequence per forward, as experiments/hart-mnist.yaml runs them (a trained HART amplifies
+  # the rounding differences of batched convolutions)
+  trackbench card hart "$target" --evaluate --frames 60 --setting batch=1 > /dev/null
 done
