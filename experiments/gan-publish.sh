@@ -5,7 +5,9 @@
 # checkpoints/gan/<set>/<Model>/last, the files experiments/gan-2015.yaml reads, scored on the
 # test split at length 20 (the card's `metrics`).
 #   TRACKBENCH_MNIST=/path/to/mnist experiments/gan-publish.sh [SET ...]
-# GAN_RUNS names another runs folder (experiments/gan-gpu.sh's: $TRACKBENCH_RUNS/gan-gpu).
+# GAN_RUNS names another runs folder (experiments/gan-gpu.sh's: $TRACKBENCH_RUNS/gan-gpu);
+# GAN_PUBLISHED=campaign publishes under checkpoints/gan/<set>/campaign/ instead: a run in
+# progress, which the next machine resumes (experiments/round-robin.sh), not yet the board's.
 set -euo pipefail
 sets=("$@")
 [ ${#sets[@]} -gt 0 ] || sets=(mnist-single-same mnist-multi-same)
@@ -13,7 +15,7 @@ runs=${GAN_RUNS:-${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/gan-train}
 for set in "${sets[@]}"; do
   for run in "$runs/$set"/*/; do
     model=$(basename "$run")
-    target=checkpoints/gan/$set/$model/last
+    target=checkpoints/gan/$set/${GAN_PUBLISHED:+$GAN_PUBLISHED/}$model/last
     trackbench publish "$run" "$target" --best --dtype float16
     trackbench card "${model,,}" "$target" --evaluate > /dev/null
   done

@@ -6,14 +6,15 @@
 # experiments/hart-mnist.yaml reads. The card records the choice (`selected`) and its test-set
 # scores (500 sequences of 60 frames).
 #   TRACKBENCH_MNIST=/path/to/mnist experiments/hart-publish.sh [NAME ...]   (default: all four)
-# HART_PUBLISHED names another folder for them (e.g. checkpoints/hart/mnist-multi-same/campaign:
-# a run in progress, published so that the next machine resumes it, not yet the board's models).
+# HART_PUBLISHED=campaign publishes under checkpoints/hart/mnist-multi-same/campaign/ instead: a
+# run in progress, which the next machine resumes (experiments/round-robin.sh), not yet the
+# board's.
 set -euo pipefail
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(HART App-Att Spatial-Att RATM)
 runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/hart/mnist-multi-same
 for name in "${names[@]}"; do
-  target=${HART_PUBLISHED:-checkpoints/hart/mnist-multi-same}/$name/last
+  target=checkpoints/hart/mnist-multi-same/${HART_PUBLISHED:+$HART_PUBLISHED/}$name/last
   trackbench publish "$runs/$name" "$target" --best --dtype float16
   # one sequence per forward, as experiments/hart-mnist.yaml runs them (a trained HART amplifies
   # the rounding differences of batched convolutions)

@@ -3,8 +3,9 @@
 #   train_round_robin RUNS PUBLISHED ROUNDS STEP NAME=METHOD ... -- TRAIN-OPTION ...
 # Each model's state lives in RUNS/NAME; a call resumes where the last one stopped and skips the
 # slices already done; a file RUNS/STOP ends it before its next round. A model with no state in
-# RUNS starts from its published weights PUBLISHED/NAME/last (a fresh optimiser; the card's
-# `initialised_from` says so) where they exist; PUBLISHED empty starts it from scratch.
+# RUNS starts from its published weights (a fresh optimiser; the card's `initialised_from` says
+# so): PUBLISHED/campaign/NAME/last, a run in progress published at the end of a session, else
+# PUBLISHED/NAME/last, the board's; PUBLISHED empty starts it from scratch.
 train_round_robin() {
   local runs=$1 published=$2 rounds=$3 step=$4
   shift 4
@@ -12,15 +13,18 @@ train_round_robin() {
   while [ $# -gt 0 ] && [ "$1" != -- ]; do models+=("$1"); shift; done
   shift  # the --; the rest are `trackbench train` options
   export OMP_NUM_THREADS=1
-  local round model name method out from done_ init
+  local round model name method out from start done_ init
   for round in $(seq 1 "$rounds"); do
     [ -e "$runs/STOP" ] && { echo "$runs/STOP: stopped before round $round"; return 0; }
     for model in "${models[@]}"; do
       name=${model%%=*} method=${model#*=} out=$runs/${model%%=*}
       mkdir -p "$out"
       from=$out init=()
-      [ ! -e "$out/last.json" ] && [ -n "$published" ] && [ -e "$published/$name/last.json" ] \
-        && from=$published/$name init=(--init-from "$published/$name/last")
+      if [ ! -e "$out/last.json" ] && [ -n "$published" ]; then
+        for start in "$published/campaign/$name" "$published/$name"; do
+          [ -e "$start/last.json" ] && { from=$start init=(--init-from "$start/last"); break; }
+        done
+      fi
       done_=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["iterations"])' \
         "$from/last.json" 2>/dev/null || echo 0)
       [ "$done_" -lt $((round * step)) ] || continue  # this round's slice is done already
