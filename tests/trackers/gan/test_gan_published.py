@@ -1,9 +1,8 @@
 """The published Gan et al. checkpoints (checkpoints/gan/): what experiments/gan-2015.yaml reads
 is there, small enough, in half precision, each model's best-validated checkpoint of equal
 training runs per training set, and gives the boxes recorded when it was published
-(tests/fixtures/gan-published-boxes.json, written by running this file with the tests folder on
-PYTHONPATH) on frames made here from a seed, so a change to the model code that moves them is
-caught."""
+(tests/fixtures/gan-published-boxes.json, written by running this file with PYTHONPATH=.:tests)
+on frames made here from a seed, so a change to the model code that moves them is caught."""
 
 from __future__ import annotations
 
