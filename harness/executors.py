@@ -61,6 +61,9 @@ def worker_threads(jobs: int) -> int:
 class Executor(Protocol):
     """What the runner hands the runnable cells to."""
 
+    parallel: int
+    """Cells computed at once, as far as known here (the plan's time estimate divides by it)."""
+
     def run(self, cells: list[Cell], record: Record, store: Store, display: NoProgress) -> None:
         """Compute ``cells``, calling ``record`` with each outcome as it comes."""
 
@@ -78,6 +81,8 @@ def make_executor(name: str, jobs: int = 1, address: str | None = None) -> Execu
 
 class InProcess:
     """Cells one after another in this process."""
+
+    parallel = 1
 
     def run(self, cells: list[Cell], record: Record, store: Store, display: NoProgress) -> None:
         for cell in cells:
@@ -102,16 +107,16 @@ class LocalPool:
     """
 
     def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
+        self.parallel = jobs
 
     def run(self, cells: list[Cell], record: Record, store: Store, display: NoProgress) -> None:
         context = multiprocessing.get_context("spawn")
         frames = context.Queue()
         pool = ProcessPoolExecutor(
-            max_workers=self.jobs,
+            max_workers=self.parallel,
             mp_context=context,
             initializer=_init_worker,
-            initargs=(self.jobs, frames),
+            initargs=(self.parallel, frames),
         )
         started: dict[str, float | None] = {}  # None: finished (a late frame count is dropped)
         try:
@@ -213,6 +218,7 @@ class RayTasks:
             ) from None
         self.cpus, self.address = cpus, address or os.environ.get("RAY_ADDRESS")
         cores = available_cores()
+        self.parallel = 1 if self.address else max(1, cores // cpus)  # a cluster's is unknown
         if self.address is None and not ray.is_initialized() and cpus > cores:
             raise TrackbenchError(
                 f"--jobs {cpus}: a Ray task of {cpus} CPUs does not fit on this machine's"
