@@ -268,6 +268,14 @@ def report(
             help="files: the board's files in --out; json: its rows on stdout (for CI).",
         ),
     ] = ReportFormat.files,
+    pivot_metric: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Metric of the axis tables and by_<axis>.png: any metric the results have "
+            "(default: the first report column).",
+        ),
+    ] = None,
 ) -> None:
     """Write the leaderboard (Markdown, CSV, HTML, LaTeX, plot) of an experiment's results, or
     print its rows as JSON."""
@@ -282,7 +290,7 @@ def report(
             typer.echo(json.dumps({"experiment": name, "rows": rows}, indent=2, ensure_ascii=False))
         else:
             assert out is not None  # checked above for the files format
-            _write_report(store, name, out)
+            _write_report(store, name, out, pivot_metric=pivot_metric)
 
 
 @app.command()
@@ -680,7 +688,11 @@ def _board_rows(store, experiment: str) -> list[dict[str, Any]]:
 
 
 def _write_report(
-    store, experiment: str, out: Path, config_hashes: list[str] | None = None
+    store,
+    experiment: str,
+    out: Path,
+    config_hashes: list[str] | None = None,
+    pivot_metric: str | None = None,
 ) -> None:
     from harness.papers import tables_for
     from harness.results.board import write_report
@@ -706,6 +718,7 @@ def _write_report(
         failures=cells,
         provenance=board_provenance(store.runs(), cells, timings),
         curves=store.curves_frame(experiment, config_hashes),
+        pivot_metric=pivot_metric,
     )
     for path in written:
         _console().print(f"wrote {path}", markup=False, highlight=False)

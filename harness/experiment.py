@@ -23,7 +23,7 @@ params, a method's path config keys such as ``checkpoint``) are relative to the 
 wherever the command runs. An entry's ``seeds`` (non-empty, unique) replace the experiment's
 ``seeds`` for that method, e.g. one seed for a deterministic trained model beside oracle-noise
 baselines run with two. ``{seed}`` in an entry's config text is the cell's seed (a checkpoint per
-training seed).
+training seed), ``{name}`` the cell's value of axis ``name`` (a checkpoint per fold).
 """
 
 from __future__ import annotations
@@ -273,7 +273,10 @@ def expand(experiment: Experiment) -> list[Cell]:
                                 method=spec.name,
                                 ablation=ablation,
                                 seed=seed,
-                                method_config={**config, **with_seed(overrides, seed)},
+                                method_config={
+                                    **config,
+                                    **with_cell_values(overrides, seed, axes),
+                                },
                                 dataset_params={**entry.params, **axes},
                                 noise=noise,
                                 protocol=protocol,
@@ -298,12 +301,19 @@ def axes_label(axes: dict[str, Any]) -> str:
     return ", ".join(f"{name}={value}" for name, value in axes.items())
 
 
-def with_seed(overrides: dict[str, Any], seed: int) -> dict[str, Any]:
-    """``overrides`` with ``{seed}`` in text values replaced by ``seed`` (a checkpoint per
-    training seed: ``checkpoints/gan/seed-{seed}/last``)."""
+def with_cell_values(overrides: dict[str, Any], seed: int, axes: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` with ``{seed}`` in text values replaced by ``seed`` and ``{name}`` by the
+    value of axis ``name`` (a checkpoint per training seed, ``checkpoints/gan/seed-{seed}/last``,
+    or per leave-one-out fold, ``runs/hart/kth/fold-{fold}/HART/last``)."""
+    values = {"seed": seed, **axes}
+
+    def filled(text: str) -> str:
+        for name, value in values.items():
+            text = text.replace(f"{{{name}}}", str(value))
+        return text
+
     return {
-        key: value.replace("{seed}", str(seed)) if isinstance(value, str) else value
-        for key, value in overrides.items()
+        key: filled(value) if isinstance(value, str) else value for key, value in overrides.items()
     }
 
 

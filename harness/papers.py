@@ -10,8 +10,12 @@ row's own ``dataset`` where a table's rows report on several, and the values exa
 (percentages as 0..100 numbers, fractions as 0..1, a printed dash as null, abbreviated counts
 such as ``"28K"`` and a mean with its spread such as ``"0.61 ± 0.11"`` as strings). A table may
 list the paper's ``claims``, orderings its text draws from the table, which a board checks on
-ours and on the paper's cells (``PaperClaim``). Every problem is a ConfigError naming file and
-line.
+ours and on the paper's cells (``PaperClaim``). What the paper evaluated on, where it says so:
+``sequences``, the test sequences each of its cells scores, and ``mean_over``, the experiment
+axes whose values its numbers average (``{fold: 25}``: KTH's 25 leave-one-out folds); a board
+averages ours over the same axis and flags a comparison whose sequences or values differ
+(``harness.results.paper_comparison.protocol_flags``). Every problem is a ConfigError naming
+file and line.
 """
 
 from __future__ import annotations
@@ -118,6 +122,9 @@ class PaperTable:
     line: int
     experiment: str | None = None  # the experiment file that reproduces it, relative to ``path``
     claims: tuple[PaperClaim, ...] = ()
+    sequences: int | None = None  # the test sequences each cell of the paper scores
+    mean_over: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Axis name -> how many of its values the paper's numbers average, e.g. {"fold": 25}."""
 
     def experiment_path(self) -> Path:
         """The experiment file that reproduces this table (``trackbench reproduce``)."""
@@ -233,19 +240,27 @@ def _reproducible() -> list[str]:
 def tables_for(results: pd.DataFrame) -> list[PaperTable]:
     """The paper tables about ``results`` (a long frame with dataset, split, method, ablation and
     optionally axes): a cell of theirs and of ours on the same dataset, split, method:ablation and
-    experiment-axis values."""
+    experiment-axis values (those of a table's ``mean_over`` axes left out)."""
     axes = results["axes"] if "axes" in results else pd.Series("", index=results.index)
     keys = (results["dataset"], results["split"], results["method"], results["ablation"], axes)
     ran = set(zip(*keys))
-    return [
-        table
-        for table in paper_tables().values()
+    found = []
+    for table in paper_tables().values():
+        mine = {(*key, without_axes(label, table.mean_over)) for *key, label in ran}
         if any(
-            (row.dataset, table.split, row.method, row.ablation, column.axes) in ran
+            (row.dataset, table.split, row.method, row.ablation, column.axes) in mine
             for row in table.rows
             for column in table.columns
-        )
-    ]
+        ):
+            found.append(table)
+    return found
+
+
+def without_axes(label: str, names: Iterable[str]) -> str:
+    """An ``axes_label`` without the values of axes ``names``: ("fold=3, length=20", ["fold"])
+    -> "length=20"."""
+    dropped = set(names)
+    return ", ".join(p for p in label.split(", ") if p and p.split("=", 1)[0] not in dropped)
 
 
 def paper_table(table_id: str, directory: str | Path | None = None) -> PaperTable:
@@ -291,6 +306,27 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
     )
     claims_raw = _require(table.get("claims", []), list, "'claims'", path, line)
     claims = tuple(_parse_claim(c, rows, columns, path, line) for c in claims_raw)
+    sequences = table.get("sequences")
+    if sequences is not None and not _is_count(sequences):
+        raise ConfigError(
+            f"'sequences' must be a positive integer or null, got {sequences!r}", path, line
+        )
+    mean_over = _require(table.get("mean_over", {}), dict, "'mean_over'", path, line)
+    for axis, count in mean_over.items():
+        if not _is_count(count):
+            raise ConfigError(
+                f"'mean_over': axis {axis!r} needs the number of values the paper averages"
+                f" (a positive integer), got {count!r}",
+                path,
+                mean_over.line,
+            )
+        if any(without_axes(column.axes, [axis]) != column.axes for column in columns):
+            raise ConfigError(
+                f"'mean_over': axis {axis!r} is also a column's axis (a column reports one value"
+                " of an axis; mean_over averages over all of them)",
+                path,
+                mean_over.line,
+            )
     return PaperTable(
         id=_text(table, "id", path),
         paper=paper,
@@ -307,7 +343,13 @@ def _parse_table(raw: Any, paper: str, source: str, path: Path, list_line: int) 
         line=line,
         experiment=None if table.get("experiment") is None else _text(table, "experiment", path),
         claims=claims,
+        sequences=sequences,
+        mean_over={str(axis): count for axis, count in mean_over.items()},
     )
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _parse_claim(

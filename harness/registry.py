@@ -53,7 +53,8 @@ class Conformance:
 class MethodSpec:
     """A registered method: how to build it, its kind and inputs, its default config and its named
     ablations; ``test_double`` marks a tracker that exercises the harness (e.g. a ground-truth
-    replay), not a method to rank.
+    replay), not a method to rank; ``floor`` a baseline that computes nothing (e.g. the constant
+    box): its accuracy is the floor others are read against, its speed is no tracker's speed.
 
     Two specs are equal when they are the same registration: every field the same but the
     registered factory object (its reference is compared).
@@ -65,6 +66,7 @@ class MethodSpec:
     kind: str  # "multi-object" or "single-object"
     inputs: frozenset[str]  # what the tracker consumes ("image", "detections")
     test_double: bool = False
+    floor: bool = False
     paper: str = ""
     table: str = ""
     description: str = ""
@@ -170,6 +172,7 @@ def register_method(
     kind: str | None = None,
     inputs: Iterable[str] | None = None,
     test_double: bool = False,
+    floor: bool = False,
     ablations: dict[str, dict[str, Any]] | None = None,
     paper: str = "",
     table: str = "",
@@ -185,7 +188,8 @@ def register_method(
     (``"multi-object"``, ``"single-object"``) and ``inputs`` (``"image"``, ``"detections"``) are
     registry data, required with a reference; a callable's own declaration is their default, and
     a registration that contradicts its class is a ConfigError (a reference's, when it is
-    loaded). ``test_double`` marks a tracker that checks the harness rather than a method.
+    loaded). ``test_double`` marks a tracker that checks the harness rather than a method;
+    ``floor`` a baseline that computes nothing, ranked on accuracy but not on speed.
     ``recipe``: the ``"module:Recipe"`` that trains a learnable method (``harness.lifecycle``);
     the tracker never imports it. ``conformance``: the fields of a ``Conformance``.
     Ablation overrides may only touch keys of ``config``. A name registered by another
@@ -228,6 +232,7 @@ def register_method(
         kind=kind,
         inputs=inputs,
         test_double=test_double,
+        floor=floor,
         paper=paper,
         table=table,
         description=description,
@@ -267,6 +272,12 @@ def test_doubles() -> frozenset[str]:
     """The methods registered as test doubles (``test_double``): never a board column's best,
     and off its speed axis (their fps is not a tracker's speed)."""
     return frozenset(name for name, spec in methods().items() if spec.test_double)
+
+
+def unranked_on_speed() -> frozenset[str]:
+    """The test doubles and the floors (``floor``): never a speed column's best, never on a
+    board's speed plot (replaying boxes or not moving one is no tracker's speed)."""
+    return frozenset(name for name, spec in methods().items() if spec.test_double or spec.floor)
 
 
 def method_label(method: str, ablation: str) -> str:

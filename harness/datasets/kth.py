@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,25 +192,6 @@ def enlarge(boxes, factor: float = 1.5) -> np.ndarray:
 def clip_ious(gt, pred, factor: float = 1.5) -> np.ndarray:
     """Per-frame IoU of predicted boxes with the ``factor``-enlarged ground truth (T,)."""
     return frame_ious(enlarge(gt, factor), pred)
-
-
-def leave_one_out_iou(per_fold: Seq[Seq[np.ndarray]], ratm_frames: bool = False) -> dict:
-    """RATM's KTH score: IoU averaged per clip, then over a fold's clips, then over the folds.
-
-    ``per_fold[k]`` holds the per-frame IoU arrays (``clip_ious``) of fold k's test clips, each
-    as long as its subsequence. With ``ratm_frames`` each clip is cut to what RATM's code scored:
-    of T annotated frames it loads T - 1 (``range(start, end)``) and its loop then skips the last
-    loaded one, so frames 1..T-2 of the clip count (``eval_test_IoU.py``).
-    """
-    fold_means = []
-    scored = slice(None, -2) if ratm_frames else slice(None)
-    for clips in per_fold:
-        trimmed = [np.asarray(c, dtype=np.float64)[scored] for c in clips]
-        clip_means = [np.nanmean(c) for c in trimmed if (~np.isnan(c)).any()]
-        if not clip_means:
-            raise ValueError("a fold has no scored frame")
-        fold_means.append(float(np.mean(clip_means)))
-    return {"mean": float(np.mean(fold_means)), "per_fold": fold_means}
 
 
 def read_grey_frame(path: Path) -> np.ndarray:

@@ -4,10 +4,11 @@ The leaderboard has one row per report row (``summary.KEY``) and one column per 
 named paper order (the catalogue's ``COLUMN_SETS``) with ↑/↓ arrows; a cell is ``format_cell`` of
 the row's statistics, ratios shown as percentages with one decimal, as papers print them; the best
 shown value of each directed column is marked (test doubles, as the registry marks them,
-excluded). Per experiment axis, a pivot
-table puts the axis values in columns (Gan et al.'s layout); per paper table, a comparison puts
-ours beside the paper's numbers with the delta ours − paper in the paper's units. The board's
-notes say what each ± is.
+excluded; on speed columns the floors too). The same table of rows averaged over experiment axes
+(``summary.mean_over_axes``) is the "mean over" layout. Per experiment axis, a pivot table puts
+the axis values in columns (Gan et al.'s layout); per paper table, a comparison puts ours beside
+the paper's numbers with the delta ours − paper in the paper's units, flagged where ours were
+not made on the paper's protocol. The board's notes say what each ± is.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from harness.metrics.catalogue import (
     COLUMN_SETS,
     DEFAULT_COLUMN_SET,
     FRACTION,
+    TIMING,
     VALUE,
     Metric,
     metric_named,
 )
 from harness.papers import PaperColumn, PaperTable
-from harness.registry import test_doubles
+from harness.registry import test_doubles, unranked_on_speed
 from harness.results.summary import (
     CONDITION,
     KEY,
@@ -99,13 +101,17 @@ class Cell:
 @dataclass(frozen=True)
 class Layout:
     """A table ready to render: caption, header, cells, and which columns are numeric (those
-    before the first numeric one label the rows)."""
+    before the first numeric one label the rows); ``flags``, warnings shown beside it (a paper
+    comparison not made on the paper's protocol); ``collapsed``: folded away in HTML until
+    opened (the long leaderboard below a board's paper tables)."""
 
     heading: str
     caption: str
     header: list[str]
     rows: list[list[Cell]]
     numeric: list[bool]
+    flags: tuple[str, ...] = ()
+    collapsed: bool = False
 
     @property
     def labels(self) -> int:
@@ -124,20 +130,52 @@ def shown_metrics(summary: pd.DataFrame, metrics: list[str]) -> list[str]:
 
 
 def leaderboard_layout(
-    summary: pd.DataFrame, metrics: list[str], title: str, spreads: dict[str, Spread]
+    summary: pd.DataFrame,
+    metrics: list[str],
+    title: str,
+    spreads: dict[str, Spread],
+    collapsed: bool = False,
 ) -> Layout:
-    """One row per ``summarize`` row: its key, ``n`` and a cell per shown metric, the best of
-    each directed column marked among the rows of the same ``CONDITION``."""
+    """One row per ``summarize`` row: its key, ``n`` (seeds) and a cell per shown metric, the
+    best of each directed column marked among the rows of the same ``CONDITION``."""
+    over = "seeds or sequences (see the notes)" if SEQUENCES in spreads else "seeds"
+    caption = f"{title}: combined over each split's sequences; mean ± std over {over}."
+    header, rows, numeric = _metric_table(summary, metrics, ("n", summary["n_seeds"]))
+    return Layout("Leaderboard", caption, header, rows, numeric, collapsed=collapsed)
+
+
+def axis_mean_layout(means: pd.DataFrame, metrics: list[str], axes: list[str]) -> Layout:
+    """The leaderboard's rows averaged over the values of ``axes`` (``mean_over_axes``'s
+    ``means``): a row per key without those axes, how many values it averages, and a cell per
+    shown metric, mean ± sample std over the values."""
+    named = ", ".join(axes)
+    caption = (
+        f"Mean over {named}: each row the mean of the leaderboard's rows over the values of "
+        f"{named} (a row of the leaderboard is one value), ± their sample std (ddof 1)."
+    )
+    count = (f"{named} values", means["n_values"])
+    header, rows, numeric = _metric_table(means, metrics, count)
+    return Layout(f"Mean over {named}", caption, header, rows, numeric)
+
+
+def _metric_table(
+    summary: pd.DataFrame, metrics: list[str], count: tuple[str, pd.Series]
+) -> tuple[list[str], list[list[Cell]], list[bool]]:
+    """Header, rows and numeric flags of a table of ``summary``'s rows: the key columns, the
+    ``count`` column (header, values) and a cell per shown metric, the best of each directed
+    column marked among the rows of the same ``CONDITION`` (test doubles never; on timing
+    columns, the floors neither)."""
     shown = [(name, metric_named(name)) for name in shown_metrics(summary, metrics)]
-    n = summary["n_seeds"].astype(int)
     labels = _label_keys(summary)
     columns = [[Cell(text or "—") for text in summary[k]] for k in labels]
-    columns.append([Cell(str(count)) for count in n])
+    columns.append([Cell(str(int(n))) for n in count[1]])
     # the best of a column among the trackers that ran on the same data and detections
-    ranked = ~summary["method"].isin(test_doubles())
+    accuracy_ranked = ~summary["method"].isin(test_doubles())
+    speed_ranked = ~summary["method"].isin(unranked_on_speed())
     condition = summary.groupby(CONDITION, sort=False).ngroup()
     missing = pd.Series(math.nan, index=summary.index)
     for name, info in shown:
+        ranked = speed_ranked if info.family == TIMING else accuracy_ranked
         means = summary.get(f"{name}_mean", missing).astype(float)
         stds = summary.get(f"{name}_std", missing).astype(float)
         counts = spread_of(summary, name)["n"].astype(int)
@@ -145,18 +183,16 @@ def leaderboard_layout(
         columns.append(
             [
                 Cell(
-                    format_cell(info, mean, std, count),
+                    format_cell(info, mean, std, n),
                     "best" if rank and _shown(info, mean) == best[c] else "",
                 )
-                for mean, std, count, rank, c in zip(means, stds, counts, ranked, condition)
+                for mean, std, n, rank, c in zip(means, stds, counts, ranked, condition)
             ]
         )
-    header = [HEADERS[k] for k in labels] + ["n"] + [i.header for _, i in shown]
-    over = "seeds or sequences (see the notes)" if SEQUENCES in spreads else "seeds"
-    caption = f"{title}: combined over each split's sequences; mean ± std over {over}."
+    header = [HEADERS[k] for k in labels] + [count[0]] + [i.header for _, i in shown]
     rows = [list(row) for row in zip(*columns)]
     numeric = [False] * len(labels) + [True] * (len(header) - len(labels))
-    return Layout("Leaderboard", caption, header, rows, numeric)
+    return header, rows, numeric
 
 
 def _label_keys(summary: pd.DataFrame) -> list[str]:
@@ -207,26 +243,29 @@ class Spread:
     labels: dict[str, None]
 
 
-def spreads_shown(summary: pd.DataFrame, names: list[str]) -> dict[str, Spread]:
-    """Per spread (``SEEDS``, ``SEQUENCES``), the cells of metrics ``names`` that show a ±."""
+def spreads_shown(tables: Sequence[tuple[pd.DataFrame, list[str]]]) -> dict[str, Spread]:
+    """Per spread (``SEEDS``, ``SEQUENCES``, an axis's values), the cells that show a ± among
+    those of metrics ``names`` in each (summary, names) of ``tables``."""
     spreads: dict[str, Spread] = {}
-    for name in (n for n in names if f"{n}_mean" in summary.columns):
-        of_name = spread_of(summary, name)
-        shown = (
-            np.isfinite(summary[f"{name}_mean"].astype(float))
-            & np.isfinite(summary[f"{name}_std"].astype(float))
-            & (of_name["n"] > 1)
-        )
-        for spread, count in zip(of_name["spread"][shown], of_name["n"][shown]):
-            found = spreads.setdefault(spread, Spread({}, {}))
-            found.counts[int(count)] = None
-            found.labels[metric_named(name).label] = None
+    for summary, names in tables:
+        for name in (n for n in names if f"{n}_mean" in summary.columns):
+            of_name = spread_of(summary, name)
+            shown = (
+                np.isfinite(summary[f"{name}_mean"].astype(float))
+                & np.isfinite(summary[f"{name}_std"].astype(float))
+                & (of_name["n"] > 1)
+            )
+            for spread, count in zip(of_name["spread"][shown], of_name["n"][shown]):
+                found = spreads.setdefault(spread, Spread({}, {}))
+                found.counts[int(count)] = None
+                found.labels[metric_named(name).label] = None
     return spreads
 
 
 def _spread_notes(spreads: dict[str, Spread]) -> list[str]:
-    """What each ± of a board is: "± : sample std over 3 seeds (ddof 1) ..." and, for metrics
-    averaged over sequences in one-seed rows, "... std over 500 sequences (ddof 0) ..."."""
+    """What each ± of a board is: "± : sample std over 3 seeds (ddof 1) ..."; for metrics
+    averaged over sequences in one-seed rows, "... std over 500 sequences (ddof 0) ..."; for rows
+    averaged over an axis (``mean_over_axes``), "... std over 25 fold values (ddof 1) ..."."""
 
     def over(found: Spread, things: str) -> str:
         counts = list(found.counts)
@@ -244,6 +283,12 @@ def _spread_notes(spreads: dict[str, Spread]) -> list[str]:
             f"{over(found, SEQUENCES)} (ddof 0) of the per-sequence values (one sample each), "
             "whose mean is the COMBINED value."
         )
+    for spread, found in spreads.items():
+        if spread not in (SEEDS, SEQUENCES):
+            notes.append(
+                f"± of {', '.join(found.labels)} in rows averaged over {spread}: sample std over "
+                f"{over(found, spread)} (ddof 1) of the rows' means, one per value."
+            )
     return notes + ["n is the number of seeds (no ± over seeds when n = 1)."]
 
 
@@ -275,9 +320,10 @@ def _in_paper_units(info: Metric, column: PaperColumn) -> Metric:
     return dataclasses.replace(info, unit=VALUE, decimals=decimals)
 
 
-def comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> Layout:
+def comparison_layout(table: PaperTable, tidy: pd.DataFrame, flags: Sequence[str] = ()) -> Layout:
     """Ours / paper (Δ) per paper row and column, from ``compare_with_paper``'s ``tidy``; a Δ
-    marked better or worse by the column's direction."""
+    marked better or worse by the column's direction; ``flags`` beside the table
+    (``protocol_flags``)."""
     header = ["Paper row", "Ours", "Detections", "n"]
     header += [f"{c.name} {'↑' if c.direction == 'up' else '↓'}" for c in table.columns]
     rows = []
@@ -310,17 +356,17 @@ def comparison_layout(table: PaperTable, tidy: pd.DataFrame) -> Layout:
         f"Protocol: {table.protocol} "
         "Cells: ours / paper (Δ = ours − paper, in the paper's units)."
     )
-    return Layout(
-        f"Paper: {table.id}", caption, header, rows, [False] * 3 + [True] * (len(header) - 3)
-    )
+    numeric = [False] * 3 + [True] * (len(header) - 3)
+    return Layout(f"Paper: {table.id}", caption, header, rows, numeric, tuple(flags))
 
 
 def board_notes(
     spreads: dict[str, Spread], methods: pd.Series, with_timings: bool, with_papers: bool
 ) -> list[str]:
-    """The board's notes; test doubles are named where the board has them (``methods``)."""
-    present = sorted(test_doubles() & set(methods))
-    doubles = ", ".join(present) or "none here"
+    """The board's notes; test doubles and floors are named where the board has them
+    (``methods``)."""
+    doubles = ", ".join(sorted(test_doubles() & set(methods))) or "none here"
+    floors = ", ".join(sorted((unranked_on_speed() - test_doubles()) & set(methods)))
     notes = [
         *_spread_notes(spreads),
         "Ratios are percentages; counts are totals (one decimal when a mean is fractional).",
@@ -333,8 +379,9 @@ def board_notes(
     if with_papers:
         notes.append("HTML board: a Δ is green where ours beats the paper, red where it trails.")
     if with_timings:
+        unranked = f"test doubles and floors ({floors})" if floors else "test doubles"
         notes.append(
-            "fps and p50 ms time the tracker only (warm-up excluded); the speed plot leaves out "
-            "test doubles, whose fps is no tracker's speed."
+            "fps and p50 ms time the tracker only (warm-up excluded); the speed columns' bold "
+            f"and the speed plot leave out {unranked}, whose fps is no tracker's speed."
         )
     return notes

@@ -1,5 +1,6 @@
 """Ours beside a paper's table (``harness.papers``): the tidy comparison, cell by cell, in the
-paper's units, and whether the paper's claims hold on ours and on its own cells."""
+paper's units, whether the paper's claims hold on ours and on its own cells, and where ours were
+not made on the paper's protocol."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from harness.errors import ConfigError, did_you_mean
-from harness.metrics.catalogue import CATALOGUE, MEAN_COMBINE
+from harness.metrics.catalogue import CATALOGUE
 from harness.papers import (
     CATALOGUE_UNITS,
     PAPER_SCALES,
@@ -20,7 +21,7 @@ from harness.papers import (
     claimed_rows,
     paper_table,
 )
-from harness.results.summary import spread_of, summarize
+from harness.results.summary import mean_over_axes, spread_of, summarize
 
 
 def summary_and_papers(
@@ -40,11 +41,15 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
 
     Ours are converted to the paper's units (``PAPER_SCALES``); ``delta`` = ours − paper. Our rows
     match on the row's dataset, the table's split, the row's ``method:ablation`` and the column's
-    axis values; a paper cell without a match keeps NaN for ours. A metric the catalogue combines
-    by mean also gets ``ours_n`` and ``spread`` (``spread_of``; the others spread over
-    ``n_seeds`` seeds).
+    axis values; a paper cell without a match keeps NaN for ours. A table with ``mean_over``
+    compares ours averaged over those axes' values (``mean_over_axes``; ``ours_values`` says how
+    many). A metric whose ± may spread over something other than seeds (sequences, axis values)
+    also gets ``ours_n`` and ``spread`` (``spread_of``; the others spread over ``n_seeds``
+    seeds). ``ours_sequences``: the sequences our cell scored (``n_sequences``).
     """
     _check_paper_units(table)
+    if table.mean_over:
+        summary = mean_over_axes(summary, list(table.mean_over))
     mine = summary[summary["split"] == table.split]
     spreads = {c.metric: spread_of(mine, c.metric) for c in table.columns}
     records = []
@@ -85,13 +90,42 @@ def compare_with_paper(summary: pd.DataFrame, table: PaperTable) -> pd.DataFrame
                     "paper_std": paper_stds[column],
                     "paper_printed": printed,
                     "delta": mean * scale - paper_value,
+                    "ours_sequences": int(ours["n_sequences"]) if ours is not None else 0,
                 }
-                if CATALOGUE[column.metric].combine == MEAN_COMBINE:
+                if table.mean_over:
+                    record["ours_values"] = int(ours["n_values"]) if ours is not None else 0
+                if f"{column.metric}_spread" in mine.columns:
                     spread = spreads[column.metric].loc[found.index[0]] if len(found) else None
                     record["ours_n"] = 0 if spread is None else int(spread["n"])
                     record["spread"] = None if spread is None else spread["spread"]
                 records.append(record)
     return pd.DataFrame.from_records(records)
+
+
+def protocol_flags(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
+    """Where the compared cells of ours (those with a value) were not made on the paper's
+    protocol as the table states it: another number of test sequences than its ``sequences``,
+    or another number of values of a ``mean_over`` axis. One line per difference."""
+    cells = tidy[tidy["n_seeds"] > 0].drop_duplicates(["ref", "dataset", "axes", "detections"])
+    checks = [("ours_sequences", table.sequences, "scores {:,} sequences per cell")]
+    checks += [
+        ("ours_values", count, f"averages {{:,}} values of {axis}")
+        for axis, count in table.mean_over.items()
+    ]
+    flags = []
+    for field, expected, what in checks:
+        if expected is None:
+            continue
+        differ = cells.loc[cells[field] != expected, field].astype(int)
+        if differ.empty:
+            continue
+        ours = " to ".join(f"{n:,}" for n in sorted({differ.min(), differ.max()}))
+        flags.append(
+            f"Not the paper's protocol: the paper {what.format(expected)}, ours {ours} "
+            f"({len(differ)} of {len(cells)} compared cells); the deltas compare numbers made "
+            "on different samples."
+        )
+    return flags
 
 
 def _check_paper_units(table: PaperTable) -> None:

@@ -24,15 +24,27 @@ from harness.results.summary import KEY, spread_of
 
 
 @dataclass(frozen=True)
+class Section:
+    """A heading and its lines (a bulleted list)."""
+
+    heading: str
+    lines: list[str]
+
+
+@dataclass(frozen=True)
 class Board:
-    """What a renderer draws: title, tables, sections, notes, plots and the provenance footer."""
+    """What a renderer draws: title, tables and sections in reading order, notes, plots and the
+    provenance footer."""
 
     title: str
-    layouts: list[Layout]
-    sections: dict[str, list[str]]
+    blocks: list[Layout | Section]
     notes: list[str]
     plots: list[Path]
     provenance: list[tuple[str, str]]
+
+    @property
+    def layouts(self) -> list[Layout]:
+        return [block for block in self.blocks if isinstance(block, Layout)]
 
 
 PROVENANCE_HEADING = "Provenance"
@@ -99,15 +111,17 @@ def render_markdown(board: Board) -> str:
         return f"**{text}**" if item.mark == "best" else text
 
     lines = [f"# {markdown_escape(board.title)}", ""]
-    for layout in board.layouts:
-        lines += [f"## {markdown_escape(layout.heading)}", "", markdown_escape(layout.caption), ""]
-        lines.append("| " + " | ".join(markdown_escape(h) for h in layout.header) + " |")
-        lines.append("|" + "|".join("---:" if num else "---" for num in layout.numeric) + "|")
-        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in layout.rows]
+    for block in board.blocks:
+        lines += [f"## {markdown_escape(block.heading)}", ""]
+        if isinstance(block, Section):
+            lines += [f"- {markdown_escape(line)}" for line in block.lines] + [""]
+            continue
+        lines += [markdown_escape(block.caption), ""]
+        lines += [line for flag in block.flags for line in (f"> **{markdown_escape(flag)}**", "")]
+        lines.append("| " + " | ".join(markdown_escape(h) for h in block.header) + " |")
+        lines.append("|" + "|".join("---:" if num else "---" for num in block.numeric) + "|")
+        lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in block.rows]
         lines.append("")
-    for heading, items in board.sections.items():
-        lines += [f"## {markdown_escape(heading)}", ""]
-        lines += [f"- {markdown_escape(line)}" for line in items] + [""]
     lines += [f"- {markdown_escape(note)}" for note in board.notes] + [""]
     lines += [f"![{p.stem}]({p.name})" for p in board.plots]
     if board.provenance:
@@ -130,6 +144,9 @@ th { background: #f3f3f3; }
 td.best { font-weight: bold; }
 td.better { background: #e3f4e8; color: #105c2b; }
 td.worse { background: #fbe5e3; color: #8c1d13; }
+p.flag { font-weight: bold; color: #8c1d13; max-width: 60em; }
+summary h2 { display: inline; }
+summary { cursor: pointer; margin: 1em 0; }
 caption { caption-side: top; text-align: left; padding: 0.4em 0; max-width: 60em;
           white-space: normal; }
 img { max-width: 100%; }
@@ -174,6 +191,29 @@ def _html_classes(layout: Layout, column: int, mark: str = "") -> str:
     return f' class="{" ".join(classes)}"' if classes else ""
 
 
+def _html_table(table_id: str, layout: Layout) -> list[str]:
+    """A layout's heading, flags and table; a ``collapsed`` one inside a closed ``<details>``
+    whose summary is the heading."""
+    esc = html.escape
+    heading = f"<h2>{esc(layout.heading)}</h2>"
+    parts = [f"<details><summary>{heading}</summary>" if layout.collapsed else heading]
+    parts += [f'<p class="flag">{esc(flag)}</p>' for flag in layout.flags]
+    parts += [
+        '<div class="scroll">',
+        f'<table id="{table_id}">',
+        f"<caption>{esc(layout.caption)}</caption>",
+    ]
+    header = (f"<th{_html_classes(layout, j)}>{esc(h)}</th>" for j, h in enumerate(layout.header))
+    parts += ["<thead><tr>" + "".join(header) + "</tr></thead>", "<tbody>"]
+    for row in layout.rows:
+        cells = (
+            f"<td{_html_classes(layout, j, c.mark)}>{esc(c.text)}</td>" for j, c in enumerate(row)
+        )
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts += ["</tbody>", "</table>", "</div>"]
+    return parts + (["</details>"] if layout.collapsed else [])
+
+
 def render_html(board: Board) -> str:
     """``leaderboard.html``: one static page, plots inline, no scripts allowed."""
     esc = html.escape
@@ -191,27 +231,13 @@ def render_html(board: Board) -> str:
         "<body>",
         f"<h1>{esc(board.title)}</h1>",
     ]
-    for table_id, layout in zip(ids, board.layouts):
-        parts += [
-            f"<h2>{esc(layout.heading)}</h2>",
-            '<div class="scroll">',
-            f'<table id="{table_id}">',
-            f"<caption>{esc(layout.caption)}</caption>",
-        ]
-        header = (
-            f"<th{_html_classes(layout, j)}>{esc(h)}</th>" for j, h in enumerate(layout.header)
-        )
-        parts += ["<thead><tr>" + "".join(header) + "</tr></thead>", "<tbody>"]
-        for row in layout.rows:
-            cells = (
-                f"<td{_html_classes(layout, j, c.mark)}>{esc(c.text)}</td>"
-                for j, c in enumerate(row)
-            )
-            parts.append("<tr>" + "".join(cells) + "</tr>")
-        parts += ["</tbody>", "</table>", "</div>"]
-    for heading, items in board.sections.items():
-        parts += [f"<h2>{esc(heading)}</h2>", "<ul>"]
-        parts += [f"<li>{esc(line)}</li>" for line in items] + ["</ul>"]
+    table_ids = iter(ids)
+    for block in board.blocks:
+        if isinstance(block, Section):
+            parts += [f"<h2>{esc(block.heading)}</h2>", "<ul>"]
+            parts += [f"<li>{esc(line)}</li>" for line in block.lines] + ["</ul>"]
+        else:
+            parts += _html_table(next(table_ids), block)
     parts += ["<ul>"] + [f"<li>{esc(note)}</li>" for note in board.notes] + ["</ul>"]
     for plot in board.plots:
         data = base64.b64encode(plot.read_bytes()).decode("ascii")
@@ -236,24 +262,29 @@ def render_latex(board: Board) -> str:
     lines = [
         f"% {latex_escape(board.title)}: generated by trackbench; needs \\usepackage{{booktabs}}"
     ]
-    for layout in board.layouts:
-        spec = "".join("r" if num else "l" for num in layout.numeric)
+    for block in board.blocks:
+        if isinstance(block, Section):
+            lines += [rf"\paragraph{{{latex_escape(block.heading)}}}", r"\begin{itemize}"]
+            lines += [rf"\item {latex_escape(line)}" for line in block.lines]
+            lines += [r"\end{itemize}", ""]
+            continue
+        spec = "".join("r" if num else "l" for num in block.numeric)
+        caption = " ".join(
+            [latex_escape(block.caption)]
+            + [rf"\textbf{{{latex_escape(flag)}}}" for flag in block.flags]
+        )
         lines += [
             r"\begin{table}[t]",
             r"\centering",
             r"\small",
-            rf"\caption{{{latex_escape(layout.caption)}}}",
+            rf"\caption{{{caption}}}",
             rf"\begin{{tabular}}{{{spec}}}",
             r"\toprule",
-            " & ".join(latex_escape(h) for h in layout.header) + r" \\",
+            " & ".join(latex_escape(h) for h in block.header) + r" \\",
             r"\midrule",
         ]
-        lines += [" & ".join(cell(c) for c in row) + r" \\" for row in layout.rows]
+        lines += [" & ".join(cell(c) for c in row) + r" \\" for row in block.rows]
         lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}", ""]
-    for heading, items in board.sections.items():
-        lines += [rf"\paragraph{{{latex_escape(heading)}}}", r"\begin{itemize}"]
-        lines += [rf"\item {latex_escape(line)}" for line in items]
-        lines += [r"\end{itemize}", ""]
     lines += [f"% {latex_escape(note)}" for note in board.notes]
     lines += [f"% {latex_escape(f'{label}: {text}')}" for label, text in board.provenance]
     return "\n".join(lines) + "\n"

@@ -4,12 +4,14 @@ regression gate.
 Input is the long frame of ``Store.metrics_frame`` (experiment, dataset, split, axes, detections,
 method, ablation, seed, sequence, metric, value). A row is one ``KEY``; its value of a metric is
 the mean ± sample std (ddof 1) over seeds of the ``COMBINED`` value (``summarize``, which also
-says where a ± spreads over sequences instead).
+says where a ± spreads over sequences instead). ``mean_over_axes`` averages rows over the values
+of experiment axes (e.g. KTH's leave-one-out folds).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -28,9 +30,10 @@ TIMING_FIELDS = names_of([TIMING])
 
 
 def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per report key: ``n_seeds``, and ``<metric>_mean`` / ``<metric>_std`` of the
-    ``COMBINED`` values in raw units (fractions, counts), in catalogue order (undeclared metrics
-    after, by name). Row order is the order of first appearance.
+    """One row per report key: ``n_seeds``, ``n_sequences`` (the most sequences a seed's cell
+    scored: its per-sequence rows), and ``<metric>_mean`` / ``<metric>_std`` of the ``COMBINED``
+    values in raw units (fractions, counts), in catalogue order (undeclared metrics after, by
+    name). Row order is the order of first appearance.
 
     The spread rule, here only: ``<metric>_std`` is the sample std (ddof 1) over seeds, except
     for a metric the catalogue combines by ``mean`` in a row with one seed, where it is the
@@ -58,6 +61,9 @@ def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.Da
     names = [m for m in CATALOGUE if m in present] + sorted(present - set(CATALOGUE))
     summary = _flatten(stats, names)
     summary.insert(0, "n_seeds", combined.groupby(KEY, sort=False, dropna=False)["seed"].nunique())
+    summary.insert(
+        1, "n_sequences", _sequences_per_cell(frame).reindex(summary.index).fillna(0).astype(int)
+    )
     averaged = [m for m in names if m in CATALOGUE and CATALOGUE[m].combine == MEAN_COMBINE]
     if averaged:
         summary = _spread_over_sequences(summary, frame, averaged)
@@ -73,9 +79,52 @@ def summarize(frame: pd.DataFrame, timings: pd.DataFrame | None = None) -> pd.Da
     return summary.reset_index()
 
 
+def _sequences_per_cell(frame: pd.DataFrame) -> pd.Series:
+    """Per report key, the most distinct sequences (not ``COMBINED``) a seed's cell scored."""
+    rows = keyed(frame, ["seed", "sequence"], "results")
+    rows = rows[rows["sequence"] != COMBINED]
+    per_seed = rows.groupby(KEY + ["seed"], sort=False, dropna=False)["sequence"].nunique()
+    return per_seed.groupby(level=KEY, sort=False, dropna=False).max().astype(int)
+
+
+def mean_over_axes(summary: pd.DataFrame, axes: Sequence[str]) -> pd.DataFrame:
+    """``summarize``'s rows averaged over the values of experiment ``axes`` (e.g. ``["fold"]``):
+    one row per key with those axes left out of ``axes``, in order of first appearance; a row
+    without them counts as one value.
+
+    Per metric: ``<metric>_mean`` the mean of the rows' means, ``<metric>_std`` their sample std
+    (ddof 1; NaN for one value), ``<metric>_n`` how many values have one and ``<metric>_spread``
+    ``"<axes> values"`` (``spread_of``). ``n_values``: the rows averaged; ``n_seeds``: the fewest
+    seeds of one of them; ``n_sequences``: the sequences they scored together.
+    """
+    names = [column[: -len("_mean")] for column in summary.columns if column.endswith("_mean")]
+    dropped = set(axes)
+    rest = [
+        ", ".join(f"{k}={v}" for k, v in axis_values(label).items() if k not in dropped)
+        for label in summary["axes"]
+    ]
+    groups = summary.assign(axes=rest).groupby(KEY, sort=False, dropna=False)
+    spread = f"{', '.join(axes)} values"
+    collapsed = pd.DataFrame(
+        {
+            "n_values": groups.size(),
+            "n_seeds": groups["n_seeds"].min(),
+            "n_sequences": groups["n_sequences"].sum(),
+        }
+    )
+    for name in names:
+        means = groups[f"{name}_mean"]
+        collapsed[f"{name}_mean"] = means.mean()
+        collapsed[f"{name}_std"] = means.std(ddof=1)
+        collapsed[f"{name}_n"] = means.count()
+        collapsed[f"{name}_spread"] = spread
+    return collapsed.reset_index()
+
+
 def spread_of(summary: pd.DataFrame, name: str) -> pd.DataFrame:
     """Per ``summarize`` row, what the ± of metric ``name`` spreads over: ``spread`` (``SEEDS``
-    or ``SEQUENCES``) and ``n`` (how many of them)."""
+    or ``SEQUENCES``; in ``mean_over_axes``'s rows, ``"<axes> values"``) and ``n`` (how many of
+    them)."""
     if f"{name}_spread" in summary.columns:
         return pd.DataFrame({"spread": summary[f"{name}_spread"], "n": summary[f"{name}_n"]})
     return pd.DataFrame({"spread": SEEDS, "n": summary["n_seeds"]}, index=summary.index)

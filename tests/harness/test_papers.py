@@ -18,6 +18,7 @@ from harness.papers import (
     paper_tables,
     split_method_ref,
     tables_for,
+    without_axes,
 )
 
 TBA_T1_COLUMNS = [
@@ -345,3 +346,46 @@ def test_a_claim_on_a_method_with_two_rows_on_one_dataset_is_ambiguous(tmp_path)
         ["A"],
         ["B"],
     ]
+
+
+def test_what_the_paper_evaluated_on_sequences_and_mean_over(tmp_path):
+    (plain,) = load_paper_file(write(tmp_path, GOOD))
+    assert plain.sequences is None and plain.mean_over == {}
+    stated = GOOD.replace('    protocol: "p"\n', '    protocol: "p"\n    sequences: 500\n')
+    stated = stated.replace("    split: test\n", "    split: test\n    mean_over: {fold: 25}\n")
+    (table,) = load_paper_file(write(tmp_path, stated))
+    assert table.sequences == 500 and table.mean_over == {"fold": 25}
+    assert {t.id: t.sequences for t in paper_tables().values() if t.id.startswith("gan")} == {
+        f"gan-t{i}": 500 for i in (1, 2, 3, 4)
+    }
+    assert paper_table("hart-kth").mean_over == {"fold": 25}
+
+
+@pytest.mark.parametrize(
+    "new, line, words",
+    [
+        ("    sequences: 0\n", 4, "'sequences' must be a positive integer or null, got 0"),
+        ("    sequences: many\n", 4, "'sequences' must be a positive integer"),
+        ("    mean_over: [fold]\n", 4, "'mean_over' must be a mapping"),
+        ("    mean_over: {fold: all}\n", 11, "axis 'fold' needs the number of values"),
+        ("    mean_over: {length: 4}\n", 11, "axis 'length' is also a column's axis"),
+    ],
+)
+def test_malformed_protocol_fields_name_file_and_line(tmp_path, new, line, words):
+    text = GOOD.replace('    protocol: "p"\n', '    protocol: "p"\n' + new).replace(
+        "unit: count}", "unit: count, axes: {length: 20}}"
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=words) as caught:
+        load_paper_file(path)
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+
+
+def test_a_table_averaged_over_an_axis_is_about_results_at_any_of_its_values():
+    kth = pd.DataFrame(
+        [("kth", "test", "hart", "default", "fold=7")],
+        columns=["dataset", "split", "method", "ablation", "axes"],
+    )
+    assert [t.id for t in tables_for(kth)] == ["hart-kth"]
+    assert without_axes("fold=3, length=20", ["fold"]) == "length=20"
+    assert without_axes("fold=3", ["fold"]) == without_axes("", ["fold"]) == ""

@@ -131,19 +131,6 @@ def test_clip_ious_score_against_the_enlarged_ground_truth():
     np.testing.assert_allclose(kth.clip_ious(gt, gt), [1 / 2.25, 1 / 2.25])
 
 
-def test_leave_one_out_iou_averages_clip_then_fold_then_folds():
-    fold_1 = [np.array([1.0, 1.0, 1.0, 1.0]), np.array([0.0])]
-    fold_2 = [np.array([0.2, np.nan, 0.2])]
-    result = kth.leave_one_out_iou([fold_1, fold_2])
-    assert result["per_fold"] == [0.5, pytest.approx(0.2)]
-    assert result["mean"] == pytest.approx(0.35)  # a pooled frame mean would be 0.7
-    clips = [np.array([1.0, 0.5, 0.0, 0.0]), np.array([0.5, 0.5, 0.5])]
-    ratm = kth.leave_one_out_iou([clips], ratm_frames=True)
-    assert ratm["per_fold"] == [pytest.approx((0.75 + 0.5) / 2)]
-    with pytest.raises(ValueError, match="no scored frame"):
-        kth.leave_one_out_iou([[np.array([np.nan])]])
-
-
 def test_complete_copy_has_no_problems_and_cli_says_complete(capsys):
     assert problems_of(FIXTURE) == []
     with pytest.raises(SystemExit) as info:

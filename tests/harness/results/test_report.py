@@ -495,10 +495,11 @@ def test_html_table_scrolls_with_pinned_label_columns(tmp_path, toy_table):
     page = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
     assert page.count('<div class="scroll">') == page.count("<table") == 2
     assert ".scroll { overflow-x: auto" in page and "position: sticky" in page
-    header = re.findall(r"<th([^>]*)>", page.split("<thead>")[1].split("</thead>")[0])
+    # the paper's table first, then the leaderboard's
+    header = re.findall(r"<th([^>]*)>", page.split("<thead>")[2].split("</thead>")[0])
     assert header[:5] == [' class="label"'] * 4 + [' class="label edge"']
     assert header[5] == ' class="num"'
-    offsets = re.findall(r"#table-1 tr > :nth-child\((\d)\) \{ left: calc\(([\d.]+)ch", page)
+    offsets = re.findall(r"#table-2 tr > :nth-child\((\d)\) \{ left: calc\(([\d.]+)ch", page)
     assert [int(n) for n, _ in offsets] == [1, 2, 3, 4, 5]
     lefts = [float(left) for _, left in offsets]
     assert lefts[0] == 0 and lefts == sorted(lefts)
@@ -506,7 +507,7 @@ def test_html_table_scrolls_with_pinned_label_columns(tmp_path, toy_table):
 
 def test_paper_deltas_are_marked_better_or_worse_by_direction(tmp_path, toy_table):
     write_report(HAND, tmp_path, "T", papers=[toy_table])
-    rows = html_cells((tmp_path / "leaderboard.html").read_text(encoding="utf-8"), table=1)
+    rows = html_cells((tmp_path / "leaderboard.html").read_text(encoding="utf-8"), table=0)
     marks = {row[0][1]: [classes.split()[-1] for classes, _ in row[4:]] for row in rows}
     # MOTA ↑ 99.2 vs 99.5 is worse, FP ↓ 60 vs 80 better; NoMem: MOTA 25 vs 0 better, FP 7 vs 0
     # worse, IDS without ours: no delta, no mark
@@ -541,7 +542,7 @@ def test_plus_minus_only_when_more_than_one_seed_in_every_format(tmp_path, toy_t
     assert rows["TBAc-noMem"][6:] == ["25.0", "**7**"]
     assert all("±" not in cell for cell in rows["NoMem"]) and "±" in rows["Full"][4]
     page = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
-    single = [text for _, text in html_cells(page)[1]] + [t for _, t in html_cells(page, 1)[1]]
+    single = [text for _, text in html_cells(page, 1)[1]] + [t for _, t in html_cells(page)[1]]
     assert single[-3:] == ["25.0 / 0 (+25.0)", "7 / 0 (+7)", "— / 0"]
     assert all("±" not in text for text in single)
     tex_rows = [

@@ -155,7 +155,8 @@ def board(tmp_path_factory) -> Path:
 def test_the_browser_shows_tables_plots_and_the_provenance_footer(board, tmp_path):
     dom = Elements(chromium(board, tmp_path / "profile", "--dump-dom").stdout)
     tables = dom.named("table")
-    assert [t["id"] for t in tables] == ["table-1", "table-2"]  # the board and the paper's
+    assert [t["id"] for t in tables] == ["table-1", "table-2"]  # the paper's, then the board
+    assert [d.get("open") for d in dom.named("details")] == [None]  # the board, folded away
     assert len(dom.named("td")) >= 10 * 19 + 6 * 16
     best = [td for td in dom.named("td") if "best" in (td.get("class") or "").split()]
     deltas = [

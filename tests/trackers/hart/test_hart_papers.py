@@ -94,21 +94,24 @@ def test_kitti_experiment_reads_the_user_trained_models_on_the_test_windows():
         assert Path(config["checkpoint"]) == ROOT / "runs" / "hart" / "kitti" / model / "last"
 
 
-def test_kth_experiment_scores_one_fold():
-    assert (
-        paper_table("hart-kth").experiment_path().resolve()
-        == ROOT / "experiments" / "hart-kth.yaml"
-    )
-    cells = methods_of("hart-kth")
-    assert list(cells) == ["ratm:default", "hart:default", "constant-box:default"]
+def test_kth_experiment_scores_the_25_folds_each_with_its_own_models():
+    from harness.experiment import expand, load_experiment
+
+    table = paper_table("hart-kth")
+    assert table.experiment_path().resolve() == ROOT / "experiments" / "hart-kth.yaml"
+    assert table.mean_over == {"fold": 25}  # the paper's numbers average the 25 folds
+    cells = expand(load_experiment(table.experiment_path()))
+    assert len(cells) == 25 * 3
+    assert [c.axes for c in cells[::3]] == [{"fold": k} for k in range(1, 26)]
+    for cell in cells:
+        assert (cell.dataset, cell.split, cell.dataset_params) == ("kth", "test", cell.axes)
+    fold_7 = {f"{c.method}:{c.ablation}": c for c in cells if c.axes == {"fold": 7}}
+    assert list(fold_7) == ["ratm:default", "hart:default", "constant-box:default"]
     for ref, model in (("ratm:default", "RATM"), ("hart:default", "HART")):
-        cell = cells[ref]
-        assert (cell.dataset, cell.split, cell.dataset_params) == ("kth", "test", {"fold": 1})
-        assert (cell.method_config["setup"], cell.method_config["dataset"]) == ("kth", "kth")
-        assert (
-            Path(cell.method_config["checkpoint"])
-            == ROOT / "runs" / "hart" / "kth" / model / "last"
-        )
+        config = fold_7[ref].method_config
+        assert (config["setup"], config["dataset"]) == ("kth", "kth")
+        folder = ROOT / "runs" / "hart" / "kth" / "fold-7"
+        assert Path(config["checkpoint"]) == folder / model / "last"
 
 
 def test_synthetic_experiment_reads_the_published_models():
