@@ -198,7 +198,7 @@ def _needs(path: Path, tables: list[str]) -> TableNeeds:
     cache, seen = 0, set()
     for name in dict.fromkeys(cell.dataset for cell in cells):
         card = load_card(name)
-        if adapter(card["adapter"]).generated:
+        if getattr(adapter(card["adapter"]), "generated", False):
             generated[name, ", ".join(card.get("layout") or {})] = None
         else:
             obtain[name] = None

@@ -7,6 +7,7 @@ import io
 
 import pytest
 from experiment_helpers import write
+from paths import ROOT
 
 from harness import progress
 from harness.experiment import expand, load_experiment
@@ -128,8 +129,15 @@ def test_format_bytes():
     ]
 
 
-def test_every_reproducible_table_says_what_it_needs():
-    needs = table_needs()
+@pytest.fixture(scope="module")
+def needs():
+    """What each experiment serving paper tables needs, named from the repository's root."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)  # the listing names experiment files relative to the working folder
+        return table_needs()
+
+
+def test_every_reproducible_table_says_what_it_needs(needs):
     served = {table for each in needs for table in each.tables}
     reproducible = {t.id for t in paper_tables().values() if t.experiment is not None}
     assert served == reproducible
@@ -149,3 +157,11 @@ def test_reproduce_help_lists_every_table(trackbench):
         if table.experiment is not None:
             assert table.id in listing
     assert "obtain kitti-tracking" in listing
+
+
+def test_the_readme_lists_what_each_table_needs(needs):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    marker = readme.index("<!-- reproduce-needs:")
+    start = readme.index("```text\n", marker) + len("```text\n")
+    block = readme[start : readme.index("\n```", start)]
+    assert block == "\n".join(line for each in needs for line in each.lines())
