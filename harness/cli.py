@@ -314,6 +314,12 @@ def compare(
     z: Annotated[
         float, typer.Option(min=0, help="Standard errors of seed noise added to tolerances.")
     ] = 2.0,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            help="Significance level of the paired test over sequences (one seed a side)."
+        ),
+    ] = 0.05,
     speed: Annotated[bool, typer.Option(help="Also gate on fps (noisy across machines).")] = False,
     speed_tolerance: Annotated[
         float, typer.Option(min=0, help="Relative fps tolerance (0.2 = 20%).")
@@ -327,10 +333,12 @@ def compare(
     ] = False,
 ) -> None:
     """Regression gate: compare NEW's results with the baseline's; exit 1 on a regression."""
+    from rich.markup import escape
+
     from harness.compare import (
-        HEADER,
+        NUMERIC_COLUMNS,
         compare_databases,
-        display_rows,
+        display_table,
         parse_tolerances,
         table_notes,
         to_markdown,
@@ -346,6 +354,7 @@ def compare(
         metrics=metrics,
         tolerances=parse_tolerances(tolerance or []),
         z=z,
+        alpha=alpha,
         speed_tolerance=speed_tolerance,
     )
     title = (
@@ -360,12 +369,13 @@ def compare(
     elif as_json:
         typer.echo(result.to_json())
     else:
-        table = Table(title=title, title_justify="left")
-        for i, column in enumerate(HEADER):
-            table.add_column(column, justify="right" if 2 <= i <= 5 else "left")
+        header, rows = display_table(result)
+        table = Table(title=escape(title), title_justify="left")
+        for column in header:
+            table.add_column(column, justify="right" if column in NUMERIC_COLUMNS else "left")
         styles = {"✗": "bold red", "↑": "green"}
-        for row in display_rows(result):
-            table.add_row(*row, style=styles.get(row[-1][:1]))
+        for row in rows:  # cells are text, never markup: "[length=20]" stays as written
+            table.add_row(*map(escape, row), style=styles.get(row[-1][:1]))
         console = _console()
         console.print(table)
         for line in [*table_notes(result), result.summary_line()]:

@@ -4,7 +4,8 @@ Usage in CI: run the same experiment on the baseline commit and on the change, t
 
     trackbench compare new.sqlite --baseline old.sqlite [--experiment NAME]
         [--metrics MOTA,IDF1,HOTA | --metrics tba] [--tolerance MOTA=0.01 --tolerance FP=5%]
-        [--z 2.0] [--speed [--speed-tolerance 0.2]] [--markdown comment.md] [--json | --summary]
+        [--z 2.0] [--alpha 0.05] [--speed [--speed-tolerance 0.2]] [--markdown comment.md]
+        [--json | --summary]
 
 Exit code 0: no regression; 1: a regression or a baseline row missing from NEW; 2: bad usage or
 input (unknown metric, metric absent from a database, bad ``--tolerance``). The last line printed
@@ -27,6 +28,13 @@ Rules:
 - Seed noise only: a side's std counts when it has several seeds. (A one-seed row's ± on a board
   may spread over sequences, ``summary.summarize``; both sides score the same sequences, so that
   spread is no noise between them.)
+- One seed a side over the same sequences (a single-object row's samples, a multi-object row's
+  sequences; ``PAIRED_TEST``): a metric with per-sequence values is judged by the Wilcoxon
+  signed-rank test of the per-sequence differences (NEW − baseline, zero differences dropped),
+  one-sided in the direction the ``COMBINED`` value moved. It regresses (improves) when it moves
+  in its bad (good) direction by more than its tolerance and the test's p < ``alpha``. Rows with
+  too few sequences for the test ever to reach ``alpha`` (0.5^n >= alpha), metrics stored
+  ``COMBINED`` only, and fps keep the tolerance rule.
 - Default tolerances (``DEFAULT_TOLERANCES``, by catalogue unit): fractions 0.005 absolute
   (0.5 points); counts and bytes 2% of the baseline mean but at least 1; other values (FAF, ms,
   fps, px) 2% but at least 0.01. ``--tolerance METRIC=X`` sets an absolute tolerance in the
@@ -39,6 +47,10 @@ Rules:
 - Weights: when a row's cells on both sides carry provenance (``MultiObjectTracker.provenance``)
   and their sha256 differ, one note per method says the weights changed (informational: a
   retrained model is a reason for a change in numbers, never a failure).
+- Curves (single-object IoU over time, success): each row's curve that moved is listed with its
+  largest change: the point (x), both sides' y and Δ (informational).
+- Outputs: the table (terminal, ``--markdown``) has an Axes column when a row has axis values;
+  JSON records carry ``axes`` as a key column.
 """
 
 from __future__ import annotations
@@ -46,7 +58,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +100,9 @@ from harness.results.summary import (
 from harness.store import Store
 
 SPEED_METRIC = "fps"
+PAIRED_TEST = "Wilcoxon signed-rank"
+TOLERANCE_RULE = "tolerance"
+DEFAULT_ALPHA = 0.05
 VERDICT_MARKS = {"ok": "✓", "regressed": "✗", "improved": "↑", "missing": "✗ missing", "new": "new"}
 
 
@@ -133,11 +148,14 @@ class ComparisonResult:
 
     ``comparisons``: one row per (report row, metric) present on both sides: the key columns,
     ``metric``, ``baseline_mean/std/n``, ``new_mean/std/n``, ``delta`` (new − baseline, stored
-    units), ``tolerance``, ``standard_error``, ``allowed`` (tolerance + z · SE) and ``verdict``
-    ("ok", "regressed", "improved"). ``tolerances``: the tolerance used per metric. ``missing``:
-    baseline rows NEW lacks: their ``baseline_seeds``, those not done in NEW (``missing_seeds``)
-    and whether the whole row is absent (``row_absent``).
-    ``new_rows``: the key columns of rows only in NEW.
+    units), ``tolerance``, ``standard_error``, ``allowed`` (tolerance + z · SE), ``test``
+    (``PAIRED_TEST`` or ``TOLERANCE_RULE``), ``sequences`` and ``p_value`` (the paired test's
+    sequences and one-sided p; 0 and NaN without it) and ``verdict`` ("ok", "regressed",
+    "improved"). ``tolerances``: the tolerance used per metric. ``missing``: baseline rows NEW
+    lacks: their ``baseline_seeds``, those not done in NEW (``missing_seeds``) and whether the
+    whole row is absent (``row_absent``). ``new_rows``: the key columns of rows only in NEW.
+    ``moved_curves``: one row per (report row, curve) that moved, at its largest change
+    (``curves_changed``).
     """
 
     comparisons: pd.DataFrame
@@ -147,8 +165,14 @@ class ComparisonResult:
     z: float
     weights_changed: tuple[str, ...] = ()
     """One line per method whose weights (sha256) differ between the sides (``weights_changed``)."""
-    curves_changed: tuple[str, ...] = ()
-    """One line per row and curve that moved between the sides (``curves_changed``)."""
+    moved_curves: pd.DataFrame = field(default_factory=lambda: _no_moved_curves())
+    alpha: float = DEFAULT_ALPHA
+    """The paired test's significance level."""
+
+    @property
+    def curves_changed(self) -> tuple[str, ...]:
+        """One line per row and curve that moved: where it moved most, and by how much."""
+        return tuple(_moved_curve_line(record) for record in self.moved_curves.to_dict("records"))
 
     @property
     def regressions(self) -> pd.DataFrame:
@@ -195,6 +219,7 @@ class ComparisonResult:
         return {
             "passed": self.passed,
             "z": self.z,
+            "alpha": self.alpha,
             "tolerances": {
                 name: {"absolute": t.absolute, "relative": t.relative}
                 for name, t in self.tolerances.items()
@@ -205,7 +230,7 @@ class ComparisonResult:
             "missing": _records(self.missing),
             "new": _records(self.new_rows),
             "weights_changed": list(self.weights_changed),
-            "curves_changed": list(self.curves_changed),
+            "curves_changed": _records(self.moved_curves),
         }
 
     def to_json(self) -> str:
@@ -218,6 +243,7 @@ def compare(
     metrics: str | Sequence[str] | None = None,
     tolerances: dict[str, Tolerance] | None = None,
     z: float = 2.0,
+    alpha: float = DEFAULT_ALPHA,
     new_timings: pd.DataFrame | None = None,
     baseline_timings: pd.DataFrame | None = None,
     speed_tolerance: float = DEFAULT_SPEED_TOLERANCE,
@@ -231,12 +257,15 @@ def compare(
     Speed is compared when both ``*_timings`` (``Store.timings_frame``) are given; changed
     weights are noted when both ``*_models`` (``Store.provenance_frame``) are, moved curves when
     both ``*_curves`` (``Store.curves_frame``) are. ``tolerances``
-    overrides ``DEFAULT_TOLERANCES`` per metric name. NEW may be empty (all its cells failed):
-    every baseline row is then missing. Raises ``TrackbenchError`` when a metric is unknown,
-    undirected, or absent from a side, or when the baseline is empty.
+    overrides ``DEFAULT_TOLERANCES`` per metric name; ``alpha`` is the paired test's level. NEW
+    may be empty (all its cells failed): every baseline row is then missing. Raises
+    ``TrackbenchError`` when a metric is unknown, undirected, or absent from a side, or when the
+    baseline is empty.
     """
     if z < 0:
         raise ConfigError(f"z must be >= 0, got {z}")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha must be between 0 and 1, got {alpha}")
     names = resolve_metrics(metrics, baseline)
     speed = new_timings is not None and baseline_timings is not None
     if speed:
@@ -258,32 +287,51 @@ def compare(
     )
     paired = paired.sort_values(["row_baseline", "order_baseline"], kind="stable")
     paired = paired.drop(columns=["row_baseline", "order_baseline", "row_new", "order_new"])
-    comparisons = _judge(paired.reset_index(drop=True), tolerance_of, z)
+    paired = paired.merge(
+        _paired_tests(paired, new, baseline, alpha), on=KEY + ["metric"], how="left"
+    )
+    comparisons = _judge(paired, tolerance_of, z, alpha)
     changed: tuple[str, ...] = ()
     if new_models is not None and baseline_models is not None:
         changed = tuple(weights_changed(new_models, baseline_models))
-    moved: tuple[str, ...] = ()
+    moved = _no_moved_curves()
     if new_curves is not None and baseline_curves is not None:
-        moved = tuple(curves_changed(new_curves, baseline_curves))
-    return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z, changed, moved)
+        moved = curves_changed(new_curves, baseline_curves)
+    return ComparisonResult(comparisons, missing, new_rows, tolerance_of, z, changed, moved, alpha)
 
 
-def curves_changed(new_curves: pd.DataFrame, baseline_curves: pd.DataFrame) -> list[str]:
-    """One line per (row, curve) on both sides whose mean over seeds moved: its largest |Δ| over
-    the points (informational: the gate judges the scalar a curve summarises, e.g. AUC)."""
+MOVED_CURVE_COLUMNS = [*KEY, "curve", "x", "baseline", "new", "delta"]
+
+
+def curves_changed(new_curves: pd.DataFrame, baseline_curves: pd.DataFrame) -> pd.DataFrame:
+    """One row per (row, curve) on both sides whose mean over seeds moved, at the point of its
+    largest |Δ|: ``MOVED_CURVE_COLUMNS`` (x, both sides' y and Δ = new − baseline).
+    Informational: the gate judges the scalar a curve summarises, e.g. AUC."""
 
     def means(curves: pd.DataFrame) -> pd.Series:
-        combined = curves[curves["sequence"] == COMBINED]
+        combined = keyed(curves, ["sequence", "curve", "x", "y"], "curves")
+        combined = combined[combined["sequence"] == COMBINED]
         return combined.groupby([*KEY, "curve", "x"], sort=False)["y"].mean()
 
-    moved = (means(new_curves) - means(baseline_curves)).dropna().abs()
-    largest = moved.groupby(level=[*KEY, "curve"], sort=False).max()
-    return [
-        f"Curve {key[-1]} of {row_label(dict(zip(KEY, key)))} moved: largest |Δ| {delta:.3g}"
-        " (informational)."
-        for key, delta in largest.items()
-        if delta > 0
-    ]
+    points = pd.concat({"baseline": means(baseline_curves), "new": means(new_curves)}, axis=1)
+    points = points.dropna().reset_index()
+    points["delta"] = points["new"] - points["baseline"]
+    points = points[points["delta"] != 0]
+    size = points["delta"].abs()
+    largest = size.groupby([points[c] for c in [*KEY, "curve"]], sort=False).idxmax()
+    return points.loc[largest.to_numpy(), MOVED_CURVE_COLUMNS].reset_index(drop=True)
+
+
+def _no_moved_curves() -> pd.DataFrame:
+    return pd.DataFrame(columns=MOVED_CURVE_COLUMNS)
+
+
+def _moved_curve_line(record: dict[str, Any]) -> str:
+    return (
+        f"Curve {record['curve']} of {row_label(record)} moved most at x = {record['x']:g}:"
+        f" {record['baseline']:.3g} → {record['new']:.3g} (Δ {record['delta']:+.3g};"
+        " informational)."
+    )
 
 
 def weights_changed(new_models: pd.DataFrame, baseline_models: pd.DataFrame) -> list[str]:
@@ -481,8 +529,52 @@ def _long(summary: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     )
 
 
-def _judge(paired: pd.DataFrame, tolerance_of: dict[str, Tolerance], z: float) -> pd.DataFrame:
-    """Add delta, tolerance, SE, allowed and verdict (vectorised over all comparisons)."""
+def _paired_tests(
+    paired: pd.DataFrame, new: pd.DataFrame, baseline: pd.DataFrame, alpha: float
+) -> pd.DataFrame:
+    """Per comparison with one seed a side whose per-sequence values cover the same sequences,
+    enough of them to reach ``alpha``: ``sequences`` and ``p_value`` (``paired_p_value``, in the
+    direction the combined value moved). Key columns and metric identify the comparison."""
+    one_seed = paired[(paired["n_baseline"] == 1) & (paired["n_new"] == 1)]
+    one_seed = one_seed.assign(moved=one_seed["mean_new"] - one_seed["mean_baseline"])
+    on = KEY + ["metric"]
+    base, now = (one_seed[on].merge(_sequence_values(side), on=on) for side in (baseline, new))
+    values = base.merge(now, on=on + ["sequence"], how="outer", suffixes=("_baseline", "_new"))
+    values = values.merge(one_seed[on + ["moved"]], on=on)
+    records = []
+    for key, group in values.groupby(on, sort=False):
+        sides = group[["value_baseline", "value_new"]].to_numpy(dtype=float)
+        if np.isnan(sides).any() or 0.5 ** len(sides) >= alpha:
+            continue  # not the same sequences on both sides, or too few to reach alpha
+        moved = float(group["moved"].iloc[0])
+        p = paired_p_value(sides[:, 1] - sides[:, 0], "greater" if moved > 0 else "less")
+        records.append([*key, len(sides), p])
+    return pd.DataFrame(records, columns=on + ["sequences", "p_value"])
+
+
+def _sequence_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The per-sequence rows of a results frame: key columns, metric, sequence, value."""
+    rows = keyed(frame, ["sequence", "metric", "value"], "results")
+    return rows.loc[rows["sequence"] != COMBINED, [*KEY, "metric", "sequence", "value"]]
+
+
+def paired_p_value(differences: np.ndarray, alternative: str) -> float:
+    """One-sided p of the Wilcoxon signed-rank test that ``differences`` (NEW − baseline per
+    sequence) lean ``alternative`` ("greater" or "less") of zero; zero differences carry no sign
+    and are dropped (Wilcoxon's rule); 1 when none is left."""
+    from scipy.stats import wilcoxon
+
+    nonzero = differences[differences != 0]
+    if len(nonzero) == 0:
+        return 1.0
+    return float(wilcoxon(nonzero, alternative=alternative).pvalue)
+
+
+def _judge(
+    paired: pd.DataFrame, tolerance_of: dict[str, Tolerance], z: float, alpha: float
+) -> pd.DataFrame:
+    """Add delta, tolerance, SE, allowed, the test and verdict (vectorised over all
+    comparisons): beyond allowed is a move; with a paired test it also needs p < ``alpha``."""
     base, new = paired["mean_baseline"].to_numpy(), paired["mean_new"].to_numpy()
     n_base, n_new = paired["n_baseline"].to_numpy(), paired["n_new"].to_numpy()
     own_base = np.where(n_base > 1, paired["std_baseline"].to_numpy() ** 2, np.nan)
@@ -498,9 +590,14 @@ def _judge(paired: pd.DataFrame, tolerance_of: dict[str, Tolerance], z: float) -
     delta = new - base
     worse = -sign * delta  # > 0: moved in the bad direction
     allowed = tolerance + z * se
+    p_value = paired["p_value"].to_numpy(dtype=float)
+    tested = ~np.isnan(p_value)
+    significant = ~tested | (p_value < alpha)
     lost = np.isnan(new) & ~np.isnan(base)
     verdict = np.select(
-        [lost | (worse > allowed), -worse > allowed], ["regressed", "improved"], "ok"
+        [lost | ((worse > allowed) & significant), (-worse > allowed) & significant],
+        ["regressed", "improved"],
+        "ok",
     )
     columns = {
         "baseline_mean": base,
@@ -513,6 +610,9 @@ def _judge(paired: pd.DataFrame, tolerance_of: dict[str, Tolerance], z: float) -
         "tolerance": tolerance,
         "standard_error": se,
         "allowed": allowed,
+        "test": np.where(tested, PAIRED_TEST, TOLERANCE_RULE),
+        "sequences": paired["sequences"].fillna(0).to_numpy(dtype=int),
+        "p_value": p_value,
         "verdict": verdict,
     }
     return pd.concat([paired[KEY + ["metric"]], pd.DataFrame(columns)], axis=1)
@@ -524,20 +624,25 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 # ----------------------------------------------------------------------------- rendering
 
-HEADER = ["Row", "Metric", "Baseline", "New", "Δ", "Allowed", "Verdict"]
+COLUMNS = ["Row", "Axes", "Metric", "Baseline", "New", "Δ", "Allowed", "Verdict"]
+NUMERIC_COLUMNS = frozenset({"Baseline", "New", "Δ", "Allowed"})
 
 
-def display_rows(result: ComparisonResult) -> list[list[str]]:
-    """The diff table as text cells (``HEADER`` columns): ratios in %, deltas and allowances in
-    the shown units (points for ratios); a row's label only on its first line."""
+def display_table(result: ComparisonResult) -> tuple[list[str], list[list[str]]]:
+    """The diff table as text: its header (``COLUMNS``; Axes only when a row has axis values)
+    and cells: ratios in %, deltas and allowances in the shown units (points for ratios), a
+    paired test's p in the verdict; a row's label and axes only on its first line."""
     lines, previous = [], None
     for record in result.comparisons.to_dict("records"):
         info = metric_named(record["metric"])
         scale = info.scale
-        label = row_label(record)
+        where = _row_cells(record)
+        verdict = VERDICT_MARKS[record["verdict"]]
+        if record["test"] == PAIRED_TEST:
+            verdict += f" Wilcoxon p={record['p_value']:.2g}"
         lines.append(
             [
-                label if label != previous else "",
+                *(where if where != previous else ["", ""]),
                 info.header,
                 _side_cell(info, record, "baseline"),
                 _side_cell(info, record, "new"),
@@ -547,18 +652,26 @@ def display_rows(result: ComparisonResult) -> list[list[str]]:
                 format_delta(info, record["allowed"] * scale).lstrip("+")
                 if np.isfinite(record["allowed"])
                 else "—",
-                VERDICT_MARKS[record["verdict"]],
+                verdict,
             ]
         )
-        previous = label
+        previous = where
     for record in result.missing.to_dict("records"):
         seeds = ", ".join(map(str, record["missing_seeds"]))
         what = "not done" if record["row_absent"] else f"seeds {seeds} not done"
         base = f"seeds {', '.join(map(str, record['baseline_seeds']))}"
-        lines.append([row_label(record), "—", base, what, "", "", VERDICT_MARKS["missing"]])
+        lines.append([*_row_cells(record), "—", base, what, "", "", VERDICT_MARKS["missing"]])
     for record in result.new_rows.to_dict("records"):
-        lines.append([row_label(record), "—", "", "", "", "", VERDICT_MARKS["new"]])
-    return lines
+        lines.append([*_row_cells(record), "—", "", "", "", "", VERDICT_MARKS["new"]])
+    axes = COLUMNS.index("Axes")
+    if any(line[axes] for line in lines):
+        return COLUMNS, lines
+    return COLUMNS[:axes] + COLUMNS[axes + 1 :], [line[:axes] + line[axes + 1 :] for line in lines]
+
+
+def _row_cells(record: dict[str, Any]) -> list[str]:
+    """The Row and Axes cells of a report row: its label without the axes, and the axes."""
+    return [row_label({**record, "axes": ""}), str(record.get("axes") or "")]
 
 
 def _side_cell(info: Metric, record: dict[str, Any], side: str) -> str:
@@ -571,11 +684,21 @@ def table_notes(result: ComparisonResult) -> list[str]:
         f"{metric_named(name).label} {tolerance.describe(metric_named(name))}"
         for name, tolerance in result.tolerances.items()
     )
+    paired = (result.comparisons["test"] == PAIRED_TEST).any()
     return [
         "Cells: mean ± sample std (n seeds) of the COMBINED value; ratios in %, Δ in points.",
         (
             f"Regression: a move in the bad direction beyond allowed = tolerance + {result.z:g}"
             " · SE (Welch standard error of the difference of means over seeds)."
+        ),
+        *(
+            [
+                "Wilcoxon p: one seed a side over the same sequences; a move beyond the"
+                " tolerance counts only when the Wilcoxon signed-rank test of the per-sequence"
+                f" differences, one-sided in the direction of the move, gives p < {result.alpha:g}."
+            ]
+            if paired
+            else []
         ),
         f"Tolerances: {tolerances}.",
         "✓ within allowance, ✗ regression or baseline row not done in NEW, ↑ improvement.",
@@ -586,17 +709,15 @@ def table_notes(result: ComparisonResult) -> list[str]:
 
 def to_markdown(result: ComparisonResult, title: str) -> str:
     """The diff table as a Markdown document (a CI comment)."""
-    numeric = [False, False, True, True, True, True, False]
+    header, rows = display_table(result)
     lines = [
         f"## {markdown_escape(title)}",
         "",
         f"**{markdown_escape(result.summary_line())}**",
         "",
     ]
-    lines.append("| " + " | ".join(HEADER) + " |")
-    lines.append("|" + "|".join("---:" if num else "---" for num in numeric) + "|")
-    lines += [
-        "| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in display_rows(result)
-    ]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---:" if c in NUMERIC_COLUMNS else "---" for c in header) + "|")
+    lines += ["| " + " | ".join(markdown_escape(c) for c in row) + " |" for row in rows]
     lines += [""] + [f"- {markdown_escape(note)}" for note in table_notes(result)]
     return "\n".join(lines) + "\n"

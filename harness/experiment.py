@@ -42,10 +42,17 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 import harness
-from harness.datasets.base import TASKS, iou_kind, load_card, load_dataset, split_task
+from harness.datasets.base import (
+    TASKS,
+    check_param,
+    iou_kind,
+    load_card,
+    load_dataset,
+    split_task,
+)
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
 from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
-from harness.registry import parse_method
+from harness.registry import MethodSpec, parse_method
 
 MULTI_OBJECT, SINGLE_OBJECT = TASKS
 PUBLIC_DETECTIONS = "public"
@@ -209,8 +216,9 @@ class Cell:
         }
 
 
-def load_experiment(path: str | Path) -> Experiment:
-    """Read, validate and resolve an experiment file; any problem is a one-line ConfigError."""
+def load_experiment(path: str | Path, check_methods: bool = True) -> Experiment:
+    """Read, validate and resolve an experiment file; any problem is a one-line ConfigError.
+    ``check_methods=False`` leaves the methods' checkpoints unchecked (to say what it needs)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("experiment file not found", path)
@@ -239,6 +247,8 @@ def load_experiment(path: str | Path) -> Experiment:
         raise _validation_error(exc, root, path) from None
     _resolve_names(experiment, root, path)
     _resolve_paths(experiment, path.resolve().parent)
+    if check_methods:
+        _check_method_configs(experiment, root, path)
     return experiment
 
 
@@ -255,9 +265,6 @@ def expand(experiment: Experiment) -> list[Cell]:
                 if entry.name not in datasets:
                     continue
                 spec, ablation = parse_method(ref)
-                config = spec.config_for(ablation)
-                if "device" in config:
-                    config["device"] = experiment.timing.device
                 if "detections" not in spec.inputs:
                     method_variants: dict[str, dict[str, Any] | None] = {NO_DETECTIONS: None}
                 else:
@@ -273,10 +280,9 @@ def expand(experiment: Experiment) -> list[Cell]:
                                 method=spec.name,
                                 ablation=ablation,
                                 seed=seed,
-                                method_config={
-                                    **config,
-                                    **with_cell_values(overrides, seed, axes),
-                                },
+                                method_config=cell_config(
+                                    experiment, spec, ablation, overrides, seed, axes
+                                ),
                                 dataset_params={**entry.params, **axes},
                                 noise=noise,
                                 protocol=protocol,
@@ -299,6 +305,23 @@ def axis_values(entry: DatasetEntry) -> list[dict[str, Any]]:
 
 def axes_label(axes: dict[str, Any]) -> str:
     return ", ".join(f"{name}={value}" for name, value in axes.items())
+
+
+def cell_config(
+    experiment: Experiment,
+    spec: MethodSpec,
+    ablation: str,
+    overrides: dict[str, Any],
+    seed: int,
+    axes: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The method config of a cell: the ablation's, on the experiment's device (where the method
+    has a ``device`` key), with the entry's ``overrides`` for ``seed`` and the cell's axis values
+    (``with_cell_values``)."""
+    config = spec.config_for(ablation)
+    if "device" in config:
+        config["device"] = experiment.timing.device
+    return {**config, **with_cell_values(overrides, seed, axes or {})}
 
 
 def with_cell_values(overrides: dict[str, Any], seed: int, axes: dict[str, Any]) -> dict[str, Any]:
@@ -395,6 +418,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
             if not values:
                 raise ConfigError(f"axis {name!r} has no values", path, where)
             _check_unique(values, f"{name} value", ("datasets", i, "axes", name), root, path)
+        _check_param_values(card, entry, i, root, path)
         split_kind = split_task(card, entry.split)
         if entry.task == MULTI_OBJECT and split_kind == SINGLE_OBJECT:
             raise ConfigError(
@@ -483,6 +507,51 @@ def _resolve_paths(experiment: Experiment, folder: Path) -> None:
             spec, _ = parse_method(method_entry.method)
             for key in spec.path_config & set(method_entry.config):
                 method_entry.config[key] = resolved(method_entry.config[key])
+
+
+def _check_param_values(
+    card: dict[str, Any], entry: DatasetEntry, i: int, root: yaml.Node, path: Path
+) -> None:
+    """Every param and axis value of dataset entry ``i`` is what its card allows
+    (``check_param``); an error points at the value."""
+    values: list[tuple[tuple[Any, ...], str, Any]]
+    values = [(("params", name), name, value) for name, value in entry.params.items()]
+    values += [
+        (("axes", name, k), name, value)
+        for name, axis in entry.axes.items()
+        for k, value in enumerate(axis)
+    ]
+    for loc, name, value in values:
+        try:
+            check_param(card, name, value)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, path, _line_of(root, ("datasets", i, *loc))) from None
+
+
+def _check_method_configs(experiment: Experiment, root: yaml.Node, path: Path) -> None:
+    """Each method entry that sets path config keys (a checkpoint, weights) passes its tracker's
+    ``check_config`` for each of its seeds and axis values, as its cells' configs would (e.g. the
+    checkpoint exists and holds the network the config describes): a TrackbenchError is refused
+    here, pointing at the key whose path it names (else the entry's first path key), before any
+    cell runs; other exceptions are left to the runner, which fails the cells with traceback."""
+    for j, (ref, overrides, seeds, _) in enumerate(method_entries(experiment)):
+        spec, ablation = parse_method(ref)
+        keys = sorted(spec.path_config & set(overrides)) if overrides else []
+        check = getattr(spec.factory, "check_config", None) if keys else None
+        if check is None:
+            continue
+        every_axes = [axes for entry in experiment.datasets for axes in axis_values(entry)]
+        for seed, axes in itertools.product(seeds, every_axes):
+            config = cell_config(experiment, spec, ablation, overrides, seed, axes)
+            try:
+                check(config)
+            except TrackbenchError as exc:
+                named = [k for k in keys if str(exc.path or "").startswith(str(config[k]))]
+                where = _line_of(root, ("methods", j, "config", (named or keys)[0]))
+                problem = exc.message + (f": {exc.path}" if exc.path else "")
+                raise ConfigError(problem, path, where) from None
+            except Exception:  # not an input error: the runner fails the cells, with traceback
+                continue
 
 
 def _check_unique(values: list, what: str, loc: tuple, root: yaml.Node, path: Path) -> None:

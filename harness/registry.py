@@ -16,6 +16,7 @@ packages' alike), imported when a card asks for it.
 from __future__ import annotations
 
 import copy
+import logging
 import pkgutil
 import sys
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ DEFAULT_ABLATION = "default"
 PLUGIN_GROUP = "trackbench.trackers"
 DATASET_GROUP = "trackbench.datasets"
 KINDS = (MultiObjectTracker.kind, SingleObjectTracker.kind)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -254,13 +256,25 @@ def register_method(
 
 def load_plugins() -> None:
     """Import every tracker family of the ``trackbench.trackers`` entry-point group (once): this
-    project's (its pyproject names them) and third-party packages' alike."""
+    project's (its pyproject names them) and third-party packages' alike. A family that fails to
+    import (or to register) is one warning naming its entry point and the error; the others and
+    every command that does not need it still work."""
     global _loaded
     if _loaded:
         return
     _loaded = True
     for entry in entry_points(group=PLUGIN_GROUP):
-        entry.load()
+        try:
+            entry.load()
+        except Exception as exc:  # a third party's bug must not break the other families
+            log.warning(
+                "warning: tracker plugin %r (%s) failed to import, its trackers are"
+                " unavailable: %s: %s",
+                entry.name,
+                entry.value,
+                type(exc).__name__,
+                " ".join(str(exc).split()),
+            )
 
 
 def methods() -> dict[str, MethodSpec]:

@@ -143,6 +143,57 @@ def _make_batches(
         queue.put((batch, stream.state_dict()))
 
 
+def checked_hyperparameter(name: str, value: Any, default: Any) -> Any:
+    """``value`` for hyper-parameter ``name`` if it is of its ``default``'s kind: a boolean, an
+    integer, a number (made a float), text, or a list as long as the default's with items of
+    their kinds (made the default's sequence type); a number whose default is non-negative must
+    be too. A None default takes anything. Otherwise a ConfigError naming ``--hparam name``, the
+    expected kind and the default."""
+
+    def fits(value: Any, default: Any) -> bool:
+        if default is None:
+            return True
+        if isinstance(default, bool) or isinstance(value, bool):
+            return isinstance(default, bool) and isinstance(value, bool)
+        if isinstance(default, (int, float)):
+            if not isinstance(value, int) and not (
+                isinstance(default, float) and isinstance(value, float)
+            ):
+                return False
+            return default < 0 or value >= 0
+        if isinstance(default, (list, tuple)):
+            return (
+                isinstance(value, (list, tuple))
+                and len(value) == len(default)
+                and all(fits(v, d) for v, d in zip(value, default))
+            )
+        return not isinstance(default, str) or isinstance(value, str)
+
+    def kind_of(default: Any) -> str:
+        if isinstance(default, bool):
+            return "true or false"
+        if isinstance(default, (int, float)):
+            number = "an integer" if isinstance(default, int) else "a number"
+            return number + (" >= 0" if default >= 0 else "")
+        if isinstance(default, (list, tuple)):
+            return f"a list of {len(default)}: " + ", ".join(kind_of(d) for d in default)
+        return "text" if isinstance(default, str) else "a value"
+
+    def converted(value: Any, default: Any) -> Any:
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, (list, tuple)):
+            return type(default)(converted(v, d) for v, d in zip(value, default))
+        return value
+
+    if not fits(value, default):
+        raise ConfigError(
+            f"--hparam {name}: expected {kind_of(default)} (the default is {default!r}),"
+            f" got {value!r}"
+        )
+    return converted(value, default)
+
+
 @dataclass
 class StepContext:
     """What a loss may use besides the model and the batch; saved with the training state.
@@ -205,7 +256,8 @@ class Recipe:
     @classmethod
     def settings(cls, config: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
         """``hyperparameters(config)`` with ``overrides`` over them; a ConfigError naming any
-        unknown one."""
+        unknown one, or one whose value is not of its default's kind
+        (``checked_hyperparameter``)."""
         defaults = cls.hyperparameters(config)
         unknown = sorted(set(overrides) - set(defaults))
         if unknown:
@@ -213,7 +265,11 @@ class Recipe:
                 f"{cls.__name__} has no training hyper-parameters {unknown};"
                 f" known: {sorted(defaults)}"
             )
-        return {**defaults, **overrides}
+        checked = {
+            name: checked_hyperparameter(name, value, defaults[name])
+            for name, value in overrides.items()
+        }
+        return {**defaults, **checked}
 
     def build_model(self) -> nn.Module:
         """The initial model (torch's global RNG is seeded with the run's seed around the call)."""

@@ -2,11 +2,14 @@
 
 A card (``datasets/<name>.yaml``) says what a dataset is, where it comes from, its licence, the
 layout it expects, its splits and evaluation protocol, and which files are checksummed
-(``checksums``: relative path -> sha256 of a known-good copy).
+(``checksums``: relative path -> sha256 of a known-good copy). Its ``params`` are the defaults an
+experiment or ``--param`` may override; ``param_rules`` say what a param's value may be
+(``check_param``), so that a bad value is refused before anything is generated or loaded.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +31,16 @@ CARDS_DIR = Path(
 REQUIRED_CARD_KEYS = ("name", "adapter", "description", "source", "license", "splits", "protocol")
 TASKS = ("multi-object", "single-object")
 """Task kinds: what a split is evaluated as (a card's ``task``, or a split's own)."""
+PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (numbers.Integral,),
+    "number": (numbers.Real,),
+    "boolean": (bool,),
+    "text": (str,),
+    "list": (list, tuple),
+}
+"""The ``type`` of a card's param rule and the Python values it takes (booleans only for
+``boolean``)."""
+RULE_KEYS = ("type", "min", "max", "nullable")
 
 
 class DatasetAdapter:
@@ -49,6 +62,8 @@ class DatasetAdapter:
                 f"dataset {card['name']!r} has no parameter {unknown[0]!r}"
                 + did_you_mean(unknown[0], list(known))
             )
+        for name, value in params.items():
+            check_param(card, name, value)
         self.card = {**card, "params": {**known, **params}} if params else card
         self.root = None if root is None else Path(root)
 
@@ -160,7 +175,63 @@ def load_card(name: str) -> dict[str, Any]:
     missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
     if missing:
         raise ConfigError(f"card lacks keys {missing}", path)
+    _check_param_rules(card, path)
     return card
+
+
+def check_param(card: dict[str, Any], name: str, value: Any) -> None:
+    """Raise a ConfigError unless ``value`` is what the card's ``param_rules`` allow for param
+    ``name``: a value of its ``type`` (``PARAM_TYPES``), numbers at least ``min`` and at most
+    ``max``, or null where ``nullable: true``. A param without a rule takes any value."""
+    rule = (card.get("param_rules") or {}).get(name)
+    if rule is None or (value is None and rule.get("nullable")):
+        return
+    kind = rule["type"]
+    fits = isinstance(value, PARAM_TYPES[kind]) and (kind == "boolean" or type(value) is not bool)
+    if fits and kind in ("integer", "number"):
+        fits = rule.get("min", value) <= value <= rule.get("max", value)  # False for NaN
+    if not fits:
+        raise ConfigError(
+            f"dataset {card['name']!r} parameter {name!r} must be {_rule_text(rule)}, got {value!r}"
+        )
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    """A param rule in words, e.g. "an integer >= 1 or null"."""
+    text = {
+        "integer": "an integer",
+        "number": "a number",
+        "boolean": "true or false",
+        "text": "text",
+        "list": "a list",
+    }[rule["type"]]
+    if "min" in rule and "max" in rule:
+        text += f" from {rule['min']} to {rule['max']}"
+    elif "min" in rule or "max" in rule:
+        text += f" >= {rule['min']}" if "min" in rule else f" <= {rule['max']}"
+    return text + (" or null" if rule.get("nullable") else "")
+
+
+def _check_param_rules(card: dict[str, Any], path: Path) -> None:
+    """A card's ``param_rules`` name its params, read as rules, and pass its defaults."""
+    params = card.get("params") or {}
+    for name, rule in (card.get("param_rules") or {}).items():
+        if name not in params:
+            raise ConfigError(f"param_rules name {name!r}, which is not in params", path)
+        if (
+            not isinstance(rule, dict)
+            or rule.get("type") not in PARAM_TYPES
+            or not set(rule) <= set(RULE_KEYS)
+        ):
+            raise ConfigError(
+                f"param_rules.{name} must map {list(RULE_KEYS)} (type one of"
+                f" {list(PARAM_TYPES)}), got {rule!r}",
+                path,
+            )
+        try:
+            check_param(card, name, params[name])
+        except ConfigError as exc:
+            raise ConfigError(f"the default of {exc.message}", path) from None
 
 
 def iou_kind(card: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from harness import registry
 from harness.cli import _parse_params
 from harness.errors import FormatError
 from harness.metrics.catalogue import CLEAR, COUNT, HOTA, IDENTITY, names_of
@@ -293,7 +294,12 @@ def test_run_with_failed_cells_exits_1(trackbench, tmp_path):
     assert "no finished cells, no report written" in err
 
 
-def test_the_board_lists_the_cells_that_failed(trackbench, tmp_path):
+def test_the_board_lists_the_cells_that_failed(trackbench, tmp_path, monkeypatch):
+    registry.load_plugins()
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    registry.register_method(  # unlike its class (SORT takes detections): its cells fail
+        "mislabelled", "trackers.baselines.sort:SORT", {}, kind="multi-object", inputs={"image"}
+    )
     experiment = tmp_path / "partly.yaml"
     experiment.write_text(
         textwrap.dedent(f"""\
@@ -305,7 +311,7 @@ def test_the_board_lists_the_cells_that_failed(trackbench, tmp_path):
             params: {{eval_frames: 30}}
         methods:
           - ground-truth
-          - {{method: "tba:TBAc", config: {{checkpoint: {tmp_path / "none" / "last"}}}}}
+          - mislabelled
         seeds: [0, 1]
         """),
         encoding="utf-8",
@@ -314,11 +320,43 @@ def test_the_board_lists_the_cells_that_failed(trackbench, tmp_path):
     assert code == 1
     board = (tmp_path / "run" / "leaderboard.md").read_text(encoding="utf-8")
     failed = board.split("## Failed or unfinished cells\n\n")[1].splitlines()[0]
-    assert failed.startswith("- ") and "tba:TBAc (seeds 0, 1): ConfigError:" in failed
-    assert "checkpoint not found" in failed and "ground-truth" not in failed
+    assert failed.startswith("- ") and "mislabelled (seeds 0, 1): ConfigError:" in failed
+    assert "is registered as a multi-object tracker" in failed and "ground-truth" not in failed
     for suffix in ("html", "tex"):
         board = (tmp_path / "run" / f"leaderboard.{suffix}").read_text()
         assert "Failed or unfinished cells" in board
+
+
+INPUT_ERRORS = {
+    "dataset param": (
+        "params: {eval_frames: -5}",
+        "",
+        5,
+        "dataset 'sprites-mot' parameter 'eval_frames' must be an integer >= 1, got -5",
+    ),
+    "missing checkpoint": (
+        "params: {eval_frames: 30}",
+        "  - method: tba\n    config: {checkpoint: none/last}\n",
+        9,
+        "TBA checkpoint not found (make one with `trackbench train`): {folder}/none/last.json",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(INPUT_ERRORS))
+def test_input_errors_exit_2_before_any_cell_starts(trackbench, tmp_path, case):
+    params, method, line, problem = INPUT_ERRORS[case]
+    experiment = tmp_path / "bad.yaml"
+    experiment.write_text(
+        "name: bad\ndatasets:\n  - name: sprites-mot\n    split: eval\n"
+        f"    {params}\nmethods:\n  - ground-truth\n{method}",
+        encoding="utf-8",
+    )
+    code, out, err = trackbench("run", experiment, "--out", tmp_path / "run")
+    assert code == 2 and out == ""
+    message = problem.format(folder=tmp_path)
+    assert err == f"trackbench: error: {experiment}:{line}: {message}\n"
+    assert not (tmp_path / "run").exists()  # no results database, no cell
 
 
 def test_reproduce_runs_a_tables_experiment_and_puts_the_paper_beside(

@@ -1,7 +1,9 @@
-"""The regression gate: tolerances, seed noise, directions, missing/new rows, speed, CLI."""
+"""The regression gate: tolerances, seed noise, the paired test over sequences, directions,
+missing/new rows, speed, axes, CLI."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -10,6 +12,8 @@ import pytest
 
 from harness.compare import (
     DEFAULT_TOLERANCES,
+    PAIRED_TEST,
+    TOLERANCE_RULE,
     Tolerance,
     compare,
     parse_tolerances,
@@ -205,6 +209,76 @@ def test_a_one_seed_spread_over_sequences_is_no_seed_noise():
     assert judged["standard_error"] == 0 and math.isnan(judged["baseline_std"])
 
 
+def per_sequence(method: str, metric: str, values: list[float]) -> pd.DataFrame:
+    """One seed's results: ``values`` per sequence s0, s1, ... and their mean as COMBINED."""
+    combined = results({(method, 0): {metric: sum(values) / len(values)}})
+    sequences = [combined.assign(sequence=f"s{i}", value=v) for i, v in enumerate(values)]
+    return pd.concat([combined, *sequences], ignore_index=True)
+
+
+BASE_IOUS = [0.50, 0.55, 0.60, 0.65, 0.70, 0.75]
+
+
+def exact_wilcoxon_less(differences: list[float]) -> float:
+    """The exact one-sided ("less") p of the signed-rank test for distinct nonzero |differences|:
+    the share of the 2^n sign assignments whose sum of positive ranks is at most the observed."""
+    ranks = {abs(d): r for r, d in enumerate(sorted(differences, key=abs), start=1)}
+    observed = sum(ranks[abs(d)] for d in differences if d > 0)
+    sums = [
+        sum(r for r, positive in zip(ranks.values(), signs) if positive)
+        for signs in itertools.product([False, True], repeat=len(differences))
+    ]
+    return sum(total <= observed for total in sums) / len(sums)
+
+
+def test_one_seed_rows_over_the_same_sequences_are_judged_by_a_paired_test():
+    base = per_sequence("sot", "IoU", BASE_IOUS)
+    drop = compare(per_sequence("sot", "IoU", [v - 0.02 for v in BASE_IOUS]), base, "IoU")
+    judged = drop.comparisons.iloc[0]
+    assert judged["verdict"] == "regressed" and judged["test"] == PAIRED_TEST
+    assert judged["sequences"] == 6 and judged["p_value"] == pytest.approx(1 / 2**6)
+    rise = compare(per_sequence("sot", "IoU", [v + 0.02 for v in BASE_IOUS]), base, "IoU")
+    assert verdicts(rise) == {"IoU": "improved"} and rise.comparisons["p_value"][0] < 0.05
+
+    # a mean 1.2 points down, beyond the 0.5-point tolerance, but most sequences got better
+    differences = [-0.2, 0.05, 0.04, 0.03, 0.02, -0.01]
+    mixed = per_sequence("sot", "IoU", [v + d for v, d in zip(BASE_IOUS, differences)])
+    result = compare(mixed, base, "IoU")
+    judged = result.comparisons.iloc[0]
+    assert judged["delta"] == pytest.approx(sum(differences) / 6) and judged["delta"] < -0.005
+    assert judged["p_value"] == pytest.approx(exact_wilcoxon_less(differences))
+    assert judged["p_value"] > 0.05 and judged["verdict"] == "ok" and result.passed
+    assert compare(mixed, base, "IoU", alpha=0.9).comparisons["verdict"][0] == "regressed"
+
+
+def test_the_paired_test_follows_the_metric_s_direction_and_counts():
+    base = per_sequence("sort", "FP", [10, 20, 30, 40, 50, 60])
+    more = compare(per_sequence("sort", "FP", [15, 26, 37, 48, 59, 70]), base, "FP")
+    judged = more.comparisons.iloc[0]
+    assert judged["test"] == PAIRED_TEST and judged["verdict"] == "regressed"
+    assert judged["p_value"] == pytest.approx(1 / 2**6)  # every sequence moved up
+    fewer = compare(per_sequence("sort", "FP", [5, 14, 23, 32, 41, 50]), base, "FP")
+    assert verdicts(fewer) == {"FP": "improved"}
+
+
+def test_few_or_different_sequences_or_several_seeds_keep_the_tolerance_rule():
+    base = per_sequence("sot", "IoU", BASE_IOUS)
+    four = compare(
+        per_sequence("sot", "IoU", [v - 0.02 for v in BASE_IOUS[:4]]),
+        per_sequence("sot", "IoU", BASE_IOUS[:4]),
+        "IoU",
+    )  # 0.5^4 >= 0.05: no paired test over four sequences could reach alpha
+    assert four.comparisons["test"][0] == TOLERANCE_RULE and verdicts(four) == {"IoU": "regressed"}
+    renamed = per_sequence("sot", "IoU", [v - 0.02 for v in BASE_IOUS])
+    renamed["sequence"] = renamed["sequence"].replace({"s0": "other"})
+    other = compare(renamed, base, "IoU").comparisons.iloc[0]
+    assert other["test"] == TOLERANCE_RULE and math.isnan(other["p_value"])
+    seeded = pd.concat([base, base.assign(seed=1)], ignore_index=True)
+    assert compare(seeded, seeded, "IoU").comparisons["test"][0] == TOLERANCE_RULE
+    with pytest.raises(ConfigError, match="alpha must be between 0 and 1"):
+        compare(base, base, "IoU", alpha=1.5)
+
+
 def test_custom_tolerance_replaces_the_default():
     base = results(seeds("sort", "MOTA", [0.62]))
     new = results(seeds("sort", "MOTA", [0.60]))
@@ -234,10 +308,20 @@ def test_markdown_escapes_names_and_marks_verdicts():
     assert "FAILED" in text
 
 
+def test_markdown_has_an_axes_column_and_names_the_paired_test():
+    base = per_sequence("sot", "IoU", BASE_IOUS).assign(axes="length=20")
+    new = per_sequence("sot", "IoU", [v - 0.02 for v in BASE_IOUS]).assign(axes="length=20")
+    text = to_markdown(compare(new, base, "IoU"), "gate")
+    assert "| Row | Axes | Metric | Baseline | New | Δ | Allowed | Verdict |" in text
+    row = next(line for line in text.splitlines() if "sprites-mot/eval/clean sot" in line)
+    assert "| length=20 | IoU ↑ |" in row and row.endswith("| ✗ Wilcoxon p=0.016 |")
+    assert "Wilcoxon signed-rank test of the per-sequence differences" in text
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
-def make_cell(method: str, seed: int, experiment: str = "exp") -> Cell:
+def make_cell(method: str, seed: int, experiment: str = "exp", axes: dict | None = None) -> Cell:
     return Cell(
         experiment=experiment,
         dataset="sprites-mot",
@@ -247,19 +331,26 @@ def make_cell(method: str, seed: int, experiment: str = "exp") -> Cell:
         ablation="default",
         seed=seed,
         method_config={},
-        dataset_params={"eval_frames": 200},
+        dataset_params={"eval_frames": 200, **(axes or {})},
         noise={"miss_rate": 0.0, "jitter": 0.0, "fp_rate": 0.0},
         protocol="plain",
         warmup_frames=10,
         device="cpu",
+        axes=axes or {},
     )
 
 
-def write_db(path, cells: dict[tuple[str, int], dict], fps: float = 400.0, experiment="exp"):
+def write_db(
+    path,
+    cells: dict[tuple[str, int], dict],
+    fps: float = 400.0,
+    experiment="exp",
+    axes: dict | None = None,
+):
     """A results database with one done cell per (method, seed) and one timed sequence each."""
     with Store(path) as store:
         run = store.start_run(experiment, "cpu")
-        made = {key: make_cell(*key, experiment=experiment) for key in cells}
+        made = {key: make_cell(*key, experiment=experiment, axes=axes) for key in cells}
         store.add_pending(run, made.values())
         for key, values in cells.items():
             timing = {**TIMING, "total_seconds": TIMING["frames"] / fps, "fps": fps}
@@ -305,6 +396,27 @@ def test_cli_regression_exits_1_names_the_metric_and_writes_markdown(
 
     code, _, _ = trackbench("compare", new, "--baseline", baseline, "--tolerance", "IDF1=0.06")
     assert code == 0
+
+
+def test_cli_shows_axis_values_in_a_column_of_their_own(trackbench, tmp_path):
+    """``[length=20]`` would be rich markup; the axes are a column, shown as written."""
+    axes = {"length": 20}
+    base = write_db(tmp_path / "old.sqlite", {("sort", 0): VALUES}, axes=axes)
+    new = write_db(tmp_path / "new.sqlite", {("sort", 0): {**VALUES, "MOTA": 0.5}}, axes=axes)
+    md = tmp_path / "comment.md"
+    code, out, _ = trackbench("compare", new, "--baseline", base, "--markdown", md)
+    assert code == 1
+    header = next(line for line in out.splitlines() if "Metric" in line)
+    assert [cell.strip() for cell in header.strip("│┃ ").split("┃")][:3] == [
+        "Row",
+        "Axes",
+        "Metric",
+    ]
+    first = next(line for line in out.splitlines() if "sprites-mot" in line)
+    assert "sprites-mot/eval/clean sort" in first and "│ length=20 " in first
+    assert "| sprites-mot/eval/clean sort | length=20 | MOTA ↑ |" in md.read_text(encoding="utf-8")
+    code, out, _ = trackbench("compare", new, "--baseline", base, "--json")
+    assert {c["axes"] for c in json.loads(out)["comparisons"]} == {"length=20"}
 
 
 def test_cli_summary_prints_only_the_verdict_line_with_the_same_exit_code(
@@ -365,6 +477,7 @@ def test_cli_new_run_with_every_cell_failed_fails(trackbench, tmp_path, baseline
         (["--metrics", "MODA"], "baseline results lack metrics ['MODA']"),
         (["--experiment", "other"], "no experiment 'other'"),
         (["--z", "-1"], "--z"),
+        (["--alpha", "1.5"], "alpha must be between 0 and 1, got 1.5"),
     ],
 )
 def test_cli_usage_errors_exit_2_with_one_line(trackbench, tmp_path, baseline, args, message):

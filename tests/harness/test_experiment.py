@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from paths import FIXTURES
+from paths import FIXTURES, ROOT
 
 from harness.errors import ConfigError
 from harness.experiment import NO_DETECTIONS, PUBLIC_DETECTIONS, expand, load_experiment
@@ -124,6 +124,18 @@ BAD_CASES = {
     ),
     "unknown split": (VALID.replace("split: eval", "split: test"), 5, "no split 'test'"),
     "unknown param": (VALID.replace("eval_frames: 300", "frames: 300"), 6, "no parameter 'frames'"),
+    "bad param value": (
+        VALID.replace("eval_frames: 300", "eval_frames: -5"),
+        6,
+        "dataset 'sprites-mot' parameter 'eval_frames' must be an integer >= 1, got -5",
+    ),
+    "bad axis value": (
+        VALID.replace(
+            "params: {eval_frames: 300}", "axes:\n      sample_length:\n        - 4\n        - 1"
+        ),
+        9,
+        "parameter 'sample_length' must be an integer >= 2 or null, got 1",
+    ),
     "unknown tracker": (VALID.replace("  - iou\n", "  - iuo\n"), 13, "unknown tracker 'iuo'"),
     "unknown ablation": (
         VALID.replace("sort:no-min-hits", "sort:no-hits"),
@@ -354,3 +366,60 @@ def test_online_samples_reach_the_cells_and_their_hash_only_when_set(tmp_path):
     assert plain[0].config_hash != limited[0].config_hash
     with pytest.raises(ConfigError, match=r"exp.yaml:\d+: .*online_samples"):
         load_experiment(write(tmp_path, VALID.replace("device: cpu}", "online_samples: 0}")))
+
+
+@pytest.mark.parametrize(
+    ("params", "problem"),
+    [
+        ("{length: -5}", "parameter 'length' must be an integer >= 2, got -5"),
+        ("{sequences: 0}", "parameter 'sequences' must be an integer >= 1, got 0"),
+        ("{sequences: many}", "parameter 'sequences' must be an integer >= 1, got 'many'"),
+    ],
+)
+def test_a_generated_set_s_bad_param_value_is_refused_with_its_line(tmp_path, params, problem):
+    text = """\
+        name: bad-param
+        datasets:
+          - name: mnist-single-same
+            split: test
+            params: PARAMS
+        methods: [constant-box]
+        """
+    path = write(tmp_path, text.replace("PARAMS", params))
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path)
+    assert str(info.value) == f"{path}:5: dataset 'mnist-single-same' {problem}"
+
+
+CHECKPOINTED = """\
+    name: checkpointed
+    datasets:
+      - {name: sprites-mot, split: eval}
+    methods:
+      - sort
+      - method: tba
+        config:
+          checkpoint: CHECKPOINT
+    """
+
+
+def test_a_missing_checkpoint_is_refused_with_its_line(tmp_path):
+    path = write(tmp_path, CHECKPOINTED.replace("CHECKPOINT", "trained/seed-{seed}/last"))
+    with pytest.raises(ConfigError) as info:
+        load_experiment(path)
+    card = tmp_path / "trained" / "seed-0" / "last.json"
+    assert str(info.value) == (
+        f"{path}:8: TBA checkpoint not found (make one with `trackbench train`): {card}"
+    )
+
+
+def test_a_checkpoint_that_exists_loads(tmp_path):
+    published = ROOT / "checkpoints" / "tba" / "sprites-mot" / "TBA" / "last"
+    (cell,) = [
+        c
+        for c in expand(
+            load_experiment(write(tmp_path, CHECKPOINTED.replace("CHECKPOINT", str(published))))
+        )
+        if c.method == "tba"
+    ]
+    assert cell.method_config["checkpoint"] == str(published)

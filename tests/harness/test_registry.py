@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -76,6 +77,49 @@ def test_a_factory_reference_is_imported_on_first_use(plugged, first_use):
     first_use(spec)
     assert "plugin_tracker" in sys.modules
     assert spec.factory is sys.modules["plugin_tracker"].PluginTracker
+
+
+@pytest.fixture
+def broken_families(monkeypatch, tmp_path):
+    """The installed families plus two that fail to import: a module that is not installed and
+    one that raises as it loads."""
+    registry.load_plugins()
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    monkeypatch.setattr(registry, "_loaded", False)
+    (tmp_path / "crashing_family.py").write_text('raise RuntimeError("needs libfoo\\n2.0")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    installed = registry.entry_points
+
+    def with_broken(group: str) -> list[EntryPoint]:
+        broken = [
+            EntryPoint("missing", "no_such_trackers_module", group),
+            EntryPoint("crashing", "crashing_family", group),
+        ]
+        return [*installed(group=group), *broken]
+
+    monkeypatch.setattr(registry, "entry_points", with_broken)
+
+
+BROKEN_WARNINGS = [
+    "warning: tracker plugin 'missing' (no_such_trackers_module) failed to import, its trackers"
+    " are unavailable: ModuleNotFoundError: No module named 'no_such_trackers_module'",
+    "warning: tracker plugin 'crashing' (crashing_family) failed to import, its trackers are"
+    " unavailable: RuntimeError: needs libfoo 2.0",
+]
+
+
+def test_a_family_that_fails_to_import_is_one_warning_and_the_others_work(broken_families, caplog):
+    with caplog.at_level(logging.WARNING, logger="harness.registry"):
+        registered = registry.methods()
+        spec, _ = registry.parse_method("sort")
+    assert {"sort", "iou", "ground-truth", "tba"} <= set(registered) and spec.name == "sort"
+    assert [record.getMessage() for record in caplog.records] == BROKEN_WARNINGS
+
+
+def test_trackers_list_warns_once_per_broken_family_and_lists_the_rest(broken_families, trackbench):
+    code, out, err = trackbench("trackers", "list")
+    assert code == 0 and "sort" in out and "tba" in out
+    assert err.splitlines() == [f"trackbench: {warning}" for warning in BROKEN_WARNINGS]
 
 
 def test_listing_methods_imports_no_tracker_code_nor_torch():

@@ -58,7 +58,7 @@ methods:
 """,
     )
     monkeypatch.chdir(ROOT)  # anywhere but the experiment's folder
-    experiment = load_experiment(path)
+    experiment = load_experiment(path, check_methods=False)  # the checkpoints need not exist
     entry = experiment.datasets[0]
     assert entry.root == str(tmp_path / "cache")
     assert entry.params["mnist_dir"] == str(tmp_path / "mnist")
@@ -130,11 +130,14 @@ timing: {{warmup_frames: 2}}
 
 
 def test_cells_that_cannot_run_fail_before_any_cell_starts(tmp_path):
+    """A checkpoint gone between loading the experiment (which refuses a missing one) and the
+    run fails its cells first."""
     methods = 'ground-truth, {method: "tba:TBA", config: {checkpoint: missing/last}}'
     path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods=methods))
     display = Recorder()
     with Store(tmp_path / "r.sqlite") as store:
-        summary = run_experiment(load_experiment(path), store, progress=display)
+        experiment = load_experiment(path, check_methods=False)
+        summary = run_experiment(experiment, store, progress=display)
     assert summary.done == 1 and len(summary.failed) == 1
     first = display.events[0]
     assert first[:2] == ("finished", "sprites-mot/eval/none tba:TBA seed 0")
@@ -153,13 +156,25 @@ def test_online_cells_report_frames_while_they_run(tmp_path, monkeypatch):
     assert display.events[-1][2].startswith("MOTA ")
 
 
-def test_lines_say_each_finished_cell_with_its_headline(tmp_path, trackbench):
-    methods = 'ground-truth, sort, {method: "tba:TBA", config: {checkpoint: missing/last}}'
+@pytest.fixture
+def mislabelled(monkeypatch) -> None:
+    """A method registered unlike its class (SORT takes detections): its cells fail first."""
+    registry.load_plugins()
+    monkeypatch.setattr(registry, "_METHODS", dict(registry._METHODS))
+    registry.register_method(
+        "mislabelled", "trackers.baselines.sort:SORT", {}, kind="multi-object", inputs={"image"}
+    )
+
+
+def test_lines_say_each_finished_cell_with_its_headline(tmp_path, trackbench, mislabelled):
+    methods = "ground-truth, sort, mislabelled"
     path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods=methods))
     code, _, err = trackbench("run", path, "--out", tmp_path / "out", "--no-report")
     assert code == 1
     lines = err.splitlines()
-    assert lines[0].startswith("[1/3] sprites-mot/eval/none tba:TBA seed 0: FAILED ConfigError: ")
+    assert lines[0].startswith(
+        "[1/3] sprites-mot/eval/none mislabelled:default seed 0: FAILED ConfigError: "
+    )
     assert lines[1].startswith("trackbench: sprites-mot: generating and caching the 40-frame")
     assert "(128x128x3, about 2 MB) in " + str(tmp_path / "cache" / "sprites-mot") in lines[1]
     assert lines[2].startswith("trackbench: sprites-mot: cached ")

@@ -249,7 +249,7 @@ methods:
     with pytest.raises(ConfigError, match="'tba' is a multi-object tracker"):
         load_experiment(path)
     path.write_text(text.replace(", task: single-object", ""))
-    cells = expand(load_experiment(path))
+    cells = expand(load_experiment(path, check_methods=False))  # no checkpoint is needed here
     assert [(c.axes, c.seed) for c in cells] == [
         ({"sample_length": 4}, 0),
         ({"sample_length": 4}, 1),
@@ -293,8 +293,13 @@ def test_board_pivots_the_axis_plots_curves_and_compare_gates_iou(tmp_path):
     moved = curves.copy()
     success = (moved.curve == "success") & (moved.method == "constant-box")
     moved.loc[success & (moved["axes"] == "sample_length=8"), "y"] += 0.25
-    lines = compare(frame, frame, new_curves=moved, baseline_curves=curves).curves_changed
-    assert lines == (
-        "Curve success of sprites-mot/eval[sample_length=8]/none constant-box moved:"
-        " largest |Δ| 0.25 (informational).",
+    moved.loc[success & (moved["axes"] == "sample_length=8") & (moved["x"] == 0.5), "y"] -= 0.75
+    result = compare(frame, frame, new_curves=moved, baseline_curves=curves)
+    (record,) = result.moved_curves.to_dict("records")  # the largest change, at x = 0.5
+    assert (record["axes"], record["curve"], record["x"]) == ("sample_length=8", "success", 0.5)
+    assert record["new"] - record["baseline"] == pytest.approx(-0.5) == record["delta"]
+    assert result.curves_changed == (
+        "Curve success of sprites-mot/eval[sample_length=8]/none constant-box moved most at"
+        f" x = 0.5: {record['baseline']:.3g} → {record['new']:.3g} (Δ -0.5; informational).",
     )
+    assert result.to_dict()["curves_changed"][0]["delta"] == pytest.approx(-0.5)
