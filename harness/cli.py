@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sys
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -86,6 +87,15 @@ Device = Annotated[
     str | None,
     typer.Option(help="Run and time the trackers on this device (default: the experiment's)."),
 ]
+Rerun = Annotated[
+    list[str] | None,
+    typer.Option(
+        metavar="METHOD[:ABLATION]",
+        help="Compute this method's cells again even if done and unchanged (a bare METHOD: every "
+        "ablation of it); repeatable.",
+    ),
+]
+Force = Annotated[bool, typer.Option("--force", help="Compute every cell again.")]
 
 
 @app.command()
@@ -100,8 +110,11 @@ def run(
     ] = True,
     executor: ExecutorName = "local",
     address: RayAddress = None,
+    rerun: Rerun = None,
+    force: Force = False,
 ) -> None:
-    """Run every cell of an experiment not already done in the database, then report."""
+    """Run every cell of an experiment not already done in the database, then report. A cell
+    whose code, checkpoint, dataset or config changed since its result is computed again."""
     from harness.executors import make_executor
     from harness.experiment import expand, load_experiment
     from harness.progress import CellBars, CellLines
@@ -117,7 +130,9 @@ def run(
     display = CellBars(err) if err.is_terminal else CellLines(sys.stderr)
     with Store(db or out / "results.sqlite") as store:
         try:
-            summary = run_experiment(spec, store, progress=display, executor=computer)
+            summary = run_experiment(
+                spec, store, progress=display, executor=computer, rerun=rerun or (), force=force
+            )
         except RunInterrupted as stop:
             _print_summary(err, stop.summary, store.path)
             err.print(
@@ -134,11 +149,15 @@ def run(
 
 
 def _print_summary(err: Console, summary, database: Path) -> None:
-    """What a run did, and one line per failed cell."""
+    """What a run did (with how many done cells it computed again, and why), and one line per
+    failed cell."""
     interrupted = f", {summary.interrupted} interrupted" if summary.interrupted else ""
+    why = Counter(summary.reruns.values())
+    reasons = f" ({', '.join(f'{n} {reason}' for reason, n in why.items())})" if why else ""
     err.print(
         f"{summary.experiment}: {summary.total} cells, {summary.skipped} already done, "
-        f"{summary.done} done now, {len(summary.failed)} failed{interrupted} ({database})",
+        f"{summary.done} done now, {len(summary.failed)} failed, {len(summary.reruns)} re-run"
+        f"{reasons}{interrupted} ({database})",
         markup=False,
         highlight=False,
     )
@@ -155,6 +174,8 @@ def reproduce(
     device: Device = None,
     executor: ExecutorName = "local",
     address: RayAddress = None,
+    rerun: Rerun = None,
+    force: Force = False,
 ) -> None:
     """Run the experiment that reproduces a paper table; the board shows ours beside it."""
     from harness.papers import paper_table
@@ -167,6 +188,8 @@ def reproduce(
         device=device,
         executor=executor,
         address=address,
+        rerun=rerun,
+        force=force,
     )
 
 

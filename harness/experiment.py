@@ -33,13 +33,14 @@ import itertools
 import json
 import os
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 import harness
 from harness.datasets.base import (
@@ -51,6 +52,7 @@ from harness.datasets.base import (
     split_task,
 )
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
+from harness.fingerprint import cached_card, code_fingerprint, dataset_fingerprint, path_digest
 from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
 from harness.registry import MethodSpec, parse_method
 
@@ -122,6 +124,9 @@ class Experiment(_Strict):
     # run time (pydantic checks them; mypy cannot read them).
     protocol: Literal[PROTOCOLS] | None = None  # type: ignore[valid-type]
     timing: TimingSettings = TimingSettings()
+    _folder: str | None = PrivateAttr(None)
+    """The experiment file's folder (``load_experiment``): relative paths are resolved against
+    it, and its cells' identities hold paths relative to it."""
 
     def on_device(self, device: str) -> Experiment:
         """This experiment with its trackers run and timed on ``device`` (``--device``)."""
@@ -150,10 +155,17 @@ class Cell:
     task: str = MULTI_OBJECT
     axes: dict[str, Any] = field(default_factory=dict)
     """The axis values of this cell (also in ``dataset_params``), e.g. {"length": 40}."""
+    folder: str | None = None
+    """The experiment file's folder: the identity holds paths relative to it (None: as given)."""
     config_hash: str = field(init=False)
+    canonical_identity: str = field(init=False, repr=False, compare=False)
+    """The identity document as canonical JSON (what ``config_hash`` hashes), made once."""
 
     def __post_init__(self) -> None:
-        canonical = json.dumps(self.identity(), sort_keys=True, separators=(",", ":"), default=str)
+        canonical = json.dumps(
+            self._identity_document(), sort_keys=True, separators=(",", ":"), default=str
+        )
+        object.__setattr__(self, "canonical_identity", canonical)
         object.__setattr__(self, "config_hash", hashlib.sha256(canonical.encode()).hexdigest())
 
     @property
@@ -189,13 +201,27 @@ class Cell:
         )
 
     def identity(self) -> dict[str, Any]:
-        """Everything that determines the cell's result (the hashed document).
+        """Everything that determines the cell's result (the hashed document, as JSON reads it).
 
         The experiment name, the variant's label and the data root are left out: they name or
-        locate things without changing the result (axis values are in ``dataset_params``). The
-        code version is trackbench's version. ``task`` appears only for single-object cells, and
-        ``online_samples`` only when set, so other cells keep the hashes they had before them.
+        locate things without changing the result (axis values are in ``dataset_params``). Paths
+        (a card's ``path_params``, a tracker's ``path_config``) are relative to the experiment's
+        folder, so a moved checkout keeps its hashes. Beside the config: ``code_version``
+        (trackbench's version) and ``code`` (the tracker's distribution, version and source
+        sha256), ``checkpoints`` (the sha256 of what each path config value names) and ``data``
+        (the card's sha256 and the generator's version); ``harness.fingerprint`` makes them.
+        ``task`` appears only for single-object cells, ``online_samples`` only when set.
         """
+        return json.loads(self.canonical_identity)
+
+    def _identity_document(self) -> dict[str, Any]:
+        spec, _ = parse_method(self.method_ref)
+        try:
+            path_keys = spec.path_config
+        except ConfigError:  # a factory that does not load: the cell fails when it runs
+            path_keys = frozenset()
+        paths = {key: self.method_config[key] for key in path_keys & set(self.method_config)}
+        path_params = cached_card(self.dataset).get("path_params", [])
         task = {} if self.task == MULTI_OBJECT else {"task": self.task}
         timing = {"warmup_frames": self.warmup_frames, "device": self.device}
         if self.online_samples is not None:
@@ -204,16 +230,52 @@ class Cell:
             **task,
             "dataset": self.dataset,
             "split": self.split,
-            "dataset_params": self.dataset_params,
+            "dataset_params": self._relative(self.dataset_params, path_params),
             "noise": self.noise,
             "method": self.method,
             "ablation": self.ablation,
-            "method_config": self.method_config,
+            "method_config": self._relative(self.method_config, path_keys),
             "seed": self.seed,
             "protocol": self.protocol,
             "timing": timing,
             "code_version": harness.__version__,
+            "code": code_fingerprint(spec.reference),
+            "checkpoints": {
+                key: path_digest(value) for key, value in paths.items() if isinstance(value, str)
+            },
+            "data": dataset_fingerprint(self.dataset),
         }
+
+    def _relative(self, config: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+        """``config`` with the absolute paths under ``keys`` relative to the experiment's
+        folder."""
+        if self.folder is None:
+            return config
+        relative = {
+            key: os.path.relpath(config[key], self.folder)
+            for key in set(keys) & set(config)
+            if isinstance(config[key], str) and os.path.isabs(config[key])
+        }
+        return {**config, **relative}
+
+
+IDENTITY_PARTS = {
+    "code_version": "code",
+    "code": "code",
+    "checkpoints": "checkpoint",
+    "data": "dataset",
+}
+"""The part of a result's inputs each identity key is (the others are its ``config``)."""
+
+
+def changed_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Which parts of two identity documents differ: code, checkpoint, dataset, config."""
+    changed = {
+        IDENTITY_PARTS.get(key, "config")
+        for key in old.keys() | new.keys()
+        if old.get(key) != new.get(key)
+    }
+    return [part for part in ("code", "checkpoint", "dataset", "config") if part in changed]
 
 
 def load_experiment(path: str | Path, check_methods: bool = True) -> Experiment:
@@ -292,6 +354,7 @@ def expand(experiment: Experiment) -> list[Cell]:
                                 root=entry.root,
                                 task=entry_task(entry),
                                 axes=axes,
+                                folder=experiment._folder,
                             )
                         )
     return cells
@@ -490,7 +553,8 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
 def _resolve_paths(experiment: Experiment, folder: Path) -> None:
     """Make relative paths absolute against the experiment's ``folder``: dataset roots, the card
     params a card lists in ``path_params`` and the method config keys a tracker lists in
-    ``path_config``."""
+    ``path_config``; the experiment keeps ``folder`` for its cells' identities."""
+    experiment._folder = str(folder)
 
     def resolved(value: str | None) -> str | None:
         if value is None:

@@ -1,13 +1,14 @@
 """Provenance facts, one implementation each: the sha256 of a file, the name of a device (GPU
-or CPU model), the installed versions of the packages that determine results, and the git
-commit of the checkout. Standard library only (torch is imported for a CUDA device alone)."""
+or CPU model), the installed versions of the packages that determine results (trackbench's
+dependencies and every distribution providing trackbench plugins), and the git commit of the
+checkout. Standard library only (torch is imported for a CUDA device alone)."""
 
 from __future__ import annotations
 
 import hashlib
 import platform
 import subprocess
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distributions, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,9 @@ if TYPE_CHECKING:
     import torch
 
 VERSIONED_PACKAGES = ("torch", "numpy", "trackeval", "motmetrics", "trackbench")
+PLUGIN_GROUP_PREFIX = "trackbench."
+"""The prefix of the entry-point groups of trackbench plugins (tracker families, dataset
+adapters)."""
 
 
 def file_sha256(path: str | Path) -> str:
@@ -51,19 +55,27 @@ def device_description(device: str) -> str:
 
 
 def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that determine results."""
+    """Installed versions of the packages that determine results: ``VERSIONED_PACKAGES``, then
+    each distribution with entry points in a trackbench plugin group, by name."""
     versions: dict[str, str | None] = {}
     for package in VERSIONED_PACKAGES:
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = None
+    plugins = {
+        dist.name: dist.version
+        for dist in distributions()
+        if any(entry.group.startswith(PLUGIN_GROUP_PREFIX) for entry in dist.entry_points)
+    }
+    for name in sorted(plugins):
+        versions.setdefault(name, plugins[name])
     return versions
 
 
 def git_commit() -> str | None:
     """The commit of the trackbench checkout (``-dirty`` when tracked files changed), if any."""
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[1]
 
     def git(*args: str) -> str | None:
         try:

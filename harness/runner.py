@@ -1,5 +1,11 @@
 """The runner: expand an experiment into cells, skip finished ones, hand each to its task, store.
 
+A cell is finished when a done result of its key has its config hash, i.e. its identity
+(``Cell.identity``: config, tracker code, checkpoint files, dataset card and generator). A done
+result of another hash is stale: the cell is computed again and replaces it, and the summary and
+the store (``rerun``) say which part changed; ``rerun`` (``METHOD[:ABLATION]``) and ``force``
+compute finished cells again too.
+
 Before any cell runs, every cell's method config is checked (``check_config``: a missing
 checkpoint fails its cells at once) and each dataset split is loaded once, as its task's units
 (sequences, or single-object samples). Each cell then (``harness.cell``) builds the tracker (a
@@ -22,17 +28,19 @@ Ctrl-C or SIGTERM stops the run: the cells it had not finished are marked ``inte
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.cell import CellOutcome, dataset_key, failure, units_of
+from harness.errors import ConfigError, did_you_mean
 from harness.executors import Executor, make_executor
-from harness.experiment import Cell, Experiment, expand
+from harness.experiment import Cell, Experiment, changed_parts, expand
 from harness.progress import NoProgress
 from harness.provenance import device_description
 from harness.registry import parse_method
-from harness.store import Store, utc_now
+from harness.store import Store, key_of, utc_now
 
 
 @dataclass
@@ -44,6 +52,8 @@ class RunSummary:
     done: int = 0
     failed: list[CellOutcome] = field(default_factory=list)
     interrupted: int = 0
+    reruns: dict[str, str] = field(default_factory=dict)
+    """Why cells (by config hash) with a done result were computed again."""
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -60,22 +70,27 @@ def run_experiment(
     jobs: int = 1,
     progress: NoProgress | None = None,
     executor: Executor | None = None,
+    rerun: Collection[str] = (),
+    force: bool = False,
 ) -> RunSummary:
     """Run every cell of ``experiment`` not already done in ``store``; returns the summary.
-    The cells are computed by ``executor`` (default: the local one for ``jobs``).
+    The cells are computed by ``executor`` (default: the local one for ``jobs``). Done cells are
+    computed again when their identity changed, when ``rerun`` names their method
+    (``METHOD[:ABLATION]``; a ConfigError if no cell has it) or with ``force``.
 
     On Ctrl-C or SIGTERM the unfinished cells are marked ``interrupted`` and ``RunInterrupted``
     (a KeyboardInterrupt) is raised with the summary.
     """
     executor = executor or make_executor("local", jobs)
     cells = expand(experiment)
-    finished = store.done_hashes(experiment.name)
-    todo = [cell for cell in cells if cell.config_hash not in finished]
+    todo, reruns = to_compute(cells, store.done_identities(experiment.name), rerun, force)
     run_id = store.start_run(
         experiment.name, device_description(experiment.timing.device), experiment.description
     )
-    summary = RunSummary(experiment.name, run_id, total=len(cells), skipped=len(cells) - len(todo))
-    store.add_pending(run_id, todo)
+    summary = RunSummary(
+        experiment.name, run_id, total=len(cells), skipped=len(cells) - len(todo), reruns=reruns
+    )
+    store.add_pending(run_id, todo, reruns)
     display = progress or NoProgress()
 
     def record(outcome: CellOutcome) -> None:
@@ -107,6 +122,51 @@ def run_experiment(
     finally:
         store.finish_run(run_id)
     return summary
+
+
+def to_compute(
+    cells: list[Cell],
+    done: dict[tuple, tuple[str, dict[str, Any]]],
+    rerun: Collection[str] = (),
+    force: bool = False,
+) -> tuple[list[Cell], dict[str, str]]:
+    """The cells to compute, given the ``done`` ones (``Store.done_identities``), and why those
+    with a done result are computed again, by config hash: the parts of their identity that
+    changed (``changed_parts``), or ``--rerun`` / ``--force``."""
+    _check_rerun(cells, rerun)
+    done_hashes = {config_hash for config_hash, _ in done.values()}
+    todo, reasons = [], {}
+    for cell in cells:
+        stored = done.get(key_of(cell))
+        if stored is not None and stored[0] != cell.config_hash:
+            parts = changed_parts(stored[1], cell.identity())
+            reasons[cell.config_hash] = f"{', '.join(parts)} changed"
+        elif cell.config_hash in done_hashes:
+            if force:
+                reasons[cell.config_hash] = "forced by --force"
+            elif any(_names(ref, cell) for ref in rerun):
+                reasons[cell.config_hash] = "forced by --rerun"
+            else:
+                continue
+        todo.append(cell)
+    return todo, reasons
+
+
+def _names(ref: str, cell: Cell) -> bool:
+    """Whether ``METHOD[:ABLATION]`` reference ``ref`` names ``cell``'s method (a bare method
+    names every ablation of it)."""
+    method, _, ablation = ref.partition(":")
+    return cell.method == method and ablation in ("", cell.ablation)
+
+
+def _check_rerun(cells: list[Cell], rerun: Collection[str]) -> None:
+    """A ConfigError for a ``--rerun`` reference that names no cell's method."""
+    for ref in rerun:
+        if not any(_names(ref, cell) for cell in cells):
+            known = sorted({c.method for c in cells} | {c.method_ref for c in cells})
+            raise ConfigError(
+                f"--rerun {ref!r}: the experiment runs no such method" + did_you_mean(ref, known)
+            )
 
 
 def _check_configs(cells: list[Cell], record) -> list[Cell]:

@@ -6,8 +6,10 @@ Tables:
   commit, package versions (JSON), device, host.
 - ``cells``: one row per (experiment, config hash): the cell's key fields (``axes`` is the
   cell's axis values as text, e.g. ``length=40``, empty without axes), its task kind, its
-  identity document (JSON), status (``STATUSES``), error text and traceback, times, and the
-  provenance of the model that produced a done cell (the tracker's ``provenance``, JSON or NULL).
+  identity document (JSON), status (``STATUSES``), error text and traceback, times, the
+  provenance of the model that produced a done cell (the tracker's ``provenance``, JSON or NULL)
+  and ``rerun``: why the cell's result replaced an earlier one (e.g. ``code changed``,
+  ``forced by --rerun``; NULL when it did not).
 - ``metrics``: (cell, sequence or ``COMBINED``, metric, value); a single-object cell's sequences
   are its samples.
 - ``curves``: (cell, sequence or ``COMBINED``, curve, x and y as JSON lists): single-object IoU
@@ -18,7 +20,9 @@ Tables:
 A cell's metrics, timings and ``done`` status are written in one transaction, so a killed run never
 leaves a cell marked done without its results. A stopped run (Ctrl-C, SIGTERM) marks the cells it
 had not finished ``interrupted``. Resuming skips cells whose hash is ``done``; all others are
-computed again. A database made by an older schema is brought up to date when opened.
+computed again. A cell whose key (``KEY_COLUMNS``) is stored under another config hash replaces
+that row (the runner says why). A database made by an older schema is brought up to date when
+opened.
 
 Concurrency: only the process that owns the ``Store`` writes (the runner's parent; pool workers
 compute and send results back). ``busy_timeout`` still lets a second run or a reader share the file.
@@ -66,6 +70,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     started TEXT,
     finished TEXT,
     provenance TEXT,
+    rerun TEXT,
     UNIQUE (experiment, config_hash)
 );
 """
@@ -111,6 +116,7 @@ ADDED_COLUMNS = (
     ("runs", "description", "TEXT"),
     ("cells", "axes", "TEXT NOT NULL DEFAULT ''"),
     ("cells", "task", "TEXT NOT NULL DEFAULT 'multi-object'"),
+    ("cells", "rerun", "TEXT"),
 )
 """Columns added since the first schema: (table, column, definition)."""
 
@@ -225,18 +231,27 @@ class Store:
 
     # cells --------------------------------------------------------------------------------------
 
-    def done_hashes(self, experiment: str) -> set[str]:
+    def done_identities(self, experiment: str) -> dict[tuple, tuple[str, dict[str, Any]]]:
+        """The done cells of ``experiment`` by key (``key_of``): config hash and identity."""
         rows = self._db.execute(
-            "SELECT config_hash FROM cells WHERE experiment = ? AND status = 'done'", (experiment,)
+            f"SELECT {_key_select()}, c.config_hash, c.config FROM cells c"
+            " WHERE c.experiment = ? AND c.status = 'done' ORDER BY c.id",
+            (experiment,),
         )
-        return {row[0] for row in rows}
+        return {tuple(row[:-2]): (row[-2], json.loads(row[-1])) for row in rows}
 
-    def add_pending(self, run_id: int, cells: Iterable[Any]) -> None:
+    def add_pending(
+        self, run_id: int, cells: Iterable[Any], reruns: dict[str, str] | None = None
+    ) -> None:
         """Register ``cells`` (``harness.experiment.Cell``) as pending in run ``run_id``.
 
-        A cell already stored (pending, running or failed) is reset to pending; done cells must
-        not be passed (the runner skips them).
+        A cell already stored is reset to pending (a done one is computed again). A row of the
+        same key under another config hash is stale: it is deleted with its results.
+        ``reruns``: why cells, by config hash, replace an earlier result (stored as ``rerun``;
+        a cell without one keeps what it had).
         """
+        cells, reruns = list(cells), reruns or {}
+        stale = [(*key_of(c), c.config_hash) for c in cells]
         rows = [
             (
                 c.experiment,
@@ -251,17 +266,24 @@ class Store:
                 c.seed,
                 json.dumps(c.identity(), sort_keys=True, default=str),
                 run_id,
+                reruns.get(c.config_hash),
             )
             for c in cells
         ]
         with self.transaction() as db:
             db.executemany(
+                "DELETE FROM cells WHERE "
+                + " AND ".join(f"{name} = ?" for name in KEY_COLUMNS)
+                + " AND config_hash != ?",
+                stale,
+            )
+            db.executemany(
                 "INSERT INTO cells (experiment, config_hash, dataset, split, axes, task,"
-                " detections, method, ablation, seed, config, run, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')"
+                " detections, method, ablation, seed, config, run, rerun, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')"
                 " ON CONFLICT (experiment, config_hash) DO UPDATE SET run = excluded.run,"
                 " status = 'pending', error = NULL, traceback = NULL, started = NULL,"
-                " finished = NULL, provenance = NULL",
+                " finished = NULL, provenance = NULL, rerun = COALESCE(excluded.rerun, rerun)",
                 rows,
             )
 
@@ -346,11 +368,12 @@ class Store:
             self._db.execute(f"DELETE FROM {table} WHERE cell = ?", (cell_id,))
 
     def cells(self, experiment: str | None = None) -> pd.DataFrame:
-        """Every stored cell with its task, status, error and times."""
+        """Every stored cell with its task, status, error, times, run and ``rerun`` (why its result
+        replaced an earlier one; None when it did not)."""
         where, params = _experiment_filter(experiment)
         return pd.read_sql_query(
             f"SELECT {_key_select()}, c.task, c.config_hash, c.status, c.error, c.traceback,"
-            f" c.started, c.finished, c.run FROM cells c {where}"
+            f" c.started, c.finished, c.run, c.rerun FROM cells c {where}"
             " ORDER BY c.id",
             self._db,
             params=params,
@@ -463,6 +486,11 @@ class Store:
         self._db.execute(
             f"INSERT INTO timings ({columns}) VALUES ({', '.join('?' * len(names))})", values
         )
+
+
+def key_of(cell: Any) -> tuple:
+    """A cell's key (``KEY_COLUMNS``), as ``done_identities`` names stored cells."""
+    return tuple(cell.key[name] for name in KEY_COLUMNS)
 
 
 def _key_select() -> str:

@@ -54,6 +54,10 @@ class DatasetAdapter:
     """The card param that sets how many frames a generated set's evaluated sequences hold
     (``trackbench card --evaluate --frames``); None: the data fixes them."""
 
+    generator_version: int | None = None
+    """The version of the code that generates a synthetic set's content (its cache version, bumped
+    when the content changes): part of each cell's identity. None: the data is read from disk."""
+
     def __init__(self, card: dict[str, Any], root: str | Path | None = None, **params: Any):
         known = card.get("params") or {}
         unknown = sorted(set(params) - set(known))

@@ -391,6 +391,7 @@ class GanMnist(DatasetAdapter):
     """
 
     frames_param = "length"
+    generator_version = CACHE_VERSION
 
     @functools.cached_property
     def mnist(self):

@@ -474,6 +474,7 @@ class SyntheticMOT(DatasetAdapter):
     """
 
     frames_param = "eval_frames"
+    generator_version = CACHE_VERSION
 
     def _make_generator(self) -> TbaGenerator:
         raise NotImplementedError

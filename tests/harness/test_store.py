@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
+import subprocess
 
 import numpy as np
 import pytest
+from paths import ROOT
 
 from harness.errors import TrackbenchError
 from harness.experiment import Cell
-from harness.store import COMBINED, Store, utc_now
+from harness.store import COMBINED, Store, key_of, utc_now
 
 
 def make_cell(seed: int = 0, method: str = "sort", experiment: str = "exp") -> Cell:
@@ -62,7 +65,7 @@ def test_done_cell_has_its_metrics_and_timings(store):
         cell, EVALUATION, {"seq-a": TIMING, "seq-b": {**TIMING, "frames": 100}}, STARTED
     )
 
-    assert store.done_hashes("exp") == {cell.config_hash}
+    assert store.done_identities("exp") == {key_of(cell): (cell.config_hash, cell.identity())}
     frame = store.metrics_frame("exp")
     assert list(frame.columns) == [
         "experiment",
@@ -96,7 +99,7 @@ def test_failure_inside_the_transaction_leaves_the_cell_not_done(store):
     with pytest.raises(ValueError, match="not an identifier"):
         # metrics are inserted first, then the bad timing field aborts the transaction
         store.record_done(cell, EVALUATION, {"seq-a": {"bad field": 1}}, STARTED)
-    assert store.done_hashes("exp") == set()
+    assert store.done_identities("exp") == {}
     assert store.metrics_frame().empty
     assert store.cells("exp")["status"].tolist() == ["pending"]
     rows = sqlite3.connect(store.path).execute("SELECT COUNT(*) FROM metrics").fetchone()[0]
@@ -113,7 +116,7 @@ def test_failed_cell_keeps_error_and_traceback_and_is_rerun(store):
     cells = store.cells("exp")
     assert cells[["status", "error"]].values.tolist() == [["failed", "ValueError: boom"]]
     assert cells["traceback"].iloc[0].startswith("Traceback")
-    assert store.done_hashes("exp") == set()
+    assert store.done_identities("exp") == {}
 
     store.add_pending(store.start_run("exp", "cpu"), [cell])  # a new run resets it
     cells = store.cells("exp")
@@ -129,6 +132,26 @@ def test_redone_cell_replaces_its_metrics(store):
     store.record_done(cell, changed, {}, STARTED)
     frame = store.metrics_frame()
     assert frame[["sequence", "metric", "value"]].values.tolist() == [[COMBINED, "MOTA", 0.9]]
+
+
+def test_a_cell_stored_under_another_hash_is_replaced_and_says_why(store):
+    old, other = make_cell(seed=0), make_cell(seed=1)
+    new = dataclasses.replace(old, method_config={"max_age": 2})  # the same key, another hash
+    store.add_pending(store.start_run("exp", "cpu"), [old, other])
+    for cell in (old, other):
+        store.record_done(cell, EVALUATION, {"seq-a": TIMING}, STARTED)
+    store.add_pending(store.start_run("exp", "cpu"), [new], {new.config_hash: "config changed"})
+    cells = store.cells("exp").set_index("seed")
+    assert cells.loc[0, ["config_hash", "status", "rerun"]].tolist() == [
+        new.config_hash,
+        "pending",
+        "config changed",
+    ]
+    assert cells.loc[1, "status"] == "done" and cells["rerun"].isna().sum() == 1
+    assert set(store.metrics_frame("exp")["seed"]) == {1}  # the stale results went with it
+    assert len(store.timings_frame("exp")) == 1
+    store.add_pending(store.start_run("exp", "cpu"), [new])  # resumed: it still says why
+    assert store.cells("exp").set_index("seed").loc[0, "rerun"] == "config changed"
 
 
 def test_frames_filter_by_experiment_and_hash(store):
@@ -151,10 +174,14 @@ def test_run_provenance_and_wal(store):
     runs = store.runs()
     assert runs["experiment"].tolist() == ["exp"] and runs["finished"].notna().all()
     versions = json.loads(runs["versions"].iloc[0])
-    assert set(versions) == {"torch", "numpy", "trackeval", "motmetrics", "trackbench"}
+    assert list(versions)[:5] == ["torch", "numpy", "trackeval", "motmetrics", "trackbench"]
     assert versions["numpy"] == np.__version__
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True)
     commit = runs["git_commit"].iloc[0]
-    assert commit is None or len(commit.removesuffix("-dirty")) == 40
+    if head.returncode == 0:  # a git checkout: the commit of this one
+        assert commit.removesuffix("-dirty") == head.stdout.strip()
+    else:
+        assert commit is None
     mode = sqlite3.connect(store.path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
