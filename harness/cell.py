@@ -44,14 +44,15 @@ IN_PROCESS = WorkerContext()
 
 @dataclass
 class CellOutcome:
-    """What a worker sends back: the evaluation, timings and the tracker's provenance, or the
-    error and its traceback."""
+    """What a worker sends back: the evaluation, timings, the tracker's provenance and the frames
+    tracked, or the error and its traceback."""
 
     cell: Cell
     started: str
     evaluation: dict[str, Any] | None = None
     timings: dict[str, dict[str, Any]] = field(default_factory=dict)
     provenance: dict[str, Any] | None = None
+    frames: int = 0
     error: str | None = None
     traceback: str | None = None
     seconds: float = 0.0
@@ -81,7 +82,12 @@ def run_cell(
         outcome = failure(cell, exc, started)
     else:
         outcome = CellOutcome(
-            cell, started, evaluation=evaluation, timings=timings, provenance=provenance
+            cell,
+            started,
+            evaluation=evaluation,
+            timings=timings,
+            provenance=provenance,
+            frames=frames_of(cell),
         )
     outcome.seconds = time.perf_counter() - clock
     return outcome

@@ -14,7 +14,6 @@ import json
 import logging
 import re
 import sys
-from collections import Counter
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -23,6 +22,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperCommand
 
 from harness.errors import ConfigError, TrackbenchError
 from harness.metrics.protocols import PROTOCOLS
@@ -151,13 +151,14 @@ def run(
 def _print_summary(err: Console, summary, database: Path) -> None:
     """What a run did (with how many done cells it computed again, and why), and one line per
     failed cell."""
+    from harness.plan import count_reasons
+
     interrupted = f", {summary.interrupted} interrupted" if summary.interrupted else ""
-    why = Counter(summary.reruns.values())
-    reasons = f" ({', '.join(f'{n} {reason}' for reason, n in why.items())})" if why else ""
+    reruns = summary.reruns.values()
+    rerun = f", {len(reruns)} re-run ({count_reasons(reruns)})" if reruns else ""
     err.print(
         f"{summary.experiment}: {summary.total} cells, {summary.skipped} already done, "
-        f"{summary.done} done now, {len(summary.failed)} failed, {len(summary.reruns)} re-run"
-        f"{reasons}{interrupted} ({database})",
+        f"{summary.done} done now, {len(summary.failed)} failed{rerun}{interrupted} ({database})",
         markup=False,
         highlight=False,
     )
@@ -165,7 +166,22 @@ def _print_summary(err: Console, summary, database: Path) -> None:
         err.print(f"  failed: {outcome.cell.label}: {outcome.error}", markup=False, highlight=False)
 
 
-@app.command()
+class _ReproduceCommand(TyperCommand):
+    """``trackbench reproduce --help`` ends with every paper table it runs and what each needs."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # click's, or typer's copy of it
+        super().format_help(ctx, formatter)
+        from harness.plan import table_needs
+
+        formatter.write_paragraph()
+        formatter.write_text("Paper tables and what they need:")
+        with formatter.indentation():
+            for needs in table_needs():
+                for line in needs.lines():
+                    formatter.write(f"{' ' * formatter.current_indent}{line}\n")
+
+
+@app.command(cls=_ReproduceCommand)
 def reproduce(
     table: Annotated[str, typer.Argument(metavar="TABLE", help="Paper table id, e.g. tba-t1.")],
     out: OutFolder = None,
@@ -177,7 +193,14 @@ def reproduce(
     rerun: Rerun = None,
     force: Force = False,
 ) -> None:
-    """Run the experiment that reproduces a paper table; the board shows ours beside it."""
+    """Run the experiment that reproduces a paper table; the board shows ours beside it.
+
+    The list below says, for each experiment: the tables it serves, its cells, the datasets to
+    obtain (their cards, datasets/*.yaml, say from where) or generated here, the checkpoints its
+    methods read (published in checkpoints/, or to train first), the device, the data it
+    generates and caches, and whether it runs on a laptop as shipped (CPU, no dataset to obtain,
+    every checkpoint there, at most 10 GB of cache).
+    """
     from harness.papers import paper_table
 
     run(

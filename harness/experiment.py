@@ -52,7 +52,7 @@ from harness.datasets.base import (
     split_task,
 )
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
-from harness.fingerprint import cached_card, code_fingerprint, dataset_fingerprint, path_digest
+from harness.fingerprint import code_fingerprint, dataset_fingerprint, path_digest
 from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
 from harness.registry import MethodSpec, parse_method
 
@@ -221,7 +221,7 @@ class Cell:
         except ConfigError:  # a factory that does not load: the cell fails when it runs
             path_keys = frozenset()
         paths = {key: self.method_config[key] for key in path_keys & set(self.method_config)}
-        path_params = cached_card(self.dataset).get("path_params", [])
+        path_params = load_card(self.dataset).get("path_params", [])
         task = {} if self.task == MULTI_OBJECT else {"task": self.task}
         timing = {"warmup_frames": self.warmup_frames, "device": self.device}
         if self.online_samples is not None:

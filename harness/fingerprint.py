@@ -63,20 +63,9 @@ def dataset_fingerprint(name: str) -> dict[str, Any]:
     return _dataset_fingerprint(name, _signature(card_path(name)))
 
 
-def cached_card(name: str) -> dict[str, Any]:
-    """The card of dataset ``name`` (``load_card``), read once per process unless its file
-    changes; not to be modified."""
-    return _card(name, _signature(card_path(name)))
-
-
-@functools.cache
-def _card(name: str, signature: tuple[str, int, int, int]) -> dict[str, Any]:
-    return load_card(name)
-
-
 @functools.cache
 def _dataset_fingerprint(name: str, signature: tuple[str, int, int, int]) -> dict[str, Any]:
-    card = _card(name, signature)
+    card = load_card(name)
     content = json.dumps(card, sort_keys=True, default=str).encode()
     return {
         "card": hashlib.sha256(content).hexdigest(),

@@ -12,7 +12,8 @@ weighs the remaining frames by the rate seen so far).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pandas as pd
 from harness.cell import dataset_key
 from harness.checkpoints import checkpoint_files
 from harness.datasets import load_card, load_dataset
+from harness.errors import TrackbenchError
 from harness.experiment import Cell, expand, load_experiment
 from harness.papers import paper_tables, tables_for
 from harness.progress import format_duration
@@ -46,6 +48,7 @@ class RunPlan:
     todo: int
     tables: tuple[str, ...]
     cache: tuple[CacheWrite, ...]
+    reruns: tuple[str, ...] = ()  # why each done cell is computed again
 
     @property
     def cache_bytes(self) -> int:
@@ -53,7 +56,10 @@ class RunPlan:
 
     def lines(self) -> list[str]:
         """The plan in a few lines of text."""
-        lines = [f"{self.experiment}: {self.cells} cells, {self.todo} to run"]
+        reruns = (
+            f" ({len(self.reruns)} re-run: {count_reasons(self.reruns)})" if self.reruns else ""
+        )
+        lines = [f"{self.experiment}: {self.cells} cells, {self.todo} to run{reruns}"]
         if self.tables:
             lines.append(f"  paper tables served: {', '.join(self.tables)}")
         if self.cache:
@@ -86,11 +92,20 @@ class Estimate:
         return line
 
 
-def plan_run(experiment: str, cells: list[Cell], todo: list[Cell]) -> RunPlan:
-    """The plan of running ``todo`` out of an experiment's ``cells``."""
+def plan_run(
+    experiment: str, cells: list[Cell], todo: list[Cell], reruns: dict[str, str] | None = None
+) -> RunPlan:
+    """The plan of running ``todo`` out of an experiment's ``cells``; ``reruns`` says why each
+    done cell among them is computed again (by config hash)."""
     keys = pd.DataFrame([cell.key for cell in cells]) if cells else pd.DataFrame()
     tables = tuple(table.id for table in tables_for(keys)) if cells else ()
-    return RunPlan(experiment, len(cells), len(todo), tables, _cache_writes(todo))
+    why = tuple((reruns or {}).values())
+    return RunPlan(experiment, len(cells), len(todo), tables, _cache_writes(todo), why)
+
+
+def count_reasons(reasons: Iterable[str]) -> str:
+    """Reasons counted, in order of first appearance: ``2 code changed, 1 forced by --rerun``."""
+    return ", ".join(f"{n} {reason}" for reason, n in Counter(reasons).items())
 
 
 def estimate(
@@ -122,8 +137,11 @@ def _cache_writes(cells: list[Cell]) -> tuple[CacheWrite, ...]:
         if key in seen:
             continue
         seen.add(key)
-        adapter = load_dataset(cell.dataset, cell.root, **cell.dataset_params)
-        size = 0 if adapter.cached(cell.split) else adapter.cache_bytes(cell.split)
+        try:
+            adapter = load_dataset(cell.dataset, cell.root, **cell.dataset_params)
+            size = 0 if adapter.cached(cell.split) else adapter.cache_bytes(cell.split)
+        except TrackbenchError:  # its inputs are missing: its cells fail at loading, saying why
+            continue
         if size:
             writes.append(CacheWrite(cell.dataset, cell.split, cell.axes_label, size))
     return tuple(writes)

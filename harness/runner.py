@@ -6,7 +6,9 @@ result of another hash is stale: the cell is computed again and replaces it, and
 the store (``rerun``) say which part changed; ``rerun`` (``METHOD[:ABLATION]``) and ``force``
 compute finished cells again too.
 
-Before any cell runs, every cell's method config is checked (``check_config``: a missing
+A run first says its plan (``harness.plan``: cells, paper tables served, data to generate and
+cache; once the data are loaded, frames to track and the time that should take). Before any cell
+runs, every cell's method config is checked (``check_config``: a missing
 checkpoint fails its cells at once) and each dataset split is loaded once, as its task's units
 (sequences, or single-object samples). Each cell then (``harness.cell``) builds the tracker (a
 method whose config has a ``seed`` key gets the cell's seed) and hands it to its task kind
@@ -33,10 +35,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.cell import CellOutcome, dataset_key, failure, units_of
-from harness.errors import ConfigError, did_you_mean
+from harness.cell import CellOutcome, dataset_key, failure, frames_of, units_of
+from harness.errors import ConfigError, FormatError, did_you_mean
 from harness.executors import Executor, make_executor
 from harness.experiment import Cell, Experiment, changed_parts, expand
+from harness.plan import estimate, plan_run
 from harness.progress import NoProgress
 from harness.provenance import device_description
 from harness.registry import parse_method
@@ -84,9 +87,8 @@ def run_experiment(
     executor = executor or make_executor("local", jobs)
     cells = expand(experiment)
     todo, reruns = to_compute(cells, store.done_identities(experiment.name), rerun, force)
-    run_id = store.start_run(
-        experiment.name, device_description(experiment.timing.device), experiment.description
-    )
+    device = device_description(experiment.timing.device)
+    run_id = store.start_run(experiment.name, device, experiment.description)
     summary = RunSummary(
         experiment.name, run_id, total=len(cells), skipped=len(cells) - len(todo), reruns=reruns
     )
@@ -102,6 +104,7 @@ def run_experiment(
                 outcome.timings,
                 outcome.started,
                 outcome.provenance,
+                outcome.frames,
             )
             summary.done += 1
         else:
@@ -113,8 +116,14 @@ def run_experiment(
 
     try:
         with _signals_interrupt(), display:
+            for line in plan_run(experiment.name, cells, todo, reruns).lines():
+                display.announce(line)
             display.start(len(todo))
             runnable = _load_datasets(_check_configs(todo, record), record)
+            rates = store.throughput(device)
+            forecast = estimate(runnable, frames_of, rates, executor.parallel)
+            display.announce(forecast.line())
+            display.planned(forecast.frames)
             executor.run(runnable, record, store, display)
     except KeyboardInterrupt:
         summary.interrupted = store.mark_interrupted(run_id)
@@ -188,13 +197,17 @@ def _check_configs(cells: list[Cell], record) -> list[Cell]:
 
 
 def _load_datasets(cells: list[Cell], record) -> list[Cell]:
-    """Load each dataset split once here; cells whose split fails to load are recorded failed."""
+    """Load each dataset split once here; cells whose split fails to load are recorded failed.
+    A malformed data file (``FormatError``, e.g. a sample whose first box is empty) is an input
+    error: it stops the run before any cell is computed."""
     runnable, broken = [], {}
     for cell in cells:
         key = dataset_key(cell)
         if key not in broken:
             try:
                 units_of(cell)
+            except FormatError:
+                raise
             except Exception as exc:
                 broken[key] = failure(cell, exc, utc_now())
         if key in broken:

@@ -7,9 +7,9 @@ Tables:
 - ``cells``: one row per (experiment, config hash): the cell's key fields (``axes`` is the
   cell's axis values as text, e.g. ``length=40``, empty without axes), its task kind, its
   identity document (JSON), status (``STATUSES``), error text and traceback, times, the
-  provenance of the model that produced a done cell (the tracker's ``provenance``, JSON or NULL)
-  and ``rerun``: why the cell's result replaced an earlier one (e.g. ``code changed``,
-  ``forced by --rerun``; NULL when it did not).
+  provenance of the model that produced a done cell (the tracker's ``provenance``, JSON or NULL),
+  the frames it tracked, and ``rerun``: why the cell's result replaced an earlier one (e.g.
+  ``code changed``, ``forced by --rerun``; NULL when it did not).
 - ``metrics``: (cell, sequence or ``COMBINED``, metric, value); a single-object cell's sequences
   are its samples.
 - ``curves``: (cell, sequence or ``COMBINED``, curve, x and y as JSON lists): single-object IoU
@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     started TEXT,
     finished TEXT,
     provenance TEXT,
+    frames INTEGER,
     rerun TEXT,
     UNIQUE (experiment, config_hash)
 );
@@ -116,6 +117,7 @@ ADDED_COLUMNS = (
     ("runs", "description", "TEXT"),
     ("cells", "axes", "TEXT NOT NULL DEFAULT ''"),
     ("cells", "task", "TEXT NOT NULL DEFAULT 'multi-object'"),
+    ("cells", "frames", "INTEGER"),
     ("cells", "rerun", "TEXT"),
 )
 """Columns added since the first schema: (table, column, definition)."""
@@ -312,13 +314,14 @@ class Store:
         timings: dict[str, dict[str, Any]],
         started: str,
         provenance: dict[str, Any] | None = None,
+        frames: int | None = None,
     ) -> None:
         """Store a finished cell in one transaction: metrics, timings, then status ``done``.
 
         ``evaluation`` is the task's dict (``sequences``, ``combined``, optional ``curves``);
         ``timings`` maps a sequence name to its timing record as a dict; ``started`` is when the
         cell's computation began (``utc_now()``); ``provenance`` is the tracker's (stored as
-        JSON). Scalar metrics are kept.
+        JSON); ``frames`` is how many frames it tracked. Scalar metrics are kept.
         """
         metric_rows = [
             (sequence, name, float(value))
@@ -348,8 +351,8 @@ class Store:
                 self._insert_timing(cell_id, sequence, record)
             db.execute(
                 "UPDATE cells SET status = 'done', error = NULL, traceback = NULL, started = ?,"
-                " finished = ?, provenance = ? WHERE id = ?",
-                (started, utc_now(), _json_or_null(provenance), cell_id),
+                " finished = ?, provenance = ?, frames = ? WHERE id = ?",
+                (started, utc_now(), _json_or_null(provenance), frames, cell_id),
             )
 
     def record_failed(self, cell: Any, error: str, traceback: str | None, started: str) -> None:
@@ -368,12 +371,12 @@ class Store:
             self._db.execute(f"DELETE FROM {table} WHERE cell = ?", (cell_id,))
 
     def cells(self, experiment: str | None = None) -> pd.DataFrame:
-        """Every stored cell with its task, status, error, times, run and ``rerun`` (why its result
-        replaced an earlier one; None when it did not)."""
+        """Every stored cell with its task, status, error, times, frames tracked, run and ``rerun``
+        (why its result replaced an earlier one; None when it did not)."""
         where, params = _experiment_filter(experiment)
         return pd.read_sql_query(
             f"SELECT {_key_select()}, c.task, c.config_hash, c.status, c.error, c.traceback,"
-            f" c.started, c.finished, c.run, c.rerun FROM cells c {where}"
+            f" c.started, c.finished, c.frames, c.run, c.rerun FROM cells c {where}"
             " ORDER BY c.id",
             self._db,
             params=params,
@@ -463,6 +466,23 @@ class Store:
             json.loads(p) if isinstance(p, str) else None for p in frame["provenance"]
         ]
         return frame.astype({"seed": "int64"})
+
+    def throughput(self, device: str) -> dict[tuple[str, str], float]:
+        """Frames per second of whole done cells (tracking, scoring, loading: their start to
+        finish) of runs on ``device`` (as ``runs.device`` names it), by method and ablation."""
+        rows = self._db.execute(
+            "SELECT c.method, c.ablation, c.started, c.finished, c.frames FROM cells c"
+            " JOIN runs r ON c.run = r.id"
+            " WHERE c.status = 'done' AND c.frames IS NOT NULL AND r.device = ?",
+            (device,),
+        ).fetchall()
+        frames: dict[tuple[str, str], float] = {}
+        seconds: dict[tuple[str, str], float] = {}
+        for method, ablation, started, finished, count in rows:
+            took = datetime.fromisoformat(finished) - datetime.fromisoformat(started)
+            frames[method, ablation] = frames.get((method, ablation), 0) + count
+            seconds[method, ablation] = seconds.get((method, ablation), 0) + took.total_seconds()
+        return {key: frames[key] / seconds[key] for key in frames if seconds[key] > 0}
 
     def _cell_id(self, cell: Any) -> int:
         row = self._db.execute(

@@ -9,6 +9,8 @@ experiment or ``--param`` may override; ``param_rules`` say what a param's value
 
 from __future__ import annotations
 
+import copy
+import functools
 import numbers
 import os
 from collections.abc import Callable, Iterable
@@ -49,6 +51,10 @@ class DatasetAdapter:
     ``root`` is where the data lives (real datasets) or the cache folder (synthetic ones).
     ``params`` override the card's ``params`` (only keys the card declares).
     """
+
+    generated = False
+    """Whether the adapter generates its data (from nothing, or from the inputs its card's
+    ``layout`` names) rather than reading a dataset one obtains."""
 
     frames_param: str | None = None
     """The card param that sets how many frames a generated set's evaluated sequences hold
@@ -95,6 +101,14 @@ class DatasetAdapter:
 
     def sequences(self, split: str) -> list[Sequence]:
         raise NotImplementedError
+
+    def cache_bytes(self, split: str) -> int:
+        """Bytes the cache of ``split`` takes (0: the adapter caches nothing)."""
+        return 0
+
+    def cached(self, split: str) -> bool:
+        """Whether ``split`` is in the cache already (or needs none)."""
+        return True
 
     def samples(self, split: str) -> list[SingleObjectSample]:
         """Single-object samples of a multi-object split by the card's ``samples`` rule: each
@@ -165,8 +179,15 @@ def card_path(name: str) -> Path:
 
 
 def load_card(name: str) -> dict[str, Any]:
-    """Read and check the card of dataset ``name``."""
+    """Read and check the card of dataset ``name`` (a copy of the one read once per version of
+    its file)."""
     path = card_path(name)
+    return copy.deepcopy(_read_card(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_card(path: Path, mtime_ns: int) -> dict[str, Any]:
+    """The checked card at ``path`` as it was at ``mtime_ns``."""
     try:
         card = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -54,6 +54,7 @@ from harness.datasets.synthetic import (
     cached_folder,
     image_rows,
     interpolation_matrix,
+    is_cached,
     train_split_is_a_stream,
 )
 from harness.errors import ConfigError, FormatError
@@ -390,6 +391,7 @@ class GanMnist(DatasetAdapter):
     single-object sample per sequence. ``train``: ``stream(batch, length, seed)``.
     """
 
+    generated = True
     frames_param = "length"
     generator_version = CACHE_VERSION
 
@@ -431,6 +433,17 @@ class GanMnist(DatasetAdapter):
     def cache_dir(self, split: str) -> Path:
         return cache_folder(self.root, self.card["name"], self._content_params(split))
 
+    def cache_bytes(self, split: str) -> int:
+        """The split's frames in bytes (uint8); the train stream is not cached."""
+        return (
+            0
+            if split == "train"
+            else self.params["sequences"] * self.params["length"] * FRAME_SIZE**2
+        )
+
+    def cached(self, split: str) -> bool:
+        return split == "train" or is_cached(self.cache_dir(split), self._content_params(split))
+
     def sequences(self, split: str) -> list[Sequence]:
         """One sequence per generated sequence of ``split``, frames read lazily from the cache."""
         import datasets  # Hugging Face's, imported when needed: it is slow to import
@@ -442,7 +455,8 @@ class GanMnist(DatasetAdapter):
         if count < 1 or length < 1:
             raise ConfigError(f"sequences and length must be >= 1, got {count}, {length}")
         what = (
-            f"{count:,} {split} sequences of {length} frames (about {count * length / 100:.0f} MB)"
+            f"{count:,} {split} sequences of {length} frames"
+            f" (about {self.cache_bytes(split) / 1e6:.0f} MB)"
         )
         path = cached_folder(
             self.cache_dir(split),

@@ -420,9 +420,9 @@ def cached_folder(
     import datasets
 
     stamp = final / "params.json"
+    if is_cached(final, params):
+        return final
     if stamp.is_file():
-        if json.loads(stamp.read_text()) == params:
-            return final
         shutil.rmtree(final)  # only a hash collision or a hand edit gets here
     final.parent.mkdir(parents=True, exist_ok=True)
     for abandoned in final.parent.glob(f".tmp-{final.name}-*"):  # left by killed writers
@@ -450,6 +450,12 @@ def cached_folder(
     return final
 
 
+def is_cached(final: Path, params: dict[str, Any]) -> bool:
+    """Whether the cache folder ``final`` holds the content ``params`` describe."""
+    stamp = final / "params.json"
+    return stamp.is_file() and json.loads(stamp.read_text()) == params
+
+
 def image_rows(table: Any, shape: tuple[int, int, int]) -> Callable[[int], np.ndarray]:
     """The image of 0-based row ``i`` of a cached Hugging Face ``table`` whose ``image`` column is
     Array2D (H, W*D), as (H, W, D) uint8: zero-copy views of the memory-mapped arrow chunks, so an
@@ -473,6 +479,7 @@ class SyntheticMOT(DatasetAdapter):
     ``root`` is the cache folder (default ``$TRACKBENCH_CACHE`` or ``~/.cache/trackbench``).
     """
 
+    generated = True
     frames_param = "eval_frames"
     generator_version = CACHE_VERSION
 
@@ -512,6 +519,17 @@ class SyntheticMOT(DatasetAdapter):
     def cache_dir(self) -> Path:
         return cache_folder(self.root, self.card["name"], self._content_params())
 
+    def cache_bytes(self, split: str) -> int:
+        """The evaluation video's frames in bytes (uint8); the train stream is not cached."""
+        return (
+            0
+            if split == "train"
+            else self.params["eval_frames"] * int(np.prod(self._frame_shape()))
+        )
+
+    def cached(self, split: str) -> bool:
+        return split == "train" or is_cached(self.cache_dir, self._content_params())
+
     def eval_sequence(self) -> Sequence:
         """The evaluation video, frames memory-mapped from the cache (built on first use)."""
         import datasets  # Hugging Face's, imported when needed: it is slow to import
@@ -548,7 +566,7 @@ class SyntheticMOT(DatasetAdapter):
             raise ConfigError(f"eval_frames must be >= 1, got {frames}")
         what = (
             f"the {frames:,}-frame evaluation video ({H}x{W}x{D}, "
-            f"about {frames * H * W * D / 1e6:.0f} MB)"
+            f"about {self.cache_bytes('eval') / 1e6:.0f} MB)"
         )
         return cached_folder(
             self.cache_dir, self._content_params(), self._write_cache, self.card["name"], what

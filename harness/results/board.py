@@ -41,12 +41,13 @@ from harness.results.plots import (
     speed_accuracy_figure,
 )
 from harness.results.render import RENDERERS, Board, Section
-from harness.results.sections import failure_lines, model_lines
+from harness.results.sections import failure_lines, model_lines, rerun_lines
 from harness.results.summary import axis_names, mean_over_axes
 
 CLAIMS_HEADING = "Paper claims"
 MODELS_HEADING = "Models"
 FAILURES_HEADING = "Failed or unfinished cells"
+RERUNS_HEADING = "Re-run cells"
 
 
 def write_report(
@@ -67,7 +68,8 @@ def write_report(
 
     ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``),
     ``failures`` (``Store.cells``) the "Failed or unfinished cells" section
-    (``failure_lines``): a board never hides that some of its cells produced no result.
+    (``failure_lines``): a board never hides that some of its cells produced no result; and the
+    "Re-run cells" section (``rerun_lines``): which results replaced stale ones, and why.
     ``provenance`` (``board_provenance``) is the footer. ``curves`` (``Store.curves_frame``)
     adds ``iou_over_time.png`` and ``success.png``; each experiment axis gets a table of
     ``pivot_metric`` (default: the first report metric the results have) by that axis (rows =
@@ -119,6 +121,7 @@ def write_report(
     sections = {
         MODELS_HEADING: model_lines(models) if models is not None else [],
         FAILURES_HEADING: failure_lines(failures) if failures is not None else [],
+        RERUNS_HEADING: rerun_lines(failures) if failures is not None else [],
     }
     blocks += [Section(heading, lines) for heading, lines in sections.items() if lines]
     board = Board(

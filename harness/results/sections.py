@@ -53,11 +53,24 @@ def failure_lines(cells: pd.DataFrame) -> list[str]:
     failed = failed[failed["status"] != "done"].copy()
     unfinished = failed["status"] != "failed"
     failed.loc[unfinished, "error"] = failed.loc[unfinished, "status"] + " (run again to resume)"
+    failed["error"] = failed["error"].map(relative_paths)
+    return _row_lines(failed, "error")
+
+
+def rerun_lines(cells: pd.DataFrame) -> list[str]:
+    """One line per report row and reason among the ``cells`` whose result replaced an earlier
+    one (``rerun``: why, e.g. "code changed"): ``row_label (seeds ...): reason``."""
+    rerun = keyed(cells, ["seed", "rerun"], "cells")
+    return _row_lines(rerun[rerun["rerun"].notna()], "rerun")
+
+
+def _row_lines(cells: pd.DataFrame, column: str) -> list[str]:
+    """``row_label (seeds ...): value`` per report row and value of ``column``, in order."""
     lines = []
-    for (*key, error), group in failed.groupby([*KEY, "error"], sort=False):
+    for (*key, value), group in cells.groupby([*KEY, column], sort=False):
         seeds = ", ".join(str(seed) for seed in sorted(group["seed"]))
         label = "seed" if len(group) == 1 else "seeds"
-        lines.append(f"{row_label(dict(zip(KEY, key)))} ({label} {seeds}): {relative_paths(error)}")
+        lines.append(f"{row_label(dict(zip(KEY, key)))} ({label} {seeds}): {value}")
     return lines
 
 

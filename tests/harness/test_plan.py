@@ -165,3 +165,12 @@ def test_the_readme_lists_what_each_table_needs(needs):
     start = readme.index("```text\n", marker) + len("```text\n")
     block = readme[start : readme.index("\n```", start)]
     assert block == "\n".join(line for each in needs for line in each.lines())
+
+
+def test_the_plan_says_which_done_cells_run_again_and_why(experiment):
+    cells = expand(experiment)
+    reruns = {cells[0].config_hash: "code changed", cells[1].config_hash: "forced by --force"}
+    plan = plan_run(experiment.name, cells, cells, reruns)
+    assert plan.lines()[0] == (
+        "plan-test: 2 cells, 2 to run (2 re-run: 1 code changed, 1 forced by --force)"
+    )

@@ -18,6 +18,7 @@ from harness.datasets import base
 from harness.experiment import changed_parts, expand, load_experiment
 from harness.fingerprint import code_fingerprint
 from harness.provenance import package_versions
+from harness.results.sections import rerun_lines
 from harness.runner import run_experiment
 from harness.store import Store
 
@@ -137,6 +138,7 @@ def test_an_edited_plugin_tracker_reruns_its_cells_and_says_why(plugin, tmp_path
     assert reruns[name].tolist() == ["code changed"] * 2 and reruns["iou"].isna().all()
     assert len(cells) == 4 and set(cells["status"]) == {"done"}  # the stale rows replaced
     assert metrics.groupby(["method", "seed"]).ngroups == 4
+    assert rerun_lines(cells) == [f"sprites-mot/eval/clean {name} (seeds 0, 1): code changed"]
 
 
 def test_a_changed_checkpoint_file_reruns_its_cells(plugin, tmp_path, cache):
@@ -231,7 +233,7 @@ def test_cli_rerun_and_force(trackbench, tmp_path, cache):
     )
     out = ["--out", tmp_path / "out", "--no-report"]
     code, _, err = trackbench("run", path, *out)
-    assert code == 0 and "4 cells, 0 already done, 4 done now, 0 failed, 0 re-run (" in err
+    assert code == 0 and "4 cells, 0 already done, 4 done now, 0 failed (" in err
     code, _, err = trackbench("run", path, *out, "--rerun", "iou:default")
     assert code == 0, err
     assert "2 already done, 2 done now, 0 failed, 2 re-run (2 forced by --rerun) (" in err

@@ -172,12 +172,16 @@ def test_lines_say_each_finished_cell_with_its_headline(tmp_path, trackbench, mi
     code, _, err = trackbench("run", path, "--out", tmp_path / "out", "--no-report")
     assert code == 1
     lines = err.splitlines()
-    assert lines[0].startswith(
+    # the plan: cells, the data to generate and cache first; then what runs
+    assert lines[0].startswith("small: 3 cells, 3 to run")
+    assert lines[1].startswith("  generates and caches 1 split first: about 2.0 MB")
+    assert lines[2].startswith(
         "[1/3] sprites-mot/eval/none mislabelled:default seed 0: FAILED ConfigError: "
     )
-    assert lines[1].startswith("trackbench: sprites-mot: generating and caching the 40-frame")
-    assert "(128x128x3, about 2 MB) in " + str(tmp_path / "cache" / "sprites-mot") in lines[1]
-    assert lines[2].startswith("trackbench: sprites-mot: cached ")
+    assert lines[3].startswith("trackbench: sprites-mot: generating and caching the 40-frame")
+    assert "(128x128x3, about 2 MB) in " + str(tmp_path / "cache" / "sprites-mot") in lines[3]
+    assert lines[4].startswith("trackbench: sprites-mot: cached ")
+    assert lines[5].startswith("  80 frames to track (no timing yet of ground-truth:default")
     finished = [line for line in lines if line.startswith(("[2/3]", "[3/3]"))]
     assert [line.split(": ")[0] for line in finished] == [
         "[2/3] sprites-mot/eval/none ground-truth:default seed 0",

@@ -3,6 +3,7 @@ per-sample and combined scores, curves in the store, experiment axes and the bad
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,7 +20,7 @@ from harness.experiment import expand, load_experiment
 from harness.metrics.single import frame_ious, mask_ious
 from harness.results.board import write_report
 from harness.results.summary import summarize
-from harness.store import COMBINED
+from harness.store import COMBINED, Store
 from harness.tasks.single_object import SingleObjectTask
 from harness.timing import timed_follow
 from trackers.baselines.single import ConstantBoxTracker, GroundTruthBoxTracker
@@ -303,3 +304,24 @@ def test_board_pivots_the_axis_plots_curves_and_compare_gates_iou(tmp_path):
         f" x = 0.5: {record['baseline']:.3g} → {record['new']:.3g} (Δ -0.5; informational).",
     )
     assert result.to_dict()["curves_changed"][0]["delta"] == pytest.approx(-0.5)
+
+
+def test_an_empty_first_box_stops_the_run_before_any_cell(tmp_path, trackbench):
+    root = tmp_path / "kth"
+    shutil.copytree(FIXTURES / "kth", root)
+    info = root / "KTHBoundingBoxInfo.txt"
+    lines = info.read_text().splitlines()
+    lines[4] = "1 1 6 1 1 4 20 30 20 60 20 32 100 62 21 34 101 64 21 36 101 66"  # ymax = ymin
+    info.write_text("\n".join(lines) + "\n")
+    path = write(
+        tmp_path,
+        f"name: empty-box\ndatasets:\n  - {{name: kth, split: test, root: {root}}}\n"
+        "methods: [constant-box]\n",
+    )
+    code, _, err = trackbench("run", path, "--out", tmp_path / "out", "--no-report")
+    assert code == 2
+    error = err.strip().splitlines()[-1]
+    assert error.startswith(f"trackbench: error: {info}:5: sample ")
+    assert "first box" in error and "is empty" in error
+    with Store(tmp_path / "out" / "results.sqlite", create=False) as store:
+        assert "done" not in set(store.cells("empty-box")["status"])

@@ -70,10 +70,11 @@ def test_hart_results_pick_their_tables():
 
 
 def methods_of(name: str):
-    """The experiment ``name``'s cells as {method:ablation: cell} (one dataset, one seed)."""
+    """The experiment ``name``'s cells as {method:ablation: cell} (one dataset, one seed); the
+    checkpoints it names need not exist (users train KITTI's and KTH's)."""
     from harness.experiment import expand, load_experiment
 
-    cells = expand(load_experiment(ROOT / "experiments" / f"{name}.yaml"))
+    cells = expand(load_experiment(ROOT / "experiments" / f"{name}.yaml", check_methods=False))
     assert len({(c.dataset, c.split, c.seed) for c in cells}) == 1
     return {f"{c.method}:{c.ablation}": c for c in cells}
 
@@ -100,7 +101,7 @@ def test_kth_experiment_scores_the_25_folds_each_with_its_own_models():
     table = paper_table("hart-kth")
     assert table.experiment_path().resolve() == ROOT / "experiments" / "hart-kth.yaml"
     assert table.mean_over == {"fold": 25}  # the paper's numbers average the 25 folds
-    cells = expand(load_experiment(table.experiment_path()))
+    cells = expand(load_experiment(table.experiment_path(), check_methods=False))
     assert len(cells) == 25 * 3
     assert [c.axes for c in cells[::3]] == [{"fold": k} for k in range(1, 26)]
     for cell in cells:

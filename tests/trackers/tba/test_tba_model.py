@@ -14,7 +14,7 @@ from harness.checkpoints import read_card
 from harness.data import frame_inputs, outputs_to_table
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
-from harness.experiment import load_experiment
+from harness.experiment import expand, load_experiment
 from harness.protocol import sequence_info
 from harness.registry import parse_method
 from harness.runner import run_experiment
@@ -259,10 +259,10 @@ timing: {{warmup_frames: 5}}
     assert len(metrics) >= 1
 
 
-@pytest.mark.parametrize(("name", "cells"), [("tba-table1.yaml", 6 * 3), ("tba-mnist.yaml", 3)])
-def test_experiment_files_load(name, cells):
-
-    from harness.experiment import expand
-
-    path = ROOT / "experiments" / name
-    assert len(expand(load_experiment(path))) == cells
+def test_experiment_files_load_with_the_checkpoints_they_name():
+    table1 = load_experiment(ROOT / "experiments" / "tba-table1.yaml")
+    assert [cell.ablation for cell in expand(table1)] == ["TBA", "TBAc", "TBAc-noAtt", "TBAc-noMem"]
+    mnist = ROOT / "experiments" / "tba-mnist.yaml"
+    assert len(expand(load_experiment(mnist, check_methods=False))) == 3
+    with pytest.raises(ConfigError, match="TBA checkpoint not found"):
+        load_experiment(mnist)  # no MNIST-MOT model is published
