@@ -5,7 +5,10 @@
 # slices already done; a file RUNS/STOP ends it before its next round. A model with no state in
 # RUNS starts from its published weights (a fresh optimiser; the card's `initialised_from` says
 # so): PUBLISHED/campaign/NAME/last, a run in progress published at the end of a session, else
-# PUBLISHED/NAME/last, the board's; PUBLISHED empty starts it from scratch.
+# PUBLISHED/NAME/last, the board's; PUBLISHED empty starts it from scratch. ROUNDS counts from
+# the first round, so a resumed call with ROUNDS at or below the rounds done trains nothing.
+# Each slice starts `trackbench train` afresh: run a long campaign from a checkout that does not
+# change under it (`git worktree add ../train-tree <commit>`, its `trackbench` first on PATH).
 train_round_robin() {
   local runs=$1 published=$2 rounds=$3 step=$4
   shift 4
