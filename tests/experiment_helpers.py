@@ -8,6 +8,21 @@ from harness.experiment import load_experiment
 from harness.runner import run_experiment
 from harness.store import Store
 
+SMALL_SPRITES = """\
+name: small
+datasets:
+  - name: sprites-mot
+    split: eval
+    root: {root}
+    params: {{eval_frames: 40}}
+    detections: {{clean: {{miss_rate: 0.0, jitter: 0.0, fp_rate: 0.0}}}}
+methods: [{methods}]
+seeds: [0]
+timing: {{warmup_frames: 2}}
+"""
+"""A 40-frame Sprites-MOT video with clean oracle detections, one seed (format ``root`` and
+``methods``)."""
+
 
 def write(folder: Path, text: str) -> Path:
     path = folder / "experiment.yaml"

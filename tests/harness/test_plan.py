@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from experiment_helpers import write
+from experiment_helpers import SMALL_SPRITES, write
 from paths import ROOT
 
 from harness import progress
@@ -17,23 +17,12 @@ from harness.progress import CellLines, FrameClock
 from harness.runner import run_experiment
 from harness.store import Store
 
-EXPERIMENT = """\
-name: plan-test
-datasets:
-  - name: sprites-mot
-    split: eval
-    root: {root}
-    params: {{eval_frames: 40}}
-    detections: {{clean: {{miss_rate: 0.0, jitter: 0.0, fp_rate: 0.0}}}}
-methods: [iou, ground-truth]
-seeds: [0]
-timing: {{warmup_frames: 2}}
-"""
-
 
 @pytest.fixture
 def experiment(tmp_path):
-    return load_experiment(write(tmp_path, EXPERIMENT.format(root=tmp_path / "cache")))
+    return load_experiment(
+        write(tmp_path, SMALL_SPRITES.format(root=tmp_path / "cache", methods="iou, ground-truth"))
+    )
 
 
 def test_plan_names_the_cache_to_write_until_it_is_written(experiment, tmp_path):
@@ -51,10 +40,10 @@ def test_plan_names_the_cache_to_write_until_it_is_written(experiment, tmp_path)
 def test_plan_names_the_paper_tables_the_cells_serve(tmp_path):
     path = write(
         tmp_path,
-        EXPERIMENT.format(root=tmp_path / "cache").replace("[iou, ground-truth]", '["tba:TBA"]'),
+        SMALL_SPRITES.format(root=tmp_path / "cache", methods='"tba:TBA"'),
     )
     cells = expand(load_experiment(path, check_methods=False))
-    assert "tba-t1" in plan_run("plan-test", cells, cells).tables
+    assert "tba-t1" in plan_run("small", cells, cells).tables
 
 
 def test_estimate_divides_frames_by_measured_throughput(experiment):
@@ -71,7 +60,7 @@ def test_estimate_divides_frames_by_measured_throughput(experiment):
 def test_store_throughput_is_frames_over_cell_time_on_the_device(experiment, tmp_path):
     with Store(tmp_path / "results.sqlite") as store:
         assert not run_experiment(experiment, store).failed
-        cells = store.cells("plan-test")
+        cells = store.cells("small")
         rates = store.throughput(store.runs()["device"].iloc[0])
         assert store.throughput("cuda:0 (another device)") == {}
     assert set(cells["frames"]) == {40}
@@ -102,7 +91,7 @@ def test_cell_lines_print_the_plan_and_the_eta(monkeypatch):
     monkeypatch.setattr(progress.time, "monotonic", lambda: now[0])
     stream = io.StringIO()
     lines = CellLines(stream, heartbeat=200.0)
-    lines.announce("plan-test: 2 cells, 2 to run")
+    lines.announce("small: 2 cells, 2 to run")
     lines.start(2)
     lines.planned(300)
     lines.cell_started("a", "cell a", 100)
@@ -114,7 +103,7 @@ def test_cell_lines_print_the_plan_and_the_eta(monkeypatch):
     lines.frames_done("b", 100, 240.0)
     lines.cell_finished("b", "cell b", "MOTA 1", 240.0)
     text = stream.getvalue().splitlines()
-    assert text[0] == "plan-test: 2 cells, 2 to run"
+    assert text[0] == "small: 2 cells, 2 to run"
     assert text[1] == "[1/2] cell a: MOTA 1 (120.0 s) ETA 4 min"  # 200 frames at 100 per 2 min
     assert text[2].startswith("  cell b: 100/200 frames (240 s) ETA")
     assert text[3] == "[2/2] cell b: MOTA 1 (240.0 s)"  # the last cell: no ETA
@@ -172,5 +161,5 @@ def test_the_plan_says_which_done_cells_run_again_and_why(experiment):
     reruns = {cells[0].config_hash: "code changed", cells[1].config_hash: "forced by --force"}
     plan = plan_run(experiment.name, cells, cells, reruns)
     assert plan.lines()[0] == (
-        "plan-test: 2 cells, 2 to run (2 re-run: 1 code changed, 1 forced by --force)"
+        "small: 2 cells, 2 to run (2 re-run: 1 code changed, 1 forced by --force)"
     )

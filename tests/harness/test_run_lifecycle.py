@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from experiment_helpers import SMALL_SPRITES
 from paths import ROOT, TESTS
 from rich.console import Console
 
@@ -115,25 +116,13 @@ class Recorder(NoProgress):
         self.events.append(("finished", label, result))
 
 
-SMALL = """\
-name: small
-datasets:
-  - name: sprites-mot
-    split: eval
-    root: {root}
-    params: {{eval_frames: 40}}
-    detections: {{clean: {{miss_rate: 0.0, jitter: 0.0, fp_rate: 0.0}}}}
-methods: [{methods}]
-seeds: [0]
-timing: {{warmup_frames: 2}}
-"""
-
-
 def test_cells_that_cannot_run_fail_before_any_cell_starts(tmp_path):
     """A checkpoint gone between loading the experiment (which refuses a missing one) and the
     run fails its cells first."""
     methods = 'ground-truth, {method: "tba:TBA", config: {checkpoint: missing/last}}'
-    path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods=methods))
+    path = write(
+        tmp_path / "e.yaml", SMALL_SPRITES.format(root=tmp_path / "cache", methods=methods)
+    )
     display = Recorder()
     with Store(tmp_path / "r.sqlite") as store:
         experiment = load_experiment(path, check_methods=False)
@@ -147,7 +136,7 @@ def test_cells_that_cannot_run_fail_before_any_cell_starts(tmp_path):
 
 def test_online_cells_report_frames_while_they_run(tmp_path, monkeypatch):
     monkeypatch.setattr("harness.cell.PROGRESS_INTERVAL", 0.0)
-    path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods="sort"))
+    path = write(tmp_path / "e.yaml", SMALL_SPRITES.format(root=tmp_path / "cache", methods="sort"))
     display = Recorder()
     with Store(tmp_path / "r.sqlite") as store:
         run_experiment(load_experiment(path), store, progress=display)
@@ -168,7 +157,9 @@ def mislabelled(monkeypatch) -> None:
 
 def test_lines_say_each_finished_cell_with_its_headline(tmp_path, trackbench, mislabelled):
     methods = "ground-truth, sort, mislabelled"
-    path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods=methods))
+    path = write(
+        tmp_path / "e.yaml", SMALL_SPRITES.format(root=tmp_path / "cache", methods=methods)
+    )
     code, _, err = trackbench("run", path, "--out", tmp_path / "out", "--no-report")
     assert code == 1
     lines = err.splitlines()
@@ -253,7 +244,9 @@ def test_a_stopped_run_marks_unfinished_cells_interrupted_and_resumes(
     tmp_path, trackbench, stop, jobs, monkeypatch
 ):
     methods = "ground-truth, slow"
-    path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods=methods))
+    path = write(
+        tmp_path / "e.yaml", SMALL_SPRITES.format(root=tmp_path / "cache", methods=methods)
+    )
     path.write_text(path.read_text().replace("seeds: [0]", "seeds: [0, 1]"))
     script = write(tmp_path / "stopped.py", STOPPED)
     out = tmp_path / "out"
@@ -307,7 +300,7 @@ def test_a_stopped_run_marks_unfinished_cells_interrupted_and_resumes(
 
 
 def test_pool_cells_record_their_threads_and_jobs(tmp_path):
-    path = write(tmp_path / "e.yaml", SMALL.format(root=tmp_path / "cache", methods="sort"))
+    path = write(tmp_path / "e.yaml", SMALL_SPRITES.format(root=tmp_path / "cache", methods="sort"))
     path.write_text(path.read_text().replace("seeds: [0]", "seeds: [0, 1]"))
     with Store(tmp_path / "r.sqlite") as store:
         run_experiment(load_experiment(path), store, jobs=2)
