@@ -186,7 +186,7 @@ DATASETS: dict[str, DatasetDefaults] = {
             "match_lengths": (4, 8),
             "skips": (1,),
             "min_detections": 2,
-            "lr_decay_every": 40_000,
+            "lr_decay_every": 20_000,
             "noise": (0.05, 0.03, 0.1),
         },
         {"skip": 1, "history": (1, 2, 4, 8)},
