@@ -5,8 +5,8 @@ trained on clips, by construction. ``ClipStream`` draws them, seeded and resumab
 ``harness.training.Stream`` whose batch is ``videos`` clips of different videos, so a method can
 draw negatives from another video), from an adapter's training data:
 
-- a generated dataset (``generator``, e.g. Sprites-MOT): ``videos`` endless videos of its
-  training generator, each batch their next ``length`` frames;
+- the ``train`` split of a generated dataset (``generator``, e.g. Sprites-MOT): ``videos``
+  endless videos of its training generator, each batch their next ``length`` frames;
 - any other adapter: random windows of random sequences of ``split`` (different ones while there
   are enough).
 
@@ -63,7 +63,7 @@ class ClipStream:
             raise ConfigError(f"clips need length and videos >= 1, got {length}, {videos}")
         self.adapter, self.length, self.noise = adapter, length, noise
         self.rng = np.random.default_rng(seed)
-        self.generator = getattr(adapter, "generator", None)
+        self.generator = getattr(adapter, "generator", None) if split == "train" else None
         self.taken = 0
         self.videos = videos
         if self.generator is not None:

@@ -203,8 +203,8 @@ def defaults(dataset: str) -> DatasetDefaults:
 
 
 def network_config(dataset: str, smoke: bool = False, **overrides: Any) -> CISConfig:
-    config = CISConfig(dataset=dataset, **defaults(dataset).network).replace(**overrides)
-    return config.smoke() if smoke else config
+    config = CISConfig(dataset=dataset, **defaults(dataset).network)
+    return (config.smoke() if smoke else config).replace(**overrides)
 
 
 def training_config(dataset: str, smoke: bool = False, **overrides: Any) -> CISTraining:
