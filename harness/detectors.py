@@ -24,15 +24,19 @@ MIN_SIZE = 1.0  # px; jittered sizes are clamped here so boxes stay valid
 class OracleNoise:
     """``miss_rate``: probability that a ground-truth box is dropped; ``jitter``: std of the
     Gaussian noise on centre and size, as a fraction of the box's width/height; ``fp_rate``: mean
-    number of false positives per frame (Poisson, so it may exceed 1)."""
+    number of false positives per frame (Poisson, so it may exceed 1); ``occlusion_miss``: when
+    set, a ground-truth box whose visibility is known (>= 0) and below it is never detected."""
 
     miss_rate: float = 0.0
     jitter: float = 0.0
     fp_rate: float = 0.0
+    occlusion_miss: float | None = None
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.miss_rate <= 1.0:
-            raise ConfigError(f"oracle miss_rate must be in [0, 1], got {self.miss_rate}")
+        for name in ("miss_rate", "occlusion_miss"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"oracle {name} must be in [0, 1], got {value}")
         for name in ("jitter", "fp_rate"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0.0):
@@ -43,8 +47,9 @@ def oracle_detections(sequence: Sequence, noise: OracleNoise, seed: int) -> BoxT
     """Detections (id -1, conf = score) of ``sequence`` from its ground truth rows with conf != 0.
 
     Every gt row draws its miss and jitter noise whatever the rates, so with one seed a higher
-    miss rate drops a superset of the boxes a lower one drops. False positives have the size of a
-    random gt box (10% of the image without gt) and lie uniformly inside the image.
+    miss rate drops a superset of the boxes a lower one drops. Occlusion misses are removed after
+    the boxes' draws, so they change no other box. False positives have the size of a random gt
+    box (10% of the image without gt) and lie uniformly inside the image.
     """
     rng = np.random.default_rng(seed)
     gt = sequence.gt.select(sequence.gt.conf != 0)
@@ -56,6 +61,8 @@ def oracle_detections(sequence: Sequence, noise: OracleNoise, seed: int) -> BoxT
     tp_box = np.concatenate([centre - size / 2, size], axis=1)[~missed]
     tp_frame = gt.frame[~missed]
     tp_score = rng.beta(*TP_SCORE_BETA, size=len(tp_frame))
+    shown = ~occluded(sequence.name, gt, noise.occlusion_miss)[~missed]
+    tp_box, tp_frame, tp_score = tp_box[shown], tp_frame[shown], tp_score[shown]
 
     counts = rng.poisson(noise.fp_rate, sequence.num_frames)
     fp_frame = np.repeat(np.arange(1, sequence.num_frames + 1), counts)
@@ -75,3 +82,16 @@ def oracle_detections(sequence: Sequence, noise: OracleNoise, seed: int) -> BoxT
         conf=np.concatenate([tp_score, fp_score]),
     )
     return detections.select(np.argsort(detections.frame, kind="stable"))
+
+
+def occluded(name: str, gt: BoxTable, threshold: float | None) -> np.ndarray:
+    """Rows of ``gt`` (of sequence ``name``) whose known visibility is below ``threshold``; none
+    when it is None, and an error when the ground truth has no visibility at all."""
+    if threshold is None:
+        return np.zeros(len(gt), bool)
+    known = gt.visibility >= 0
+    if len(gt) and not known.any():
+        raise ConfigError(
+            f"oracle occlusion_miss needs ground-truth visibility, and sequence {name} has none"
+        )
+    return known & (gt.visibility < threshold)

@@ -71,6 +71,16 @@ class NoiseLevel(_Strict):
     miss_rate: float = Field(0.0, ge=0.0, le=1.0)
     jitter: float = Field(0.0, ge=0.0)
     fp_rate: float = Field(0.0, ge=0.0)
+    occlusion_miss: float | None = Field(None, ge=0.0, le=1.0)
+
+    @pydantic.model_serializer(mode="wrap")
+    def _dump(self, handler: pydantic.SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The levels, without an unset ``occlusion_miss`` (the config hashes of cells that
+        do not use it stay what they were)."""
+        levels = handler(self)
+        if levels.get("occlusion_miss") is None:
+            levels.pop("occlusion_miss", None)
+        return levels
 
 
 class DatasetEntry(_Strict):

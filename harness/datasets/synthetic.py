@@ -6,11 +6,13 @@ Every stream runs the TBA per-slot process: a slot waits ``wait`` frames, then g
 probability ``birth_prob`` per frame; the newborn object moves on a straight line between opposite
 borders of the centre band [m, size-1-m] at ``speed`` px/frame, is drawn from the frame after its
 birth on, and dies (nothing drawn, the slot waits again) once its rounded centre leaves the band.
-Slots are drawn in order 0, 1, 2 (a higher slot is on top). Unlike the original (torch.rand in a
+Slots are drawn in order 0, 1, 2, ... (a higher slot on top). Unlike the original (torch.rand in a
 thread pool, no seed), generation is deterministic: one numpy generator per stream batch, seeded.
 
 Everything is vectorised over streams and slots; the only Python loop is over frames, on (N, O)
-state arrays, and pasting is a gather/blend/scatter per slot layer over a whole chunk.
+state arrays, and pasting is a gather/blend/scatter per slot layer over a whole chunk. Each object's
+visible fraction (its mask's pixels inside the frame and under no higher slot's mask) is counted
+the same way, layer by layer from the top.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ X0, Y0, VX, VY, HEIGHT, WIDTH, APPEARANCE, PATCH, ID = range(9)
 NUM_ATTRS = 9
 # A cache is written in seconds: a temporary folder this old was left by a killed writer.
 ABANDONED_AFTER_S = 3600
-CACHE_VERSION = 1  # bump when the generated content changes, so old caches are not reused
+CACHE_VERSION = 2  # bump when the generated content changes, so old caches are not reused
 
 
 def shape_templates(size: int) -> np.ndarray:
@@ -103,7 +105,8 @@ class Objects:
     ``box`` is (left, top, width, height) of the whole pasted patch, left/top 1-based as TBA's GT
     (0-based pixel + 1, as gen_sprite.py and gen_mnist.py write it), not clipped to the frame.
     ``appearance`` is colour*4 + shape (Sprites) or the digit's index in the 70,000-digit pool
-    (MNIST).
+    (MNIST). ``visibility`` is the share of the object's mask (the pixels its patch paints: alpha
+    or digit > 0) inside the frame and not under the mask of a higher slot in the same frame.
     """
 
     stream: np.ndarray
@@ -112,6 +115,7 @@ class Objects:
     id: np.ndarray
     box: np.ndarray
     appearance: np.ndarray
+    visibility: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,13 @@ class Chunk:
     objects: Objects
 
     def gt(self, stream: int = 0) -> BoxTable:
-        """Ground truth of one stream in MOTChallenge form (conf 1, class and visibility -1)."""
+        """Ground truth of one stream in MOTChallenge form (conf 1, class -1, visible fraction)."""
         rows = self.objects.stream == stream
         return BoxTable.build(
-            frame=self.objects.frame[rows], box=self.objects.box[rows], id=self.objects.id[rows]
+            frame=self.objects.frame[rows],
+            box=self.objects.box[rows],
+            id=self.objects.id[rows],
+            visibility=self.objects.visibility[rows],
         )
 
 
@@ -185,6 +192,10 @@ class TbaGenerator:
 
     def _compose(self, pixels: np.ndarray, patch: np.ndarray, appearance: np.ndarray) -> np.ndarray:
         """Paint patches (k, P, P) onto ``pixels`` (k, P, P, D) uint8; zero padding is a no-op."""
+        raise NotImplementedError
+
+    def _masks(self, patch: np.ndarray, appearance: np.ndarray) -> np.ndarray:
+        """(k, P, P) bool: the pixels that each patch paints (False on the zero padding)."""
         raise NotImplementedError
 
     # -- the process ------------------------------------------------------------------------------
@@ -262,35 +273,39 @@ class TbaGenerator:
         height, width = seen[:, HEIGHT].astype(np.int64), seen[:, WIDTH].astype(np.int64)
         top = np.floor(centre[:, 1] - (height - 1) / 2).astype(np.int64)
         left = np.floor(centre[:, 0] - (width - 1) / 2).astype(np.int64)
-        frames = self._paint((streams, length), n_idx * length + t_idx, top, left, o_idx, seen)
+        pixel = self._windows(streams * length, n_idx * length + t_idx, top, left)
+        patch, appearance = seen[:, PATCH].astype(np.int64), seen[:, APPEARANCE].astype(np.int64)
+        frames = self._paint((streams, length), pixel, o_idx, patch, appearance)
         objects = Objects(
             stream=n_idx,
             frame=state.frames_done + t_idx + 1,
             slot=o_idx,
             id=seen[:, ID].astype(np.int64),
             box=np.stack([left + 1, top + 1, width, height], axis=1).astype(np.float64),
-            appearance=seen[:, APPEARANCE].astype(np.int64),
+            appearance=appearance,
+            visibility=self._visible_fraction(streams * length, pixel, o_idx, patch, appearance),
         )
         state.frames_done += length
         return Chunk(frames, objects)
 
-    def _paint(self, batch_shape, flat_frame, top, left, slot, seen) -> np.ndarray:
-        """Frames (*batch_shape, H, W, D) with every object pasted, layer by layer (slot 0 first).
-
-        Each object covers a P x P window (P = largest patch) at its top-left corner; pixels outside
-        the frame are routed to one scratch pixel, so cropping costs nothing.
-        """
-        H, W, P = self.height, self.width, self.max_size
-        flat = np.zeros((int(np.prod(batch_shape)) * H * W + 1, self.channels), np.uint8)
-        scratch = len(flat) - 1
-        offsets = np.arange(P)
+    def _windows(self, frames: int, flat_frame, top, left) -> np.ndarray:
+        """Flat pixel indices (k, P, P) of each object's P x P window (P = largest patch) at its
+        top-left corner in ``frames`` stacked frames; pixels outside the frame all go to index
+        ``frames * H * W``, one scratch pixel, so cropping costs nothing."""
+        H, W = self.height, self.width
+        offsets = np.arange(self.max_size)
         rows = top[:, None] + offsets
         cols = left[:, None] + offsets
         inside = ((rows >= 0) & (rows < H))[:, :, None] & ((cols >= 0) & (cols < W))[:, None, :]
         pixel = ((flat_frame[:, None] * H + rows) * W)[:, :, None] + cols[:, None, :]
-        pixel = np.where(inside, pixel, scratch)
-        patch = seen[:, PATCH].astype(np.int64)
-        appearance = seen[:, APPEARANCE].astype(np.int64)
+        return np.where(inside, pixel, frames * H * W)
+
+    def _paint(self, batch_shape, pixel, slot, patch, appearance) -> np.ndarray:
+        """Frames (*batch_shape, H, W, D) with every object pasted at its ``_windows`` indices,
+        layer by layer (slot 0 first)."""
+        H, W = self.height, self.width
+        flat = np.zeros((int(np.prod(batch_shape)) * H * W + 1, self.channels), np.uint8)
+        scratch = len(flat) - 1
         cells = flat.view(np.dtype((np.void, self.channels))).reshape(-1)  # one item per pixel
         for layer in range(self.objects):
             on = slot == layer
@@ -298,6 +313,20 @@ class TbaGenerator:
             painted = self._compose(np.take(flat, where, axis=0), patch[on], appearance[on])
             cells[where] = painted.view(cells.dtype)[..., 0]
         return flat[:scratch].reshape(*batch_shape, H, W, self.channels)
+
+    def _visible_fraction(self, frames: int, pixel, slot, patch, appearance) -> np.ndarray:
+        """Per object, the share of its mask inside the frame and under no higher slot's mask,
+        counted layer by layer from the top slot down (``Objects.visibility``)."""
+        hidden = np.zeros(frames * self.height * self.width + 1, bool)
+        hidden[-1] = True  # the scratch pixel: outside the frame
+        masks = self._masks(patch, appearance)
+        shown = np.zeros(len(slot), np.int64)
+        for layer in reversed(range(self.objects)):
+            on = np.flatnonzero(slot == layer)
+            where, mask = pixel[on], masks[on]
+            shown[on] = (mask & ~hidden[where]).sum(axis=(1, 2))
+            hidden[where[mask]] = True
+        return shown / np.maximum(masks.sum(axis=(1, 2)), 1)
 
     def stream(self, batch: int, length: int, seed: int) -> Iterator[Chunk]:
         """N = ``batch`` independent endless streams, cut into chunks of ``length`` frames.
@@ -328,6 +357,7 @@ class SpritesGenerator(TbaGenerator):
                     mask = resize_bilinear(template, height, width)
                     alpha[s, a, b, :height, :width] = mask.astype(np.float32) / np.float32(255)
         self._alpha = alpha.reshape(-1, P, P)
+        self._drawn = self._alpha > 0
         self._num_sizes = len(sizes)
         self._colours = sprite_colours().astype(np.float32)
 
@@ -345,6 +375,9 @@ class SpritesGenerator(TbaGenerator):
         new *= self._alpha[patch][..., None]
         new += old
         return np.rint(new, out=new).astype(np.uint8)
+
+    def _masks(self, patch, appearance):
+        return self._drawn[patch]
 
 
 class MnistGenerator(TbaGenerator):
@@ -369,6 +402,9 @@ class MnistGenerator(TbaGenerator):
         """new = min(old + digit, 255)."""
         total = pixels.astype(np.uint16) + self._digits[patch][..., None]
         return np.minimum(total, 255).astype(np.uint8)
+
+    def _masks(self, patch, appearance):
+        return self._digits[patch] > 0
 
 
 # -- adapters -------------------------------------------------------------------------------------
@@ -544,9 +580,15 @@ class SyntheticMOT(DatasetAdapter):
         image_at = image_rows(parts["frames"], (H, W, D))
         gt = BoxTable.empty()
         if "gt" in parts:
-            columns = parts["gt"].with_format("numpy")[:]
+            table = parts["gt"].data  # arrow keeps float64 (the numpy format gives float32)
+            columns = {name: table.column(name).to_numpy() for name in table.column_names}
             box = np.stack([columns[key] for key in ("left", "top", "width", "height")], axis=1)
-            gt = BoxTable.build(frame=columns["frame"], id=columns["id"], box=box)
+            gt = BoxTable.build(
+                frame=columns["frame"],
+                id=columns["id"],
+                box=box,
+                visibility=columns["visibility"],
+            )
 
         return Sequence(
             name=f"{self.card['name']}-eval",
@@ -616,6 +658,7 @@ class SyntheticMOT(DatasetAdapter):
             "top": gt.box[:, 1],
             "width": gt.box[:, 2],
             "height": gt.box[:, 3],
+            "visibility": gt.visibility,
         }
         parts = {"frames": frames}
         if len(gt.frame):  # datasets cannot load an empty table back: no objects, no "gt" part

@@ -35,6 +35,9 @@ def sequence() -> Sequence:
         {"fp_rate": -0.5},
         {"fp_rate": float("nan")},
         {"jitter": float("inf")},
+        {"occlusion_miss": -0.1},
+        {"occlusion_miss": 1.5},
+        {"occlusion_miss": float("nan")},
     ],
 )
 def test_invalid_noise_is_a_config_error(noise):

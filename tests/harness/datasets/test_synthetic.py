@@ -32,7 +32,7 @@ def concat_objects(chunks: list[Chunk]) -> Objects:
     return Objects(
         *(
             np.concatenate([getattr(c.objects, f) for c in chunks])
-            for f in ("stream", "frame", "slot", "id", "box", "appearance")
+            for f in ("stream", "frame", "slot", "id", "box", "appearance", "visibility")
         )
     )
 
