@@ -81,6 +81,8 @@ def mutual_argmax(matrix: Tensor) -> Tensor:
     """Each row's argmax column when that row is also the column's argmax, else the "no match"
     column (model.py:366-381): how training follows tracks from frame to frame."""
     rows = matrix.argmax(dim=1)
+    if not len(rows):
+        return rows
     columns = matrix.argmax(dim=0)
     mutual = columns[rows] == torch.arange(len(rows), device=matrix.device)
     return torch.where(mutual, rows, matrix.shape[1] - 1)

@@ -94,13 +94,14 @@ class ExampleStream:
         )
 
     def _hiding(self, length: int) -> tuple[int, int, int]:
-        """(first, end, hand-off): a run of intermediate frames [first, end) emptied and a
-        hand-off frame h, 1 < h < L, outside it (§4.2; our reading)."""
-        first = int(self.rng.integers(1, length))
-        end = int(self.rng.integers(first + 1, length + 1))
-        end = min(end, length)  # frame L is never emptied
-        free = [h for h in range(2, length) if not first <= h < end] or [length - 1]
-        return first, end, int(self.rng.choice(free))
+        """(first, end, hand-off): a hand-off frame h, 1 < h < L, and a run of intermediate
+        frames [first, end) emptied on one side of it (§4.2; our reading)."""
+        handoff = int(self.rng.integers(2, length)) if length > 2 else 1
+        sides = [(1, handoff)] + ([(handoff + 1, length)] if handoff + 1 < length else [])
+        low, high = sides[int(self.rng.integers(len(sides)))]
+        first = int(self.rng.integers(low, high))
+        end = int(self.rng.integers(first + 1, high + 1))
+        return first, end, handoff
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": numpy_rng_state(self.rng), "clips": self.clips.state_dict()}
