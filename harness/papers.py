@@ -86,9 +86,12 @@ class PaperRow:
 class PaperClaim:
     """An ordering the paper states: in every cell of ``datasets`` x ``columns`` (default: every
     dataset where both methods have a row, every column), the ``stat`` (mean or the printed
-    spread) of ``methods[0]``'s row is ``above`` ``methods[1]``'s, or ``within`` ``within`` of it.
-    A method is a trackbench method name, which takes its rows whatever their ablation, or
-    ``method:ablation`` (``hart:default``), which takes that ablation's rows only."""
+    spread) of ``methods[0]``'s row is ``above`` ``methods[1]``'s, or ``within`` ``within`` of it;
+    ``beyond_spread``: above by more than the two rows' spreads together (ours: the seed std;
+    the paper's: its printed ±, none where it prints none). A method is a trackbench method
+    name, which takes its rows whatever their ablation, or ``method:ablation`` (``hart:default``),
+    which takes that ablation's rows only. ``detections``: the detection variant of our rows it
+    judges (default: each row's first)."""
 
     text: str
     methods: tuple[str, str]
@@ -97,6 +100,8 @@ class PaperClaim:
     stat: str = "mean"
     datasets: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()
+    detections: str | None = None
+    beyond_spread: bool = False
 
 
 def claimed_rows(name: str, rows: Iterable[PaperRow]) -> list[PaperRow]:
@@ -239,17 +244,24 @@ def _reproducible() -> list[str]:
 
 def tables_for(results: pd.DataFrame) -> list[PaperTable]:
     """The paper tables about ``results`` (a long frame with dataset, split, method, ablation and
-    optionally axes): a cell of theirs and of ours on the same dataset, split, method:ablation and
-    experiment-axis values (those of a table's ``mean_over`` axes left out)."""
+    optionally axes): a printed cell of theirs and a cell of ours on the same dataset, split,
+    method:ablation and experiment-axis values (those of a table's ``mean_over`` axes left out);
+    a table that prints no number (its claims checked on a dataset the paper did not use) when
+    ours has the first method of one of its claims."""
     axes = results["axes"] if "axes" in results else pd.Series("", index=results.index)
     keys = (results["dataset"], results["split"], results["method"], results["ablation"], axes)
     ran = set(zip(*keys))
     found = []
     for table in paper_tables().values():
         mine = {(*key, without_axes(label, table.mean_over)) for *key, label in ran}
+        printed = [row for row in table.rows if not all(math.isnan(v) for v in row.values)]
+        claimed = {claim.methods[0] for claim in table.claims}
+        rows = printed or [
+            row for row in table.rows if {row.method, f"{row.method}:{row.ablation}"} & claimed
+        ]
         if any(
             (row.dataset, table.split, row.method, row.ablation, column.axes) in mine
-            for row in table.rows
+            for row in rows
             for column in table.columns
         ):
             found.append(table)
@@ -363,7 +375,11 @@ def _parse_claim(
     methods = _require(claim.get("methods"), list, f"claim {text!r}: 'methods'", path, claim.line)
     relation, stat = claim.get("relation"), claim.get("stat", "mean")
     within = claim.get("within")
+    detections, beyond_spread = claim.get("detections"), claim.get("beyond_spread", False)
     problems = [
+        (detections is not None and not isinstance(detections, str), "'detections' is a name"),
+        (not isinstance(beyond_spread, bool), "'beyond_spread' is true or false"),
+        (beyond_spread and relation != "above", "'beyond_spread' goes with 'above'"),
         (len(methods) != 2, "'methods' must name two methods"),
         (relation not in RELATIONS, f"'relation' must be one of {list(RELATIONS)}"),
         (stat not in STATS, f"'stat' must be one of {list(STATS)}"),
@@ -403,6 +419,8 @@ def _parse_claim(
         stat=stat,
         datasets=tuple(named["datasets"][0]),
         columns=tuple(str(c) for c in named["columns"][0]),
+        detections=detections,
+        beyond_spread=beyond_spread,
     )
 
 

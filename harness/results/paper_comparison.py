@@ -151,9 +151,18 @@ def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
     """One line per claim of ``table`` (``PaperClaim``), checked on ours and on the paper's cells
     (``compare_with_paper``'s ``tidy``): whether it holds in every cell, in how many, and where
     not. A cell ours lack is counted apart ("not run")."""
-    records: dict[tuple[str | None, str, str], dict[str, Any]] = {}
+    records: dict[tuple[str | None, str, str], list[dict[str, Any]]] = {}
     for record in tidy.to_dict("records"):
-        records.setdefault((record["ref"], record["dataset"], record["column"]), record)
+        records.setdefault((record["ref"], record["dataset"], record["column"]), []).append(record)
+
+    def record(ref: str | None, dataset: str, column: str, claim: PaperClaim) -> dict[str, Any]:
+        """The tidy record of a cell at the claim's detection variant (default: the first)."""
+        found = records[(ref, dataset, column)]
+        if claim.detections is None:
+            return found[0]
+        chosen = [r for r in found if r["detections"] == claim.detections]
+        return chosen[0] if chosen else {**found[0], "ours_mean": math.nan, "ours_std": math.nan}
+
     lines = []
     for claim in table.claims:
         refs = [  # each method's row's ref on each dataset
@@ -163,7 +172,7 @@ def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
         datasets = claim.datasets or [d for d in table.datasets if d in refs[0] and d in refs[1]]
         columns = claim.columns or [column.name for column in table.columns]
         pairs = {
-            f"{d} {c}": (records[(refs[0][d], d, c)], records[(refs[1][d], d, c)])
+            f"{d} {c}": (record(refs[0][d], d, c, claim), record(refs[1][d], d, c, claim))
             for d in datasets
             for c in columns
         }
@@ -172,7 +181,8 @@ def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
             _claim_verdict(claim, pairs, "ours", "ours_mean" if mean else "ours_std", "not run"),
             _claim_verdict(claim, pairs, "paper", "paper" if mean else "paper_std", "not printed"),
         ]
-        lines.append(f"{table.id}: {claim.text}. {'; '.join(verdicts)}.")
+        on = f" ({claim.detections} detections)" if claim.detections else ""
+        lines.append(f"{table.id}: {claim.text}{on}. {'; '.join(verdicts)}.")
     return lines
 
 
@@ -186,11 +196,16 @@ def _claim_verdict(
     """Whether ``claim`` holds on the ``field`` values of each named pair of tidy records."""
     held, failed, missing = 0, [], 0
     within = cast(float, claim.within)  # a number with the relation "within" (_parse_claim)
+    spread_field = "ours_std" if who == "ours" else "paper_std"
     for where, (first, second) in pairs.items():
         a, b = first[field], second[field]
+        margin = 0.0
+        if claim.beyond_spread:
+            spreads = [first.get(spread_field), second.get(spread_field)]
+            margin = sum(s for s in spreads if s is not None and np.isfinite(s))
         if not (np.isfinite(a) and np.isfinite(b)):
             missing += 1
-        elif (a > b) if claim.relation == "above" else abs(a - b) <= within + 1e-9:
+        elif (a - b > margin) if claim.relation == "above" else abs(a - b) <= within + 1e-9:
             held += 1
         else:
             failed.append(where)

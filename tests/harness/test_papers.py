@@ -140,10 +140,12 @@ def test_readme_tables_match_spec():
     assert sprites.loc["TBA"].tolist() == [99.2, 99.2, 79.1, 1, 60, 80, 30]
 
 
-def test_cross_input_table2_sort_and_iou_rows():
+def test_cross_input_table2_every_printed_row():
     table = paper_table("cis-t2")
     values = table.frame()
-    assert values.shape == (3, 8)
+    assert values.shape == (9, 8)  # ours, SORT, IOU, and six supervised rows from the paper only
+    assert [row.method for row in table.rows].count(None) == 6
+    assert values.loc["CenterTrack [30] (supervised)"].tolist()[:2] == [59.6, 61.5]
     assert values.loc["SORT [2]"].tolist() == [39.8, 43.1, 295, 997, 28_000, 288_000, 5_000, 7_000]
     assert values.loc["IOU [3]"].tolist() == [39.4, 45.5, 369, 953, 20_000, 282_000, 6_000, 7_000]
     sort_row = next(row for row in table.rows if row.name == "SORT [2]")
@@ -257,6 +259,9 @@ def test_tables_for_results_pick_the_tables_about_them():
     full = frame([("sprites-mot", "eval", "tba", "TBA")])
     assert {t.id for t in tables_for(full)} == {"tba-t1", "tba-readme-sprites"}
     assert tables_for(frame([("mot17", "train", "tba", "TBA")])) == []
+    # a table printing no number is about results holding the first method of one of its claims
+    cis = frame([("sprites-mot", "eval", "cis", "Visual-Spatial")])
+    assert {t.id for t in tables_for(cis)} == {"cis-sprites"}
     # a table whose columns report experiment-axis values needs a cell of ours at one of them
     gan = pd.DataFrame(
         [("mnist-multi-same", "test", "rectracker-id", "multi", "")],
@@ -283,7 +288,11 @@ def test_rows_on_other_datasets_and_values_with_their_spread(tmp_path):
 
 @pytest.mark.parametrize(
     "table_ids, count",
-    [(("gan-t1", "gan-t2", "gan-t3", "gan-t4"), 5), (("hart-t1", "hart-kth"), 4)],
+    [
+        (("gan-t1", "gan-t2", "gan-t3", "gan-t4"), 5),
+        (("hart-t1", "hart-kth"), 4),
+        (("cis-t1", "cis-t2", "cis-t3"), 5),
+    ],
 )
 def test_every_claim_holds_in_the_papers_own_cells(table_ids, count):
     tables = [paper_table(table_id) for table_id in table_ids]
