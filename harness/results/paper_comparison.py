@@ -152,8 +152,8 @@ def claim_lines(table: PaperTable, tidy: pd.DataFrame) -> list[str]:
     (``compare_with_paper``'s ``tidy``): whether it holds in every cell, in how many, and where
     not. A cell ours lack is counted apart ("not run")."""
     records: dict[tuple[str | None, str, str], list[dict[str, Any]]] = {}
-    for record in tidy.to_dict("records"):
-        records.setdefault((record["ref"], record["dataset"], record["column"]), []).append(record)
+    for row in tidy.to_dict("records"):
+        records.setdefault((row["ref"], row["dataset"], row["column"]), []).append(row)
 
     def record(ref: str | None, dataset: str, column: str, claim: PaperClaim) -> dict[str, Any]:
         """The tidy record of a cell at the claim's detection variant (default: the first)."""
