@@ -1,0 +1,109 @@
+"""cis speed on the CPU: tracking frames/s of the default Sprites-MOT model at 6 objects, one frame
+at a time (batch 1), with where the time goes; training iterations/s of each phase, with the share
+of the example stream.
+
+Measure with ``python -m pytest tests/benchmarks/test_bench_cis.py --benchmark-enable -s``.
+Environment: ``TRACKBENCH_BENCH_FRAMES`` (default 40 frames), ``TRACKBENCH_BENCH_ITERATIONS``
+(training iterations per phase, default 20); ``OMP_NUM_THREADS`` fixes the CPU threads. The
+weights are an untrained seeded model's: the same network and work as a trained one's.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import time
+
+import pytest
+from tba_bench_settings import FRAMES
+
+from harness.datasets import load_dataset
+from harness.detectors import OracleNoise, oracle_detections
+from harness.lifecycle import train_method
+from harness.training import RunData
+from trackers.cis.tracker import CISTracker
+from trackers.cis.train import CISRecipe
+
+ITERATIONS = int(os.environ.get("TRACKBENCH_BENCH_ITERATIONS", "20"))
+PARTS = {  # the tracker's functions whose cumulative time is reported, as what they do
+    "_features": "crops and CNN features",
+    "appearance_crops": "  of which crops",
+    "_match": "matchers, eq. 1 matrices and assignment",
+    "_visual_logits": "  of which the visual matcher over the history",
+    "greedy_assignment": "  of which the greedy assignment",
+    "_update": "track bookkeeping",
+}
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    adapter = load_dataset(
+        "sprites-mot", tmp_path_factory.mktemp("cache"), objects=6, eval_frames=FRAMES
+    )
+    sequence = adapter.sequences("eval")[0]
+    return sequence, oracle_detections(sequence, OracleNoise(), 0)
+
+
+def profile_parts(tracker, sequence, detections):
+    """(seconds, {part: seconds}) of one profiled tracking of the video (``PARTS``, cumulative)."""
+    profile = cProfile.Profile()
+    profile.runcall(tracker.track, [sequence], [detections])
+    stats = pstats.Stats(profile)
+    rows = stats.stats.items()  # type: ignore[attr-defined]
+    parts = {PARTS[function]: row[3] for (_, _, function), row in rows if function in PARTS}
+    return stats.total_tt, parts  # type: ignore[attr-defined]
+
+
+@pytest.mark.benchmark(group="cis")
+def test_tracking_frames_per_second(benchmark, video):
+    sequence, detections = video
+    tracker = CISTracker(dataset="sprites-mot", online=True)
+    results = benchmark.pedantic(
+        tracker.track, args=([sequence], [detections]), rounds=3, iterations=1
+    )
+    assert len(results[0]) > 0
+    fps = sequence.num_frames / benchmark.stats.stats.median
+    total, parts = profile_parts(tracker, sequence, detections)
+    benchmark.extra_info.update({"frames_per_s": fps, "parts_s": parts, "profiled_s": total})
+    print(f"\ncis tracking, 6 objects, batch 1: {fps:.0f} frames/s (median of 3)")
+    for part in (part for part in PARTS.values() if part in parts):
+        seconds = parts[part]
+        print(f"  {part}: {seconds:.3f} s of {total:.3f} s ({100 * seconds / total:.0f}%)")
+
+
+@pytest.mark.parametrize("phase", ["visual", "spatial"])
+@pytest.mark.benchmark(group="cis-train")
+def test_training_iterations_per_second(benchmark, tmp_path, phase):
+    config = {"dataset": "sprites-mot"}
+    params = {"objects": 6}
+
+    def run():
+        out = tmp_path / f"run-{time.perf_counter_ns()}"
+        return train_method(
+            "cis",
+            out,
+            ITERATIONS,
+            config=config,
+            hyperparameters={"phase": phase},
+            dataset_params=params,
+            validate_every=None,
+            checkpoint_every=ITERATIONS,
+            log_every=ITERATIONS,
+        )
+
+    summary = benchmark.pedantic(run, rounds=1, iterations=1)
+    recipe = CISRecipe.from_method(config, {"phase": phase}, RunData(tmp_path, None, params))
+    stream = recipe.stream(0)
+    started = time.perf_counter()
+    for _ in range(ITERATIONS):
+        stream.next_batch()
+    stream_s = (time.perf_counter() - started) / ITERATIONS
+    share = stream_s * summary["iterations_per_s"]
+    benchmark.extra_info.update(
+        {"iterations_per_s": summary["iterations_per_s"], "stream_share": share}
+    )
+    print(
+        f"\ncis {phase} phase: {summary['iterations_per_s']:.1f} iterations/s;"
+        f" the example stream takes {100 * share:.0f}% of an iteration"
+    )
