@@ -3,7 +3,9 @@
 Whatever computes a cell (the runner's executors: in this process, a pool worker, a Ray task)
 calls ``run_cell`` with a ``WorkerContext`` saying how many cells run side by side (recorded with
 the timings) and where frame counts go. A failing cell is an outcome with its error and
-traceback, never an exception. Each process loads a dataset split once (``units_of``).
+traceback, never an exception; a test split's cell is an outcome with the zip of its submission
+(``harness.tasks.multi_object.SubmissionResult``) and no evaluation. Each process loads a dataset
+split once (``units_of``).
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from harness.experiment import Cell
 from harness.metrics.catalogue import headline
 from harness.registry import parse_method
 from harness.store import utc_now
-from harness.tasks import task
+from harness.tasks import TaskResult, task
+from harness.tasks.multi_object import SubmissionResult
 
+SUBMITTED = "submitted, not scored"
+"""What a test split's cell is: tracked, its submission written, never scored here."""
 PROGRESS_INTERVAL = 0.5
 """Seconds between two frame counts a cell reports while it runs."""
 
@@ -44,8 +49,9 @@ IN_PROCESS = WorkerContext()
 
 @dataclass
 class CellOutcome:
-    """What a worker sends back: the evaluation, timings, the tracker's provenance and the frames
-    tracked, or the error and its traceback."""
+    """What a worker sends back: the evaluation (or a test split's ``submission``, the zip's
+    bytes), timings, the tracker's provenance and the frames tracked, or the error and its
+    traceback."""
 
     cell: Cell
     started: str
@@ -56,11 +62,15 @@ class CellOutcome:
     error: str | None = None
     traceback: str | None = None
     seconds: float = 0.0
+    submission: bytes | None = None
 
     def describe(self) -> str:
-        """The result in a few words: the headline metrics, or the error."""
+        """The result in a few words: the headline metrics, the error, or that it was tracked for
+        a submission."""
         if self.error is not None:
             return f"FAILED {self.error}"
+        if self.submission is not None:
+            return SUBMITTED
         assert self.evaluation is not None  # set on success
         return headline(self.evaluation["combined"])
 
@@ -75,19 +85,21 @@ def run_cell(
     it, frame counts go to ``context.progress``, if any."""
     started, clock = utc_now(), time.perf_counter()
     try:
-        evaluation, timings, provenance = _track_and_evaluate(
+        result, timings, provenance = _track_and_evaluate(
             cell, context, on_frames or _queue_reporter(cell, context.progress)
         )
     except Exception as exc:  # a failing cell is data, not a crash of the sweep
         outcome = failure(cell, exc, started)
     else:
+        archive = result.archive if isinstance(result, SubmissionResult) else None
         outcome = CellOutcome(
             cell,
             started,
-            evaluation=evaluation,
+            evaluation=result.evaluation if archive is None else None,
             timings=timings,
             provenance=provenance,
             frames=frames_of(cell),
+            submission=archive,
         )
     outcome.seconds = time.perf_counter() - clock
     return outcome
@@ -102,14 +114,15 @@ def failure(cell: Cell, exc: Exception, started: str) -> CellOutcome:
 
 def _track_and_evaluate(
     cell: Cell, context: WorkerContext, on_frames: Callable[[int], None] | None
-) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any] | None]:
-    """The cell's evaluation, timing records and tracker provenance (its task does the work)."""
+) -> tuple[TaskResult, dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """The cell's task result, timing records and tracker provenance (its task does the
+    work)."""
     spec, _ = parse_method(cell.method_ref)
     seed = {"seed": cell.seed} if "seed" in spec.config else {}
     tracker = spec.factory(**{**cell.method_config, **seed})
     result = task(cell.task).run(cell, tracker, units_of(cell), on_frames)
     timings = {name: {**record, "jobs": context.jobs} for name, record in result.timings.items()}
-    return result.evaluation, timings, tracker.provenance()
+    return result, timings, tracker.provenance()
 
 
 def units_of(cell: Cell) -> list[Any]:

@@ -11,9 +11,12 @@ must be of its datasets' task kind. Axes: ``axes: {length: [20, 40, 80, 160]}`` 
 expands into one set of cells per value (card params only; the value is part of the row key).
 
 Detection variants: a dataset's ``detections`` maps a name to oracle-noise levels (miss_rate,
-jitter, fp_rate; ``harness.detectors.OracleNoise``). Methods that take detections get one cell per
-variant; without ``detections`` they use the dataset's public detections (variant ``public``).
-Methods that take no detections get a single cell per seed (variant ``none``).
+jitter, fp_rate; ``harness.detectors.OracleNoise``) or to a source (``{source: public}``,
+``{source: "file:PATH"}``, optional ``min_score`` and ``min_side``; ``harness.detection_sources``).
+Methods that take detections get one cell per variant; without ``detections`` they use the
+dataset's public detections as they are (variant ``public``). Methods that take no detections get
+a single cell per seed (variant ``none``). Test splits are tracked for a submission, not scored
+(``harness.tasks.multi_object``); on KITTI that needs a one-class protocol, e.g. ``kitti-car``.
 
 Methods are names (``sort``, ``sort:no-min-hits``) or entries with config overrides and their own
 seeds: ``{method: "tba:TBA", config: {checkpoint: ../checkpoints/tba/sprites-mot/TBA/last},
@@ -33,14 +36,14 @@ import itertools
 import json
 import os
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag
 
 import harness
 from harness.datasets.base import (
@@ -51,6 +54,7 @@ from harness.datasets.base import (
     load_dataset,
     split_task,
 )
+from harness.detection_sources import FILE_PREFIX, DetectionSource, check_folder, source_folder
 from harness.errors import ConfigError, TrackbenchError, did_you_mean
 from harness.fingerprint import code_fingerprint, dataset_fingerprint, path_digest
 from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
@@ -83,6 +87,28 @@ class NoiseLevel(_Strict):
         return levels
 
 
+def _variant_kind(value: Any) -> str | None:
+    """Which model a detection variant is: a mapping with ``source`` is a DetectionSource, any
+    other mapping noise levels (None: not a mapping)."""
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    if isinstance(value, dict):
+        return DetectionSource.__name__ if "source" in value else NoiseLevel.__name__
+    return None
+
+
+DetectionVariant = Annotated[
+    Annotated[NoiseLevel, Tag(NoiseLevel.__name__)]
+    | Annotated[DetectionSource, Tag(DetectionSource.__name__)],
+    Discriminator(
+        _variant_kind,
+        custom_error_type="detection_variant",
+        custom_error_message="a detection variant is a mapping: oracle noise levels or a source",
+    ),
+]
+"""A ``detections`` value: oracle noise levels, or a source (``harness.detection_sources``)."""
+
+
 class DatasetEntry(_Strict):
     """A dataset split; ``task`` ``single-object`` runs single-object trackers on the samples of a
     multi-object split; each ``axes`` parameter (a card param) lists values that expand into
@@ -96,7 +122,7 @@ class DatasetEntry(_Strict):
     task: Literal[TASKS] | None = None  # type: ignore[valid-type]
     params: dict[str, Any] = {}
     axes: dict[str, list[Any]] = {}
-    detections: dict[str, NoiseLevel] = {}
+    detections: dict[str, DetectionVariant] = {}
 
 
 class TimingSettings(_Strict):
@@ -167,6 +193,9 @@ class Cell:
     """The axis values of this cell (also in ``dataset_params``), e.g. {"length": 40}."""
     folder: str | None = None
     """The experiment file's folder: the identity holds paths relative to it (None: as given)."""
+    detection_source: dict[str, Any] | None = None
+    """The variant's source (``DetectionSource.model_dump()``, a file source's folder absolute),
+    or None: oracle ``noise``, or the dataset's public detections as they are."""
     config_hash: str = field(init=False)
     canonical_identity: str = field(init=False, repr=False, compare=False)
     """The identity document as canonical JSON (what ``config_hash`` hashes), made once."""
@@ -220,7 +249,9 @@ class Cell:
         (trackbench's version) and ``code`` (the tracker's distribution, version and source
         sha256), ``checkpoints`` (the sha256 of what each path config value names) and ``data``
         (the card's sha256 and the generator's version); ``harness.fingerprint`` makes them.
-        ``task`` appears only for single-object cells, ``online_samples`` only when set.
+        ``task`` appears only for single-object cells, ``online_samples`` only when set,
+        ``detection_source`` (its folder relative) only for a source variant, with
+        ``detection_files`` (the sha256 of its folder's files) for a file source.
         """
         return json.loads(self.canonical_identity)
 
@@ -254,6 +285,20 @@ class Cell:
                 key: path_digest(value) for key, value in paths.items() if isinstance(value, str)
             },
             "data": dataset_fingerprint(self.dataset),
+            **self._source_identity(),
+        }
+
+    def _source_identity(self) -> dict[str, Any]:
+        """The identity keys of the variant's detection source (none without one)."""
+        if self.detection_source is None:
+            return {}
+        folder = source_folder(self.detection_source["source"])
+        if folder is None:
+            return {"detection_source": self.detection_source}
+        named = self._relative({"source": str(folder)}, ["source"])["source"]
+        return {
+            "detection_source": {**self.detection_source, "source": FILE_PREFIX + named},
+            "detection_files": path_digest(str(folder)),
         }
 
     def _relative(self, config: dict[str, Any], keys: Iterable[str]) -> dict[str, Any]:
@@ -274,18 +319,21 @@ IDENTITY_PARTS = {
     "code": "code",
     "checkpoints": "checkpoint",
     "data": "dataset",
+    "detection_files": "detections",
 }
 """The part of a result's inputs each identity key is (the others are its ``config``)."""
 
 
 def changed_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """Which parts of two identity documents differ: code, checkpoint, dataset, config."""
+    """Which parts of two identity documents differ: code, checkpoint, dataset, detections,
+    config."""
     changed = {
         IDENTITY_PARTS.get(key, "config")
         for key in old.keys() | new.keys()
         if old.get(key) != new.get(key)
     }
-    return [part for part in ("code", "checkpoint", "dataset", "config") if part in changed]
+    parts = ("code", "checkpoint", "dataset", "detections", "config")
+    return [part for part in parts if part in changed]
 
 
 def load_experiment(path: str | Path, check_methods: bool = True) -> Experiment:
@@ -319,6 +367,7 @@ def load_experiment(path: str | Path, check_methods: bool = True) -> Experiment:
         raise _validation_error(exc, root, path) from None
     _resolve_names(experiment, root, path)
     _resolve_paths(experiment, path.resolve().parent)
+    _check_detection_sources(experiment, root, path)
     if check_methods:
         _check_method_configs(experiment, root, path)
     return experiment
@@ -329,8 +378,11 @@ def expand(experiment: Experiment) -> list[Cell]:
     cells = []
     for entry in experiment.datasets:
         protocol = experiment_protocol(experiment, entry)
-        variants: dict[str, dict[str, Any] | None] = {
-            name: level.model_dump() for name, level in entry.detections.items()
+        variants: dict[str, tuple[Any, Any]] = {  # name -> the cells' (noise, detection_source)
+            name: (None, level.model_dump())
+            if isinstance(level, DetectionSource)
+            else (level.model_dump(), None)
+            for name, level in entry.detections.items()
         }
         for axes in axis_values(entry):
             for ref, overrides, seeds, datasets in method_entries(experiment):
@@ -338,10 +390,10 @@ def expand(experiment: Experiment) -> list[Cell]:
                     continue
                 spec, ablation = parse_method(ref)
                 if "detections" not in spec.inputs:
-                    method_variants: dict[str, dict[str, Any] | None] = {NO_DETECTIONS: None}
+                    method_variants = {NO_DETECTIONS: (None, None)}
                 else:
-                    method_variants = variants or {PUBLIC_DETECTIONS: None}
-                for variant, noise in method_variants.items():
+                    method_variants = variants or {PUBLIC_DETECTIONS: (None, None)}
+                for variant, (noise, source) in method_variants.items():
                     for seed in seeds:
                         cells.append(
                             Cell(
@@ -357,6 +409,7 @@ def expand(experiment: Experiment) -> list[Cell]:
                                 ),
                                 dataset_params={**entry.params, **axes},
                                 noise=noise,
+                                detection_source=source,
                                 protocol=protocol,
                                 warmup_frames=experiment.timing.warmup_frames,
                                 online_samples=experiment.timing.online_samples,
@@ -467,10 +520,14 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
             )
         first_of: dict[tuple[Any, ...], str] = {}
         for variant, level in entry.detections.items():
-            first = first_of.setdefault(tuple(level.model_dump().values()), variant)
-            if first != variant:  # same levels, same cells: the config hash would collide
+            made_of = (
+                level.definition() if isinstance(level, DetectionSource) else level.model_dump()
+            )
+            first = first_of.setdefault((type(level).__name__, *made_of.values()), variant)
+            if first != variant:  # same definition, same cells: the config hash would collide
+                what = "source" if isinstance(level, DetectionSource) else "noise levels"
                 raise ConfigError(
-                    f"detections {variant!r} repeat the noise levels of {first!r}",
+                    f"detections {variant!r} repeat the {what} of {first!r}",
                     path,
                     _line_of(root, ("datasets", i, "detections", variant)),
                 )
@@ -501,11 +558,13 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                 _line_of(root, ("datasets", i, "task")),
             )
         protocol = experiment_protocol(experiment, entry)
-        if entry_task(entry) == MULTI_OBJECT and protocol in KITTI_PROTOCOLS:
+        classes = KITTI_PROTOCOLS.get(protocol, ())
+        if entry_task(entry) == MULTI_OBJECT and len(classes) > 1:
             raise ConfigError(
                 f"dataset {entry.name!r} is evaluated with the {protocol} protocol, which needs"
                 " class-labelled tracker output; score KITTI-format results with"
-                " `trackbench evaluate --protocol kitti` instead",
+                " `trackbench evaluate --protocol kitti` instead (a test split's submission"
+                " labels every track with one class: protocol kitti-car or kitti-pedestrian)",
                 path,
                 _line_of(root, ("datasets", i, "name")),
             )
@@ -562,8 +621,9 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
 
 def _resolve_paths(experiment: Experiment, folder: Path) -> None:
     """Make relative paths absolute against the experiment's ``folder``: dataset roots, the card
-    params a card lists in ``path_params`` and the method config keys a tracker lists in
-    ``path_config``; the experiment keeps ``folder`` for its cells' identities."""
+    params a card lists in ``path_params``, file detection sources and the method config keys a
+    tracker lists in ``path_config``; the experiment keeps ``folder`` for its cells'
+    identities."""
     experiment._folder = str(folder)
 
     def resolved(value: str | None) -> str | None:
@@ -576,6 +636,8 @@ def _resolve_paths(experiment: Experiment, folder: Path) -> None:
         for name in load_card(entry.name).get("path_params", []):
             if name in entry.params:
                 entry.params[name] = resolved(entry.params[name])
+        for _, variant, source in _file_sources(entry):
+            variant.source = FILE_PREFIX + str(resolved(str(source)))
     for method_entry in experiment.methods:
         if isinstance(method_entry, MethodEntry):
             spec, _ = parse_method(method_entry.method)
@@ -600,6 +662,28 @@ def _check_param_values(
             check_param(card, name, value)
         except ConfigError as exc:
             raise ConfigError(exc.message, path, _line_of(root, ("datasets", i, *loc))) from None
+
+
+def _file_sources(entry: DatasetEntry) -> Iterator[tuple[str, DetectionSource, Path]]:
+    """``(variant name, source, folder)`` of each file detection source of ``entry``."""
+    for name, variant in entry.detections.items():
+        if isinstance(variant, DetectionSource):
+            folder = source_folder(variant.source)
+            if folder is not None:
+                yield name, variant, folder
+
+
+def _check_detection_sources(experiment: Experiment, root: yaml.Node, path: Path) -> None:
+    """Each file detection source names a folder (a ConfigError at its ``source`` line) whose
+    ``*.txt`` files parse (a FormatError naming the file and line); which sequences it must cover
+    is checked once their split is loaded (``harness.runner``)."""
+    for i, entry in enumerate(experiment.datasets):
+        for name, _, folder in _file_sources(entry):
+            try:
+                check_folder(folder)
+            except ConfigError as exc:
+                where = _line_of(root, ("datasets", i, "detections", name, "source"))
+                raise ConfigError(exc.message, path, where) from None
 
 
 def _check_method_configs(experiment: Experiment, root: yaml.Node, path: Path) -> None:
@@ -651,8 +735,9 @@ def _check_duplicate_keys(node: yaml.Node, path: Path) -> None:
             _check_duplicate_keys(item, path)
 
 
-_UNION_MEMBERS = ("str", "MethodEntry")
-"""How pydantic's error locations name the member of ``methods``' union (not a YAML key)."""
+_UNION_MEMBERS = {m.__name__: m for m in (str, MethodEntry, NoiseLevel, DetectionSource)}
+"""The members of ``methods``' and ``detections``' unions, by the name pydantic's error locations
+give them (not a YAML key)."""
 
 
 def _validation_error(exc: pydantic.ValidationError, root: yaml.Node, path: Path) -> ConfigError:
@@ -702,7 +787,9 @@ def _fields_at(model: type, loc: tuple) -> list[str]:
     """Field names of the pydantic model reached by following ``loc`` from ``model``."""
     annotation: Any = model
     for part in loc:
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if part in _UNION_MEMBERS:  # a union's member, as pydantic names it
+            annotation = _UNION_MEMBERS[part]
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
             annotation = annotation.model_fields[part].annotation
         else:  # list[X] or dict[str, X]: step into the item type
             annotation = typing.get_args(annotation)[-1]

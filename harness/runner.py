@@ -10,11 +10,14 @@ A run first says its plan (``harness.plan``: cells, paper tables served, data to
 cache; once the data are loaded, frames to track and the time that should take). Before any cell
 runs, every cell's method config is checked (``check_config``: a missing
 checkpoint fails its cells at once) and each dataset split is loaded once, as its task's units
-(sequences, or single-object samples). Each cell then (``harness.cell``) builds the tracker (a
-method whose config has a ``seed`` key gets the cell's seed) and hands it to its task kind
-(``harness.tasks``), which tracks, times, checks and scores; the tracker's ``provenance()`` (which
-weights ran) is stored with the cell. A failing cell is recorded with its traceback and the sweep
-goes on.
+(sequences, or single-object samples); a file detection source must then hold a well-formed file
+for each of its split's sequences (else a ``FormatError`` stops the run). Each cell then
+(``harness.cell``) builds the tracker (a method whose config has a ``seed`` key gets the cell's
+seed) and hands it to its task kind (``harness.tasks``), which tracks, times, checks and scores;
+the tracker's ``provenance()`` (which weights ran) is stored with the cell. A failing cell is
+recorded with its traceback and the sweep goes on. A test split's cell is tracked, not scored: its
+submission zip is written beside the results database (``submission_path``), the cell is stored
+``submitted`` with that path, and the run ends by listing the zips it wrote.
 
 Executors (``harness.executors``): in-process (``jobs=1``), a local spawn-based process pool
 (``jobs>1``) or Ray tasks. They only compute; this process alone writes to the store and shows
@@ -29,13 +32,17 @@ Ctrl-C or SIGTERM stops the run: the cells it had not finished are marked ``inte
 
 from __future__ import annotations
 
+import re
 import signal
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from harness.cell import CellOutcome, dataset_key, failure, frames_of, units_of
+from harness.cell import SUBMITTED, CellOutcome, dataset_key, failure, frames_of, units_of
+from harness.checkpoints import atomic_write
+from harness.detection_sources import check_sequences
 from harness.errors import ConfigError, FormatError, did_you_mean
 from harness.executors import Executor, make_executor
 from harness.experiment import Cell, Experiment, changed_parts, expand
@@ -57,6 +64,8 @@ class RunSummary:
     interrupted: int = 0
     reruns: dict[str, str] = field(default_factory=dict)
     """Why cells (by config hash) with a done result were computed again."""
+    submitted: list[Path] = field(default_factory=list)
+    """The submission zips written for test splits' cells (tracked, not scored)."""
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -96,7 +105,23 @@ def run_experiment(
     display = progress or NoProgress()
 
     def record(outcome: CellOutcome) -> None:
-        if outcome.error is None:
+        result = outcome.describe()
+        if outcome.submission is not None:
+            path = submission_path(store, outcome.cell)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            archive = outcome.submission
+            atomic_write(path, lambda file: file.write(archive))
+            store.record_submitted(
+                outcome.cell,
+                path,
+                outcome.timings,
+                outcome.started,
+                outcome.provenance,
+                outcome.frames,
+            )
+            summary.submitted.append(path)
+            result = f"{result}: {path}"
+        elif outcome.error is None:
             assert outcome.evaluation is not None  # set on success
             store.record_done(
                 outcome.cell,
@@ -110,9 +135,7 @@ def run_experiment(
         else:
             store.record_failed(outcome.cell, outcome.error, outcome.traceback, outcome.started)
             summary.failed.append(outcome)
-        display.cell_finished(
-            outcome.cell.config_hash, outcome.cell.label, outcome.describe(), outcome.seconds
-        )
+        display.cell_finished(outcome.cell.config_hash, outcome.cell.label, result, outcome.seconds)
 
     try:
         with _signals_interrupt(), display:
@@ -125,12 +148,26 @@ def run_experiment(
             display.announce(forecast.line())
             display.planned(forecast.frames)
             executor.run(runnable, record, store, display)
+            for path in summary.submitted:
+                display.announce(f"{SUBMITTED}: {path}")
     except KeyboardInterrupt:
         summary.interrupted = store.mark_interrupted(run_id)
         raise RunInterrupted(summary) from None
     finally:
         store.finish_run(run_id)
     return summary
+
+
+def submission_path(store: Store, cell: Cell) -> Path:
+    """Where a test split's cell writes its submission zip: ``submissions/<experiment>/
+    <dataset>-<split>[-<axes>]/<method>[-<ablation>]-<detections>-seed<k>.zip`` beside the
+    results database (each part a file name, other characters as ``_``)."""
+    where = "-".join(part for part in (cell.dataset, cell.split, cell.axes_label) if part)
+    ablation = "" if cell.ablation == "default" else f"-{cell.ablation}"
+    name = f"{cell.method}{ablation}-{cell.detections}-seed{cell.seed}"
+    parts = ("submissions", cell.experiment, where, name)
+    *folders, stem = [re.sub(r"[^\w.=+-]+", "_", part).lstrip(".") or "_" for part in parts]
+    return store.path.parent.joinpath(*folders, f"{stem}.zip")
 
 
 def to_compute(
@@ -198,18 +235,24 @@ def _check_configs(cells: list[Cell], record) -> list[Cell]:
 
 def _load_datasets(cells: list[Cell], record) -> list[Cell]:
     """Load each dataset split once here; cells whose split fails to load are recorded failed.
-    A malformed data file (``FormatError``, e.g. a sample whose first box is empty) is an input
-    error: it stops the run before any cell is computed."""
-    runnable, broken = [], {}
+    A malformed data file (``FormatError``, e.g. a sample whose first box is empty, or a file
+    detection source without a well-formed file for a sequence) is an input error: it stops the
+    run before any cell is computed."""
+    runnable, broken, checked = [], {}, set()
     for cell in cells:
         key = dataset_key(cell)
         if key not in broken:
             try:
-                units_of(cell)
+                units = units_of(cell)
             except FormatError:
                 raise
             except Exception as exc:
                 broken[key] = failure(cell, exc, utc_now())
+            else:
+                source = cell.detection_source
+                if source is not None and (key, *source.values()) not in checked:
+                    check_sequences(source, units)
+                    checked.add((key, *source.values()))
         if key in broken:
             failed = broken[key]
             record(

@@ -8,8 +8,10 @@ Tables:
   cell's axis values as text, e.g. ``length=40``, empty without axes), its task kind, its
   identity document (JSON), status (``STATUSES``), error text and traceback, times, the
   provenance of the model that produced a done cell (the tracker's ``provenance``, JSON or NULL),
-  the frames it tracked, and ``rerun``: why the cell's result replaced an earlier one (e.g.
-  ``code changed``, ``forced by --rerun``; NULL when it did not).
+  the frames it tracked, ``rerun``: why the cell's result replaced an earlier one (e.g.
+  ``code changed``, ``forced by --rerun``; NULL when it did not), and ``submission``: the zip a
+  ``submitted`` cell wrote (a test split's cell, tracked for the benchmark's server and not scored
+  here: timings, no metrics).
 - ``metrics``: (cell, sequence or ``COMBINED``, metric, value); a single-object cell's sequences
   are its samples.
 - ``curves``: (cell, sequence or ``COMBINED``, curve, x and y as JSON lists): single-object IoU
@@ -19,10 +21,10 @@ Tables:
 
 A cell's metrics, timings and ``done`` status are written in one transaction, so a killed run never
 leaves a cell marked done without its results. A stopped run (Ctrl-C, SIGTERM) marks the cells it
-had not finished ``interrupted``. Resuming skips cells whose hash is ``done``; all others are
-computed again. A cell whose key (``KEY_COLUMNS``) is stored under another config hash replaces
-that row (the runner says why). A database made by an older schema is brought up to date when
-opened.
+had not finished ``interrupted``. Resuming skips cells whose hash is ``done`` (or ``submitted``);
+all others are computed again. A cell whose key (``KEY_COLUMNS``) is stored under another config
+hash replaces that row (the runner says why). A database made by an older schema is brought up
+to date when opened.
 
 Concurrency: only the process that owns the ``Store`` writes (the runner's parent; pool workers
 compute and send results back). ``busy_timeout`` still lets a second run or a reader share the file.
@@ -47,7 +49,9 @@ from harness.provenance import git_commit, package_versions
 from harness.results.summary import COMBINED, KEY
 
 KEY_COLUMNS = ["experiment", *KEY, "seed"]
-STATUSES = ("pending", "running", "done", "failed", "interrupted")
+STATUSES = ("pending", "running", "done", "submitted", "failed", "interrupted")
+FINISHED = ("done", "submitted")
+"""Statuses of cells a resumed run skips."""
 
 CELLS_TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (
@@ -72,6 +76,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     provenance TEXT,
     frames INTEGER,
     rerun TEXT,
+    submission TEXT,
     UNIQUE (experiment, config_hash)
 );
 """
@@ -119,6 +124,7 @@ ADDED_COLUMNS = (
     ("cells", "task", "TEXT NOT NULL DEFAULT 'multi-object'"),
     ("cells", "frames", "INTEGER"),
     ("cells", "rerun", "TEXT"),
+    ("cells", "submission", "TEXT"),
 )
 """Columns added since the first schema: (table, column, definition)."""
 
@@ -234,10 +240,11 @@ class Store:
     # cells --------------------------------------------------------------------------------------
 
     def done_identities(self, experiment: str) -> dict[tuple, tuple[str, dict[str, Any]]]:
-        """The done cells of ``experiment`` by key (``key_of``): config hash and identity."""
+        """The finished (``FINISHED``) cells of ``experiment`` by key (``key_of``): config hash
+        and identity."""
         rows = self._db.execute(
             f"SELECT {_key_select()}, c.config_hash, c.config FROM cells c"
-            " WHERE c.experiment = ? AND c.status = 'done' ORDER BY c.id",
+            f" WHERE c.experiment = ? AND c.status IN {FINISHED} ORDER BY c.id",
             (experiment,),
         )
         return {tuple(row[:-2]): (row[-2], json.loads(row[-1])) for row in rows}
@@ -285,7 +292,8 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')"
                 " ON CONFLICT (experiment, config_hash) DO UPDATE SET run = excluded.run,"
                 " status = 'pending', error = NULL, traceback = NULL, started = NULL,"
-                " finished = NULL, provenance = NULL, rerun = COALESCE(excluded.rerun, rerun)",
+                " finished = NULL, provenance = NULL, submission = NULL,"
+                " rerun = COALESCE(excluded.rerun, rerun)",
                 rows,
             )
 
@@ -332,28 +340,59 @@ class Store:
             for name, value in values.items()
             if isinstance(value, numbers.Real)
         ]
+        curve_rows = [
+            (sequence, name, json.dumps(curve["x"]), json.dumps(curve["y"]))
+            for sequence, named in evaluation.get("curves", {}).items()
+            for name, curve in named.items()
+        ]
         with self.transaction() as db:
-            cell_id = self._cell_id(cell)
-            self._delete_results(cell_id)
+            cell_id = self._record_tracked(cell, "done", timings, started, provenance, frames)
             db.executemany(
                 "INSERT INTO metrics (cell, sequence, metric, value) VALUES (?, ?, ?, ?)",
                 [(cell_id, *row) for row in metric_rows],
             )
             db.executemany(
                 "INSERT INTO curves (cell, sequence, curve, x, y) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (cell_id, sequence, name, json.dumps(curve["x"]), json.dumps(curve["y"]))
-                    for sequence, named in evaluation.get("curves", {}).items()
-                    for name, curve in named.items()
-                ],
+                [(cell_id, *row) for row in curve_rows],
             )
-            for sequence, record in timings.items():
-                self._insert_timing(cell_id, sequence, record)
-            db.execute(
-                "UPDATE cells SET status = 'done', error = NULL, traceback = NULL, started = ?,"
-                " finished = ?, provenance = ?, frames = ? WHERE id = ?",
-                (started, utc_now(), _json_or_null(provenance), frames, cell_id),
-            )
+
+    def record_submitted(
+        self,
+        cell: Any,
+        submission: str | Path,
+        timings: dict[str, dict[str, Any]],
+        started: str,
+        provenance: dict[str, Any] | None = None,
+        frames: int | None = None,
+    ) -> None:
+        """Store a test split's cell, tracked and not scored, in one transaction: its timings,
+        status ``submitted`` and the path of the ``submission`` zip it wrote (arguments as
+        ``record_done``'s)."""
+        with self.transaction() as db:
+            cell_id = self._record_tracked(cell, "submitted", timings, started, provenance, frames)
+            db.execute("UPDATE cells SET submission = ? WHERE id = ?", (str(submission), cell_id))
+
+    def _record_tracked(
+        self,
+        cell: Any,
+        status: str,
+        timings: dict[str, dict[str, Any]],
+        started: str,
+        provenance: dict[str, Any] | None,
+        frames: int | None,
+    ) -> int:
+        """Inside a transaction: replace a tracked cell's results by its ``timings`` and set its
+        ``status`` and run facts; returns its id."""
+        cell_id = self._cell_id(cell)
+        self._delete_results(cell_id)
+        for sequence, record in timings.items():
+            self._insert_timing(cell_id, sequence, record)
+        self._db.execute(
+            "UPDATE cells SET status = ?, error = NULL, traceback = NULL, started = ?,"
+            " finished = ?, provenance = ?, frames = ? WHERE id = ?",
+            (status, started, utc_now(), _json_or_null(provenance), frames, cell_id),
+        )
+        return cell_id
 
     def record_failed(self, cell: Any, error: str, traceback: str | None, started: str) -> None:
         """Mark a cell failed with its error and traceback; it keeps no results."""
@@ -371,12 +410,13 @@ class Store:
             self._db.execute(f"DELETE FROM {table} WHERE cell = ?", (cell_id,))
 
     def cells(self, experiment: str | None = None) -> pd.DataFrame:
-        """Every stored cell with its task, status, error, times, frames tracked, run and ``rerun``
-        (why its result replaced an earlier one; None when it did not)."""
+        """Every stored cell with its task, status, error, times, frames tracked, run, ``rerun``
+        (why its result replaced an earlier one; None when it did not) and ``submission`` (the
+        zip of a submitted cell)."""
         where, params = _experiment_filter(experiment)
         return pd.read_sql_query(
             f"SELECT {_key_select()}, c.task, c.config_hash, c.status, c.error, c.traceback,"
-            f" c.started, c.finished, c.frames, c.run, c.rerun FROM cells c {where}"
+            f" c.started, c.finished, c.frames, c.run, c.rerun, c.submission FROM cells c {where}"
             " ORDER BY c.id",
             self._db,
             params=params,

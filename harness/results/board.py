@@ -41,12 +41,13 @@ from harness.results.plots import (
     speed_accuracy_figure,
 )
 from harness.results.render import RENDERERS, Board, Section
-from harness.results.sections import failure_lines, model_lines, rerun_lines
+from harness.results.sections import failure_lines, model_lines, rerun_lines, submission_lines
 from harness.results.summary import axis_names, mean_over_axes
 
 CLAIMS_HEADING = "Paper claims"
 MODELS_HEADING = "Models"
 FAILURES_HEADING = "Failed or unfinished cells"
+SUBMISSIONS_HEADING = "Submissions (test splits, not scored here)"
 RERUNS_HEADING = "Re-run cells"
 
 
@@ -68,7 +69,8 @@ def write_report(
 
     ``models`` (``Store.provenance_frame``) adds the "Models" section (``model_lines``),
     ``failures`` (``Store.cells``) the "Failed or unfinished cells" section
-    (``failure_lines``): a board never hides that some of its cells produced no result; and the
+    (``failure_lines``): a board never hides that some of its cells produced no result; the
+    "Submissions" section (``submission_lines``): the zips of test splits' cells; and the
     "Re-run cells" section (``rerun_lines``): which results replaced stale ones, and why.
     ``provenance`` (``board_provenance``) is the footer. ``curves`` (``Store.curves_frame``)
     adds ``iou_over_time.png`` and ``success.png``; each experiment axis gets a table of
@@ -121,6 +123,7 @@ def write_report(
     sections = {
         MODELS_HEADING: model_lines(models) if models is not None else [],
         FAILURES_HEADING: failure_lines(failures) if failures is not None else [],
+        SUBMISSIONS_HEADING: submission_lines(failures) if failures is not None else [],
         RERUNS_HEADING: rerun_lines(failures) if failures is not None else [],
     }
     blocks += [Section(heading, lines) for heading, lines in sections.items() if lines]

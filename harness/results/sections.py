@@ -1,6 +1,7 @@
 """A board's text sections. "Models" names the weights behind each row whose cells carry a
 tracker's provenance (``Store.provenance_frame``): checkpoint, sha256, training iterations,
-batch, seed, device. "Failed or unfinished cells" lists what produced no result. The provenance
+batch, seed, device. "Failed or unfinished cells" lists what produced no result, "Submissions"
+the zips written for test splits (tracked, scored only by the benchmark's server). The provenance
 footer (``board_provenance``) says which code, packages, hardware and runs produced the numbers.
 """
 
@@ -46,15 +47,24 @@ def model_lines(models: pd.DataFrame) -> list[str]:
 
 
 def failure_lines(cells: pd.DataFrame) -> list[str]:
-    """One line per report row and error among the ``cells`` not done: ``row_label (seeds ...):
-    error``, in the stored order; a cell a stopped run left (interrupted, or still pending or
-    running) says so instead of an error."""
+    """One line per report row and error among the ``cells`` neither done nor submitted:
+    ``row_label (seeds ...): error``, in the stored order; a cell a stopped run left (interrupted,
+    or still pending or running) says so instead of an error."""
     failed = keyed(cells, ["seed", "status", "error"], "cells")
-    failed = failed[failed["status"] != "done"].copy()
+    failed = failed[~failed["status"].isin(["done", "submitted"])].copy()
     unfinished = failed["status"] != "failed"
     failed.loc[unfinished, "error"] = failed.loc[unfinished, "status"] + " (run again to resume)"
     failed["error"] = failed["error"].map(relative_paths)
     return _row_lines(failed, "error")
+
+
+def submission_lines(cells: pd.DataFrame) -> list[str]:
+    """One line per submitted cell among ``cells`` (``Store.cells``): ``row_label (seed k):
+    zip path`` (below the working directory: relative to it)."""
+    submitted = keyed(cells, ["seed", "status", "submission"], "cells")
+    submitted = submitted[submitted["status"] == "submitted"].copy()
+    submitted["submission"] = submitted["submission"].map(relative_paths)
+    return _row_lines(submitted, "submission")
 
 
 def rerun_lines(cells: pd.DataFrame) -> list[str]:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import numpy as np
 import pandas as pd
@@ -240,8 +241,9 @@ def test_killed_run_resumes_to_the_same_numbers(reference, tmp_path):
     pd.testing.assert_frame_equal(metrics_of(killed_db), metrics_of(db))
 
 
-def test_a_split_without_ground_truth_fails_its_cells(tmp_path):
-    """A MOTChallenge test split is tracked but never scored against an empty ground truth."""
+def test_a_split_without_ground_truth_is_submitted_not_scored(tmp_path):
+    """A MOTChallenge test split is tracked and zipped for the server, never scored against an
+    empty ground truth; a second run skips the submitted cell."""
     root = FIXTURES / "mot" / "MOT17"
     path = tmp_path / "mot17-test.yaml"
     path.write_text(
@@ -259,5 +261,11 @@ def test_a_split_without_ground_truth_fails_its_cells(tmp_path):
     with Store(tmp_path / "results.sqlite") as store:
         summary = run_experiment(load_experiment(path), store)
         cells = store.cells("mot17-test")
-    assert summary.done == 0 and len(summary.failed) == 1
-    assert "has no ground truth (a test split)" in cells["error"].iloc[0]
+        again = run_experiment(load_experiment(path), store)
+        assert store.metrics_frame("mot17-test").empty
+    zip_path = tmp_path / "submissions" / "mot17-test" / "mot17-test" / "sort-public-seed0.zip"
+    assert (summary.done, summary.failed, summary.submitted) == (0, [], [zip_path])
+    assert cells["status"].tolist() == ["submitted"] and cells["error"].isna().all()
+    assert cells["submission"].tolist() == [str(zip_path)]
+    assert zipfile.ZipFile(zip_path).namelist() == ["MOT17-01-SDP.txt"]
+    assert (again.skipped, again.submitted) == (1, [])

@@ -13,6 +13,7 @@ from paths import ROOT
 
 from harness.errors import TrackbenchError
 from harness.experiment import Cell
+from harness.results.sections import failure_lines, submission_lines
 from harness.store import COMBINED, Store, key_of, utc_now
 
 
@@ -122,6 +123,27 @@ def test_failed_cell_keeps_error_and_traceback_and_is_rerun(store):
     cells = store.cells("exp")
     assert cells["status"].tolist() == ["pending"] and cells["error"].isna().all()
     assert cells["run"].tolist() == [2]
+
+
+def test_submitted_cell_keeps_its_zip_and_timings_and_counts_as_finished(store):
+    cell = make_cell()
+    store.add_pending(store.start_run("exp", "cpu"), [cell])
+    store.record_submitted(cell, "runs/exp/submissions/x.zip", {"seq-a": TIMING}, STARTED)
+    cells = store.cells("exp")
+    assert cells[["status", "submission"]].values.tolist() == [
+        ["submitted", "runs/exp/submissions/x.zip"]
+    ]
+    assert store.done_identities("exp") == {key_of(cell): (cell.config_hash, cell.identity())}
+    assert store.metrics_frame().empty
+    assert failure_lines(cells) == []
+    assert submission_lines(cells) == [
+        "sprites-mot/eval/clean sort (seed 0): runs/exp/submissions/x.zip"
+    ]
+    frames = sqlite3.connect(store.path).execute("SELECT frames FROM timings").fetchall()
+    assert frames == [(290,)]
+
+    store.add_pending(store.start_run("exp", "cpu"), [cell])  # computed again: no stale zip
+    assert store.cells("exp")[["status", "submission"]].values.tolist() == [["pending", None]]
 
 
 def test_redone_cell_replaces_its_metrics(store):

@@ -174,7 +174,9 @@ def test_markdown_has_no_entities_or_stray_backslashes(tmp_path):
     assert markdown_escape(r"C:\runs \*x") == r"C:\runs \\\*x"
     cells = results({("tba", "TBA"): {"MOTA": [0.2]}})
     failures = (
-        cells[KEY_COLUMNS].drop_duplicates().assign(status="failed", error=failed, rerun=None)
+        cells[KEY_COLUMNS]
+        .drop_duplicates()
+        .assign(status="failed", error=failed, rerun=None, submission=None)
     )
     write_report(cells, tmp_path, "tba-t1", papers=["tba-t1"], failures=failures)
     text = (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
