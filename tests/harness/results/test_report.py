@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -14,7 +15,7 @@ from markdown_it import MarkdownIt
 
 from harness.errors import ConfigError, FormatError
 from harness.metrics.catalogue import CATALOGUE, COLUMN_SETS
-from harness.papers import load_paper_file
+from harness.papers import load_paper_file, paper_table
 from harness.results.board import write_report
 from harness.results.layouts import format_cell, resolve_columns
 from harness.results.paper_comparison import claim_lines, compare_with_paper
@@ -750,3 +751,40 @@ def test_paper_claims_are_checked_on_ours_and_on_the_paper(tmp_path):
     write_report(frame, tmp_path / "out", "T", papers=[table])
     board = (tmp_path / "out" / "leaderboard.md").read_text(encoding="utf-8")
     assert "## Paper claims" in board and "- lengths: Rec above Conv. ours: holds (" in board
+
+
+def test_claims_at_a_detection_variant_and_beyond_the_seed_spread():
+    """cis-sprites's claims judge the noisy detections' cells, and above means above by more
+    than the two seed spreads together."""
+    table = paper_table("cis-sprites")
+    refs = {row.method + ":" + row.ablation: row.ref for row in table.rows}
+
+    def record(method, detections, mean, std):
+        return {
+            "ref": refs[method],
+            "dataset": "sprites-mot",
+            "column": "IDF1",
+            "detections": detections,
+            "ours_mean": mean,
+            "ours_std": std,
+            "paper": math.nan,
+            "paper_std": None,
+        }
+
+    tidy = pd.DataFrame(
+        [
+            record("cis:Visual-Spatial", "clean", 10.0, 1.0),  # the first level: ignored
+            record("cis:Visual-Spatial", "noisy", 80.0, 2.0),
+            record("cis:Spatial-Only", "clean", 90.0, 1.0),
+            record("cis:Spatial-Only", "noisy", 75.0, 2.0),  # 80 - 75 > 2 + 2: holds
+            record("cis:Visual-Only", "noisy", 77.0, 2.0),  # 80 - 77 < 2 + 2: does not
+        ]
+    )
+    table = dataclasses.replace(table, claims=table.claims[:2])
+    lines = claim_lines(table, tidy)
+    assert lines[0].startswith(
+        "cis-sprites: Visual-Spatial IDF1 above Spatial-Only beyond the seed spread (noisy"
+        " detections). ours: holds (1 of 1 cells hold)"
+    )
+    assert "ours: does not hold (0 of 1 cells hold; not at sprites-mot IDF1)" in lines[1]
+    assert lines[0].endswith("paper: not printed.")
