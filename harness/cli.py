@@ -156,9 +156,11 @@ def _print_summary(err: Console, summary, database: Path) -> None:
     interrupted = f", {summary.interrupted} interrupted" if summary.interrupted else ""
     reruns = summary.reruns.values()
     rerun = f", {len(reruns)} re-run ({count_reasons(reruns)})" if reruns else ""
+    submitted = f", {len(summary.submitted)} submitted" if summary.submitted else ""
     err.print(
         f"{summary.experiment}: {summary.total} cells, {summary.skipped} already done, "
-        f"{summary.done} done now, {len(summary.failed)} failed{rerun}{interrupted} ({database})",
+        f"{summary.done} done now{submitted}, {len(summary.failed)} failed{rerun}{interrupted}"
+        f" ({database})",
         markup=False,
         highlight=False,
     )
@@ -756,7 +758,10 @@ def _write_report(
 
     frame = store.metrics_frame(experiment, config_hashes)
     if frame.empty:
-        Console(stderr=True).print(f"{experiment}: no finished cells, no report written")
+        cells = store.cells(experiment)
+        zips = cells["submission"].dropna().tolist() if "submission" in cells else []
+        scored = "no scored cells" + (f" ({len(zips)} submission zips)" if zips else "")
+        Console(stderr=True).print(f"{experiment}: {scored}, no report written", markup=False)
         return
     timings = store.timings_frame(experiment, config_hashes)
     papers = tables_for(frame)

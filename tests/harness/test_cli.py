@@ -291,7 +291,7 @@ def test_run_with_failed_cells_exits_1(trackbench, tmp_path):
     code, _, err = trackbench("run", experiment, "--out", tmp_path / "run")
     assert code == 1
     assert "1 failed" in err and "failed: mnist-mot/eval/none ground-truth:default seed 0" in err
-    assert "no finished cells, no report written" in err
+    assert "no scored cells, no report written" in err
 
 
 def test_the_board_lists_the_cells_that_failed(trackbench, tmp_path, monkeypatch):

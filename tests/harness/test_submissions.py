@@ -58,6 +58,8 @@ def test_a_test_split_run_writes_the_motchallenge_zip(trackbench, tmp_path):
     assert code == 0, err
     zip_path = tmp_path / "out/submissions/tiny/mot16-test/sort-no-min-hits-sdp60-seed0.zip"
     assert f"submitted, not scored: {zip_path}" in err
+    assert "0 done now, 1 submitted, 0 failed" in err
+    assert "no scored cells (1 submission zips), no report written" in err
     archive = zipfile.ZipFile(zip_path)
     assert archive.namelist() == ["TINY-01.txt", "TINY-02.txt"]  # at the zip's root
     for name in archive.namelist():
