@@ -75,6 +75,12 @@ class ClipStream:
                     f"{adapter.card['name']} {split}: no sequence has the {length} frames a clip"
                     " needs"
                 )
+            imageless = [s.name for s in self.sequences if s.load_frame is None]
+            if imageless:
+                raise ConfigError(
+                    f"{adapter.card['name']} {split}: sequence {imageless[0]} has no images, and"
+                    " clips need them"
+                )
             if noise is None and any(s.detections is None for s in self.sequences):
                 raise ConfigError(
                     f"{adapter.card['name']} {split} has no public detections; give oracle noise"

@@ -236,8 +236,8 @@ def _check_configs(cells: list[Cell], record) -> list[Cell]:
 def _load_datasets(cells: list[Cell], record) -> list[Cell]:
     """Load each dataset split once here; cells whose split fails to load are recorded failed.
     A malformed data file (``FormatError``, e.g. a sample whose first box is empty, or a file
-    detection source without a well-formed file for a sequence) is an input error: it stops the
-    run before any cell is computed."""
+    detection source without a well-formed file for a sequence) and a split without images for a
+    method that takes them are input errors: they stop the run before any cell is computed."""
     runnable, broken, checked = [], {}, set()
     for cell in cells:
         key = dataset_key(cell)
@@ -249,6 +249,7 @@ def _load_datasets(cells: list[Cell], record) -> list[Cell]:
             except Exception as exc:
                 broken[key] = failure(cell, exc, utc_now())
             else:
+                _check_images(cell, units)
                 source = cell.detection_source
                 if source is not None and (key, *source.values()) not in checked:
                     check_sequences(source, units)
@@ -261,6 +262,19 @@ def _load_datasets(cells: list[Cell], record) -> list[Cell]:
         else:
             runnable.append(cell)
     return runnable
+
+
+def _check_images(cell: Cell, units: list[Any]) -> None:
+    """A ConfigError when ``cell``'s method takes images and a sequence of its split has none."""
+    if "image" not in parse_method(cell.method_ref)[0].inputs:
+        return
+    for unit in units:
+        sequence = getattr(unit, "sequence", unit)
+        if getattr(sequence, "load_frame", True) is None:
+            raise ConfigError(
+                f"{cell.dataset} {cell.split}: sequence {sequence.name} has no images, and"
+                f" {cell.method_ref} tracks images"
+            )
 
 
 @contextmanager

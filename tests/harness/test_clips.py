@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
+from experiment_helpers import SMALL_SPRITES, write
 
 from harness.clips import ClipStream
 from harness.datasets import load_dataset
+from harness.datasets.synthetic import SpritesMOT
 from harness.detectors import OracleNoise
 from harness.errors import ConfigError
 
@@ -63,3 +65,39 @@ def test_clips_from_sequences_need_enough_frames(tmp_path):
     adapter = sprites(tmp_path)
     with pytest.raises(ConfigError, match="no sequence has the 50 frames"):
         ClipStream(adapter, "eval", 50, OracleNoise(), seed=0)
+
+
+def test_clips_need_images(tmp_path, monkeypatch):
+    adapter = sprites(tmp_path)
+    sequences = adapter.sequences("eval")
+    for sequence in sequences:
+        sequence.load_frame = None
+    monkeypatch.setattr(type(adapter), "sequences", lambda self, split: sequences)
+    with pytest.raises(ConfigError, match="sequence sprites-mot-eval has no images"):
+        ClipStream(adapter, "eval", 5, OracleNoise(), seed=0)
+
+
+def test_a_run_refuses_images_it_lacks_before_any_cell(tmp_path, monkeypatch, trackbench):
+    """An image-using method on a split without images: one line, exit 2, nothing computed;
+    a detection-only method on it runs."""
+    original = SpritesMOT.sequences
+
+    def without_images(self, split):
+        sequences = original(self, split)
+        for sequence in sequences:
+            sequence.load_frame = None
+        return sequences
+
+    monkeypatch.setattr(SpritesMOT, "sequences", without_images)
+    text = SMALL_SPRITES.format(
+        root=tmp_path / "cache",
+        methods="{method: cis, config: {dataset: sprites-mot, smoke: true}}",
+    )
+    code, _, err = trackbench("run", write(tmp_path, text), "--out", tmp_path / "out")
+    assert code == 2
+    assert (
+        "sprites-mot eval: sequence sprites-mot-eval has no images, and cis:default tracks" in err
+    )
+    text = SMALL_SPRITES.format(root=tmp_path / "cache", methods="sort")
+    code, _, err = trackbench("run", write(tmp_path, text), "--out", tmp_path / "out2")
+    assert code == 0, err
