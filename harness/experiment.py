@@ -338,7 +338,8 @@ def changed_parts(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 def load_experiment(path: str | Path, check_methods: bool = True) -> Experiment:
     """Read, validate and resolve an experiment file; any problem is a one-line ConfigError.
-    ``check_methods=False`` leaves the methods' checkpoints unchecked (to say what it needs)."""
+    ``check_methods=False`` leaves the methods' checkpoints and the detection files unchecked
+    (to say what it needs)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError("experiment file not found", path)
@@ -367,8 +368,8 @@ def load_experiment(path: str | Path, check_methods: bool = True) -> Experiment:
         raise _validation_error(exc, root, path) from None
     _resolve_names(experiment, root, path)
     _resolve_paths(experiment, path.resolve().parent)
-    _check_detection_sources(experiment, root, path)
     if check_methods:
+        _check_detection_sources(experiment, root, path)
         _check_method_configs(experiment, root, path)
     return experiment
 

@@ -22,6 +22,7 @@ import pandas as pd
 from harness.cell import dataset_key
 from harness.checkpoints import checkpoint_files
 from harness.datasets import load_card, load_dataset
+from harness.detection_sources import source_folder
 from harness.errors import TrackbenchError
 from harness.experiment import Cell, expand, load_experiment
 from harness.papers import paper_tables, tables_for
@@ -221,6 +222,9 @@ def _needs(path: Path, tables: list[str]) -> TableNeeds:
         else:
             obtain[name] = None
     for cell in cells:
+        folder = source_folder((cell.detection_source or {}).get("source", ""))
+        if folder is not None and not folder.is_dir():
+            obtain[f"detections {os.path.relpath(folder)}"] = None
         spec, _ = parse_method(cell.method_ref)
         paths = (cell.method_config[key] for key in spec.path_config & set(cell.method_config))
         checkpoints |= {path for path in paths if path is not None}
