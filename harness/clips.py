@@ -69,11 +69,14 @@ class ClipStream:
         if self.generator is not None:
             self.state = self.generator.new_state(videos)
         else:
-            self.sequences = [s for s in adapter.sequences(split) if s.num_frames >= length]
+            every = adapter.sequences(split)
+            self.sequences = [s for s in every if s.num_frames >= length]
             if not self.sequences:
+                longest = max(every, key=lambda s: s.num_frames, default=None)
+                has = f" (the longest, {longest.name}, has {longest.num_frames})" if longest else ""
                 raise ConfigError(
                     f"{adapter.card['name']} {split}: no sequence has the {length} frames a clip"
-                    " needs"
+                    f" needs{has}"
                 )
             imageless = [s.name for s in self.sequences if s.load_frame is None]
             if imageless:
