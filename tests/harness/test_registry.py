@@ -143,6 +143,7 @@ def test_listing_methods_imports_no_tracker_code_nor_torch():
     assert after == [
         "trackers",
         "trackers.baselines",
+        "trackers.cis",
         "trackers.gan",
         "trackers.hart",
         "trackers.tba",
