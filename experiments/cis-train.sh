@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains a cis model on the occluding Sprites-MOT (6 objects) as the released code trains
-# (favyen/uns20 train.py): Visual-Spatial in two runs, the visual phase and then the spatial
-# phase from the visual run's best-validated checkpoint (a fresh Adam); the one-run models
-# (joint, Occlusion, row-softmax) in one. Resumable: run it again after a stop. The training state
+# (favyen/uns20 train.py): Visual-Spatial and row-softmax in two runs, the visual phase and then
+# the spatial phase from the visual run's best-validated checkpoint (a fresh Adam); joint and
+# Occlusion in one. Resumable: run it again after a stop. The training state
 # stays outside the repository, in $TRACKBENCH_RUNS/cis/sprites-mot/<model> (default
 # ~/.cache/trackbench/runs); publish with
 #   trackbench publish <runs>/<model> checkpoints/cis/sprites-mot/<model>/last --best --dtype float16
@@ -16,13 +16,16 @@ runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/cis/sprites-mot
 export OMP_NUM_THREADS=1
 common=(--dataset sprites-mot --param objects=6 --checkpoint-every 1000 --log-every 100
   --validate-every 2000 --resume)
-if [ "$model" != Visual-Spatial ]; then
-  trackbench train "cis:$model" "${common[@]}" --out "$runs/$model" --iterations "$first"
-  exit
-fi
-trackbench train cis "${common[@]}" --hparam phase=visual --out "$runs/visual" \
+case $model in
+  joint | Occlusion)
+    trackbench train "cis:$model" "${common[@]}" --out "$runs/$model" --iterations "$first"
+    exit ;;
+  Visual-Spatial) visual=$runs/visual ;;
+  *) visual=$runs/$model-visual ;;
+esac
+trackbench train "cis:$model" "${common[@]}" --hparam phase=visual --out "$visual" \
   --iterations "$first"
 best=$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["iterations"])' \
-  "$runs/visual/best.json")
-trackbench train cis "${common[@]}" --hparam phase=spatial --init-from "$runs/visual/best" \
+  "$visual/best.json")
+trackbench train "cis:$model" "${common[@]}" --hparam phase=spatial --init-from "$visual/best" \
   --out "$runs/$model" --iterations $((best + second))
