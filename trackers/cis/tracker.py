@@ -29,6 +29,8 @@ from trackers.common.crops import appearance_crops
 from trackers.common.tracks import drop_short_tracks, interpolate_gaps
 
 LABEL = "cis checkpoint"
+BRANCHES = {"visual-spatial": ("visual", "spatial"), "spatial": ("spatial",), "visual": ("visual",)}
+"""The branches whose matrices give the scores, by the ``scores`` setting (infer.py's modes)."""
 MIN_SIDE = 4.0
 """Detections with a side below this many pixels after clipping to the image are not tracked
 (infer.py:73-75, scripts/filter_small.py)."""
@@ -169,8 +171,8 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
             return TrackOutput.empty()
         with torch.inference_mode():
             detections = self._features(frame.image, boxes, width, height)
-            matches = self._match(detections) if self.tracks else {}
-            ids = self._update(detections, matches)
+            matches, states = self._match(detections) if self.tracks else ({}, None)
+            ids = self._update(detections, matches, states)
         return TrackOutput(np.asarray(ids, np.int64), boxes, scores)
 
     def track(
@@ -191,8 +193,9 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
         image_features = torch.stack([member.cnn(crops) for member in self.model.members])
         return {"spatial": spatial, "image": image_features}  # image: (E, m, c)
 
-    def _match(self, detections: dict) -> dict[int, int]:
-        """Track index -> detection index of this frame (``greedy_assignment``)."""
+    def _match(self, detections: dict) -> tuple[dict[int, int], Tensor]:
+        """Track index -> detection index of this frame (``greedy_assignment``), and each
+        track's next recurrent state for each column (E, n, m + 1, hidden)."""
         spatial, image = detections["spatial"], detections["image"]
         members = self.model.members
         states = torch.stack([t.state for t in self.tracks], dim=1)  # (E, n, hidden)
@@ -209,11 +212,11 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
                 branches["spatial"].append(member.with_no_match(logits))
                 branches["visual"].append(self._visual_logits(e, member, image[e]))
             new_states.append(next_states)
-        self._next_states = torch.stack(new_states)  # (E, n, m + 1, hidden)
         norm = self.config.normalisation
         logits = {k: torch.stack(v).mean(dim=0) for k, v in branches.items() if v}
         matrices = {k: match_matrix(v, norm) for k, v in logits.items()}
-        used = ("spatial",) if self.config.hiding == "occlusion" else self._branches()
+        occlusion = self.config.hiding == "occlusion"
+        used = ("spatial",) if occlusion else BRANCHES[self.inference.scores]
         scores = (
             matrices[used[0]] if len(used) == 1 else torch.minimum(*[matrices[k] for k in used])
         )
@@ -223,14 +226,7 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
                 continue  # the code's visual-only mode rules nothing out (infer.py:270-273)
             vetoed[:, :-1] |= logits[branch][:, :-1] < 0
         scores = scores.masked_fill(vetoed, NEGATIVE_SCORE)
-        return greedy_assignment(scores.cpu().numpy())
-
-    def _branches(self) -> tuple[str, ...]:
-        return {
-            "visual-spatial": ("visual", "spatial"),
-            "spatial": ("spatial",),
-            "visual": ("visual",),
-        }[self.inference.scores]
+        return greedy_assignment(scores.cpu().numpy()), torch.stack(new_states)
 
     def _visual_logits(self, e: int, member: Any, image: Tensor) -> Tensor:
         """(n, m + 1): each track's visual logits averaged over its crops ``history`` steps back;
@@ -248,8 +244,11 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
         mean = sums / counts[:, None]
         return member.with_no_match(torch.cat([mean, mean.new_zeros(len(mean), 1)], dim=1))
 
-    def _update(self, detections: dict, matches: dict[int, int]) -> list[int]:
-        """Advance the tracks by ``matches``; the id of each detection of the frame."""
+    def _update(
+        self, detections: dict, matches: dict[int, int], states: Tensor | None
+    ) -> list[int]:
+        """Advance the tracks by ``matches`` to their ``states`` (``_match``); the id of each
+        detection of the frame."""
         spatial, image = detections["spatial"], detections["image"]
         m = len(spatial)
         occlusion = self.config.hiding == "occlusion"
@@ -262,7 +261,8 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
         live = []
         for index, track in enumerate(self.tracks):
             column = matches.get(index, m)
-            track.state = self._next_states[:, index, column]
+            assert states is not None  # tracks were matched
+            track.state = states[:, index, column]
             if column < m:
                 track.previous, track.age = features[:, column], 0
                 track.history = [*track.history, image[:, column]][-max(self.inference.history) :]
