@@ -68,7 +68,7 @@ class KittiTracking(DatasetAdapter):
             fps=FPS,
             gt=BoxTable.empty() if labels is None else labels.table.select(~labels.dontcare),
             load_frame=lambda number: _read_rgb(frames[number - 1]),
-            meta={"split": split, "kitti": labels},
+            meta={"split": split, "kitti": labels, "has_gt": labels is not None},
         )
 
     def frame_files(self, split: str, name: str) -> list[Path]:

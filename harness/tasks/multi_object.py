@@ -109,9 +109,7 @@ def variant_detections(cell: Any, sequence: Sequence) -> BoxTable | None:
 
 def has_ground_truth(sequence: Sequence) -> bool:
     """Whether ``sequence`` has its ground truth here; a test split's is on the benchmark's
-    server (its adapter's ``meta["has_gt"]`` is false, or a KITTI sequence has no labels)."""
-    if "kitti" in sequence.meta:
-        return sequence.meta["kitti"] is not None
+    server (its adapter's ``meta["has_gt"]`` is false)."""
     return bool(sequence.meta.get("has_gt", True))
 
 

@@ -10,6 +10,7 @@ from experiment_helpers import SMALL_SPRITES, write
 from paths import ROOT
 
 from harness import progress
+from harness.errors import ConfigError
 from harness.experiment import expand, load_experiment
 from harness.papers import paper_tables
 from harness.plan import estimate, format_bytes, plan_run, table_needs
@@ -163,3 +164,14 @@ def test_the_plan_says_which_done_cells_run_again_and_why(experiment):
     assert plan.lines()[0] == (
         "small: 2 cells, 2 to run (2 re-run: 1 code changed, 1 forced by --force)"
     )
+
+
+def test_a_missing_detection_folder_is_a_need_and_an_error_only_for_a_run():
+    """cis-t1's refined detections are a folder the user makes: the table's needs name it, and
+    loading the experiment to say so does not refuse it (a run does)."""
+    (t1,) = [needs for needs in table_needs() if needs.tables == ("cis-t1",)]
+    assert "obtain detections data/mot17-tracktor/train" in t1.lines()[1]
+    path = ROOT / "experiments" / "cis-mot17.yaml"
+    load_experiment(path, check_methods=False)
+    with pytest.raises(ConfigError, match="cis-mot17.yaml"):
+        load_experiment(path)
