@@ -4,7 +4,8 @@
 code's modes: ``Spatial-Only`` and ``Visual-Only`` track with one branch of the same checkpoint
 (infer.py's ``finesp`` and ``longim`` modes), ``Occlusion`` is the occlusion-hiding model (§4.2,
 our reading: no code was released), ``joint`` the paper's single joint loss, ``row-softmax`` the
-normalisation the paper says degenerates. ``dataset`` picks the network, training and inference
+normalisation the paper says degenerates, ``hungarian`` the paper's assignment where the code
+is greedy (same checkpoint). ``dataset`` picks the network, training and inference
 defaults (``trackers.cis.config``); ``checkpoint`` null runs an untrained, seeded model (smoke
 tests only). Registering imports neither torch nor the model.
 """
@@ -24,6 +25,7 @@ CONFIG = {
     "training": "two-phase",
     "normalisation": "min",
     "scores": "visual-spatial",
+    "assignment": "greedy",  # the released code's; "hungarian": the paper's §3.1
     "skip": None,  # None: the dataset's (2 on MOT17, as infer.py)
     "online": False,
     "smoke": False,
@@ -39,6 +41,7 @@ ABLATIONS = {
     "Occlusion": {"hiding": "occlusion"},
     "joint": {"training": "joint"},
     "row-softmax": {"normalisation": "row"},
+    "hungarian": {"assignment": "hungarian"},
 }
 
 register_method(

@@ -22,6 +22,7 @@ HIDINGS = ("visual-spatial", "occlusion")
 TRAININGS = ("two-phase", "joint")
 NORMALISATIONS = ("min", "row")
 SCORES = ("visual-spatial", "spatial", "visual")
+ASSIGNMENTS = ("greedy", "hungarian")
 PHASES = ("visual", "spatial")
 
 
@@ -147,18 +148,24 @@ class Inference:
     """How a model tracks (infer.py): every ``skip``-th frame; visual scores averaged over the
     track's crops ``history`` steps back (infer.py:204); a track ends after ``max_age`` unmatched
     steps (infer.py:20); offline, tracks with fewer than ``min_length`` detections are dropped and
-    gaps interpolated (scripts/filter_short.py, interpolate.py); ``scores`` picks the branches."""
+    gaps interpolated (scripts/filter_short.py, interpolate.py); ``scores`` picks the branches;
+    ``assignment`` is the code's greedy one or the paper's Hungarian matching (§3.1)."""
 
     skip: int = 2
     history: tuple[int, ...] = (1, 2, 4, 8, 16)
     max_age: int = 10
     min_length: int = 4
     scores: str = "visual-spatial"
+    assignment: str = "greedy"
     online: bool = False
 
     def __post_init__(self) -> None:
         if self.scores not in SCORES:
             raise ConfigError(f"cis scores must be one of {list(SCORES)}, not {self.scores!r}")
+        if self.assignment not in ASSIGNMENTS:
+            raise ConfigError(
+                f"cis assignment must be one of {list(ASSIGNMENTS)}, not {self.assignment!r}"
+            )
         if self.skip < 1 or self.max_age < 0 or self.min_length < 1 or not self.history:
             raise ConfigError(
                 "cis needs skip >= 1, max_age >= 0, min_length >= 1 and a history, got"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
 from harness.boxes import iou_matrix
@@ -105,3 +106,17 @@ def greedy_assignment(scores: np.ndarray) -> dict[int, int]:
         if column not in winners or value[track] > value[winners[column]]:
             winners[column] = track
     return {track: column for column, track in winners.items()}
+
+
+def hungarian_assignment(scores: np.ndarray) -> dict[int, int]:
+    """The paper's reading (§3.1): a minimum-cost bipartite matching of tracks to detections at
+    cost 1 - p, each track also offered its own "no match" at 1 - p(no match); a track matched to
+    it stays unmatched."""
+    n, m = scores.shape[0], scores.shape[1] - 1
+    if n == 0:
+        return {}
+    stay = np.full((n, n), np.inf)
+    np.fill_diagonal(stay, 1 - scores[:, -1])
+    cost = np.concatenate([1 - scores[:, :m], stay], axis=1)
+    rows, columns = linear_sum_assignment(cost)
+    return {int(r): int(c) for r, c in zip(rows, columns) if c < m}

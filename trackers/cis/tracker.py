@@ -23,7 +23,12 @@ from harness.checkpoints import CheckpointedTracker
 from harness.data import BoxTable, FrameInput, Sequence, TrackOutput
 from harness.protocol import MultiObjectTracker
 from trackers.cis.config import CISConfig, Inference, inference_config, network_config
-from trackers.cis.matching import NEGATIVE_SCORE, greedy_assignment, match_matrix
+from trackers.cis.matching import (
+    NEGATIVE_SCORE,
+    greedy_assignment,
+    hungarian_assignment,
+    match_matrix,
+)
 from trackers.cis.model import CIS, spatial_features, with_null
 from trackers.common.crops import appearance_crops
 from trackers.common.tracks import drop_short_tracks, interpolate_gaps
@@ -31,6 +36,7 @@ from trackers.common.tracks import drop_short_tracks, interpolate_gaps
 LABEL = "cis checkpoint"
 BRANCHES = {"visual-spatial": ("visual", "spatial"), "spatial": ("spatial",), "visual": ("visual",)}
 """The branches whose matrices give the scores, by the ``scores`` setting (infer.py's modes)."""
+ASSIGN = {"greedy": greedy_assignment, "hungarian": hungarian_assignment}
 MIN_SIDE = 4.0
 """Detections with a side below this many pixels after clipping to the image are not tracked
 (infer.py:73-75, scripts/filter_small.py)."""
@@ -69,8 +75,9 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
     """Cross-input consistency (Bastani et al., NeurIPS 2021) with the registry's config keys:
     ``dataset`` picks the network and inference defaults (``trackers.cis.config``); ``hiding``,
     ``training`` and ``normalisation`` say which trained model (the checkpoint's card must agree);
-    ``scores`` which branches track (``visual-spatial``, ``spatial``, ``visual``); ``skip`` None
-    is the dataset's; ``online`` skips the offline post-processing. ``checkpoint`` None runs an
+    ``scores`` which branches track (``visual-spatial``, ``spatial``, ``visual``); ``assignment``
+    ``greedy`` (the code) or ``hungarian`` (the paper's text); ``skip`` None is the dataset's;
+    ``online`` skips the offline post-processing. ``checkpoint`` None runs an
     untrained model initialised from ``seed`` (smoke tests only)."""
 
     inputs = frozenset({"image", "detections"})
@@ -84,6 +91,7 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
         training: str = "two-phase",
         normalisation: str = "min",
         scores: str = "visual-spatial",
+        assignment: str = "greedy",
         skip: int | None = None,
         online: bool = False,
         smoke: bool = False,
@@ -96,10 +104,12 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
         )
         self.device = torch.device(device)
         self.start_model(wanted, CIS, checkpoint, seed)
-        self._settings(dataset, scores, skip, online)
+        self._settings(dataset, scores, assignment, skip, online)
 
-    def _settings(self, dataset: str, scores: str, skip: int | None, online: bool) -> None:
-        overrides: dict[str, Any] = {"scores": scores, "online": online}
+    def _settings(
+        self, dataset: str, scores: str, assignment: str, skip: int | None, online: bool
+    ) -> None:
+        overrides: dict[str, Any] = {"scores": scores, "assignment": assignment, "online": online}
         if skip is not None:
             overrides["skip"] = skip
         self.inference: Inference = inference_config(dataset, **overrides)
@@ -117,6 +127,7 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
         tracker._settings(
             card["config"]["dataset"],
             settings.get("scores", "visual-spatial"),
+            settings.get("assignment", "greedy"),
             settings.get("skip"),
             settings.get("online", False),
         )
@@ -226,7 +237,10 @@ class CISTracker(CheckpointedTracker, MultiObjectTracker):
                 continue  # the code's visual-only mode rules nothing out (infer.py:270-273)
             vetoed[:, :-1] |= logits[branch][:, :-1] < 0
         scores = scores.masked_fill(vetoed, NEGATIVE_SCORE)
-        return greedy_assignment(scores.cpu().numpy()), torch.stack(new_states)
+        assign = (
+            hungarian_assignment if self.inference.assignment == "hungarian" else greedy_assignment
+        )
+        return assign(scores.cpu().numpy()), torch.stack(new_states)
 
     def _visual_logits(self, e: int, member: Any, image: Tensor) -> Tensor:
         """(n, m + 1): each track's visual logits averaged over its crops ``history`` steps back;
