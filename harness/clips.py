@@ -64,7 +64,6 @@ class ClipStream:
         self.adapter, self.length, self.noise = adapter, length, noise
         self.rng = np.random.default_rng(seed)
         self.generator = getattr(adapter, "generator", None) if split == "train" else None
-        self.taken = 0
         self.videos = videos
         if self.generator is not None:
             self.state = self.generator.new_state(videos)
@@ -91,7 +90,6 @@ class ClipStream:
 
     def next_batch(self) -> list[Clip]:
         """One clip of each of ``videos`` different videos."""
-        self.taken += 1
         if self.generator is not None:
             chunk = self.generator.advance(self.state, self.rng, self.length)
             return [self._generated(chunk, video) for video in range(self.videos)]
@@ -142,14 +140,14 @@ class ClipStream:
         )
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"rng": numpy_rng_state(self.rng), "taken": self.taken}
+        state: dict[str, Any] = {"rng": numpy_rng_state(self.rng)}
         if self.generator is not None:
             state |= {name: torch.from_numpy(getattr(self.state, name)) for name in GENERATOR_STATE}
             state["frames_done"] = self.state.frames_done
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.rng, self.taken = numpy_rng(state["rng"]), int(state["taken"])
+        self.rng = numpy_rng(state["rng"])
         if self.generator is not None:
             for name in GENERATOR_STATE:
                 setattr(self.state, name, state[name].numpy().copy())

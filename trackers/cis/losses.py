@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from trackers.cis.config import CISConfig
 from trackers.cis.matching import (
     SELF_PAIR_LOGIT,
     consistency_loss,
@@ -44,6 +45,11 @@ class Example:
     negatives: np.ndarray
     match_length: int
     occlusions: tuple[tuple[int, int, int], ...] = ()
+
+    @property
+    def has_negatives(self) -> bool:
+        """Whether the example carries artificial candidates."""
+        return len(self.negatives) > 0
 
 
 @dataclass
@@ -117,15 +123,17 @@ def recurrent_matrices(
     return matrices
 
 
-def visual_loss(member: SubModel, features: Features, example: Example, config) -> Tensor:
+def visual_loss(
+    member: SubModel, features: Features, example: Example, config: CISConfig
+) -> Tensor:
     length = example.match_length
-    matrix = visual_matrix(
-        member, features, length, config.normalisation, example_negatives(example)
-    )
+    matrix = visual_matrix(member, features, length, config.normalisation, example.has_negatives)
     return consistency_loss(matrix, matrix, features.masks[length])
 
 
-def spatial_loss(member: SubModel, features: Features, example: Example, config) -> Tensor:
+def spatial_loss(
+    member: SubModel, features: Features, example: Example, config: CISConfig
+) -> Tensor:
     last = len(features.spatial) - 1
     matrices = recurrent_matrices(
         member, member.spatial, features.spatial, config.hidden, config.normalisation
@@ -139,18 +147,18 @@ def spatial_loss(member: SubModel, features: Features, example: Example, config)
     return torch.stack(losses).mean()
 
 
-def joint_loss(member: SubModel, features: Features, example: Example, config) -> Tensor:
+def joint_loss(member: SubModel, features: Features, example: Example, config: CISConfig) -> Tensor:
     length = example.match_length
-    visual = visual_matrix(
-        member, features, length, config.normalisation, example_negatives(example)
-    )
+    visual = visual_matrix(member, features, length, config.normalisation, example.has_negatives)
     spatial = recurrent_matrices(
         member, member.spatial, features.spatial[: length + 1], config.hidden, config.normalisation
     )[-1]
     return consistency_loss(visual, spatial, features.masks[length])
 
 
-def occlusion_loss(member: SubModel, features: Features, example: Example, config) -> Tensor:
+def occlusion_loss(
+    member: SubModel, features: Features, example: Example, config: CISConfig
+) -> Tensor:
     length = example.match_length
     matrices = [
         handed_off_matrix(member, features, length, hiding, config) for hiding in example.occlusions
@@ -163,7 +171,7 @@ def handed_off_matrix(
     features: Features,
     length: int,
     hiding: tuple[int, int, int],
-    config,
+    config: CISConfig,
 ) -> Tensor:
     """M(0, L) = M(0, h) M(h, L) on the combined features with frames [first, end) emptied; the
     "no match" of M(0, h) stays "no match" (§4.2, our reading)."""
@@ -180,11 +188,6 @@ def handed_off_matrix(
     )[-1]
     chained = before[:, :-1] @ after
     return torch.cat([chained[:, :-1], chained[:, -1:] + before[:, -1:]], dim=1)
-
-
-def example_negatives(example: Example) -> bool:
-    """Whether the example carries artificial candidates."""
-    return len(example.negatives) > 0
 
 
 LOSSES = {

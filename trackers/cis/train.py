@@ -115,8 +115,6 @@ class CISRecipe(Recipe):
     """Cross-input consistency's part of a training run (``harness.training.Recipe``): the
     network ``config`` trained by ``training`` on ``config.dataset``'s training clips."""
 
-    worker_streams = True
-
     def __init__(self, config: CISConfig, training: CISTraining, data: RunData):
         self.config, self.training = config, training
         self.adapter = load_dataset(config.dataset, data.dataset_root, **data.dataset_params)
