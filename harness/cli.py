@@ -25,7 +25,7 @@ from rich.table import Table
 from typer.core import TyperCommand
 
 from harness.errors import ConfigError, TrackbenchError
-from harness.metrics.protocols import PROTOCOLS
+from harness.metrics.protocols import FAIRMOT, PROTOCOLS
 
 app = typer.Typer(
     add_completion=False,
@@ -289,7 +289,10 @@ def evaluate(
         return
     for cls, values_of in by_class.items():
         columns = {**values_of["sequences"], "COMBINED": values_of["combined"]}
-        caption = f"protocol {protocol}" + (f", class {cls}" if cls else "") + "; ratios in %"
+        engine = " (FairMOT's evaluator, not TrackEval)" if protocol == FAIRMOT else ""
+        caption = (
+            f"protocol {protocol}{engine}" + (f", class {cls}" if cls else "") + "; ratios in %"
+        )
         table = Table(caption=caption)
         table.add_column("metric")
         for name in columns:

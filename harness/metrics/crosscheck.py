@@ -35,24 +35,11 @@ import motmetrics
 import numpy as np
 
 from harness.data import BoxTable
+from harness.metrics.fairmot import MOTMETRICS_NAMES, motmetrics_values
 from harness.metrics.mot import metric_classes, named_metrics, prepare
 from harness.metrics.protocols import check_protocol
 from harness.motchallenge import write_mot
 
-MOTMETRICS_NAMES = {
-    "MOTA": "mota",
-    "MOTP": "motp",
-    "IDF1": "idf1",
-    "IDP": "idp",
-    "IDR": "idr",
-    "FP": "num_false_positives",
-    "FN": "num_misses",
-    "IDSW": "num_switches",
-    "Frag": "num_fragmentations",
-    "MT": "mostly_tracked",
-    "PT": "partially_tracked",
-    "ML": "mostly_lost",
-}
 TRACKEVAL_BENCHMARK = {
     "plain": "MOT15",
     "mot15": "MOT15",
@@ -87,14 +74,7 @@ def _motmetrics_summary(data: list[dict]) -> dict:
         gt_offset += seq["num_gt_ids"]
         pred_offset += seq["num_tracker_ids"]
     summary = motmetrics.metrics.create().compute(acc, metrics=list(MOTMETRICS_NAMES.values()))
-    row = summary.iloc[0]
-    out = {ours: row[theirs] for ours, theirs in MOTMETRICS_NAMES.items()}
-    out = {
-        k: float(v) if k in ("MOTA", "MOTP", "IDF1", "IDP", "IDR") else int(v)
-        for k, v in out.items()
-    }
-    out["MOTP"] = 1.0 - out["MOTP"]
-    return out
+    return motmetrics_values(summary.iloc[0], MOTMETRICS_NAMES)
 
 
 def trackeval_files(

@@ -16,7 +16,7 @@ from harness.data import BoxTable
 from harness.errors import FormatError
 from harness.metrics.catalogue import CATALOGUE, TRACKEVAL_COMBINE
 from harness.metrics.iou import FramePairs, overlapping_pairs
-from harness.metrics.protocols import check_protocol, rows_to_keep
+from harness.metrics.protocols import FAIRMOT, check_protocol, rows_to_keep
 
 TRACKEVAL_METRICS = [m for m in CATALOGUE.values() if m.combine == TRACKEVAL_COMBINE]
 
@@ -119,8 +119,13 @@ def evaluate(
 
     ``gt`` and ``pred`` map sequence names to tables (same names). ``num_frames[name]`` defaults
     to the last frame seen in gt or pred. Returns ``{"sequences": {name: {metric: value}},
-    "combined": {metric: value}}``.
+    "combined": {metric: value}}``. Protocol ``fairmot`` is FairMOT's py-motmetrics evaluation
+    instead (``harness.metrics.fairmot``; it reads no frame counts).
     """
+    if protocol == FAIRMOT:
+        from harness.metrics.fairmot import evaluate_fairmot  # here: imports py-motmetrics
+
+        return evaluate_fairmot(gt, pred)
     return evaluate_data(prepare(gt, pred, protocol, num_frames))
 
 

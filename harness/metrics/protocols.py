@@ -20,6 +20,8 @@ with another candidate pair run the Hungarian step (same matrix, same result); s
 ``kitti`` / ``kitti-car`` / ``kitti-pedestrian``: TrackEval's ``Kitti2DBox`` for both classes or
 one; they need KITTI label files (truncation, occlusion, DontCare regions), so they run through
 ``harness.metrics.kitti`` (``evaluate_files`` or the ``kitti-tracking`` adapter), not on BoxTables.
+``fairmot``: FairMOT's own evaluator (py-motmetrics, only the frames present in the results), which
+OUTrack reports with; ``harness.metrics.mot.evaluate`` hands it to ``harness.metrics.fairmot``.
 
 MOT16/17/20 require every gt class in 1..13; TrackEval checks this only in frames that have both
 gt and predictions, we check every row (in files, with ``required_gt_classes``, naming the line).
@@ -45,7 +47,8 @@ KITTI_PROTOCOLS = {
     "kitti-car": ("car",),
     "kitti-pedestrian": ("pedestrian",),
 }
-PROTOCOLS = ("plain", "mot15", "mot16", "mot17", "mot20", *KITTI_PROTOCOLS)
+FAIRMOT = "fairmot"
+PROTOCOLS = ("plain", "mot15", "mot16", "mot17", "mot20", *KITTI_PROTOCOLS, FAIRMOT)
 
 
 def check_protocol(protocol: str) -> None:
@@ -79,6 +82,11 @@ def rows_to_keep(
         raise ConfigError(
             f"protocol {protocol} needs KITTI labels (truncation, occlusion, DontCare regions): "
             "evaluate label_02 files with evaluate_files or the kitti-tracking adapter"
+        )
+    if protocol == FAIRMOT:
+        raise ConfigError(
+            "protocol fairmot is FairMOT's py-motmetrics evaluation, not a preprocessing of "
+            "TrackEval's: evaluate with harness.metrics.mot.evaluate or evaluate_files"
         )
     if protocol == "plain":
         return gt.conf != 0, np.ones(len(pred), dtype=bool)
