@@ -65,14 +65,14 @@ class CellOutcome:
     submission: bytes | None = None
 
     def describe(self) -> str:
-        """The result in a few words: the headline metrics, the error, or that it was tracked for
-        a submission."""
+        """The result in a few words: the headline metrics (and the task's notes), the error, or
+        that it was tracked for a submission."""
         if self.error is not None:
             return f"FAILED {self.error}"
         if self.submission is not None:
             return SUBMITTED
         assert self.evaluation is not None  # set on success
-        return headline(self.evaluation["combined"])
+        return "; ".join([headline(self.evaluation["combined"]), *self.evaluation.get("notes", [])])
 
 
 def run_cell(

@@ -7,8 +7,11 @@ sha256 of the canonical JSON of everything that determines its result (see ``Cel
 
 Tasks: a split is multi-object or single-object (its card says); ``task: single-object`` on a
 dataset entry runs single-object trackers on the samples of a multi-object split. Every method
-must be of its datasets' task kind. Axes: ``axes: {length: [20, 40, 80, 160]}`` on a dataset entry
-expands into one set of cells per value (card params only; the value is part of the row key).
+must be of its datasets' task kind. ``task: reid`` on a multi-object split scores the embeddings
+of its ground-truth boxes (``harness.tasks.reid``): its methods must have ``embed(image, boxes)``,
+and take no detections there (one cell per seed). Axes: ``axes: {length: [20, 40, 80, 160]}`` on
+a dataset entry expands into one set of cells per value (card params only; the value is part of
+the row key).
 
 Detection variants: a dataset's ``detections`` maps a name to oracle-noise levels (miss_rate,
 jitter, fp_rate; ``harness.detectors.OracleNoise``) or to a source (``{source: public}``,
@@ -60,7 +63,7 @@ from harness.fingerprint import code_fingerprint, dataset_fingerprint, path_dige
 from harness.metrics.protocols import KITTI_PROTOCOLS, PROTOCOLS
 from harness.registry import MethodSpec, parse_method
 
-MULTI_OBJECT, SINGLE_OBJECT = TASKS
+MULTI_OBJECT, SINGLE_OBJECT, REID = TASKS
 PUBLIC_DETECTIONS = "public"
 NO_DETECTIONS = "none"
 
@@ -390,7 +393,7 @@ def expand(experiment: Experiment) -> list[Cell]:
                 if entry.name not in datasets:
                     continue
                 spec, ablation = parse_method(ref)
-                if "detections" not in spec.inputs:
+                if "detections" not in spec.inputs or entry_task(entry) == REID:
                     method_variants = {NO_DETECTIONS: (None, None)}
                 else:
                     method_variants = variants or {PUBLIC_DETECTIONS: (None, None)}
@@ -551,7 +554,7 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
             _check_unique(values, f"{name} value", ("datasets", i, "axes", name), root, path)
         _check_param_values(card, entry, i, root, path)
         split_kind = split_task(card, entry.split)
-        if entry.task == MULTI_OBJECT and split_kind == SINGLE_OBJECT:
+        if entry.task in (MULTI_OBJECT, REID) and split_kind == SINGLE_OBJECT:
             raise ConfigError(
                 f"split {entry.split!r} of {entry.name!r} is single-object: it has samples,"
                 " not multi-object sequences",
@@ -600,7 +603,19 @@ def _resolve_names(experiment: Experiment, root: yaml.Node, path: Path) -> None:
                     )
             _check_unique(method_entry.datasets, "dataset", ("methods", j, "datasets"), root, path)
         for entry_ in experiment.datasets:
-            if entry_.name in datasets and spec.kind != entry_task(entry_):
+            if entry_.name in datasets and entry_task(entry_) == REID:
+                try:
+                    embeds = spec.embeds
+                except ConfigError as exc:  # its factory does not load
+                    raise located(exc, loc) from None
+                if not embeds:
+                    raise ConfigError(
+                        f"method {spec.name!r} cannot embed boxes; the reid task needs"
+                        " embed(image, boxes)",
+                        path,
+                        _line_of(root, loc),
+                    )
+            elif entry_.name in datasets and spec.kind != entry_task(entry_):
                 raise ConfigError(
                     f"method {spec.name!r} is a {spec.kind} tracker but {entry_.name}"
                     f" split {entry_.split!r} is {entry_task(entry_)}"

@@ -126,6 +126,12 @@ class MethodSpec:
             )
 
     @property
+    def embeds(self) -> bool:
+        """Whether the tracker embeds boxes (has ``embed(image, boxes)``, which the reid task
+        calls: ``harness.tasks.reid``)."""
+        return callable(getattr(self.factory, "embed", None))
+
+    @property
     def path_config(self) -> frozenset[str]:
         """Config keys holding file paths (the factory's ``path_config``, e.g. ``checkpoint``)."""
         return frozenset(getattr(self.factory, "path_config", ()))

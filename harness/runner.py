@@ -51,6 +51,7 @@ from harness.progress import NoProgress
 from harness.provenance import device_description
 from harness.registry import parse_method
 from harness.store import Store, key_of, utc_now
+from harness.tasks import REID
 
 
 @dataclass
@@ -265,15 +266,17 @@ def _load_datasets(cells: list[Cell], record) -> list[Cell]:
 
 
 def _check_images(cell: Cell, units: list[Any]) -> None:
-    """A ConfigError when ``cell``'s method takes images and a sequence of its split has none."""
-    if "image" not in parse_method(cell.method_ref)[0].inputs:
+    """A ConfigError when ``cell``'s method takes images (or embeds boxes: a reid cell) and a
+    sequence of its split has none."""
+    if cell.task != REID and "image" not in parse_method(cell.method_ref)[0].inputs:
         return
+    uses = "embeds boxes in images" if cell.task == REID else "tracks images"
     for unit in units:
         sequence = getattr(unit, "sequence", unit)
         if getattr(sequence, "load_frame", True) is None:
             raise ConfigError(
                 f"{cell.dataset} {cell.split}: sequence {sequence.name} has no images, and"
-                f" {cell.method_ref} tracks images"
+                f" {cell.method_ref} {uses}"
             )
 
 

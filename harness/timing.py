@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import islice
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,6 +226,45 @@ def timed_follow(
     latencies = _latencies(clock, stamps, lengths)[warmup:]
     record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
     return np.array(boxes, dtype=np.float64).reshape(-1, 4), record
+
+
+def timed_embed(
+    tracker: Any,
+    sequence: Sequence,
+    frames: list[int],
+    boxes: list[np.ndarray],
+    warmup_frames: int = 10,
+    device: str = "cpu",
+    chunk_frames: int = 1000,
+    on_frame: Callable[[int], None] | None = None,
+) -> tuple[list[Any], TimingRecord]:
+    """Call ``tracker.embed(image, boxes[i])`` on the image of frame ``frames[i]`` of
+    ``sequence``, in order, and time every call (the reid task's work, ``harness.tasks.reid``).
+
+    Images are read before the clock runs, ``chunk_frames`` at a time; the first
+    ``warmup_frames`` calls (at most all but one) are left out of the statistics.
+    ``on_frame(frame number)`` is called after each call, outside the clock. Returns what each
+    call returned, unchecked, and the record."""
+    env = _Environment(device)
+    warmup = min(warmup_frames, max(len(frames) - 1, 0))
+    stamps: list[float | torch.cuda.Event]
+    features: list[Any]
+    clock, features, stamps = env.clock(), [], []
+    stamp, now, embed = stamps.append, clock.now, tracker.embed
+    calls = iter(zip(frames, boxes))
+    while chunk := list(islice(calls, chunk_frames)):
+        images = [sequence.frame(number) for number, _ in chunk]
+        for (number, frame_boxes), image in zip(chunk, images):
+            if len(features) == warmup:
+                env.synchronize()
+            stamp(now())
+            features.append(embed(image, frame_boxes))
+            stamp(now())
+            if on_frame is not None:
+                on_frame(number)
+    latencies = _latencies(clock, stamps, [1] * len(features))[warmup:]
+    record = env.record(tracker, len(latencies), warmup, latencies.sum(), latencies, batch_size=1)
+    return features, record
 
 
 def timed_batched_follow(

@@ -31,8 +31,9 @@ CARDS_DIR = Path(
     os.environ.get("TRACKBENCH_CARDS", Path(__file__).resolve().parents[2] / "datasets")
 )
 REQUIRED_CARD_KEYS = ("name", "adapter", "description", "source", "license", "splits", "protocol")
-TASKS = ("multi-object", "single-object")
-"""Task kinds: what a split is evaluated as (a card's ``task``, or a split's own)."""
+TASKS = ("multi-object", "single-object", "reid")
+"""Task kinds: what a split is evaluated as (a card's ``task``, or a split's own); ``reid`` scores
+a method's embeddings of the ground-truth boxes (``harness.tasks.reid``)."""
 PARAM_TYPES: dict[str, tuple[type, ...]] = {
     "integer": (numbers.Integral,),
     "number": (numbers.Real,),

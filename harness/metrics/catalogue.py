@@ -9,17 +9,18 @@ value:
 - ``mean``: the mean over sequences (one sequence = one sample), as Gan et al. print
   single-object IoU; a one-seed row's ± is then the population std (ddof 0) over its sequences;
 - ``pooled``: computed once from all of a cell's frames, with no per-sequence value (TimeIoU:
-  the mean of the IoU-over-time curve, whose every step averages the samples present at it); a
-  one-seed row then has no ±, as there is no spread over sequences to give;
+  the mean of the IoU-over-time curve, whose every step averages the samples present at it; R1
+  and mAP: one gallery pools the sequences); a one-seed row then has no ±, as there is no spread
+  over sequences to give;
 - ``timing``: ``harness.results.summary.cell_timings`` (fps = Σ frames / Σ seconds, peak memory
   = the maximum, latency percentiles of one-sequence cells only).
 
 Over seeds every metric is mean ± sample std (ddof 1). Declaration order is the order of reports'
 CSV columns and of ``trackbench evaluate --json``: the leaderboard metrics in MOTChallenge's
 order (the order boards always had), TrackEval's other fields (alphabetical, as boards listed
-them), the single-object metrics, the timing fields. ``COLUMN_SETS`` are the named column orders
-of reports (papers' and leaderboards'). Standard library and numpy only: the CLI's ``evaluate``
-imports it without pandas' plotting stack.
+them), the single-object metrics, the re-identification metrics, the timing fields.
+``COLUMN_SETS`` are the named column orders of reports (papers' and leaderboards'). Standard
+library and numpy only: the CLI's ``evaluate`` imports it without pandas' plotting stack.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ import numpy as np
 from harness.errors import ConfigError, did_you_mean
 
 CLEAR, IDENTITY, HOTA, COUNT = "CLEAR", "Identity", "HOTA", "Count"
-SINGLE_OBJECT, TIMING = "single-object", "timing"
-FAMILIES = (CLEAR, IDENTITY, HOTA, COUNT, SINGLE_OBJECT, TIMING)
+SINGLE_OBJECT, REID, TIMING = "single-object", "reid", "timing"
+FAMILIES = (CLEAR, IDENTITY, HOTA, COUNT, SINGLE_OBJECT, REID, TIMING)
 
 #: Units: a fraction (stored 0..1, shown as a percentage), a count, a plain value (FAF),
 #: milliseconds, frames per second, bytes, pixels.
@@ -165,6 +166,10 @@ _DECLARED = [
     # Single-object, per cell only: the mean over time steps t = 0..T-1 of the IoU-over-time
     # curve (Kosiorek et al. 2017, Table 1: "average IoU over 60 time-steps").
     *_declare(SINGLE_OBJECT, FRACTION, True, "TimeIoU", combine=POOLED_COMBINE),
+    # Re-identification, per cell only (one gallery pools the sequences; harness.metrics.reid):
+    # rank-1 accuracy and mean average precision, and how many queries and gallery rows.
+    *_declare(REID, FRACTION, True, "R1", "mAP", combine=POOLED_COMBINE, headline=True),
+    *_declare(REID, COUNT_UNIT, None, "queries", "gallery", combine=POOLED_COMBINE),
     # Timing of the tracker (harness.timing), combined per cell by results.summary.cell_timings.
     *_declare(TIMING, FPS, True, "fps", "batched_fps=batched fps", combine=TIMING_COMBINE),
     *_declare(
@@ -192,6 +197,8 @@ COLUMN_SETS: dict[str, tuple[str, ...]] = {  # named column orders of reports (`
     # Single-object: Gan et al. 2015 (IoU), Kosiorek et al. 2017 (TimeIoU), OTB / got10k (AUC,
     # precision at 20 px).
     "sot": ("IoU", "TimeIoU", "AUC", "Precision20", "CenterError"),
+    # Re-identification: Liu et al. 2022, Tables 7 and 8.
+    "reid": ("R1", "mAP"),
 }
 DEFAULT_COLUMN_SET = "mot"
 

@@ -49,10 +49,13 @@ TIMING_SHOWN = ("fps", "batched_fps", "latency_p50_ms")
 
 def default_columns(frame: pd.DataFrame) -> str | list[str]:
     """The columns of results without chosen ones: for single-object results only, the ``sot``
-    metrics they have (results stored before TimeIoU existed lack it), else the ``mot`` set."""
+    metrics they have (results stored before TimeIoU existed lack it), for re-identification
+    results only the ``reid`` set, else the ``mot`` set."""
     metrics = set(frame["metric"])
     if "IoU" in metrics and not metrics & set(COLUMN_SETS[DEFAULT_COLUMN_SET]):
         return [name for name in COLUMN_SETS["sot"] if name in metrics]
+    if "R1" in metrics and not metrics & set(COLUMN_SETS[DEFAULT_COLUMN_SET]):
+        return "reid"
     return DEFAULT_COLUMN_SET
 
 

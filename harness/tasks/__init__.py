@@ -1,8 +1,8 @@
 """Task kinds: how a cell of each kind is loaded, tracked, timed and scored.
 
 The runner knows only ``TaskKind``; each kind is one class in its own module
-(``multi_object.MultiObjectTask``, ``single_object.SingleObjectTask``) whose ``run`` returns a
-``TaskResult``.
+(``multi_object.MultiObjectTask``, ``single_object.SingleObjectTask``, ``reid.ReidTask``) whose
+``run`` returns a ``TaskResult``.
 """
 
 from __future__ import annotations
@@ -14,31 +14,37 @@ from typing import Any, Protocol
 
 from harness.datasets.base import TASKS, DatasetAdapter
 
-MULTI_OBJECT, SINGLE_OBJECT = TASKS
+MULTI_OBJECT, SINGLE_OBJECT, REID = TASKS
 _CLASSES = {
     MULTI_OBJECT: "harness.tasks.multi_object:MultiObjectTask",
     SINGLE_OBJECT: "harness.tasks.single_object:SingleObjectTask",
+    REID: "harness.tasks.reid:ReidTask",
 }
 
 
 @dataclass(frozen=True)
 class TaskResult:
     """A cell's scores and timings: metrics per sequence (or sample), ``combined`` over them,
-    ``curves`` (name -> {"x", "y"} per sequence or ``COMBINED``, where the kind has curves) and
-    the timing records per sequence (``TimingRecord`` as dicts)."""
+    ``curves`` (name -> {"x", "y"} per sequence or ``COMBINED``, where the kind has curves),
+    the timing records per sequence (``TimingRecord`` as dicts) and ``notes``, what a reader of
+    the scores must know (e.g. an assumption the data forced)."""
 
     sequences: dict[str, dict[str, Any]]
     combined: dict[str, Any]
     timings: dict[str, dict[str, Any]]
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def evaluation(self) -> dict[str, Any]:
-        """The scores as the results store keeps them (``sequences``, ``combined``, ``curves``
-        where there are any)."""
+        """The scores as a cell's outcome carries them: ``sequences``, ``combined`` and
+        ``curves`` where there are any (what the results store keeps), and ``notes`` where there
+        are any (the cell's result line shows them)."""
         scores: dict[str, Any] = {"sequences": self.sequences, "combined": self.combined}
         if self.curves:
             scores["curves"] = self.curves
+        if self.notes:
+            scores["notes"] = list(self.notes)
         return scores
 
 
