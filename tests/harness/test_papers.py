@@ -292,6 +292,7 @@ def test_rows_on_other_datasets_and_values_with_their_spread(tmp_path):
         (("gan-t1", "gan-t2", "gan-t3", "gan-t4"), 5),
         (("hart-t1", "hart-kth"), 4),
         (("cis-t1", "cis-t2", "cis-t3"), 5),
+        (tuple(f"utrack-t{i}" for i in range(1, 9)), 41),
     ],
 )
 def test_every_claim_holds_in_the_papers_own_cells(table_ids, count):
