@@ -1,7 +1,8 @@
 """Self-supervised training clips: consecutive frames with their detections and no identities.
 
-A ``Clip`` has images, boxes and scores and nothing else: a track id cannot reach a method
-trained on clips, by construction. ``ClipStream`` draws them, seeded and resumable (a
+A ``Clip`` has images, boxes and scores and no identities unless the stream is built with
+``identities=True`` (a supervised reference): a track id cannot reach a method trained on
+unlabelled clips, by construction. ``ClipStream`` draws them, seeded and resumable (a
 ``harness.training.Stream`` whose batch is ``videos`` clips of different videos, so a method can
 draw negatives from another video), from an adapter's training data:
 
@@ -10,8 +11,9 @@ draw negatives from another video), from an adapter's training data:
 - any other adapter: random windows of random sequences of ``split`` (different ones while there
   are enough).
 
-Detections are the oracle detector's on the clip's ground truth (``noise``) or, for real data with
-``noise`` None, the sequence's public detections.
+Boxes are the oracle detector's on the clip's ground truth (``noise``), the ground truth itself
+(``ground_truth=True``: rows with conf != 0, score 1) or, for real data with ``noise`` None, the
+sequence's public detections.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ GENERATOR_STATE = ("counter", "steps", "attrs", "births")
 @dataclass(frozen=True)
 class Clip:
     """``images`` (T, H, W, C) uint8 of T consecutive frames; ``boxes[t]`` (n_t, 4) ltwh and
-    ``scores[t]`` (n_t,) the detections of frame t; ``source`` names the video and first frame."""
+    ``scores[t]`` (n_t,) the detections of frame t; ``source`` names the video and first frame;
+    ``ids[t]`` (n_t,) the identities of ground-truth boxes, only in a stream of ``identities``."""
 
     images: np.ndarray
     boxes: list[np.ndarray]
     scores: list[np.ndarray]
     source: str
+    ids: list[np.ndarray] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -58,10 +62,15 @@ class ClipStream:
         noise: OracleNoise | None,
         seed: int,
         videos: int = 2,
+        ground_truth: bool = False,
+        identities: bool = False,
     ):
         if length < 1 or videos < 1:
             raise ConfigError(f"clips need length and videos >= 1, got {length}, {videos}")
+        if identities and not ground_truth:
+            raise ConfigError("clips carry identities only with ground-truth boxes")
         self.adapter, self.length, self.noise = adapter, length, noise
+        self.ground_truth, self.identities = ground_truth, identities
         self.rng = np.random.default_rng(seed)
         self.generator = getattr(adapter, "generator", None) if split == "train" else None
         self.videos = videos
@@ -83,7 +92,13 @@ class ClipStream:
                     f"{adapter.card['name']} {split}: sequence {imageless[0]} has no images, and"
                     " clips need them"
                 )
-            if noise is None and any(s.detections is None for s in self.sequences):
+            if ground_truth and any(len(s.gt) == 0 for s in self.sequences):
+                raise ConfigError(f"{adapter.card['name']} {split} has no ground truth")
+            if (
+                noise is None
+                and not ground_truth
+                and any(s.detections is None for s in self.sequences)
+            ):
                 raise ConfigError(
                     f"{adapter.card['name']} {split} has no public detections; give oracle noise"
                 )
@@ -125,7 +140,9 @@ class ClipStream:
 
     def _clip(self, sequence: Sequence, first: int, first_name: int | None = None) -> Clip:
         frames = range(first, first + self.length)
-        if self.noise is not None:
+        if self.ground_truth:
+            detections = sequence.gt.select(sequence.gt.conf != 0)
+        elif self.noise is not None:
             seed = int(self.rng.integers(2**31))
             detections = oracle_detections(sequence, self.noise, seed)
         else:
@@ -135,8 +152,12 @@ class ClipStream:
         return Clip(
             images=np.stack([sequence.frame(n) for n in frames]),
             boxes=[per_frame[n - 1].box for n in frames],
-            scores=[per_frame[n - 1].conf for n in frames],
+            scores=[
+                np.ones(len(per_frame[n - 1])) if self.ground_truth else per_frame[n - 1].conf
+                for n in frames
+            ],
             source=f"{sequence.name}@{first_name or first}",
+            ids=[per_frame[n - 1].id for n in frames] if self.identities else None,
         )
 
     def state_dict(self) -> dict[str, Any]:

@@ -41,8 +41,26 @@ def test_clips_carry_no_identity(tmp_path, monkeypatch):
     monkeypatch.setattr(chunk_class, "gt", scrambled_gt)
     renamed = ClipStream(adapter, "train", 6, noise, seed=3).next_batch()
     assert clips_equal(plain, renamed)
-    assert not hasattr(plain[0], "id") and not hasattr(plain[0], "ids")
+    assert not hasattr(plain[0], "id") and plain[0].ids is None
     assert sum(len(b) for b in plain[0].boxes) > 0
+
+
+def test_ground_truth_clips_carry_identities_only_when_asked(tmp_path):
+    """``ground_truth``: the boxes are the ground truth's (score 1); ``identities`` adds their
+    ids, and is refused without ground-truth boxes."""
+    adapter = sprites(tmp_path)
+    boxes = ClipStream(adapter, "train", 6, None, seed=3, ground_truth=True).next_batch()
+    labelled = ClipStream(
+        adapter, "train", 6, None, seed=3, ground_truth=True, identities=True
+    ).next_batch()
+    assert boxes[0].ids is None and labelled[0].ids is not None
+    for clip, with_ids in zip(boxes, labelled):
+        for t, frame_boxes in enumerate(clip.boxes):
+            np.testing.assert_array_equal(frame_boxes, with_ids.boxes[t])
+            assert len(with_ids.ids[t]) == len(frame_boxes) and (with_ids.ids[t] > 0).all()
+            assert (clip.scores[t] == 1).all()
+    with pytest.raises(ConfigError, match="identities"):
+        ClipStream(adapter, "train", 6, None, seed=3, identities=True)
 
 
 def test_a_batch_is_clips_of_different_videos_and_resumes(tmp_path):

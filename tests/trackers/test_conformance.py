@@ -146,8 +146,8 @@ def test_step_loop_equals_the_batched_path(name, ablation, trained, videos):
 @pytest.mark.parametrize("name, ablation, trained", CASES)
 def test_a_checkpoint_round_trips(name, ablation, trained, videos, tmp_path):
     tracker = build(name, ablation, trained)
-    if not isinstance(tracker, Learnable):
-        pytest.skip(f"{name} has no learned weights")
+    if not isinstance(tracker, Learnable) or tracker.provenance() is None:
+        pytest.skip(f"{name}:{ablation} has no learned weights")
     sequence, detections = inputs_of(name, videos)
     expected = tracks(tracker, sequence, detections)
     tracker.save(tmp_path / "last")
@@ -188,8 +188,8 @@ def test_single_object_update_loop_equals_track(name, ablation, trained, samples
 @pytest.mark.parametrize("name, ablation, trained", SINGLE_CASES)
 def test_single_object_checkpoint_round_trips(name, ablation, trained, samples, tmp_path):
     tracker = build(name, ablation, trained)
-    if not isinstance(tracker, Learnable):
-        pytest.skip(f"{name} has no learned weights")
+    if not isinstance(tracker, Learnable) or tracker.provenance() is None:
+        pytest.skip(f"{name}:{ablation} has no learned weights")
     chosen = samples(name)
     expected = follow(tracker, chosen)
     tracker.save(tmp_path / "last")

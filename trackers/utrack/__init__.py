@@ -1,0 +1,74 @@
+"""UTrack and OccE (Liu et al., Neurocomputing 2022): the ``utrack`` family, registered.
+
+``utrack`` is UTrack, the unsupervised re-ID loss of §3.1 (the code's defaults: mean
+placeholder, adaptive temperature, all three terms); its ablations are the rows of Tables 1-4
+and 8: ``no-reid`` (FairMOT w/o: motion and IoU only), ``supervised`` (the upper reference),
+``cycas`` (the CycAs baseline), ``inter`` and ``inter+intra`` (Table 2), ``T=1`` ... ``T=5``
+(Table 3), ``placeholder-none`` and ``placeholder-zero`` (Table 4), ``negatives-0.1`` ...
+(Table 8), and ``intra-paper`` (eq. 3's one triangle where the code sums both). Each trained
+ablation is its own checkpoint. ``dataset`` picks the network, training and tracker defaults
+(``trackers.utrack.config``); ``checkpoint`` null runs an untrained, seeded model (smoke tests
+only). Registering imports neither torch nor the model.
+"""
+
+from __future__ import annotations
+
+from harness.registry import register_method
+
+PAPER = (
+    "Liu, Chen, Chu, Yuan, Liu, Zhang and Yu 2022, Online multi-object tracking with unsupervised"
+    " re-identification learning and occlusion estimation (Neurocomputing)"
+)
+
+CONFIG = {
+    "dataset": "sprites-mot",
+    "reid": "utrack",
+    "terms": ["intra", "inter", "cycle"],
+    "placeholder": "mean",
+    "temperature": None,  # None: adaptive, log(C + 1) / 0.5
+    "negatives": 0.0,
+    "intra": "code",
+    "occe": False,
+    "inference": None,
+    "smoke": False,
+    "checkpoint": None,
+    "seed": 0,
+    "device": "cpu",
+}
+
+ABLATIONS = {
+    "UTrack": {},
+    "no-reid": {"reid": "none"},
+    "supervised": {"reid": "supervised"},
+    "cycas": {"reid": "cycas"},
+    "inter": {"terms": ["inter"]},
+    "inter+intra": {"terms": ["intra", "inter"]},
+    **{f"T={t}": {"temperature": float(t)} for t in range(1, 6)},
+    "placeholder-none": {"placeholder": "none"},
+    "placeholder-zero": {"placeholder": "zero"},
+    **{f"negatives-{p / 10:g}": {"negatives": p / 10} for p in range(1, 7)},
+    "intra-paper": {"intra": "paper"},
+}
+
+register_method(
+    "utrack",
+    "trackers.utrack.tracker:UTrackTracker",
+    recipe="trackers.utrack.train:UTrackRecipe",
+    kind="multi-object",
+    inputs={"image", "detections"},
+    config=CONFIG,
+    ablations=ABLATIONS,
+    paper=PAPER,
+    table="Liu et al. 2022 T1-T4 (MOT17 val-half), T7-T8 (re-ID), T11 (MOTChallenge test)",
+    description=(
+        "Joint detection and embedding with re-ID learned without identities: objects of two"
+        " nearby frames matched through a similarity matrix with a placeholder column, trained"
+        " so that no object matches its own frame, every row has one clear match and the two"
+        " directions agree; JDE-style association (embedding + Kalman, then IoU)."
+    ),
+    conformance={
+        "dataset": "sprites-mot",
+        "params": {"eval_frames": 24},
+        "config": {"dataset": "sprites-mot", "smoke": True},
+    },
+)

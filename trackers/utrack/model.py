@@ -1,0 +1,38 @@
+"""The embedding network of the CPU tier: a CNN on appearance crops (§3.1.1: "any
+differentiable" embedding of a box; the paper's is FairMOT's 128-d head at the object centre).
+
+Four 3x3 convolutions with ReLU, each followed by 2x2 max-pooling, global average pooling and a
+linear map to ``embedding`` dimensions; features are L2-normalised by the losses and the
+tracker, not here (the code normalises in the loss, losses.py:664-665).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from trackers.utrack.config import UTrackConfig
+
+
+class CropEmbedder(nn.Module):
+    """Embeddings (n, D) of crops (n, S, S, 3) uint8."""
+
+    def __init__(self, config: UTrackConfig):
+        super().__init__()
+        self.config = config
+        c = config.channels
+        widths = [3, c, c, 2 * c, 2 * c]
+        layers: list[nn.Module] = []
+        for a, b in zip(widths, widths[1:]):
+            layers += [nn.Conv2d(a, b, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(2 * c, config.embedding)
+
+    def forward(self, crops: Tensor) -> Tensor:
+        x = crops.permute(0, 3, 1, 2).float() / 255.0
+        return self.head(self.features(x).mean(dim=(2, 3)))
+
+    @torch.no_grad()
+    def embed(self, crops: Tensor) -> Tensor:
+        """Eval-mode embeddings of ``crops`` (no gradient)."""
+        return self(crops)
