@@ -1,14 +1,21 @@
-"""UTrack and OccE (Liu et al., Neurocomputing 2022): the ``utrack`` family, registered.
+"""UTrack and OccE (Liu et al., Neurocomputing 2022): the family's two methods, registered.
 
-``utrack`` is UTrack, the unsupervised re-ID loss of §3.1 (the code's defaults: mean
-placeholder, adaptive temperature, all three terms); its ablations are the rows of Tables 1-4
-and 8: ``no-reid`` (FairMOT w/o: motion and IoU only), ``supervised`` (the upper reference),
-``cycas`` (the CycAs baseline), ``inter`` and ``inter+intra`` (Table 2), ``T=1`` ... ``T=5``
-(Table 3), ``placeholder-none`` and ``placeholder-zero`` (Table 4), ``negatives-0.1`` ...
-(Table 8), and ``intra-paper`` (eq. 3's one triangle where the code sums both). Each trained
-ablation is its own checkpoint. ``dataset`` picks the network, training and tracker defaults
-(``trackers.utrack.config``); ``checkpoint`` null runs an untrained, seeded model (smoke tests
-only). Registering imports neither torch nor the model.
+``utrack`` is the crop tier: UTrack, the unsupervised re-ID loss of §3.1 (the code's defaults:
+mean placeholder, adaptive temperature, all three terms), on a crop embedder tracking given
+boxes; its ablations are the rows of Tables 1-4 and 8: ``no-reid`` (FairMOT w/o: motion and IoU
+only), ``supervised`` (the upper reference), ``cycas`` (the CycAs baseline), ``inter`` and
+``inter+intra`` (Table 2), ``T=1`` ... ``T=5`` (Table 3), ``placeholder-none`` and
+``placeholder-zero`` (Table 4), ``negatives-0.1`` ... (Table 8), and ``intra-paper`` (eq. 3's
+one triangle where the code sums both).
+
+``outrack`` is the detector tier: the joint detector and embedder with OccE's heads, UTrack's
+loss; ``OccE`` tracks with occlusion re-finding (Table 5), ``no-occe`` without it from the same
+checkpoint, ``code-output`` with the code's output rule, ``tau-0.3`` ... (Table 6: the OccE heads
+fine-tuned at another tau).
+
+Each trained ablation is its own checkpoint. ``dataset`` picks the network, training and tracker
+defaults (``trackers.utrack.config``); ``checkpoint`` null runs an untrained, seeded model (smoke
+tests only). Registering imports neither torch nor the model.
 """
 
 from __future__ import annotations
@@ -22,13 +29,16 @@ PAPER = (
 
 CONFIG = {
     "dataset": "sprites-mot",
+    "model": "crops",
     "reid": "utrack",
     "terms": ["intra", "inter", "cycle"],
     "placeholder": "mean",
     "temperature": None,  # None: adaptive, log(C + 1) / 0.5
     "negatives": 0.0,
     "intra": "code",
+    "occlusion": False,
     "occe": False,
+    "occlusion_tau": None,
     "inference": None,
     "smoke": False,
     "checkpoint": None,
@@ -70,5 +80,42 @@ register_method(
         "dataset": "sprites-mot",
         "params": {"eval_frames": 24},
         "config": {"dataset": "sprites-mot", "smoke": True},
+    },
+)
+
+OUTRACK_CONFIG = {
+    **CONFIG,
+    "model": "detector",
+    "occlusion": True,
+    "occe": True,
+    "occlusion_tau": 0.7,
+}
+
+OUTRACK_ABLATIONS = {
+    "OccE": {},
+    "no-occe": {"occe": False},
+    "code-output": {"inference": {"occe_output": "code"}},
+    **{f"tau-{tau}": {"occlusion_tau": tau} for tau in (0.3, 0.5, 0.9)},
+}
+
+register_method(
+    "outrack",
+    "trackers.utrack.tracker:OUTrackTracker",
+    recipe="trackers.utrack.train:UTrackRecipe",
+    kind="multi-object",
+    inputs={"image"},
+    config=OUTRACK_CONFIG,
+    ablations=OUTRACK_ABLATIONS,
+    paper=PAPER,
+    table="Liu et al. 2022 T5-T6 (MOT17 val-half), T10-T11 (MOTChallenge test)",
+    description=(
+        "FairMOT-style joint detector and embedder trained with UTrack's re-ID loss, plus OccE:"
+        " a heatmap of occlusion centres (overlaps above tau of the smaller box) from which a"
+        " lost track missed by the detector is re-found and relocated (eqs 15-16)."
+    ),
+    conformance={
+        "dataset": "sprites-mot",
+        "params": {"eval_frames": 24},
+        "config": {"dataset": "sprites-mot", "smoke": True, "occlusion_tau": None},
     },
 )

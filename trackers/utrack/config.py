@@ -20,18 +20,22 @@ from typing import Any
 from harness.checkpoints import NetworkConfig
 from harness.errors import ConfigError, did_you_mean
 
+MODELS = ("crops", "detector")
 REID_LOSSES = ("utrack", "cycas", "supervised", "none")
 PLACEHOLDERS = ("mean", "zero", "median", "none")
 TERMS = ("intra", "inter", "cycle")
 READINGS = ("code", "paper")
+TRAIN_PARTS = ("all", "occlusion")
 
 
 @dataclass(frozen=True)
 class UTrackConfig(NetworkConfig):
     """The network and the re-ID loss it was trained with (defaults: the released code).
 
-    ``crop``/``channels``: the embedding CNN on appearance crops (§3.1.1 allows any
-    differentiable embedding; this is the CPU tier's); ``embedding``: its dimension D;
+    ``model``: ``crops``, an embedding CNN on appearance crops (§3.1.1 allows any
+    differentiable embedding), or ``detector``, the joint detector and embedder in FairMOT's
+    form (``trackers.utrack.detector``) with OccE's heads when ``occlusion``; ``crop`` (crops
+    only), ``channels``, ``head_channels`` (detector only): their widths; ``embedding``: D;
     ``reid``: ``utrack`` (eqs 1-6), ``cycas`` (the CycAs baseline, losses.py:331-431),
     ``supervised`` (reads the identities: the upper reference) or ``none`` (no re-ID:
     FairMOT w/o); ``terms``: UTrack's loss terms; ``placeholder``: the column p (mean of the
@@ -43,8 +47,11 @@ class UTrackConfig(NetworkConfig):
     """
 
     dataset: str = "sprites-mot"
+    model: str = "crops"
     crop: int = 32
     channels: int = 32
+    head_channels: int = 64
+    occlusion: bool = False
     embedding: int = 128
     reid: str = "utrack"
     terms: tuple[str, ...] = TERMS
@@ -57,6 +64,7 @@ class UTrackConfig(NetworkConfig):
 
     def __post_init__(self) -> None:
         for name, allowed in (
+            ("model", MODELS),
             ("reid", REID_LOSSES),
             ("placeholder", PLACEHOLDERS),
             ("intra", READINGS),
@@ -71,15 +79,19 @@ class UTrackConfig(NetworkConfig):
             raise ConfigError(f"utrack temperature must be > 0, not {self.temperature}")
         if not 0.0 <= self.negatives < 1.0:
             raise ConfigError(f"utrack negatives must be in [0, 1), not {self.negatives}")
+        if self.occlusion and self.model != "detector":
+            raise ConfigError("utrack OccE heads need model 'detector'")
         if self.crop < 16 or self.crop % 16:
             raise ConfigError(f"utrack crop must be a multiple of 16, not {self.crop}")
 
     @property
     def variant(self) -> str:
-        """The model's name in the paper's tables."""
+        """The model's name in the paper's tables (the detector tier's prefixed)."""
+        prefix = {"crops": "", "detector": "detector+OccE/" if self.occlusion else "detector/"}
         if self.reid != "utrack":
-            return {"cycas": "CycAs", "supervised": "supervised", "none": "no-reid"}[self.reid]
-        parts = ["UTrack"]
+            names = {"cycas": "CycAs", "supervised": "supervised", "none": "no-reid"}
+            return prefix[self.model] + names[self.reid]
+        parts = [prefix[self.model] + "UTrack"]
         if set(self.terms) != set(TERMS):
             parts.append("+".join(t for t in TERMS if t in self.terms))
         if self.temperature is not None:
@@ -94,7 +106,14 @@ class UTrackConfig(NetworkConfig):
 
     def smoke(self) -> UTrackConfig:
         """A tiny model for CPU tests."""
-        return self.replace(crop=16, channels=4, embedding=8)
+        return self.replace(crop=16, channels=4, head_channels=4, embedding=8)
+
+
+def model_card(config: UTrackConfig) -> dict[str, Any]:
+    """The head of every card: the method (``utrack``, the crop tier; ``outrack``, the detector
+    tier), the variant and the network configuration."""
+    method = "utrack" if config.model == "crops" else "outrack"
+    return {"method": method, "variant": config.variant, "config": config.to_card()}
 
 
 @dataclass(frozen=True)
@@ -102,13 +121,19 @@ class UTrackTraining(NetworkConfig):
     """How a run trains (trains/mot.py, opts.py): Adam at ``lr`` (1e-4) divided by 10 at
     ``lr_step`` iterations; ``batch`` frame pairs (8); the second frame of a pair is another frame
     of the same video at most ``frame_range`` (10) frames away (jde_json.py:432-464), embedded at
-    the ground-truth boxes; ``validation_pairs``: held-out pairs for the validation loss."""
+    the ground-truth boxes; ``validation_pairs``: held-out pairs for the validation loss.
+    The detector tier also learns detection (and OccE, its occlusion centres from pairs of boxes
+    overlapping by more than ``occlusion_tau`` of the smaller, eq. 9); ``train_part``
+    ``occlusion`` fine-tunes the OccE heads alone (opts.py ``--train_part``), e.g. at another
+    tau from a trained model (Table 6)."""
 
     lr: float = 1e-4
     lr_step: int = 20_000
     batch: int = 8
     frame_range: int = 10
     validation_pairs: int = 64
+    occlusion_tau: float = 0.7
+    train_part: str = "all"
 
     def __post_init__(self) -> None:
         if self.batch < 1 or self.frame_range < 1 or self.lr <= 0 or self.lr_step < 1:
@@ -116,6 +141,12 @@ class UTrackTraining(NetworkConfig):
                 "utrack training needs batch, frame_range, lr_step >= 1 and lr > 0, got"
                 f" {self.batch}, {self.frame_range}, {self.lr_step}, {self.lr}"
             )
+        if self.train_part not in TRAIN_PARTS:
+            raise ConfigError(
+                f"utrack train_part must be one of {list(TRAIN_PARTS)}, not {self.train_part!r}"
+            )
+        if not 0.0 <= self.occlusion_tau < 1.0:
+            raise ConfigError(f"utrack occlusion_tau must be in [0, 1), not {self.occlusion_tau}")
 
     def learning_rate(self, iteration: int) -> float:
         """The rate at 0-based ``iteration`` (one step of x0.1, opts.py ``lr_step``)."""
@@ -135,7 +166,13 @@ class Inference:
     (0.7); a lost track lives ``track_buffer`` frames (30 at 30 fps). Output boxes of area at most
     ``min_box_area`` or wider than ``max_aspect`` x their height are dropped (occ_tracker.py:
     177-182; pedestrian rules, off on synthetic data). ``embeddings: false`` associates without
-    re-ID (FairMOT w/o: IoU only)."""
+    re-ID (FairMOT w/o: IoU only).
+
+    The detector tier keeps its ``top_k`` heatmap peaks (opts.K); with ``occe`` it re-finds lost
+    tracks from its occlusion centres scoring at least ``occlusion_threshold`` (0.1): the
+    agreement must exceed ``tau_o`` (0.7) within ``lost_frame_range`` frames (1; Algorithm 1's
+    tau_w), the track output as ``occe_output`` says (``paper``: Algorithm 1; ``code``: at its
+    Kalman box, see ``trackers.utrack.association.Occlusion``)."""
 
     conf_threshold: float = 0.4
     reid_threshold: float = 0.4
@@ -147,8 +184,18 @@ class Inference:
     min_box_area: float = 100.0
     max_aspect: float | None = 1.6
     embeddings: bool = True
+    top_k: int = 500
+    occe: bool = False
+    occlusion_threshold: float = 0.1
+    tau_o: float = 0.7
+    lost_frame_range: int = 1
+    occe_output: str = "paper"
 
     def __post_init__(self) -> None:
+        if self.occe_output not in READINGS:
+            raise ConfigError(
+                f"utrack occe_output must be one of {list(READINGS)}, not {self.occe_output!r}"
+            )
         if self.track_buffer < 0 or not 0.0 <= self.momentum <= 1.0:
             raise ConfigError(
                 "utrack needs track_buffer >= 0 and momentum in [0, 1], got"
@@ -191,6 +238,20 @@ def defaults(dataset: str) -> DatasetDefaults:
 def network_config(dataset: str, smoke: bool = False, **overrides: Any) -> UTrackConfig:
     config = UTrackConfig(dataset=dataset, **defaults(dataset).network)
     return (config.smoke() if smoke else config).replace(**overrides)
+
+
+NETWORK_KEYS = (
+    "model", "reid", "terms", "placeholder", "temperature", "negatives", "intra", "occlusion"
+)  # fmt: skip
+"""Registry config keys that say which trained network a setting needs."""
+
+
+def registry_network(config: dict[str, Any]) -> UTrackConfig:
+    """The network a registry config describes."""
+    keys = {key: config[key] for key in NETWORK_KEYS if key in config}
+    if "terms" in keys:
+        keys["terms"] = tuple(keys["terms"])
+    return network_config(config.get("dataset", "sprites-mot"), config.get("smoke", False), **keys)
 
 
 def training_config(dataset: str, smoke: bool = False, **overrides: Any) -> UTrackTraining:

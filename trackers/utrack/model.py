@@ -1,9 +1,11 @@
-"""The embedding network of the CPU tier: a CNN on appearance crops (§3.1.1: "any
-differentiable" embedding of a box; the paper's is FairMOT's 128-d head at the object centre).
+"""utrack's networks: ``CropEmbedder``, a CNN on appearance crops (§3.1.1: "any differentiable"
+embedding of a box), and ``JointModel``, the joint detector and embedder in FairMOT's form with
+the loss's learnt task weights (trains/mot.py:31-33 keeps them in the loss module, trained with
+the network).
 
-Four 3x3 convolutions with ReLU, each followed by 2x2 max-pooling, global average pooling and a
-linear map to ``embedding`` dimensions; features are L2-normalised by the losses and the
-tracker, not here (the code normalises in the loss, losses.py:664-665).
+``CropEmbedder``: four 3x3 convolutions with ReLU, each followed by 2x2 max-pooling, global
+average pooling and a linear map to ``embedding`` dimensions; features are L2-normalised by the
+losses and the tracker, not here (the code normalises in the loss, losses.py:664-665).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from trackers.utrack.config import UTrackConfig
+from trackers.utrack.detection_losses import UncertaintyWeights
+from trackers.utrack.detector import JointDetector
 
 
 class CropEmbedder(nn.Module):
@@ -36,3 +40,23 @@ class CropEmbedder(nn.Module):
     def embed(self, crops: Tensor) -> Tensor:
         """Eval-mode embeddings of ``crops`` (no gradient)."""
         return self(crops)
+
+
+class JointModel(nn.Module):
+    """``JointDetector`` of ``config`` and the ``UncertaintyWeights`` of its loss."""
+
+    def __init__(self, config: UTrackConfig):
+        super().__init__()
+        self.config = config
+        self.detector = JointDetector(
+            config.channels, config.head_channels, config.embedding, config.occlusion
+        )
+        self.weights = UncertaintyWeights()
+
+    def forward(self, images: Tensor) -> dict[str, Tensor]:
+        return self.detector(images)
+
+
+def build_network(config: UTrackConfig) -> CropEmbedder | JointModel:
+    """The network ``config.model`` names."""
+    return CropEmbedder(config) if config.model == "crops" else JointModel(config)

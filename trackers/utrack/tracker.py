@@ -1,13 +1,13 @@
-"""UTrack as a harness multi-object tracker: the crop embedder of a checkpoint reads each given
-box's embedding (OUTrack's ``provide_track`` mode: external boxes, embeddings at them,
-occ_tracker.py:748-783) and ``trackers.utrack.association`` associates. ``no-reid`` tracks by
-motion and IoU alone (FairMOT w/o, Table 1). OccE needs a detector with occlusion heads: a crop
-embedder has none, so an OccE setting is refused before any cell runs.
+"""utrack's trackers: ``UTrackTracker``, the crop tier in OUTrack's ``provide_track`` mode (the
+embeddings read at given boxes, occ_tracker.py:748-783), and ``OUTrackTracker``, the detector
+tier (its own detections, the embeddings at their centres and, with ``occe``, OccE's re-finding
+from its occlusion centres, occ_tracker.py:688-1000). Both associate with
+``trackers.utrack.association``; ``no-reid`` tracks by motion and IoU alone (FairMOT w/o).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -17,113 +17,102 @@ from harness.data import FrameInput, TrackOutput
 from harness.errors import ConfigError
 from harness.protocol import MultiObjectTracker
 from trackers.common.crops import appearance_crops
-from trackers.utrack.association import Association
-from trackers.utrack.config import Inference, UTrackConfig, inference_config, network_config
-from trackers.utrack.model import CropEmbedder
-
-LABEL = "utrack checkpoint"
-NETWORK_KEYS = ("reid", "terms", "placeholder", "temperature", "negatives", "intra")
-"""Registry config keys that say which trained model a setting needs."""
-
-
-def model_card(config: UTrackConfig) -> dict[str, Any]:
-    """The head of every utrack card: method, variant and the network configuration."""
-    return {"method": "utrack", "variant": config.variant, "config": config.to_card()}
+from trackers.utrack.association import Association, Occlusion
+from trackers.utrack.config import (
+    Inference,
+    UTrackConfig,
+    inference_config,
+    model_card,
+    registry_network,
+)
+from trackers.utrack.decode import decode_detections, decode_occlusions, embeddings_at
+from trackers.utrack.model import CropEmbedder, JointModel, build_network
 
 
-class UTrackTracker(CheckpointedTracker, MultiObjectTracker):
-    """UTrack (Liu et al. 2022) with the registry's config keys: ``dataset`` picks the network
-    and tracker defaults (``trackers.utrack.config``); ``reid``, ``terms``, ``placeholder``,
-    ``temperature``, ``negatives`` and ``intra`` say which trained model (the checkpoint's card
-    must agree); ``occe`` asks for occlusion re-finding (a detector with OccE heads);
-    ``inference`` overrides tracker settings (``Inference``). ``checkpoint`` None runs an
-    untrained model initialised from ``seed`` (smoke tests only)."""
+class _Tracker(CheckpointedTracker, MultiObjectTracker):
+    """The checkpoint side and settings shared by both tiers. Registry config keys: ``dataset``
+    picks the network and tracker defaults (``trackers.utrack.config``); ``reid``, ``terms``,
+    ``placeholder``, ``temperature``, ``negatives``, ``intra`` and ``occlusion`` (OccE heads)
+    say which trained model (the checkpoint's card must agree), as does ``occlusion_tau`` (the
+    tau its OccE heads were trained at, a training setting the card records); ``occe`` turns
+    OccE's re-finding on; ``inference`` overrides tracker settings (``Inference``).
+    ``checkpoint`` None runs an untrained model initialised from ``seed`` (smoke tests only)."""
 
-    inputs = frozenset({"image", "detections"})
     path_config = frozenset({"checkpoint"})
-    checkpoint_label = LABEL
+    checkpoint_label = "utrack checkpoint"
+    model_kind: ClassVar[str]
 
     def __init__(
         self,
-        dataset: str = "sprites-mot",
-        reid: str = "utrack",
-        terms: tuple[str, ...] | list[str] = ("intra", "inter", "cycle"),
-        placeholder: str = "mean",
-        temperature: float | None = None,
-        negatives: float = 0.0,
-        intra: str = "code",
         occe: bool = False,
+        occlusion_tau: float | None = None,
         inference: dict[str, Any] | None = None,
-        smoke: bool = False,
-        checkpoint: str | None = None,
-        seed: int = 0,
-        device: str = "cpu",
+        **config: Any,
     ):
-        self.check_occe({"occe": occe, "checkpoint": checkpoint})
-        wanted = network_config(
-            dataset,
-            smoke,
-            reid=reid,
-            terms=tuple(terms),
-            placeholder=placeholder,
-            temperature=temperature,
-            negatives=negatives,
-            intra=intra,
-        )
-        self.device = torch.device(device)
-        if wanted.reid == "none":
+        settings = {"occe": occe, "occlusion_tau": occlusion_tau, **config}
+        self.check_trained(settings)
+        wanted = self.network_of(settings)
+        self.device = torch.device(config.get("device", "cpu"))
+        if wanted.reid == "none" and wanted.model == "crops":
             self.model, self.checkpoint = None, None
         else:
-            self.start_model(wanted, CropEmbedder, checkpoint, seed)
-        self._settings(dataset, inference or {}, wanted.reid != "none")
+            self.start_model(wanted, build_network, config.get("checkpoint"), config.get("seed", 0))
+        self._settings(wanted, {"occe": occe, **(inference or {})})
 
-    def _settings(self, dataset: str, overrides: dict[str, Any], embeddings: bool) -> None:
+    def _settings(self, network: UTrackConfig, overrides: dict[str, Any]) -> None:
+        embeddings = network.reid != "none"
         self.inference: Inference = inference_config(
-            dataset, **{"embeddings": embeddings, **overrides}
+            network.dataset, **{"embeddings": embeddings, **overrides}
         )
         self.reset({})
 
     @classmethod
-    def from_model(
-        cls, model: CropEmbedder, card: dict[str, Any], **settings: Any
-    ) -> UTrackTracker:
+    def from_model(cls, model: Any, card: dict[str, Any], **settings: Any) -> _Tracker:
         tracker = cls.__new__(cls)
         tracker.device = next(model.parameters()).device
         tracker.model, tracker.checkpoint = model, None
-        tracker._settings(card["config"]["dataset"], settings.get("inference") or {}, True)
+        overrides = {"occe": settings.get("occe", False), **(settings.get("inference") or {})}
+        tracker._settings(model.config, overrides)
         return tracker
 
     @classmethod
-    def check_occe(cls, config: dict[str, Any]) -> None:
-        if config.get("occe"):
+    def check_trained(cls, config: dict[str, Any]) -> None:
+        """OccE needs a network with occlusion heads (the checkpoint's, else the config's); a
+        checkpoint's OccE heads must have been trained at the ``occlusion_tau`` asked for."""
+        path = config.get("checkpoint")
+        card = read_card(path, cls.checkpoint_label) if path else None
+        network = cls.network_on_card(card) if card else cls.network_of(config)
+        if config.get("occe") and not network.occlusion:
             raise ConfigError(
-                "utrack OccE needs a detector with occlusion heads; the crop embedder"
-                f" ({config.get('checkpoint') or 'untrained'}) has none"
+                f"utrack OccE needs a network with occlusion heads; {path or 'the config'}"
+                f" has none ({network.variant})"
+            )
+        tau = config.get("occlusion_tau")
+        trained = (card or {}).get("training", {}).get("occlusion_tau")
+        if tau is not None and trained is not None and trained != tau:
+            raise ConfigError(
+                f"checkpoint {path} has OccE heads trained at tau {trained}, not {tau}"
             )
 
     @classmethod
     def check_config(cls, config: dict[str, Any]) -> None:
-        cls.check_occe(config)
-        if cls.network_of(config).reid == "none":
+        cls.check_trained(config)
+        network = cls.network_of(config)
+        if network.reid == "none" and network.model == "crops":
             return
         super().check_config(config)
-        if config.get("checkpoint") is not None:
-            read_card(config["checkpoint"], LABEL)
-
-    # -- checkpoints (harness.checkpoints.CheckpointedTracker) ---------------------------------
 
     @classmethod
-    def build_network(cls, config: UTrackConfig) -> CropEmbedder:
-        return CropEmbedder(config)
+    def build_network(cls, config: UTrackConfig) -> CropEmbedder | JointModel:
+        return build_network(config)
 
     @classmethod
     def network_of(cls, config: dict[str, Any]) -> UTrackConfig:
-        keys = {key: config[key] for key in NETWORK_KEYS if key in config}
-        if "terms" in keys:
-            keys["terms"] = tuple(keys["terms"])
-        return network_config(
-            config.get("dataset", "sprites-mot"), config.get("smoke", False), **keys
-        )
+        if config.get("model", cls.model_kind) != cls.model_kind:
+            raise ConfigError(
+                f"{cls.__name__} runs model {cls.model_kind!r}, not {config['model']!r}"
+            )
+        return registry_network({**config, "model": cls.model_kind})
 
     @classmethod
     def network_on_card(cls, card: dict[str, Any]) -> UTrackConfig:
@@ -140,19 +129,24 @@ class UTrackTracker(CheckpointedTracker, MultiObjectTracker):
     def provenance(self) -> dict[str, Any] | None:
         return None if self.model is None else super().provenance()
 
-    # -- tracking ------------------------------------------------------------------------------
-
     def reset(self, info: dict[str, Any]) -> None:
         size = (int(info.get("width", 0)), int(info.get("height", 0)))
         self.association = Association(self.inference, size, float(info.get("fps", 30.0)))
+
+
+class UTrackTracker(_Tracker):
+    """The crop tier: the boxes given each frame (public or oracle detections), embedded by the
+    crop CNN; no OccE (a crop embedder has no occlusion heads)."""
+
+    inputs = frozenset({"image", "detections"})
+    model_kind = "crops"
 
     def step(self, frame: FrameInput) -> TrackOutput:
         assert frame.detections is not None and frame.image is not None
         boxes = np.asarray(frame.detections.boxes, np.float64).reshape(-1, 4)
         scores = np.asarray(frame.detections.scores, np.float64)
         features = self.embed(frame.image, boxes) if self.model is not None else None
-        ids, out, confidences = self.association.step(boxes, scores, features)
-        return TrackOutput(ids, out, confidences)
+        return TrackOutput(*self.association.step(boxes, scores, features))
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Embeddings (n, D) of ``boxes`` (n, 4) ltwh in ``image``: the re-ID evaluation's hook."""
@@ -161,3 +155,35 @@ class UTrackTracker(CheckpointedTracker, MultiObjectTracker):
         crops = appearance_crops(image, boxes, self.model.config.crop)
         with torch.inference_mode():
             return self.model.embed(torch.from_numpy(crops).to(self.device)).cpu().numpy()
+
+
+class OUTrackTracker(_Tracker):
+    """The detector tier: the heatmap's ``top_k`` peaks as detections, embeddings at their
+    centres, OccE's occlusion centres when ``occe`` is on."""
+
+    inputs = frozenset({"image"})
+    model_kind = "detector"
+
+    def step(self, frame: FrameInput) -> TrackOutput:
+        assert frame.image is not None
+        s = self.inference
+        with torch.inference_mode():
+            outputs = self.model(torch.from_numpy(frame.image[None]).to(self.device))
+            boxes, scores, indices = decode_detections(outputs, s.top_k)[0]
+            features = embeddings_at(outputs["id"][0], indices) if s.embeddings else None
+            occlusion = None
+            if s.occe:
+                centres, _ = decode_occlusions(outputs, 4 * s.top_k, s.occlusion_threshold)[0]
+                occlusion = Occlusion(centres, s.tau_o, s.lost_frame_range, s.occe_output)
+        return TrackOutput(*self.association.step(boxes, scores, features, occlusion))
+
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Embeddings (n, D) read at the centres of ``boxes`` (n, 4) ltwh, clipped to the map, as
+        the provide-track mode reads them (occ_tracker.py:748-760)."""
+        with torch.inference_mode():
+            id_map = self.model(torch.from_numpy(image[None]).to(self.device))["id"][0]
+        height, width = id_map.shape[1:]
+        centres = (boxes[:, :2] + boxes[:, 2:] / 2) / 4
+        x = np.clip(centres[:, 0], 0, width - 1).astype(np.int64)
+        y = np.clip(centres[:, 1], 0, height - 1).astype(np.int64)
+        return embeddings_at(id_map, y * width + x)

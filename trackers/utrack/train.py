@@ -1,16 +1,20 @@
-"""UTrack's re-ID training on the kit (``harness.training``): ``UTrackRecipe`` and the stream of
+"""utrack's training on the kit (``harness.training``): ``UTrackRecipe`` and the streams of
 frame pairs it draws from ground-truth clips (``harness.clips``).
 
 One iteration is a batch of ``batch`` frame pairs, each two frames of one video at most
-``frame_range`` apart (jde_json.py:432-464, 756-760) embedded at their ground-truth boxes, or,
-with probability ``negatives``, frames of two videos (eq. 7). The losses of a batch are summed
-and divided by the objects counted (losses.py:687-690); Adam at 1e-4 with one x0.1 step
-(opts.py). The released code keeps its last epoch's weights; the run records a validation loss on
-held-out pairs for the curve and ``best`` as the kit does, and the cards say which was published.
+``frame_range`` apart (jde_json.py:432-464, 756-760), or, with probability ``negatives``, frames
+of two videos (eq. 7). The crop tier embeds the pairs' ground-truth boxes and minimises the re-ID
+loss; the detector tier also learns detection and OccE on the first frame of each pair and reads
+the embeddings at both frames' ground-truth centres, the two losses combined by the learnt task
+weights (trains/mot.py:56-121). Re-ID losses of a batch are summed and divided by the objects
+counted (losses.py:687-690); Adam at 1e-4 with one x0.1 step (opts.py). The released code keeps
+its last epoch's weights; the run records a validation loss on held-out pairs for the curve and
+``best`` as the kit does, and the cards say which was published.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -24,9 +28,19 @@ from harness.datasets import load_dataset
 from harness.errors import ConfigError
 from harness.training import Recipe, RunData, StepContext, numpy_rng, numpy_rng_state
 from trackers.common.crops import appearance_crops
-from trackers.utrack.config import UTrackConfig, UTrackTraining, training_config
+from trackers.utrack.config import (
+    UTrackConfig,
+    UTrackTraining,
+    model_card,
+    registry_network,
+    training_config,
+)
+from trackers.utrack.detection_losses import detection_loss, gather
 from trackers.utrack.losses import cycas_loss, negative_loss, supervised_loss, utrack_loss
-from trackers.utrack.model import CropEmbedder
+from trackers.utrack.model import CropEmbedder, JointModel, build_network
+from trackers.utrack.targets import detection_targets
+
+OCCLUSION_HEADS = ("occlusion", "occlusion_offset")
 
 VALIDATION_SEED = 2_022_000_003
 """Seed of the held-out pairs (the training stream's are SeedSequence children of the run's)."""
@@ -34,21 +48,23 @@ VALIDATION_SEED = 2_022_000_003
 
 @dataclass(frozen=True)
 class FramePair:
-    """Crops (n, S, S, 3) of two frames' boxes, their identities (supervised reference only) and
-    whether the frames come from two videos (a negative pair, eq. 7)."""
+    """Two frames (H, W, 3) uint8 and their ground-truth boxes (n, 4) ltwh, their identities
+    (the supervised reference only) and whether they come from two videos (a negative, eq. 7)."""
 
     first: np.ndarray
+    first_boxes: np.ndarray
     second: np.ndarray
+    second_boxes: np.ndarray
     negative: bool
     first_ids: np.ndarray | None = None
     second_ids: np.ndarray | None = None
 
 
 def frame_pair(
-    clip: Clip, index: int, other: Clip, other_index: int, crop: int, negative: bool
+    clip: Clip, index: int, other: Clip, other_index: int, negative: bool
 ) -> FramePair | None:
-    """The pair of ``clip``'s frame 0 and ``other``'s frame ``other_index``; None when a frame
-    has no box. A positive pair must come from one video."""
+    """The pair of ``clip``'s frame ``index`` and ``other``'s frame ``other_index``; None when a
+    frame has no box. A positive pair must come from one video."""
     if not negative and other.source != clip.source:
         raise ConfigError(
             f"a positive frame pair needs one video, got {clip.source} and {other.source}"
@@ -58,11 +74,7 @@ def frame_pair(
         return None
     ids = (clip.ids[index], other.ids[other_index]) if clip.ids and other.ids else (None, None)
     return FramePair(
-        first=appearance_crops(clip.images[index], boxes[0], crop),
-        second=appearance_crops(other.images[other_index], boxes[1], crop),
-        negative=negative,
-        first_ids=ids[0],
-        second_ids=ids[1],
+        clip.images[index], boxes[0], other.images[other_index], boxes[1], negative, *ids
     )
 
 
@@ -91,7 +103,7 @@ class PairStream:
         clip = clips[index]
         other = clips[(index + 1) % len(clips)] if negative else clip
         later = int(self.rng.integers(1 if other is clip else 0, len(other.boxes)))
-        return frame_pair(clip, 0, other, later, self.config.crop, negative)
+        return frame_pair(clip, 0, other, later, negative)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": numpy_rng_state(self.rng), "clips": self.clips.state_dict()}
@@ -106,15 +118,13 @@ class UTrackRecipe(Recipe):
     trained with its re-ID loss on ``config.dataset``'s training videos."""
 
     def __init__(self, config: UTrackConfig, training: UTrackTraining, data: RunData):
-        if config.reid == "none":
+        if config.reid == "none" and config.model == "crops":
             raise ConfigError("utrack:no-reid has no re-ID model to train; it tracks without one")
         self.config, self.training = config, training
         self.adapter = load_dataset(config.dataset, data.dataset_root, **data.dataset_params)
-        self.selection = ("reid_loss", "min")
+        self.selection = ("loss" if config.model == "detector" else "reid_loss", "min")
         self.card = {
-            "method": "utrack",
-            "variant": config.variant,
-            "config": config.to_card(),
+            **model_card(config),
             "training": training.to_card(),
             "data": {
                 "dataset": config.dataset,
@@ -130,22 +140,29 @@ class UTrackRecipe(Recipe):
 
     @classmethod
     def hyperparameters(cls, config: dict[str, Any]) -> dict[str, Any]:
-        return training_config(config["dataset"], config.get("smoke", False)).to_card()
+        """``UTrackTraining``'s fields with the dataset's defaults; an ablation's
+        ``occlusion_tau`` (Table 6) is its training tau."""
+        tau = {"occlusion_tau": config["occlusion_tau"]} if config.get("occlusion_tau") else {}
+        return training_config(config["dataset"], config.get("smoke", False), **tau).to_card()
 
     @classmethod
     def from_method(
         cls, config: dict[str, Any], training: dict[str, Any], data: RunData
     ) -> UTrackRecipe:
-        from trackers.utrack.tracker import UTrackTracker
-
-        network = UTrackTracker.network_of(config)
+        network = registry_network(config)
         return cls(network, training_config(network.dataset, **training), data)
 
-    def build_model(self) -> CropEmbedder:
-        return CropEmbedder(self.config)
+    def build_model(self) -> CropEmbedder | JointModel:
+        return build_network(self.config)
 
-    def build_optimizer(self, model: CropEmbedder) -> torch.optim.Adam:
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.training.lr)
+    def build_optimizer(self, model: CropEmbedder | JointModel) -> torch.optim.Adam:
+        """Adam over the network, or over the OccE heads alone with ``train_part occlusion``
+        (the rest frozen)."""
+        if self.training.train_part == "occlusion":
+            for name, parameter in model.named_parameters():
+                parameter.requires_grad_(any(f"heads.{h}." in name for h in OCCLUSION_HEADS))
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trainable, lr=self.training.lr)
         return self.optimizer
 
     def stream(self, seed: int) -> PairStream:
@@ -166,26 +183,75 @@ class UTrackRecipe(Recipe):
         )
         return PairStream(clips, self.config, t, pair_seed)
 
-    def loss(self, model: CropEmbedder, batch: list[FramePair], step: StepContext) -> dict:
-        """The batch's loss; the rate of this iteration set first."""
+    def loss(
+        self, model: CropEmbedder | JointModel, batch: list[FramePair], step: StepContext
+    ) -> dict[str, Tensor]:
+        """The batch's loss and its terms; the rate of this iteration set first."""
         done = int(step.carry.get("iteration", torch.zeros(())).item())
         if self.optimizer is not None:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.training.learning_rate(done)
         step.carry["iteration"] = torch.tensor(done + 1)
-        return {"total": self.batch_loss(model, batch, step.device)}
+        return self.batch_loss(model, batch, step.device)
 
     def batch_loss(
-        self, model: CropEmbedder, pairs: list[FramePair], device: torch.device
-    ) -> Tensor:
-        """Sum of the pairs' losses over the objects counted."""
-        crops = np.concatenate([c for p in pairs for c in (p.first, p.second)])
-        features = model(torch.from_numpy(crops).to(device))
-        total, objects, start = features.new_zeros(()), 0, 0
-        for pair in pairs:
-            n, m = len(pair.first), len(pair.second)
-            first, second = features[start : start + n], features[start + n : start + n + m]
-            start += n + m
+        self, model: CropEmbedder | JointModel, pairs: list[FramePair], device: torch.device
+    ) -> dict[str, Tensor]:
+        if isinstance(model, JointModel):
+            return self._detector_loss(model, pairs, device)
+        crop = self.config.crop
+        crops = [appearance_crops(p.first, p.first_boxes, crop) for p in pairs] + [
+            appearance_crops(p.second, p.second_boxes, crop) for p in pairs
+        ]
+        features = model(torch.from_numpy(np.concatenate(crops)).to(device))
+        reid = self._reid_loss(features.split([len(c) for c in crops]), pairs)
+        return {"total": reid, "reid": reid}
+
+    def _detector_loss(
+        self, model: JointModel, pairs: list[FramePair], device: torch.device
+    ) -> dict[str, Tensor]:
+        """Detection (and OccE) on each pair's first frame, re-ID on the embeddings at both
+        frames' ground-truth centres, weighted by the learnt task weights; OccE's terms alone
+        with ``train_part occlusion``."""
+        images = np.stack([p.first for p in pairs] + [p.second for p in pairs])
+        height, width = images.shape[1:3]
+        boxes = [p.first_boxes for p in pairs] + [p.second_boxes for p in pairs]
+        targets = [
+            detection_targets(b, None, height, width, occlusion_tau=self.training.occlusion_tau)
+            for b in boxes
+        ]
+        stacked = {
+            key: torch.from_numpy(np.stack([t[key] for t in targets[: len(pairs)]])).to(device)
+            for key in targets[0]
+        }
+        outputs = model(torch.from_numpy(images).to(device))
+        first = {key: value[: len(pairs)] for key, value in outputs.items()}
+        detection, terms = detection_loss(first, stacked)
+        if self.training.train_part == "occlusion":
+            occlusion = 0.5 * terms["occlusion"] + 0.5 * terms["occlusion_offset"]
+            return {"total": occlusion, "objective": occlusion, **terms}
+        if self.config.reid == "none":
+            return {"total": detection, "objective": detection, "detection": detection, **terms}
+        index = torch.from_numpy(np.stack([t["ind"] for t in targets])).to(device)
+        masks = [torch.from_numpy(t["reg_mask"]).bool() for t in targets]
+        features = gather(outputs["id"], index)
+        reid = self._reid_loss([f[m] for f, m in zip(features, masks)], pairs)
+        total = model.weights(detection, reid)
+        objective = detection + reid
+        return {
+            "total": total,
+            "objective": objective,
+            "detection": detection,
+            "reid": reid,
+            **terms,
+        }
+
+    def _reid_loss(self, features: Sequence[Tensor], pairs: list[FramePair]) -> Tensor:
+        """Sum of the pairs' re-ID losses over the objects counted; ``features``: the
+        embeddings of every pair's first frame, then of every pair's second frame."""
+        total, objects = features[0].new_zeros(()), 0
+        for index, pair in enumerate(pairs):
+            first, second = features[index], features[len(pairs) + index]
             loss, count = self._pair_loss(first, second, pair)
             total, objects = total + loss, objects + count
         return total / max(objects, 1)
@@ -202,13 +268,20 @@ class UTrackRecipe(Recipe):
             return negative_loss(first, second, c)
         return utrack_loss(first, second, c)
 
-    def validate(self, model: CropEmbedder) -> dict[str, float] | None:
-        """The loss on the held-out pairs."""
+    def validate(self, model: CropEmbedder | JointModel) -> dict[str, float] | None:
+        """The losses on the held-out pairs: re-ID (the crop tier's selection), detection, and
+        the detector tier's objective (their unweighted sum; the OccE terms when only the OccE
+        heads train)."""
         if not self._validate:
             return None
         device = next(model.parameters()).device
-        losses = [float(self.batch_loss(model, batch, device)) for batch in self.validation_batches]
-        return {"reid_loss": float(np.mean(losses))}
+        terms = [self.batch_loss(model, batch, device) for batch in self.validation_batches]
+        names = {"reid": "reid_loss", "detection": "detection_loss", "objective": "loss"}
+        return {
+            label: float(np.mean([float(t[name]) for t in terms]))
+            for name, label in names.items()
+            if name in terms[0]
+        }
 
     @cached_property
     def validation_batches(self) -> list[list[FramePair]]:

@@ -60,9 +60,9 @@ def test_a_positive_pair_needs_one_video():
     boxes = [np.array([[1.0, 1, 8, 8]])]
     clip = Clip(image, boxes, [np.ones(1)], "video-a@1")
     other = Clip(image, boxes, [np.ones(1)], "video-b@1")
-    assert frame_pair(clip, 0, other, 0, 16, negative=True) is not None
+    assert frame_pair(clip, 0, other, 0, negative=True) is not None
     with pytest.raises(ConfigError, match="one video"):
-        frame_pair(clip, 0, other, 0, 16, negative=False)
+        frame_pair(clip, 0, other, 0, negative=False)
 
 
 @pytest.fixture(scope="module")
