@@ -11,7 +11,7 @@
 #   taskset -c 0 experiments/outrack-train.sh 6000 1000 &
 set -euo pipefail
 iterations=${1:?iterations of the OccE model}
-finetune=${2:?iterations of each tau's fine-tuning}
+finetune=${2:?iterations of each fine-tuning}
 runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/outrack/sprites-mot
 export OMP_NUM_THREADS=1
 common=(--dataset sprites-mot --param objects=6 --resume --checkpoint-every 250 --log-every 50
