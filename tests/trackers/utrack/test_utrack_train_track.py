@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from harness.clips import Clip
 from harness.data import frame_inputs
@@ -13,7 +14,7 @@ from harness.detectors import OracleNoise, oracle_detections
 from harness.errors import ConfigError
 from harness.lifecycle import train_method
 from harness.protocol import sequence_info
-from trackers.utrack.tracker import UTrackTracker
+from trackers.utrack.tracker import OUTrackTracker, UTrackTracker
 from trackers.utrack.train import frame_pair
 
 SPRITES = {"objects": 6}
@@ -103,3 +104,53 @@ def test_an_unknown_ablation_is_one_line_and_exit_2(trackbench, tmp_path):
     code, out, err = trackbench("train", "utrack:T=9", "--out", tmp_path)
     assert code == 2
     assert "T=9" in err and len(err.strip().splitlines()) == 1
+
+
+def test_detector_tier_trains_tracks_and_fine_tunes_occe(tmp_path, video):
+    """outrack: detection, OccE and re-ID in one run; the OccE heads alone fine-tuned at another
+    tau from it (the rest unchanged); tracking with and without OccE; OccE refused on a network
+    without occlusion heads, and a checkpoint's tau must be the one asked for."""
+    common = {
+        "config": {"dataset": "sprites-mot", "smoke": True},
+        "dataset_params": SPRITES,
+        "validate_every": 2,
+        "checkpoint_every": 2,
+        "log_every": 2,
+    }
+    hyper = {"validation_pairs": 2, "batch": 2}
+    train_method("outrack", tmp_path / "occe", 2, hyperparameters=hyper, **common)
+    card = json.loads((tmp_path / "occe" / "last.json").read_text())
+    assert card["method"] == "outrack" and card["variant"] == "detector+OccE/UTrack"
+    assert {"reid_loss", "detection_loss", "loss"} <= set(card["validation"][-1])
+    train_method(
+        "outrack:tau-0.3",
+        tmp_path / "tau",
+        4,
+        hyperparameters={**hyper, "train_part": "occlusion"},
+        init_from=str(tmp_path / "occe" / "last"),
+        **common,
+    )
+    tuned = json.loads((tmp_path / "tau" / "last.json").read_text())
+    assert tuned["training"]["occlusion_tau"] == 0.3
+    before = torch.load(tmp_path / "occe" / "last.pt", weights_only=True)
+    after = torch.load(tmp_path / "tau" / "last.pt", weights_only=True)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(
+        ".heads.occlusion" in k or "running" in k or "batches" in k for k in changed
+    )
+    sequence, _ = video
+    for occe in (True, False):
+        tracker = OUTrackTracker.from_checkpoint(tmp_path / "tau" / "last", occe=occe)
+        tracker.reset(sequence_info(sequence))
+        for f in frame_inputs(sequence, tracker.inputs, None):
+            output = tracker.step(f)
+            assert (output.ids > 0).all()
+    with pytest.raises(ConfigError, match="tau 0.3, not 0.7"):
+        OUTrackTracker.check_config(
+            {"dataset": "sprites-mot", "smoke": True, "occe": True, "occlusion_tau": 0.7,
+             "checkpoint": str(tmp_path / "tau" / "last")}
+        )  # fmt: skip
+    with pytest.raises(ConfigError, match="occlusion heads"):
+        OUTrackTracker.check_config(
+            {"dataset": "sprites-mot", "smoke": True, "occe": True, "occlusion": False}
+        )
