@@ -7,15 +7,15 @@
 # runs folder ends it before its next model. The training state stays outside the repository,
 # in $TRACKBENCH_RUNS/outrack/sprites-mot/<model>; publish with
 #   trackbench publish <runs>/<model>/last checkpoints/outrack/sprites-mot/<model>/last --dtype float16
-# One core, from a checkout that does not change under it, e.g.
-#   taskset -c 0 experiments/outrack-train.sh 6000 1000 &
+# One core (OUTRACK_DEVICE: cpu; cuda on a GPU), from a checkout that does not change under it,
+# e.g.   taskset -c 0 experiments/outrack-train.sh 6000 1000 &
 set -euo pipefail
 iterations=${1:?iterations of the OccE model}
 finetune=${2:?iterations of each fine-tuning}
 runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/outrack/sprites-mot
 export OMP_NUM_THREADS=1
-common=(--dataset sprites-mot --param objects=6 --resume --checkpoint-every 250 --log-every 50
-  --validate-every 500)
+common=(--dataset sprites-mot --param objects=6 --device "${OUTRACK_DEVICE:-cpu}" --resume
+  --checkpoint-every 250 --log-every 50 --validate-every 500)
 mkdir -p "$runs/OccE"
 trackbench train outrack --out "$runs/OccE" --iterations "$iterations" \
   --hparam lr_step=$((iterations * 2 / 3)) "${common[@]}" > "$runs/OccE.log.json"

@@ -125,8 +125,10 @@ class UTrackTraining(NetworkConfig):
     The detector tier also learns detection (and OccE, its occlusion centres from pairs of boxes
     overlapping by more than ``occlusion_tau`` of the smaller, eq. 9); ``train_part``
     ``occlusion`` fine-tunes the OccE heads alone (opts.py ``--train_part``), e.g. at another
-    tau from a trained model (Table 6)."""
+    tau from a trained model (Table 6). ``split``: the training data (MOT17's first halves,
+    ``train-half``, as OUTrack's mot17.half)."""
 
+    split: str = "train"
     lr: float = 1e-4
     lr_step: int = 20_000
     batch: int = 8
@@ -211,7 +213,7 @@ class DatasetDefaults:
 
 
 DATASETS: dict[str, DatasetDefaults] = {
-    "mot17": DatasetDefaults({"crop": 64, "channels": 64}, {}, {}),
+    "mot17": DatasetDefaults({"crop": 64, "channels": 64}, {"split": "train-half"}, {}),
     # CPU scale: 128x128 frames with ~21 px sprites: 32x32 crops, 32 channels, a network trained
     # from scratch (the code starts from COCO weights) at 1e-3 for 3,000 iterations, the x0.1
     # step at 2,000 (the code's 20 of 30 epochs). Sprites move a quarter of their side a frame

@@ -129,8 +129,8 @@ class UTrackRecipe(Recipe):
             "data": {
                 "dataset": config.dataset,
                 "params": data.dataset_params,
-                "stream": "harness.clips.ClipStream of the train split, ground-truth boxes;"
-                " pairs from default_rng(seed)",
+                "stream": f"harness.clips.ClipStream of the {training.split} split, ground-truth"
+                " boxes; pairs from default_rng(seed)",
                 "validation": {"pairs": training.validation_pairs, "seed": VALIDATION_SEED},
             },
         }
@@ -173,7 +173,7 @@ class UTrackRecipe(Recipe):
         t = self.training
         clips = ClipStream(
             self.adapter,
-            "train",
+            t.split,
             t.frame_range + 1,
             None,
             clip_seed,
