@@ -19,15 +19,17 @@ import os
 import pickle
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Self
+from typing import Any, BinaryIO, Self, TypeVar
 
 import torch
 
 import harness
-from harness.errors import ConfigError, FormatError
+from harness.errors import ConfigError, FormatError, did_you_mean
 from harness.provenance import file_sha256
+
+T = TypeVar("T")
 
 
 def checkpoint_files(path: str | Path) -> tuple[Path, Path]:
@@ -177,6 +179,50 @@ class NetworkConfig:
 
     @classmethod
     def from_card(cls, fields: dict[str, Any]) -> Self:
+        return cls(**{name: _tuples(value) for name, value in fields.items()})
+
+
+@dataclass(frozen=True)
+class DatasetDefaults:
+    """A family's settings for one dataset: overrides of its network, training and inference
+    configurations' defaults."""
+
+    network: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    inference: dict[str, Any] = field(default_factory=dict)
+
+
+class FamilyDefaults:
+    """A learnable family's per-dataset defaults and the configurations they make: a network
+    (``NetworkConfig`` with a ``dataset`` field and ``smoke()``), its training (likewise, without
+    ``dataset``) and its inference settings (a dataclass); unknown datasets and settings are
+    one-line errors."""
+
+    def __init__(self, family: str, datasets: dict[str, DatasetDefaults]):
+        self.family, self.datasets = family, datasets
+
+    def of(self, dataset: str) -> DatasetDefaults:
+        if dataset not in self.datasets:
+            raise ConfigError(
+                f"{self.family} has no configuration for dataset {dataset!r}"
+                + did_you_mean(dataset, [*self.datasets])
+            )
+        return self.datasets[dataset]
+
+    def network(self, cls: type[Any], dataset: str, smoke: bool, **overrides: Any) -> Any:
+        config = cls(dataset=dataset, **self.of(dataset).network)
+        return (config.smoke() if smoke else config).replace(**overrides)
+
+    def training(self, cls: type[Any], dataset: str, smoke: bool, **overrides: Any) -> Any:
+        config = cls(**self.of(dataset).training)
+        return (config.smoke() if smoke else config).replace(**overrides)
+
+    def inference(self, cls: type[T], dataset: str, **overrides: Any) -> T:
+        fields = {**self.of(dataset).inference, **overrides}
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(fields) - names)
+        if unknown:
+            raise ConfigError(f"{self.family} has no inference settings {unknown}")
         return cls(**{name: _tuples(value) for name, value in fields.items()})
 
 

@@ -10,13 +10,12 @@ weights are an untrained seeded model's: the same network and work as a trained 
 
 from __future__ import annotations
 
-import cProfile
 import os
-import pstats
 import statistics
 import time
 
 import pytest
+from profiling import print_parts, profile_parts
 from tba_bench_settings import FRAMES
 
 from harness.datasets import load_dataset
@@ -46,16 +45,6 @@ def video(tmp_path_factory):
     return sequence, oracle_detections(sequence, OracleNoise(), 0)
 
 
-def profile_parts(tracker, sequence, detections):
-    """(seconds, {part: seconds}) of one profiled tracking of the video (``PARTS``, cumulative)."""
-    profile = cProfile.Profile()
-    profile.runcall(tracker.track, [sequence], [detections])
-    stats = pstats.Stats(profile)
-    rows = stats.stats.items()  # type: ignore[attr-defined]
-    parts = {PARTS[function]: row[3] for (_, _, function), row in rows if function in PARTS}
-    return stats.total_tt, parts  # type: ignore[attr-defined]
-
-
 @pytest.mark.benchmark(group="cis")
 def test_tracking_frames_per_second(benchmark, video):
     sequence, detections = video
@@ -71,12 +60,10 @@ def test_tracking_frames_per_second(benchmark, video):
     results = benchmark.pedantic(track, rounds=3, iterations=1)
     assert len(results[0]) > 0
     fps = sequence.num_frames / statistics.median(seconds)
-    total, parts = profile_parts(tracker, sequence, detections)
+    total, parts = profile_parts(lambda: tracker.track([sequence], [detections]), PARTS)
     benchmark.extra_info.update({"frames_per_s": fps, "parts_s": parts, "profiled_s": total})
     print(f"\ncis tracking, 6 objects, batch 1: {fps:.0f} frames/s (median of {len(seconds)})")
-    for part in (part for part in PARTS.values() if part in parts):
-        seconds = parts[part]
-        print(f"  {part}: {seconds:.3f} s of {total:.3f} s ({100 * seconds / total:.0f}%)")
+    print_parts(total, parts, PARTS)
 
 
 @pytest.mark.parametrize("phase", ["visual", "spatial"])

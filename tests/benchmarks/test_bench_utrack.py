@@ -10,13 +10,12 @@ untrained seeded model's: the same network and work as a trained one's.
 
 from __future__ import annotations
 
-import cProfile
 import os
-import pstats
 import statistics
 import time
 
 import pytest
+from profiling import print_parts, profile_parts
 from tba_bench_settings import FRAMES
 
 from harness.datasets import load_dataset
@@ -60,16 +59,10 @@ def test_tracking_frames_per_second(benchmark, video):
     results = benchmark.pedantic(track, rounds=3, iterations=1)
     assert len(results[0]) > 0
     fps = sequence.num_frames / statistics.median(seconds)
-    profile = cProfile.Profile()
-    profile.runcall(tracker.track, [sequence], [detections])
-    stats = pstats.Stats(profile)
-    rows = stats.stats.items()  # type: ignore[attr-defined]
-    parts = {PARTS[function]: row[3] for (_, _, function), row in rows if function in PARTS}
-    total = stats.total_tt  # type: ignore[attr-defined]
+    total, parts = profile_parts(lambda: tracker.track([sequence], [detections]), PARTS)
     benchmark.extra_info.update({"frames_per_s": fps, "parts_s": parts, "profiled_s": total})
     print(f"\nutrack tracking (crop embedder), 6 objects, batch 1: {fps:.0f} frames/s")
-    for part in (part for part in PARTS.values() if part in parts):
-        print(f"  {part}: {parts[part]:.3f} s of {total:.3f} s ({100 * parts[part] / total:.0f}%)")
+    print_parts(total, parts, PARTS)
 
 
 @pytest.mark.benchmark(group="utrack-train")

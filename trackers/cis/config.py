@@ -10,13 +10,12 @@ paper's single joint loss is ``training="joint"``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from harness.checkpoints import NetworkConfig
+from harness.checkpoints import DatasetDefaults, FamilyDefaults, NetworkConfig
 from harness.detectors import OracleNoise
-from harness.errors import ConfigError, did_you_mean
+from harness.errors import ConfigError
 
 HIDINGS = ("visual-spatial", "occlusion")
 TRAININGS = ("two-phase", "joint")
@@ -173,56 +172,37 @@ class Inference:
             )
 
 
-@dataclass(frozen=True)
-class DatasetDefaults:
-    network: dict[str, Any]
-    training: dict[str, Any]
-    inference: dict[str, Any]
-
-
-DATASETS: dict[str, DatasetDefaults] = {
-    "mot17": DatasetDefaults({}, {}, {}),
-    "kitti-tracking": DatasetDefaults({}, {"skips": (1, 2)}, {"skip": 1}),
-    # CPU scale: 128x128 frames with ~21 px sprites moving 5.3 px a frame (about 20 frames in
-    # view): 32x32 crops, 32 channels, one sub-model, gaps of 4 and 8 frames (the paper's n is
-    # half the time an object stays in view), every frame tracked.
-    "sprites-mot": DatasetDefaults(
-        {"crop": 32, "channels": 32, "ensemble": 1},
-        {
-            "seq_len": 9,
-            "match_lengths": (4, 8),
-            "skips": (1,),
-            "min_detections": 2,
-            "lr_decay_every": 20_000,
-            "noise": (0.05, 0.03, 0.1),
-        },
-        {"skip": 1, "history": (1, 2, 4, 8)},
-    ),
-}
-
-
-def defaults(dataset: str) -> DatasetDefaults:
-    if dataset not in DATASETS:
-        raise ConfigError(
-            f"cis has no configuration for dataset {dataset!r}" + did_you_mean(dataset, [*DATASETS])
-        )
-    return DATASETS[dataset]
+DEFAULTS = FamilyDefaults(
+    "cis",
+    {
+        "mot17": DatasetDefaults({}, {}, {}),
+        "kitti-tracking": DatasetDefaults({}, {"skips": (1, 2)}, {"skip": 1}),
+        # CPU scale: 128x128 frames with ~21 px sprites moving 5.3 px a frame (about 20 frames in
+        # view): 32x32 crops, 32 channels, one sub-model, gaps of 4 and 8 frames (the paper's n is
+        # half the time an object stays in view), every frame tracked.
+        "sprites-mot": DatasetDefaults(
+            {"crop": 32, "channels": 32, "ensemble": 1},
+            {
+                "seq_len": 9,
+                "match_lengths": (4, 8),
+                "skips": (1,),
+                "min_detections": 2,
+                "lr_decay_every": 20_000,
+                "noise": (0.05, 0.03, 0.1),
+            },
+            {"skip": 1, "history": (1, 2, 4, 8)},
+        ),
+    },
+)
 
 
 def network_config(dataset: str, smoke: bool = False, **overrides: Any) -> CISConfig:
-    config = CISConfig(dataset=dataset, **defaults(dataset).network)
-    return (config.smoke() if smoke else config).replace(**overrides)
+    return DEFAULTS.network(CISConfig, dataset, smoke, **overrides)
 
 
 def training_config(dataset: str, smoke: bool = False, **overrides: Any) -> CISTraining:
-    config = CISTraining(**defaults(dataset).training)
-    config = config.smoke() if smoke else config
-    return config.replace(**overrides)
+    return DEFAULTS.training(CISTraining, dataset, smoke, **overrides)
 
 
 def inference_config(dataset: str, **overrides: Any) -> Inference:
-    fields = {**defaults(dataset).inference, **overrides}
-    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(Inference)})
-    if unknown:
-        raise ConfigError(f"cis has no inference settings {unknown}")
-    return Inference(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    return DEFAULTS.inference(Inference, dataset, **overrides)

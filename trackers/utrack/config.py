@@ -13,12 +13,11 @@ whenever it was occluded within ``lost_frame_range``, ``occe_output="code"``).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from harness.checkpoints import NetworkConfig
-from harness.errors import ConfigError, did_you_mean
+from harness.checkpoints import DatasetDefaults, FamilyDefaults, NetworkConfig
+from harness.errors import ConfigError
 
 MODELS = ("crops", "detector")
 REID_LOSSES = ("utrack", "cycas", "supervised", "none")
@@ -205,41 +204,27 @@ class Inference:
             )
 
 
-@dataclass(frozen=True)
-class DatasetDefaults:
-    network: dict[str, Any]
-    training: dict[str, Any]
-    inference: dict[str, Any]
-
-
-DATASETS: dict[str, DatasetDefaults] = {
-    "mot17": DatasetDefaults({"crop": 64, "channels": 64}, {"split": "train-half"}, {}),
-    # CPU scale: 128x128 frames with ~21 px sprites: 32x32 crops, 32 channels, a network trained
-    # from scratch (the code starts from COCO weights) at 1e-3 for 3,000 iterations, the x0.1
-    # step at 2,000 (the code's 20 of 30 epochs). Sprites move a quarter of their side a frame
-    # (pedestrians in MOT17 a few per cent), so the IoU stage accepts IoU >= 0.3 (SORT's) where
-    # the code's 0.5 would lose every track the embeddings do not hold; boxes are squares of any
-    # area, so the pedestrian output filters are off.
-    "sprites-mot": DatasetDefaults(
-        {},
-        {"lr": 1e-3, "lr_step": 2_000},
-        {"iou_threshold": 0.7, "min_box_area": 0.0, "max_aspect": None},
-    ),
-}
-
-
-def defaults(dataset: str) -> DatasetDefaults:
-    if dataset not in DATASETS:
-        raise ConfigError(
-            f"utrack has no configuration for dataset {dataset!r}"
-            + did_you_mean(dataset, [*DATASETS])
-        )
-    return DATASETS[dataset]
+DEFAULTS = FamilyDefaults(
+    "utrack",
+    {
+        "mot17": DatasetDefaults({"crop": 64, "channels": 64}, {"split": "train-half"}, {}),
+        # CPU scale: 128x128 frames with ~21 px sprites: 32x32 crops, 32 channels, a network trained
+        # from scratch (the code starts from COCO weights) at 1e-3 for 3,000 iterations, the x0.1
+        # step at 2,000 (the code's 20 of 30 epochs). Sprites move a quarter of their side a frame
+        # (pedestrians in MOT17 a few per cent), so the IoU stage accepts IoU >= 0.3 (SORT's) where
+        # the code's 0.5 would lose every track the embeddings do not hold; boxes are squares of any
+        # area, so the pedestrian output filters are off.
+        "sprites-mot": DatasetDefaults(
+            {},
+            {"lr": 1e-3, "lr_step": 2_000},
+            {"iou_threshold": 0.7, "min_box_area": 0.0, "max_aspect": None},
+        ),
+    },
+)
 
 
 def network_config(dataset: str, smoke: bool = False, **overrides: Any) -> UTrackConfig:
-    config = UTrackConfig(dataset=dataset, **defaults(dataset).network)
-    return (config.smoke() if smoke else config).replace(**overrides)
+    return DEFAULTS.network(UTrackConfig, dataset, smoke, **overrides)
 
 
 NETWORK_KEYS = (
@@ -251,19 +236,12 @@ NETWORK_KEYS = (
 def registry_network(config: dict[str, Any]) -> UTrackConfig:
     """The network a registry config describes."""
     keys = {key: config[key] for key in NETWORK_KEYS if key in config}
-    if "terms" in keys:
-        keys["terms"] = tuple(keys["terms"])
     return network_config(config.get("dataset", "sprites-mot"), config.get("smoke", False), **keys)
 
 
 def training_config(dataset: str, smoke: bool = False, **overrides: Any) -> UTrackTraining:
-    config = UTrackTraining(**defaults(dataset).training)
-    return (config.smoke() if smoke else config).replace(**overrides)
+    return DEFAULTS.training(UTrackTraining, dataset, smoke, **overrides)
 
 
 def inference_config(dataset: str, **overrides: Any) -> Inference:
-    fields = {**defaults(dataset).inference, **overrides}
-    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(Inference)})
-    if unknown:
-        raise ConfigError(f"utrack has no inference settings {unknown}")
-    return Inference(**fields)
+    return DEFAULTS.inference(Inference, dataset, **overrides)
