@@ -7,6 +7,7 @@
 #   trackbench publish <runs>/<model> checkpoints/utrack/sprites-mot/<model>/last --dtype float16
 # (the released code keeps its last epoch). One core, from a checkout that does not change under
 # it, e.g.   taskset -c 1 experiments/utrack-train.sh 3000 UTrack cycas supervised &
+# UTRACK_SEED=N (default 0) trains with another seed into <model>/seed<N> (seed 0: <model>).
 set -euo pipefail
 iterations=${1:?iterations per model}
 shift
@@ -14,12 +15,15 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(UTrack cycas supervised inter inter+intra placeholder-none
   placeholder-zero T=1 T=2 T=3 T=4 T=5)
 runs=${TRACKBENCH_RUNS:-$HOME/.cache/trackbench/runs}/utrack/sprites-mot
+seed=${UTRACK_SEED:-0}
 export OMP_NUM_THREADS=1
 for model in "${models[@]}"; do
   [ -e "$runs/STOP" ] && { echo "$runs/STOP: stopped before $model"; exit 0; }
-  mkdir -p "$runs/$model"
-  trackbench train "utrack:$model" --dataset sprites-mot --param objects=6 --out "$runs/$model" \
-    --resume --iterations "$iterations" --checkpoint-every 250 --log-every 50 \
-    --validate-every 500 > "$runs/$model.log.json" 2>&1 || { cat "$runs/$model.log.json" >&2; exit 1; }
-  echo "$(date -u +%H:%M:%S) $model $iterations"
+  out=$runs/$model
+  [ "$seed" = 0 ] || out=$runs/$model/seed$seed
+  mkdir -p "$out"
+  trackbench train "utrack:$model" --dataset sprites-mot --param objects=6 --out "$out" \
+    --seed "$seed" --resume --iterations "$iterations" --checkpoint-every 250 --log-every 50 \
+    --validate-every 500 > "$out.log.json" 2>&1 || { cat "$out.log.json" >&2; exit 1; }
+  echo "$(date -u +%H:%M:%S) $model seed $seed $iterations"
 done
