@@ -247,14 +247,19 @@ def tables_for(results: pd.DataFrame) -> list[PaperTable]:
     optionally axes): a printed cell of theirs and a cell of ours on the same dataset, split,
     method:ablation and experiment-axis values (those of a table's ``mean_over`` axes left out);
     a table that prints no number (its claims checked on a dataset the paper did not use) when
-    ours has the first method of one of its claims."""
+    ours has the first method of one of its claims and, where ``results`` has metrics, one of
+    the table's columns' metrics (so a tracking board shows no re-ID table of the same models)."""
     axes = results["axes"] if "axes" in results else pd.Series("", index=results.index)
     keys = (results["dataset"], results["split"], results["method"], results["ablation"], axes)
     ran = set(zip(*keys))
+    measured = set(results["metric"]) if "metric" in results else None
     found = []
     for table in paper_tables().values():
         mine = {(*key, without_axes(label, table.mean_over)) for *key, label in ran}
         printed = [row for row in table.rows if not all(math.isnan(v) for v in row.values)]
+        if not printed and measured is not None:
+            if not {column.metric for column in table.columns} & measured:
+                continue
         claimed = {claim.methods[0] for claim in table.claims}
         rows = printed or [
             row for row in table.rows if {row.method, f"{row.method}:{row.ablation}"} & claimed

@@ -262,6 +262,12 @@ def test_tables_for_results_pick_the_tables_about_them():
     # a table printing no number is about results holding the first method of one of its claims
     cis = frame([("sprites-mot", "eval", "cis", "Visual-Spatial")])
     assert {t.id for t in tables_for(cis)} == {"cis-sprites"}
+    # ... and, where the results have metrics, one of its columns' metrics
+    utrack = frame([("sprites-mot", "eval", "utrack", "UTrack")] * 2)
+    utrack["metric"] = ["IDF1", "MOTA"]
+    assert {t.id for t in tables_for(utrack)} == {"utrack-sprites"}
+    utrack["metric"] = ["R1", "mAP"]
+    assert {t.id for t in tables_for(utrack)} == {"utrack-sprites-reid"}
     # a table whose columns report experiment-axis values needs a cell of ours at one of them
     gan = pd.DataFrame(
         [("mnist-multi-same", "test", "rectracker-id", "multi", "")],
