@@ -41,6 +41,7 @@ class _Tracker(CheckpointedTracker, MultiObjectTracker):
     path_config = frozenset({"checkpoint"})
     checkpoint_label = "utrack checkpoint"
     model_kind: ClassVar[str]
+    network_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -112,7 +113,7 @@ class _Tracker(CheckpointedTracker, MultiObjectTracker):
             raise ConfigError(
                 f"{cls.__name__} runs model {cls.model_kind!r}, not {config['model']!r}"
             )
-        return registry_network({**config, "model": cls.model_kind})
+        return registry_network({**cls.network_defaults, **config, "model": cls.model_kind})
 
     @classmethod
     def network_on_card(cls, card: dict[str, Any]) -> UTrackConfig:
@@ -163,6 +164,7 @@ class OUTrackTracker(_Tracker):
 
     inputs = frozenset({"image"})
     model_kind = "detector"
+    network_defaults = {"occlusion": True}
 
     def step(self, frame: FrameInput) -> TrackOutput:
         assert frame.image is not None
