@@ -147,6 +147,7 @@ def test_listing_methods_imports_no_tracker_code_nor_torch():
         "trackers.gan",
         "trackers.hart",
         "trackers.tba",
+        "trackers.utrack",
     ]
 
 
