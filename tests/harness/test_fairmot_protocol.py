@@ -18,6 +18,7 @@ from harness.datasets import load_dataset
 from harness.errors import FormatError
 from harness.experiment import load_experiment
 from harness.metrics import evaluate, evaluate_files
+from harness.metrics.fairmot import SOLVER
 from harness.motchallenge import read_mot, write_mot
 from harness.runner import run_experiment
 from harness.store import COMBINED, Store
@@ -94,12 +95,13 @@ def released_accumulator(gt_file: Path, results_file: Path) -> mm.MOTAccumulator
 @pytest.fixture
 def released(monkeypatch):
     """``files -> summary``: track.py's ``Evaluator.get_summary`` over {sequence: (gt file,
-    results file)}, solver ``lap``; NumPy 2 lacks motmetrics' ``np.asfarray``, put back here."""
+    results file)}, with the protocol's solver (``lap`` where it is installed, as the released
+    code; else SciPy's); NumPy 2 lacks motmetrics' ``np.asfarray``, put back here."""
     monkeypatch.setattr(np, "asfarray", lambda a: np.asarray(a, dtype=float), raising=False)
 
     def summary(files: dict[str, tuple[Path, Path]]):
         names = sorted(files)
-        with mm.lap.set_default_solver("lap"):
+        with mm.lap.set_default_solver(SOLVER):
             accs = [released_accumulator(*files[name]) for name in names]
             return mm.metrics.create().compute_many(
                 accs, metrics=mm.metrics.motchallenge_metrics, names=names, generate_overall=True
