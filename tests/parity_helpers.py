@@ -1,5 +1,5 @@
 """Shared by the parity tests: TrackEval's own file-based Evaluator on its folder layouts, and the
-1e-9 comparison of our results with it."""
+1e-12 comparison of our results with it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from harness.metrics.crosscheck import trackeval_reference
 
 
 def assert_same(ours: dict, reference: dict) -> None:
-    """Same sequences, and every metric per sequence and combined equal to 1e-9."""
+    """Same sequences, and every metric per sequence and combined equal to 1e-12."""
     assert sorted(ours["sequences"]) == sorted(reference["sequences"])
     for scope in [*(("sequences", s) for s in reference["sequences"]), ("combined",)]:
         a, b = ours, reference
@@ -20,7 +20,7 @@ def assert_same(ours: dict, reference: dict) -> None:
             a, b = a[key], b[key]
         assert a.keys() == b.keys()
         for metric in b:
-            assert a[metric] == pytest.approx(b[metric], abs=1e-9, rel=0), (scope, metric)
+            assert a[metric] == pytest.approx(b[metric], abs=1e-12, rel=0), (scope, metric)
 
 
 def trackeval_mot(

@@ -36,7 +36,7 @@ import numpy as np
 
 from harness.data import BoxTable
 from harness.metrics.fairmot import MOTMETRICS_NAMES, motmetrics_values
-from harness.metrics.mot import metric_classes, named_metrics, prepare
+from harness.metrics.mot import metric_classes, named_metrics, prepare, trackeval_data
 from harness.metrics.protocols import check_protocol
 from harness.motchallenge import write_mot
 
@@ -56,7 +56,7 @@ def motmetrics_evaluate(
     num_frames: dict[str, int] | None = None,
 ) -> dict:
     """py-motmetrics' CLEAR and ID metrics (our names) per sequence and combined."""
-    data = prepare(gt, pred, protocol, num_frames)
+    data = {name: trackeval_data(seq) for name, seq in prepare(gt, pred, protocol, num_frames).items()}
     sequences = {name: _motmetrics_summary([seq]) for name, seq in data.items()}
     return {"sequences": sequences, "combined": _motmetrics_summary(list(data.values()))}
 

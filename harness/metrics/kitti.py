@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from harness.data import BoxTable
 from harness.errors import FormatError
+from harness.metrics.assignment import linear_sum_assignment
+from harness.metrics.engine import Sequence
 from harness.metrics.iou import EPS, box_iou, corners
-from harness.metrics.mot import evaluate_data
+from harness.metrics.mot import DEFAULT_ENGINE, evaluate_data
 
 #: TrackEval's class ids (``Kitti2DBox.class_name_to_class_id``), keyed by lower-case name.
 #: ``person_sitting`` (the devkit readme's spelling) is the tracking labels' ``Person``; TrackEval
@@ -339,11 +340,12 @@ def evaluate_kitti(
     pred: dict[str, KittiLabels],
     classes: tuple[str, ...] = ("car", "pedestrian"),
     num_frames: dict[str, int] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> dict:
     """CLEAR/Identity/HOTA/Count per class, as TrackEval's Evaluator with ``Kitti2DBox`` gives.
 
     ``num_frames[seq]`` (the seqmap's length, or the images in ``image_02/<seq>``) defaults to
-    the last labelled frame. Returns
+    the last labelled frame; ``engine`` as ``harness.metrics.mot.evaluate``'s. Returns
     ``{"classes": {cls: {"sequences": {...}, "combined": {...}}}}``.
     """
     missing = sorted(set(gt) ^ set(pred))
@@ -359,9 +361,12 @@ def evaluate_kitti(
         "classes": {
             cls: evaluate_data(
                 {
-                    seq: sequence_data(gt[seq], pred[seq], cls, lengths[seq], seq)
+                    seq: Sequence.from_trackeval(
+                        sequence_data(gt[seq], pred[seq], cls, lengths[seq], seq)
+                    )
                     for seq in sorted(gt)
-                }
+                },
+                engine,
             )
             for cls in classes
         }

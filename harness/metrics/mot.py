@@ -1,8 +1,10 @@
-"""CLEAR, Identity, HOTA and Count metrics computed by TrackEval's own metric classes, in memory.
+"""CLEAR, Identity, HOTA and Count of MOT tables, in memory, as TrackEval's Evaluator gives them.
 
-Per sequence we build the data dict TrackEval's datasets hand to ``eval_sequence`` (ids remapped
-to 0..K-1, one IoU matrix (n_gt, n_pred) per frame, counts), run each metric class, and combine
-sequences with each class's ``combine_sequences`` exactly as ``trackeval.Evaluator`` does.
+Per sequence the protocol selects the evaluated rows, ids are remapped to 0..K-1 and the
+overlapping (gt, prediction) pairs of each frame found (``sequence``); then either our engine
+(``harness.metrics.engine``, the default) or TrackEval's own metric classes, on the data dict its
+datasets hand to ``eval_sequence`` (``trackeval_data``), compute the metrics and combine them over
+sequences as ``trackeval.Evaluator`` does.
 Metric names follow MOTChallenge (FP, FN, IDSW, Frag, MT/PT/ML as counts, FAF = FP per frame);
 ratios are fractions; HOTA-family values are the mean over TrackEval's 19 alphas.
 """
@@ -10,19 +12,24 @@ ratios are fractions; HOTA-family values are the mean over TrackEval's 19 alphas
 from __future__ import annotations
 
 import numpy as np
-from trackeval.metrics import CLEAR, HOTA, Count, Identity
 
 from harness.data import BoxTable
-from harness.errors import FormatError
+from harness.errors import ConfigError, FormatError
 from harness.metrics.catalogue import CATALOGUE, TRACKEVAL_COMBINE
+from harness.metrics.engine import Sequence, combine_sequences, evaluate_sequence
 from harness.metrics.iou import FramePairs, overlapping_pairs
 from harness.metrics.protocols import FAIRMOT, check_protocol, rows_to_keep
 
 TRACKEVAL_METRICS = [m for m in CATALOGUE.values() if m.combine == TRACKEVAL_COMBINE]
+#: ``trackbench``: harness.metrics.engine; ``trackeval``: TrackEval's own metric classes.
+ENGINES = ("trackbench", "trackeval")
+DEFAULT_ENGINE = "trackbench"
 
 
 def metric_classes() -> dict:
     """Fresh TrackEval metric objects by class name (configs silenced)."""
+    from trackeval.metrics import CLEAR, HOTA, Count, Identity  # here: the CLI starts faster
+
     return {
         "CLEAR": CLEAR({"THRESHOLD": 0.5, "PRINT_CONFIG": False}),
         "Identity": Identity({"THRESHOLD": 0.5, "PRINT_CONFIG": False}),
@@ -31,10 +38,10 @@ def metric_classes() -> dict:
     }
 
 
-def sequence_data(
+def sequence(
     gt: BoxTable, pred: BoxTable, protocol: str, num_frames: int, name: str = "<sequence>"
-) -> dict:
-    """TrackEval's per-sequence data dict after ``protocol``'s preprocessing.
+) -> Sequence:
+    """The rows ``protocol`` evaluates and their overlapping pairs (``engine.Sequence``).
 
     Rows keep their order within a frame (Hungarian ties break as in TrackEval's file reader).
     """
@@ -44,24 +51,39 @@ def sequence_data(
     overlaps = overlapping_pairs(gt.frame, gt.box, pred.frame, pred.box)
     keep_gt, keep_pred = rows_to_keep(protocol, gt, pred, overlaps, num_frames, name)
     a, b, iou = overlaps
-    kept = keep_gt[a] & keep_pred[b]
+    kept = keep_gt[a] & keep_pred[b] & (iou > 0)
     a, b, iou = (np.cumsum(keep_gt) - 1)[a[kept]], (np.cumsum(keep_pred) - 1)[b[kept]], iou[kept]
-    gt_frame, gt_id = gt.frame[keep_gt], gt.id[keep_gt]
-    pred_frame, pred_id = pred.frame[keep_pred], pred.id[keep_pred]
+    order = np.lexsort((b, a))  # by gt row, then prediction row
+    gt_ids, gt_index = _dense_ids(gt.id[keep_gt])
+    pred_ids, pred_index = _dense_ids(pred.id[keep_pred])
+    return Sequence(
+        name=name,
+        num_frames=num_frames,
+        gt_frame=gt.frame[keep_gt],
+        gt_id=gt_index,
+        num_gt_ids=gt_ids,
+        pred_frame=pred.frame[keep_pred],
+        pred_id=pred_index,
+        num_pred_ids=pred_ids,
+        gt_row=a[order],
+        pred_row=b[order],
+        iou=iou[order],
+    )
 
-    pairs = FramePairs(gt_frame, pred_frame, num_frames)
-    gt_ids, gt_index = _dense_ids(gt_id)
-    pred_ids, pred_index = _dense_ids(pred_id)
+
+def trackeval_data(seq: Sequence) -> dict:
+    """TrackEval's per-sequence data dict of ``seq``: ids and dense IoU matrices per frame."""
+    pairs = FramePairs(seq.gt_frame, seq.pred_frame, seq.num_frames)
     return {
-        "gt_ids": _split(gt_index, pairs.a_start, pairs.a_counts),
-        "tracker_ids": _split(pred_index, pairs.b_start, pairs.b_counts),
-        "similarity_scores": pairs.matrices(pairs.dense(a, b, iou)),
-        "num_timesteps": num_frames,
-        "num_gt_ids": gt_ids,
-        "num_tracker_ids": pred_ids,
-        "num_gt_dets": len(gt_frame),
-        "num_tracker_dets": len(pred_frame),
-        "seq": name,
+        "gt_ids": _split(seq.gt_id, pairs.a_start, pairs.a_counts),
+        "tracker_ids": _split(seq.pred_id, pairs.b_start, pairs.b_counts),
+        "similarity_scores": pairs.matrices(pairs.dense(seq.gt_row, seq.pred_row, seq.iou)),
+        "num_timesteps": seq.num_frames,
+        "num_gt_ids": seq.num_gt_ids,
+        "num_tracker_ids": seq.num_pred_ids,
+        "num_gt_dets": len(seq.gt_frame),
+        "num_tracker_dets": len(seq.pred_frame),
+        "seq": seq.name,
     }
 
 
@@ -114,19 +136,23 @@ def evaluate(
     pred: dict[str, BoxTable],
     protocol: str = "plain",
     num_frames: dict[str, int] | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> dict:
     """CLEAR/Identity/HOTA/Count per sequence and combined over sequences.
 
     ``gt`` and ``pred`` map sequence names to tables (same names). ``num_frames[name]`` defaults
     to the last frame seen in gt or pred. Returns ``{"sequences": {name: {metric: value}},
-    "combined": {metric: value}}``. Protocol ``fairmot`` is FairMOT's py-motmetrics evaluation
-    instead (``harness.metrics.fairmot``; it reads no frame counts).
+    "combined": {metric: value}}``. ``engine`` computes the metrics: ``trackbench``
+    (``harness.metrics.engine``) or ``trackeval`` (TrackEval's own metric classes); the numbers
+    are equal. Protocol ``fairmot`` is FairMOT's py-motmetrics evaluation instead
+    (``harness.metrics.fairmot``; it reads no frame counts).
     """
+    check_engine(engine)
     if protocol == FAIRMOT:
         from harness.metrics.fairmot import evaluate_fairmot  # here: imports py-motmetrics
 
         return evaluate_fairmot(gt, pred)
-    return evaluate_data(prepare(gt, pred, protocol, num_frames))
+    return evaluate_data(prepare(gt, pred, protocol, num_frames), engine)
 
 
 def prepare(
@@ -134,15 +160,15 @@ def prepare(
     pred: dict[str, BoxTable],
     protocol: str = "plain",
     num_frames: dict[str, int] | None = None,
-) -> dict[str, dict]:
-    """Per-sequence TrackEval data dicts (see ``sequence_data``), sequences in name order."""
+) -> dict[str, Sequence]:
+    """Per-sequence evaluated rows and pairs (see ``sequence``), sequences in name order."""
     check_protocol(protocol)
     missing = sorted(set(gt) ^ set(pred))
     if missing:
         raise FormatError(f"sequences without both gt and prediction: {', '.join(missing)}")
     num_frames = num_frames or {}
     return {
-        name: sequence_data(
+        name: sequence(
             gt[name],
             pred[name],
             protocol,
@@ -153,20 +179,30 @@ def prepare(
     }
 
 
-def evaluate_data(data: dict[str, dict]) -> dict:
-    """Run the metric classes on prepared per-sequence data dicts and combine them."""
-    metrics = metric_classes()
-    raw = {
-        family: {name: metric.eval_sequence(seq) for name, seq in data.items()}
-        for family, metric in metrics.items()
-    }
-    combined = {
-        family: metrics[family].combine_sequences(per_seq) for family, per_seq in raw.items()
-    }
+def check_engine(engine: str) -> None:
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown evaluation engine {engine!r}; choose one of {', '.join(ENGINES)}")
+
+
+def evaluate_data(data: dict[str, Sequence], engine: str = DEFAULT_ENGINE) -> dict:
+    """The metrics of prepared sequences, per sequence and combined, by ``engine``."""
+    check_engine(engine)
+    if engine == "trackeval":
+        metrics = metric_classes()
+        dicts = {name: trackeval_data(seq) for name, seq in data.items()}
+        raw = {
+            name: {family: metric.eval_sequence(d) for family, metric in metrics.items()}
+            for name, d in dicts.items()
+        }
+        combined = {
+            family: metric.combine_sequences({name: raw[name][family] for name in raw})
+            for family, metric in metrics.items()
+        }
+    else:
+        raw = {name: evaluate_sequence(seq) for name, seq in data.items()}
+        combined = combine_sequences(raw)
     return {
-        "sequences": {
-            name: named_metrics({family: raw[family][name] for family in metrics}) for name in data
-        },
+        "sequences": {name: named_metrics(results) for name, results in raw.items()},
         "combined": named_metrics(combined),
     }
 

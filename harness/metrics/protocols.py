@@ -118,7 +118,7 @@ def _matched_to_distractors(
     is in every optimal assignment, so it is decided without the Hungarian step; only frames
     with a distractor candidate that competes with other candidates run it.
     """
-    from scipy.optimize import linear_sum_assignment  # here: the CLI starts faster
+    from harness.metrics.assignment import linear_sum_assignment  # here: the CLI starts faster
 
     a, b, iou = overlaps
     candidate = iou >= 0.5 - EPS

@@ -18,7 +18,7 @@ from workloads import random_sequence
 from harness.data import BoxTable
 from harness.metrics import evaluate, evaluate_files
 from harness.metrics.crosscheck import write_trackeval_layout
-from harness.metrics.mot import metric_classes, prepare
+from harness.metrics.mot import metric_classes, prepare, trackeval_data
 from harness.motchallenge import parse_mot, read_mot
 
 SEQUENCES, FRAMES, OBJECTS = 7, 750, 90  # ~30 objects per frame, MOT17 train scale
@@ -53,7 +53,7 @@ def test_bench_evaluate_files(benchmark, workload):
 def test_bench_trackeval_metrics_only(benchmark, workload):
     """Baseline: TrackEval's metric classes on the same prebuilt data dicts."""
     gt, pred, _, _ = workload
-    data = prepare(gt, pred, "mot17")
+    data = {n: trackeval_data(s) for n, s in prepare(gt, pred, "mot17").items()}
     metrics = metric_classes()
 
     def run():

@@ -1,4 +1,4 @@
-"""Parity: our evaluate / evaluate_files equal TrackEval's own file-based Evaluator to 1e-9."""
+"""Parity: our evaluate / evaluate_files equal TrackEval's own file-based Evaluator to 1e-12."""
 
 from __future__ import annotations
 
