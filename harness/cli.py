@@ -26,6 +26,7 @@ from typer.core import TyperCommand
 
 from harness.errors import ConfigError, TrackbenchError
 from harness.metrics.protocols import FAIRMOT, PROTOCOLS
+from harness.metrics.sot_files import REPETITIONS, SOT_PROTOCOLS
 
 app = typer.Typer(
     add_completion=False,
@@ -236,7 +237,13 @@ def evaluate(
             "(with --benchmark, --split and --tracker)."
         ),
     ],
-    protocol: Annotated[str, typer.Option(help=f"One of {', '.join(PROTOCOLS)}.")] = "plain",
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            help=f"One of {', '.join(PROTOCOLS)} (default plain); single-object: "
+            f"{', '.join(SOT_PROTOCOLS)} (default: the one the --gt layout shows)."
+        ),
+    ] = None,
     benchmark: Annotated[
         str | None, typer.Option(help="TrackEval benchmark, e.g. MOT17 (with --split).")
     ] = None,
@@ -258,14 +265,43 @@ def evaluate(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    task: Annotated[
+        Literal["multi-object", "single-object"] | None,
+        typer.Option(
+            help="Default: single-object where --gt has OTB's, GOT-10k's or LaSOT's layout."
+        ),
+    ] = None,
+    sequences: Annotated[
+        Path | None,
+        typer.Option(help="Single-object: evaluate the sequences this file lists, one a line."),
+    ] = None,
+    repetitions: Annotated[
+        Literal["first", "all"] | None,
+        typer.Option(help="GOT-10k: score <seq>_001.txt (first) or pool every repetition (all)."),
+    ] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option(help="Single-object: write success.png and precision.png into this folder."),
+    ] = None,
 ) -> None:
-    """Evaluate tracker results against ground truth like TrackEval does."""
+    """Evaluate tracker results against ground truth like TrackEval does (single-object: like the
+    got10k toolkit)."""
     import warnings
 
     from harness.errors import EmptyResultsWarning
     from harness.metrics import evaluate_files
     from harness.metrics.catalogue import in_catalogue_order, metric_named
+    from harness.metrics.sot_files import single_object_protocol
 
+    single_object = single_object_protocol(task, protocol, gt)
+    if single_object is not None:
+        if benchmark or split or seqmap:
+            raise ConfigError("--benchmark, --split and --seqmap are multi-object options")
+        options = (gt, pred, single_object, sequences, tracker, repetitions or "first")
+        return _evaluate_single_object(*options, as_json=as_json, plots=plots)
+    if sequences or repetitions or plots:
+        raise ConfigError("--sequences, --repetitions and --plots are single-object options")
+    protocol = protocol or "plain"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyResultsWarning)
         result = evaluate_files(
@@ -300,6 +336,36 @@ def evaluate(
         for name in values_of["combined"]:
             info = metric_named(name)
             table.add_row(name, *(info.format(values[name]) for values in columns.values()))
+        _console().print(table)
+
+
+def _evaluate_single_object(*options: Any, as_json: bool, plots: Path | None) -> None:
+    """``evaluate`` of single-object results: ``evaluate_single_object(*options)``'s table per
+    tracker (a row per sequence) or JSON, and its plots."""
+    import warnings
+
+    from harness.metrics.sot_files import ShortResultsWarning, evaluate_single_object
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ShortResultsWarning)
+        result = evaluate_single_object(*options)
+    for warning in caught:
+        typer.echo(f"trackbench: warning: {warning.message}", err=True)
+    if plots is not None:
+        from harness.metrics.sot_plots import write_plots
+
+        for path in write_plots(result, plots):
+            typer.echo(f"trackbench: wrote {path}", err=True)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for name, values in result["trackers"].items():
+        table = Table(caption=f"protocol {result['protocol']}, tracker {name}; ratios in %")
+        table.add_column("sequence")
+        for metric in values["combined"]:
+            table.add_column(metric, justify="right")
+        for seq, scores in {**values["sequences"], "COMBINED": values["combined"]}.items():
+            table.add_row(seq, *(f"{100 * value:.1f}" for value in scores.values()))
         _console().print(table)
 
 

@@ -56,7 +56,9 @@ def motmetrics_evaluate(
     num_frames: dict[str, int] | None = None,
 ) -> dict:
     """py-motmetrics' CLEAR and ID metrics (our names) per sequence and combined."""
-    data = {name: trackeval_data(seq) for name, seq in prepare(gt, pred, protocol, num_frames).items()}
+    data = {
+        name: trackeval_data(seq) for name, seq in prepare(gt, pred, protocol, num_frames).items()
+    }
     sequences = {name: _motmetrics_summary([seq]) for name, seq in data.items()}
     return {"sequences": sequences, "combined": _motmetrics_summary(list(data.values()))}
 

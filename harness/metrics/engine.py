@@ -374,9 +374,7 @@ def hota(seq: Sequence) -> dict:
     _, gt_start, _, pred_start = seq._layout
     row_length = pred_counts[seq.gt_frame - 1]
     col_length = gt_counts[seq.pred_frame - 1]
-    row_sum = _line_sums(
-        gt_row, pred_row - pred_start[frames], iou, row_length, row_length >= 8
-    )
+    row_sum = _line_sums(gt_row, pred_row - pred_start[frames], iou, row_length, row_length >= 8)
     col_sum = _line_sums(
         pred_row,
         gt_row - gt_start[frames],
@@ -407,9 +405,7 @@ def hota(seq: Sequence) -> dict:
             rows, cols = linear_sum_assignment(-seq.frame_matrix(t, pairs, score[pairs]))
             similarity = seq.frame_matrix(t, pairs, iou[pairs])
             hit = similarity[rows, cols] > 0
-            solved.append(
-                _pair_indices(seq, rows[hit] + gt_start[t], cols[hit] + pred_start[t])
-            )
+            solved.append(_pair_indices(seq, rows[hit] + gt_start[t], cols[hit] + pred_start[t]))
         matched = np.sort(np.concatenate(solved))
 
     # Each match counts at the alphas up to its highest passed one: level = how many it passes.

@@ -181,7 +181,9 @@ def prepare(
 
 def check_engine(engine: str) -> None:
     if engine not in ENGINES:
-        raise ConfigError(f"unknown evaluation engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        raise ConfigError(
+            f"unknown evaluation engine {engine!r}; choose one of {', '.join(ENGINES)}"
+        )
 
 
 def evaluate_data(data: dict[str, Sequence], engine: str = DEFAULT_ENGINE) -> dict:

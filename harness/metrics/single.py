@@ -1,6 +1,7 @@
 """Single-object metrics: per-frame IoU (of boxes or of box masks), Gan et al.'s mean ± std, IoU
 over time and its mean over time (HART's), the OTB/got10k success curve and AUC, centre error and
-precision at 20 px.
+precision at 20 px, the precision curve, LaSOT's normalised centre error and GOT-10k's image
+bound.
 
 Boxes are (T, 4) ltwh arrays per sequence. A frame whose gt box is NaN (no annotation) is
 skipped everywhere (its IoU is NaN); a NaN predicted box (tracker gave nothing) scores IoU 0 and
@@ -19,6 +20,10 @@ from harness.metrics.iou import box_iou
 SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)
 PRECISION_PIXELS = 20.0
 """OTB's precision threshold: a frame counts when the box centres are at most 20 px apart."""
+PRECISION_THRESHOLDS = np.arange(51, dtype=np.float64)
+"""OTB's precision plot: centre error thresholds 0, 1, ..., 50 px."""
+NORMALIZED_PRECISION_THRESHOLDS = np.linspace(0, 0.5, 51)
+"""LaSOT's normalised precision plot: thresholds 0, 0.01, ..., 0.5 of the gt box size."""
 IOU_KINDS = ("box", "mask")
 
 
@@ -68,19 +73,56 @@ def mask_ious(
     return ious
 
 
-def center_errors(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+def center_errors(gt: np.ndarray, pred: np.ndarray, pixel_centres: bool = False) -> np.ndarray:
     """Distance in pixels between the box centres per frame (OTB), NaN where the gt is missing and
-    infinite where the prediction is."""
-    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
-    errors = np.hypot(*(_centres(gt) - _centres(pred)).T)
+    infinite where the prediction is. ``pixel_centres``: a box's centre is ``x + (w - 1) / 2``
+    (got10k's: the middle of pixels x..x+w-1) instead of ``x + w / 2``; the distances are the
+    same up to rounding."""
+    gt, pred = _pair(gt, pred)
+    errors = np.hypot(*(_centres(gt, pixel_centres) - _centres(pred, pixel_centres)).T)
+    return _missing(errors, gt, pred)
+
+
+def normalized_center_errors(
+    gt: np.ndarray, pred: np.ndarray, pixel_centres: bool = False
+) -> np.ndarray:
+    """LaSOT's normalised centre error per frame: the centres' offset along each axis divided by
+    the gt box's width or height (at least 1 px, as got10k bounds it), then its length; NaN and
+    infinite as ``center_errors``."""
+    gt, pred = _pair(gt, pred)
+    offset = _centres(gt, pixel_centres) - _centres(pred, pixel_centres)
+    errors = np.hypot(*(offset / np.maximum(gt[:, 2:], 1.0)).T)
+    return _missing(errors, gt, pred)
+
+
+def _pair(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.asarray(gt, dtype=np.float64).reshape(-1, 4),
+        np.asarray(pred, dtype=np.float64).reshape(-1, 4),
+    )
+
+
+def _missing(errors: np.ndarray, gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """``errors`` infinite where the prediction is missing and NaN where the gt is."""
     errors[np.isnan(pred).any(axis=1)] = np.inf
     errors[np.isnan(gt).any(axis=1)] = np.nan
     return errors
 
 
-def _centres(box: np.ndarray) -> np.ndarray:
-    return box[:, :2] + box[:, 2:] / 2
+def _centres(box: np.ndarray, pixel_centres: bool = False) -> np.ndarray:
+    return box[:, :2] + (box[:, 2:] - 1 if pixel_centres else box[:, 2:]) / 2
+
+
+def bounded_boxes(boxes: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Boxes held inside a ``width`` x ``height`` image as GOT-10k's evaluation holds them
+    (got10k's ``rect_iou`` bound): the left and top edges clipped into the image first, then the
+    width and height to what remains right of and below them. A box reaching past the left or top
+    edge is moved inside with its size kept, not cut; NaN stays NaN."""
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    size = np.array([width, height], dtype=np.float64)
+    boxes[:, :2] = np.clip(boxes[:, :2], 0, size)
+    boxes[:, 2:] = np.clip(boxes[:, 2:], 0, size - boxes[:, :2])
+    return boxes
 
 
 def sample_scores(sample: np.ndarray, ious: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
@@ -159,11 +201,23 @@ def _per_step(per_sequence: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return np.nansum(stacked, axis=0), (~np.isnan(stacked)).sum(axis=0)
 
 
-def success_curve(ious: np.ndarray) -> np.ndarray:
-    """OTB/got10k success curve: fraction of annotated frames with IoU > each threshold."""
+def success_curve(ious: np.ndarray, thresholds: np.ndarray = SUCCESS_THRESHOLDS) -> np.ndarray:
+    """OTB/got10k success curve: fraction of annotated frames with IoU > each threshold (OTB's
+    21 by default; GOT-10k's plot has 101)."""
     ious = np.asarray(ious, dtype=np.float64)
     ious = ious[~np.isnan(ious)]
-    return (ious[:, None] > SUCCESS_THRESHOLDS[None, :]).mean(axis=0)
+    return (ious[:, None] > thresholds[None, :]).mean(axis=0)
+
+
+def precision_curve(
+    errors: np.ndarray, thresholds: np.ndarray = PRECISION_THRESHOLDS
+) -> np.ndarray:
+    """OTB/got10k precision curve: fraction of annotated frames (NaN error: skipped) whose centre
+    error is at most each threshold (OTB's 0..50 px by default; its value at 20 px is
+    Precision20)."""
+    errors = np.asarray(errors, dtype=np.float64)
+    errors = errors[~np.isnan(errors)]
+    return (errors[:, None] <= thresholds[None, :]).mean(axis=0)
 
 
 def success_auc(per_sequence: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
