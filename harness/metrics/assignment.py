@@ -25,9 +25,9 @@ def _load() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
     if loaded is not None:
         return loaded.linear_sum_assignment
     scipy = importlib.util.find_spec("scipy")
-    folder = Path(scipy.origin).parent / "optimize" if scipy and scipy.origin else None
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES if folder else ():
-        path = folder / f"_lsap{suffix}"
+    origin = scipy.origin if scipy else None
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES if origin else ():
+        path = Path(str(origin)).parent / "optimize" / f"_lsap{suffix}"
         if not path.is_file():
             continue
         loader = importlib.machinery.ExtensionFileLoader(MODULE, str(path))
