@@ -26,7 +26,7 @@ from typer.core import TyperCommand
 
 from harness.errors import ConfigError, TrackbenchError
 from harness.metrics.protocols import FAIRMOT, PROTOCOLS
-from harness.metrics.sot_files import REPETITIONS, SOT_PROTOCOLS
+from harness.metrics.sot_files import SOT_PROTOCOLS
 
 app = typer.Typer(
     add_completion=False,
@@ -297,8 +297,9 @@ def evaluate(
     if single_object is not None:
         if benchmark or split or seqmap:
             raise ConfigError("--benchmark, --split and --seqmap are multi-object options")
-        options = (gt, pred, single_object, sequences, tracker, repetitions or "first")
-        return _evaluate_single_object(*options, as_json=as_json, plots=plots)
+        runs = repetitions or "first"
+        _evaluate_single_object(gt, pred, single_object, sequences, tracker, runs, as_json, plots)
+        return
     if sequences or repetitions or plots:
         raise ConfigError("--sequences, --repetitions and --plots are single-object options")
     protocol = protocol or "plain"
@@ -307,13 +308,7 @@ def evaluate(
         result = evaluate_files(
             gt, pred, protocol, benchmark=benchmark, split=split, tracker=tracker, seqmap=seqmap
         )
-    for warning in caught:
-        if issubclass(warning.category, EmptyResultsWarning):
-            typer.echo(f"trackbench: warning: {warning.message}", err=True)
-        else:
-            warnings.showwarning(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
+    _echo_warnings(caught, EmptyResultsWarning)
     by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class
     for values_of in by_class.values():
         values_of["sequences"] = {
@@ -339,18 +334,40 @@ def evaluate(
         _console().print(table)
 
 
-def _evaluate_single_object(*options: Any, as_json: bool, plots: Path | None) -> None:
-    """``evaluate`` of single-object results: ``evaluate_single_object(*options)``'s table per
-    tracker (a row per sequence) or JSON, and its plots."""
+def _echo_warnings(caught: list[Any], category: type[Warning]) -> None:
+    """Caught warnings of ``category`` as ``trackbench: warning: ...`` lines, others as Python
+    shows them."""
+    import warnings
+
+    for warning in caught:
+        if issubclass(warning.category, category):
+            typer.echo(f"trackbench: warning: {warning.message}", err=True)
+        else:
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
+def _evaluate_single_object(
+    gt: Path,
+    pred: Path,
+    protocol: str,
+    sequences: Path | None,
+    tracker: str | None,
+    repetitions: str,
+    as_json: bool,
+    plots: Path | None,
+) -> None:
+    """``evaluate`` of single-object results: a table per tracker (a row per sequence) or JSON,
+    and the plots."""
     import warnings
 
     from harness.metrics.sot_files import ShortResultsWarning, evaluate_single_object
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ShortResultsWarning)
-        result = evaluate_single_object(*options)
-    for warning in caught:
-        typer.echo(f"trackbench: warning: {warning.message}", err=True)
+        result = evaluate_single_object(gt, pred, protocol, sequences, tracker, repetitions)
+    _echo_warnings(caught, ShortResultsWarning)
     if plots is not None:
         from harness.metrics.sot_plots import write_plots
 
