@@ -20,6 +20,9 @@ from harness.checkpoints import DatasetDefaults, FamilyDefaults, NetworkConfig
 from harness.errors import ConfigError
 
 MODELS = ("crops", "detector")
+BACKBONES = ("small", "dla34")
+BACKBONE_STRIDES = {"small": 16, "dla34": 32}
+"""Each detector backbone's coarsest stride: input sides must be multiples of it."""
 REID_LOSSES = ("utrack", "cycas", "supervised", "none")
 PLACEHOLDERS = ("mean", "zero", "median", "none")
 TERMS = ("intra", "inter", "cycle")
@@ -34,15 +37,22 @@ class UTrackConfig(NetworkConfig):
     ``model``: ``crops``, an embedding CNN on appearance crops (§3.1.1 allows any
     differentiable embedding), or ``detector``, the joint detector and embedder in FairMOT's
     form (``trackers.utrack.detector``) with OccE's heads when ``occlusion``; ``crop`` (crops
-    only), ``channels``, ``head_channels`` (detector only): their widths; ``embedding``: D;
+    only), ``channels``, ``head_channels`` (detector only): their widths; ``backbone`` (detector
+    only): ``small`` (``channels`` wide, the CPU tier's) or ``dla34`` (the code's DLA-34 with
+    plain convolutions, ``trackers.utrack.dla``; ``channels`` unused); ``input_size`` (detector
+    only): (width, height) every frame is letterboxed to, in training and tracking (the code's
+    1088 x 608), or None for frames as they come; ``embedding``: D;
     ``reid``: ``utrack`` (eqs 1-6), ``cycas`` (the CycAs baseline, losses.py:331-431),
     ``supervised`` (reads the identities: the upper reference) or ``none`` (no re-ID:
     FairMOT w/o); ``terms``: UTrack's loss terms; ``placeholder``: the column p (mean of the
     off-diagonal similarities, detached, by default); ``temperature``: a fixed T, or None for
     the adaptive log(C + 1) / ``epsilon`` with C columns (losses.py:503-515; 2 log(C + 1) in the
     paper); ``margin``: m of eq. 4 (<= 0: the code's adaptive margin); ``negatives``: the share
-    of pairs drawn from two different videos (eq. 7-8; the code forces 0 for ``cycle_loss`` on
-    video data, jde_json.py:741-742).
+    of pairs drawn from two different videos or images (eq. 7-8, the paper's N^neg / (N^neg +
+    N^pos): Table 8's 2/8 is 0.2; the code forces 0 for ``cycle_loss``, jde_json.py:741-742,
+    though its CrowdHuman script asks for 0.2); ``pretrained``: the dataset of the model whose
+    weights initialised this one (Table 10's rows marked *, ``UTrackTraining.pretrained_weights``),
+    None when it started from its seed.
     """
 
     dataset: str = "sprites-mot"
@@ -50,6 +60,8 @@ class UTrackConfig(NetworkConfig):
     crop: int = 32
     channels: int = 32
     head_channels: int = 64
+    backbone: str = "small"
+    input_size: tuple[int, int] | None = None
     occlusion: bool = False
     embedding: int = 128
     reid: str = "utrack"
@@ -60,10 +72,12 @@ class UTrackConfig(NetworkConfig):
     margin: float = 0.5
     negatives: float = 0.0
     intra: str = "code"
+    pretrained: str | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in (
             ("model", MODELS),
+            ("backbone", BACKBONES),
             ("reid", REID_LOSSES),
             ("placeholder", PLACEHOLDERS),
             ("intra", READINGS),
@@ -82,6 +96,17 @@ class UTrackConfig(NetworkConfig):
             raise ConfigError("utrack OccE heads need model 'detector'")
         if self.crop < 16 or self.crop % 16:
             raise ConfigError(f"utrack crop must be a multiple of 16, not {self.crop}")
+        if self.model != "detector" and (self.backbone != "small" or self.input_size):
+            raise ConfigError("utrack backbone and input_size belong to model 'detector'")
+        stride = BACKBONE_STRIDES[self.backbone]
+        sides = self.input_size or ()
+        if self.input_size is not None and (
+            len(sides) != 2 or any(side < stride or side % stride for side in sides)
+        ):
+            raise ConfigError(
+                f"utrack input_size must be (width, height), multiples of {stride} for backbone"
+                f" {self.backbone}, not {self.input_size}"
+            )
 
     @property
     def variant(self) -> str:
@@ -89,23 +114,26 @@ class UTrackConfig(NetworkConfig):
         prefix = {"crops": "", "detector": "detector+OccE/" if self.occlusion else "detector/"}
         if self.reid != "utrack":
             names = {"cycas": "CycAs", "supervised": "supervised", "none": "no-reid"}
-            return prefix[self.model] + names[self.reid]
-        parts = [prefix[self.model] + "UTrack"]
-        if set(self.terms) != set(TERMS):
-            parts.append("+".join(t for t in TERMS if t in self.terms))
-        if self.temperature is not None:
-            parts.append(f"T={self.temperature:g}")
-        if self.placeholder != "mean":
-            parts.append(f"placeholder-{self.placeholder}")
-        if self.negatives:
-            parts.append(f"negatives-{self.negatives:g}")
-        if self.intra == "paper":
-            parts.append("intra-paper")
+            parts = [prefix[self.model] + names[self.reid]]
+        else:
+            parts = [prefix[self.model] + "UTrack"]
+            if set(self.terms) != set(TERMS):
+                parts.append("+".join(t for t in TERMS if t in self.terms))
+            if self.temperature is not None:
+                parts.append(f"T={self.temperature:g}")
+            if self.placeholder != "mean":
+                parts.append(f"placeholder-{self.placeholder}")
+            if self.negatives:
+                parts.append(f"negatives-{self.negatives:g}")
+            if self.intra == "paper":
+                parts.append("intra-paper")
+        if self.pretrained:
+            parts.append(f"pretrained-{self.pretrained}")
         return "/".join(parts)
 
     def smoke(self) -> UTrackConfig:
-        """A tiny model for CPU tests."""
-        return self.replace(crop=16, channels=4, head_channels=4, embedding=8)
+        """A tiny model for CPU tests (the small backbone; ``input_size`` kept)."""
+        return self.replace(crop=16, channels=4, head_channels=4, embedding=8, backbone="small")
 
 
 def model_card(config: UTrackConfig) -> dict[str, Any]:
@@ -120,12 +148,20 @@ class UTrackTraining(NetworkConfig):
     """How a run trains (trains/mot.py, opts.py): Adam at ``lr`` (1e-4) divided by 10 at
     ``lr_step`` iterations; ``batch`` frame pairs (8); the second frame of a pair is another frame
     of the same video at most ``frame_range`` (10) frames away (jde_json.py:432-464), embedded at
-    the ground-truth boxes; ``validation_pairs``: held-out pairs for the validation loss.
+    the ground-truth boxes, or, with ``frame_range`` 0 (still images: CrowdHuman), the same image
+    (jde_json.py:748-754); ``validation_pairs``: held-out pairs for the validation loss.
+    ``augment``: each frame of a pair through the code's augmentation (``trackers.utrack.augment``:
+    HSV, the network's letterbox, a random affine and flip shared by the pair's frames, the
+    second's disturbed by 5-19 %); without it a still-image pair would be one image twice.
     The detector tier also learns detection (and OccE, its occlusion centres from pairs of boxes
-    overlapping by more than ``occlusion_tau`` of the smaller, eq. 9); ``train_part``
-    ``occlusion`` fine-tunes the OccE heads alone (opts.py ``--train_part``), e.g. at another
-    tau from a trained model (Table 6). ``split``: the training data (MOT17's first halves,
-    ``train-half``, as OUTrack's mot17.half)."""
+    overlapping by more than ``occlusion_tau`` of the smaller, eq. 9), the re-ID loss weighted by
+    ``id_weight`` before the learnt task weights (opts.py ``--id_weight``: 1 on MOT17, 10 in the
+    CrowdHuman script); ``train_part`` ``occlusion`` fine-tunes the OccE heads alone (opts.py
+    ``--train_part``), e.g. at another tau from a trained model (Table 6).
+    ``pretrained_weights``: a checkpoint whose network weights start the run (the code's
+    ``--load_model``; the task weights start afresh, heads it lacks from the seed), trained on
+    the dataset the network's ``pretrained`` names. ``split``: the training data (MOT17's first
+    halves, ``train-half``, as OUTrack's mot17.half)."""
 
     split: str = "train"
     lr: float = 1e-4
@@ -135,12 +171,19 @@ class UTrackTraining(NetworkConfig):
     validation_pairs: int = 64
     occlusion_tau: float = 0.7
     train_part: str = "all"
+    augment: bool = False
+    id_weight: float = 1.0
+    pretrained_weights: str | None = None
 
     def __post_init__(self) -> None:
-        if self.batch < 1 or self.frame_range < 1 or self.lr <= 0 or self.lr_step < 1:
+        if self.batch < 1 or self.frame_range < 0 or self.lr <= 0 or self.lr_step < 1:
             raise ConfigError(
-                "utrack training needs batch, frame_range, lr_step >= 1 and lr > 0, got"
-                f" {self.batch}, {self.frame_range}, {self.lr_step}, {self.lr}"
+                "utrack training needs batch, lr_step >= 1, frame_range >= 0 and lr > 0, got"
+                f" {self.batch}, {self.lr_step}, {self.frame_range}, {self.lr}"
+            )
+        if self.frame_range == 0 and not self.augment:
+            raise ConfigError(
+                "utrack frame_range 0 pairs an image with itself: it needs augment true"
             )
         if self.train_part not in TRAIN_PARTS:
             raise ConfigError(
@@ -204,31 +247,103 @@ class Inference:
             )
 
 
+def epochs(count: int, images: int, batch: int) -> int:
+    """The iterations of ``count`` epochs over ``images`` frames in batches of ``batch``, the
+    last partial batch of each dropped (train.py's DataLoader, drop_last)."""
+    return count * (images // batch)
+
+
+MOT17_HALF_FRAMES = 2657
+"""Frames of OUTrack's MOT17 training list, src/data/mot17.half (the SDP first halves)."""
+CROWDHUMAN_TRAIN_IMAGES = 15_000
+"""Images of its CrowdHuman training list, src/data/crowdhuman.train."""
+DETECTOR_ITERATIONS = {
+    "mot17": epochs(30, MOT17_HALF_FRAMES, 8),
+    "crowdhuman": epochs(60, CROWDHUMAN_TRAIN_IMAGES, 24),
+}
+"""The code's training length of the detector tier per dataset (opts.py ``--num_epochs`` 30;
+experiments/crowdhuman.sh 60), at the batch of its defaults below."""
+
+# CPU scale: 128x128 frames with ~21 px sprites: 32x32 crops, 32 channels, a network trained from
+# scratch (the code starts from COCO weights) at 1e-3 for 3,000 iterations, the x0.1 step at 2,000
+# (the code's 20 of 30 epochs). Sprites move a quarter of their side a frame (pedestrians in
+# MOT17 a few per cent), so the IoU stage accepts IoU >= 0.3 (SORT's) where the code's 0.5 would
+# lose every track the embeddings do not hold; boxes are squares of any area, so the pedestrian
+# output filters are off. Both tiers.
+SPRITES = DatasetDefaults(
+    {},
+    {"lr": 1e-3, "lr_step": 2_000},
+    {"iou_threshold": 0.7, "min_box_area": 0.0, "max_aspect": None},
+)
+PEDESTRIAN_CROPS = {"crop": 64, "channels": 64}
+
 DEFAULTS = FamilyDefaults(
     "utrack",
     {
-        "mot17": DatasetDefaults({"crop": 64, "channels": 64}, {"split": "train-half"}, {}),
-        # CPU scale: 128x128 frames with ~21 px sprites: 32x32 crops, 32 channels, a network trained
-        # from scratch (the code starts from COCO weights) at 1e-3 for 3,000 iterations, the x0.1
-        # step at 2,000 (the code's 20 of 30 epochs). Sprites move a quarter of their side a frame
-        # (pedestrians in MOT17 a few per cent), so the IoU stage accepts IoU >= 0.3 (SORT's) where
-        # the code's 0.5 would lose every track the embeddings do not hold; boxes are squares of any
-        # area, so the pedestrian output filters are off.
-        "sprites-mot": DatasetDefaults(
-            {},
-            {"lr": 1e-3, "lr_step": 2_000},
-            {"iou_threshold": 0.7, "min_box_area": 0.0, "max_aspect": None},
-        ),
+        "mot17": DatasetDefaults(PEDESTRIAN_CROPS, {"split": "train-half"}, {}),
+        # CrowdHuman's stills: an image and its re-augmented copy (the crop tier's pre-training of
+        # Tables 7-9), MOT17's crops and rates.
+        "crowdhuman": DatasetDefaults(PEDESTRIAN_CROPS, {"frame_range": 0, "augment": True}, {}),
+        "sprites-mot": SPRITES,
     },
 )
+"""The crop tier's defaults per dataset."""
+
+DLA34_INPUT = {
+    "model": "detector",
+    "backbone": "dla34",
+    "head_channels": 256,
+    "input_size": (1088, 608),
+}
+"""The code's detector: DLA-34, heads of 256 channels (opts.py head_conv), frames letterboxed to
+1088 x 608 (jde_json.py JointDataset.default_resolution)."""
+
+DETECTOR_DEFAULTS = FamilyDefaults(
+    "outrack",
+    {
+        # experiments/mot17_half.sh: Adam 1e-4, batch 8, 30 epochs of mot17.half, x0.1 after 20.
+        "mot17": DatasetDefaults(
+            DLA34_INPUT,
+            {
+                "split": "train-half",
+                "augment": True,
+                "lr_step": epochs(20, MOT17_HALF_FRAMES, 8),
+            },
+            {},
+        ),
+        # experiments/crowdhuman.sh, UTrack's runs: Adam 3e-4, batch 24, id_weight 10, 60 epochs,
+        # x0.1 after 50; each image paired with its re-augmented copy.
+        "crowdhuman": DatasetDefaults(
+            DLA34_INPUT,
+            {
+                "frame_range": 0,
+                "augment": True,
+                "lr": 3e-4,
+                "batch": 24,
+                "id_weight": 10.0,
+                "lr_step": epochs(50, CROWDHUMAN_TRAIN_IMAGES, 24),
+            },
+            {},
+        ),
+        "sprites-mot": SPRITES,
+    },
+)
+"""The detector tier's defaults per dataset."""
+
+
+def defaults(model: str) -> FamilyDefaults:
+    """The defaults of the tier that runs ``model``."""
+    return DETECTOR_DEFAULTS if model == "detector" else DEFAULTS
 
 
 def network_config(dataset: str, smoke: bool = False, **overrides: Any) -> UTrackConfig:
-    return DEFAULTS.network(UTrackConfig, dataset, smoke, **overrides)
+    model = overrides.get("model", "crops")
+    return defaults(model).network(UTrackConfig, dataset, smoke, **overrides)
 
 
 NETWORK_KEYS = (
-    "model", "reid", "terms", "placeholder", "temperature", "negatives", "intra", "occlusion"
+    "model", "reid", "terms", "placeholder", "temperature", "negatives", "intra", "occlusion",
+    "pretrained",
 )  # fmt: skip
 """Registry config keys that say which trained network a setting needs."""
 
@@ -239,9 +354,11 @@ def registry_network(config: dict[str, Any]) -> UTrackConfig:
     return network_config(config.get("dataset", "sprites-mot"), config.get("smoke", False), **keys)
 
 
-def training_config(dataset: str, smoke: bool = False, **overrides: Any) -> UTrackTraining:
-    return DEFAULTS.training(UTrackTraining, dataset, smoke, **overrides)
+def training_config(
+    dataset: str, smoke: bool = False, model: str = "crops", **overrides: Any
+) -> UTrackTraining:
+    return defaults(model).training(UTrackTraining, dataset, smoke, **overrides)
 
 
-def inference_config(dataset: str, **overrides: Any) -> Inference:
-    return DEFAULTS.inference(Inference, dataset, **overrides)
+def inference_config(dataset: str, model: str = "crops", **overrides: Any) -> Inference:
+    return defaults(model).inference(Inference, dataset, **overrides)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from trackers.utrack.config import UTrackConfig
 from trackers.utrack.detection_losses import UncertaintyWeights
-from trackers.utrack.detector import JointDetector
+from trackers.utrack.detector import DLAJointDetector, JointDetector, StrideFourDetector
 
 
 class CropEmbedder(nn.Module):
@@ -43,13 +43,18 @@ class CropEmbedder(nn.Module):
 
 
 class JointModel(nn.Module):
-    """``JointDetector`` of ``config`` and the ``UncertaintyWeights`` of its loss."""
+    """The joint detector of ``config`` (its ``backbone``: ``small``, ``JointDetector`` of
+    ``channels``; ``dla34``, ``DLAJointDetector``) and the ``UncertaintyWeights`` of its loss."""
 
     def __init__(self, config: UTrackConfig):
         super().__init__()
         self.config = config
-        self.detector = JointDetector(
-            config.channels, config.head_channels, config.embedding, config.occlusion
+        self.detector: StrideFourDetector = (
+            DLAJointDetector(config.head_channels, config.embedding, config.occlusion)
+            if config.backbone == "dla34"
+            else JointDetector(
+                config.channels, config.head_channels, config.embedding, config.occlusion
+            )
         )
         self.weights = UncertaintyWeights()
 

@@ -18,6 +18,7 @@ from harness.errors import ConfigError
 from harness.protocol import MultiObjectTracker
 from trackers.common.crops import appearance_crops
 from trackers.utrack.association import Association, Occlusion
+from trackers.utrack.augment import Letterbox, letterbox
 from trackers.utrack.config import (
     Inference,
     UTrackConfig,
@@ -63,7 +64,7 @@ class _Tracker(CheckpointedTracker, MultiObjectTracker):
     def _settings(self, network: UTrackConfig, overrides: dict[str, Any]) -> None:
         embeddings = network.reid != "none"
         self.inference: Inference = inference_config(
-            network.dataset, **{"embeddings": embeddings, **overrides}
+            network.dataset, network.model, **{"embeddings": embeddings, **overrides}
         )
         self.reset({})
 
@@ -160,7 +161,11 @@ class UTrackTracker(_Tracker):
 
 class OUTrackTracker(_Tracker):
     """The detector tier: the heatmap's ``top_k`` peaks as detections, embeddings at their
-    centres, OccE's occlusion centres when ``occe`` is on."""
+    centres, OccE's occlusion centres when ``occe`` is on. A network with an ``input_size`` sees
+    each frame letterboxed to it (LoadImages, jde_json.py:60-67), and its boxes and occlusion
+    centres are mapped back to the frame (the code's affine post-processing does the same about
+    the image centre, utils/post_process.py; it differs from the letterbox's rounded padding by
+    under half an input pixel)."""
 
     inputs = frozenset({"image"})
     model_kind = "detector"
@@ -169,19 +174,33 @@ class OUTrackTracker(_Tracker):
     def step(self, frame: FrameInput) -> TrackOutput:
         assert frame.image is not None
         s = self.inference
+        image, box = self.network_input(frame.image)
         with torch.inference_mode():
-            outputs = self.model(torch.from_numpy(frame.image[None]).to(self.device))
+            outputs = self.model(torch.from_numpy(image[None]).to(self.device))
             boxes, scores, indices = decode_detections(outputs, s.top_k)[0]
             features = embeddings_at(outputs["id"][0], indices) if s.embeddings else None
             occlusion = None
             if s.occe:
                 centres, _ = decode_occlusions(outputs, 4 * s.top_k, s.occlusion_threshold)[0]
+                if box is not None:
+                    centres = box.back_points(centres)
                 occlusion = Occlusion(centres, s.tau_o, s.lost_frame_range, s.occe_output)
+        if box is not None:
+            boxes = box.back(boxes)
         return TrackOutput(*self.association.step(boxes, scores, features, occlusion))
+
+    def network_input(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox | None]:
+        """``image`` as the network takes it and where the frame lies in it (None: as it is)."""
+        size = self.model.config.input_size
+        return (image, None) if size is None else letterbox(image, *size)
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Embeddings (n, D) read at the centres of ``boxes`` (n, 4) ltwh, clipped to the map, as
-        the provide-track mode reads them (occ_tracker.py:748-760)."""
+        the provide-track mode reads them (occ_tracker.py:748-760; boxes moved into the
+        letterboxed frame as LoadImages moves detections, lines 74-79)."""
+        image, box = self.network_input(image)
+        if box is not None:
+            boxes = box.forward(boxes)
         with torch.inference_mode():
             id_map = self.model(torch.from_numpy(image[None]).to(self.device))["id"][0]
         height, width = id_map.shape[1:]

@@ -2,20 +2,23 @@
 frame pairs it draws from ground-truth clips (``harness.clips``).
 
 One iteration is a batch of ``batch`` frame pairs, each two frames of one video at most
-``frame_range`` apart (jde_json.py:432-464, 756-760), or, with probability ``negatives``, frames
-of two videos (eq. 7). The crop tier embeds the pairs' ground-truth boxes and minimises the re-ID
-loss; the detector tier also learns detection and OccE on the first frame of each pair and reads
-the embeddings at both frames' ground-truth centres, the two losses combined by the learnt task
-weights (trains/mot.py:56-121). Re-ID losses of a batch are summed and divided by the objects
-counted (losses.py:687-690); Adam at 1e-4 with one x0.1 step (opts.py). The released code keeps
-its last epoch's weights; the run records a validation loss on held-out pairs for the curve and
-``best`` as the kit does, and the cards say which was published.
+``frame_range`` apart (jde_json.py:432-464, 756-760), a still image and itself (``frame_range`` 0:
+CrowdHuman, jde_json.py:748-754), or, with probability ``negatives``, frames of two videos or images
+(eq. 7); with ``augment`` each frame is augmented as the code does, both frames of a positive pair
+by one affine (``trackers.utrack.augment``), and a network with an ``input_size`` sees its frames
+letterboxed to it. The crop tier embeds the pairs' ground-truth boxes and minimises the re-ID loss;
+the detector tier also learns detection and OccE on the first frame of each pair and reads the
+embeddings at both frames' ground-truth centres, the two losses combined by the learnt task weights
+(trains/mot.py:56-121). Re-ID losses of a batch are summed and divided by the objects counted
+(losses.py:687-690); Adam at 1e-4 with one x0.1 step (opts.py). The released code keeps its last
+epoch's weights; the run records a validation loss on held-out pairs for the curve and ``best`` as
+the kit does, and the cards say which was published.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -23,11 +26,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from harness.checkpoints import checkpoint_weights, load_tensors, read_card
 from harness.clips import Clip, ClipStream
 from harness.datasets import load_dataset
 from harness.errors import ConfigError
+from harness.provenance import file_sha256
 from harness.training import Recipe, RunData, StepContext, numpy_rng, numpy_rng_state
 from trackers.common.crops import appearance_crops
+from trackers.utrack.augment import augment_view, letterbox
 from trackers.utrack.config import (
     UTrackConfig,
     UTrackTraining,
@@ -81,7 +87,8 @@ def frame_pair(
 class PairStream:
     """Batches of frame pairs (``harness.training.Stream``): each batch draws one clip of
     ``frame_range + 1`` frames from each of ``batch`` videos and pairs its first frame with one
-    drawn 1..frame_range frames later, or with a frame of the next video's clip (a negative)."""
+    drawn 1..frame_range frames later (a one-frame clip, a still image: with itself), or with a
+    frame of the next video's clip (a negative); then each pair as ``prepared`` makes it."""
 
     def __init__(
         self, clips: ClipStream, config: UTrackConfig, training: UTrackTraining, seed: int
@@ -102,8 +109,51 @@ class PairStream:
         negative = len(clips) > 1 and self.rng.random() < self.config.negatives
         clip = clips[index]
         other = clips[(index + 1) % len(clips)] if negative else clip
-        later = int(self.rng.integers(1 if other is clip else 0, len(other.boxes)))
-        return frame_pair(clip, 0, other, later, negative)
+        later = int(self.rng.integers(int(other is clip and len(clip.boxes) > 1), len(other.boxes)))
+        pair = frame_pair(clip, 0, other, later, negative)
+        return None if pair is None else self.prepared(pair)
+
+    def prepared(self, pair: FramePair) -> FramePair | None:
+        """``pair`` as the network trains on it: with ``augment``, each frame augmented
+        (``augment_view``: the second frame of a positive pair by the first's affine, disturbed)
+        and the boxes an augmentation drops left out with their identities (None when a frame
+        keeps none); else letterboxed to the network's ``input_size`` when it has one."""
+        size = self.config.input_size
+        if not self.training.augment:
+            if size is None:
+                return pair
+            (first, to_first), (second, to_second) = (
+                letterbox(image, *size) for image in (pair.first, pair.second)
+            )
+            return replace(
+                pair,
+                first=first,
+                first_boxes=to_first.forward(pair.first_boxes),
+                second=second,
+                second_boxes=to_second.forward(pair.second_boxes),
+            )
+        first, first_boxes, first_kept, affine = augment_view(
+            pair.first, pair.first_boxes, size, self.rng
+        )
+        base = None if pair.negative else affine
+        second, second_boxes, second_kept, _ = augment_view(
+            pair.second, pair.second_boxes, size, self.rng, base
+        )
+        if not first_kept.any() or not second_kept.any():
+            return None
+        ids = (
+            (None, None)
+            if pair.first_ids is None or pair.second_ids is None
+            else (pair.first_ids[first_kept], pair.second_ids[second_kept])
+        )
+        return FramePair(
+            first,
+            first_boxes[first_kept],
+            second,
+            second_boxes[second_kept],
+            pair.negative,
+            *ids,
+        )
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": numpy_rng_state(self.rng), "clips": self.clips.state_dict()}
@@ -111,6 +161,10 @@ class PairStream:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.rng = numpy_rng(state["rng"])
         self.clips.load_state_dict(state["clips"])
+
+
+ARCHITECTURE = ("model", "crop", "channels", "head_channels", "backbone", "embedding")
+"""The network fields the weights' shapes follow: a pre-trained checkpoint must agree on them."""
 
 
 class UTrackRecipe(Recipe):
@@ -123,8 +177,10 @@ class UTrackRecipe(Recipe):
         self.config, self.training = config, training
         self.adapter = load_dataset(config.dataset, data.dataset_root, **data.dataset_params)
         self.selection = ("loss" if config.model == "detector" else "reid_loss", "min")
+        self.pretrained = self._pretrained()
         self.card = {
             **model_card(config),
+            **({"pretrained": self.pretrained} if self.pretrained else {}),
             "training": training.to_card(),
             "data": {
                 "dataset": config.dataset,
@@ -138,22 +194,71 @@ class UTrackRecipe(Recipe):
         self._validate = data.validation_frames is not None
         self.optimizer: torch.optim.Optimizer | None = None
 
+    def _pretrained(self) -> dict[str, Any] | None:
+        """The checkpoint ``pretrained_weights`` names, checked against the network: trained on
+        the dataset its ``pretrained`` says, of the same architecture (``ARCHITECTURE``)."""
+        path, dataset = self.training.pretrained_weights, self.config.pretrained
+        if path is None and dataset is None:
+            return None
+        if path is None or dataset is None:
+            raise ConfigError(
+                "utrack --hparam pretrained_weights=CHECKPOINT goes with a network pre-trained on"
+                " a dataset (config pretrained, e.g. outrack:OccE-pretrained): got"
+                f" pretrained_weights {path!r} and pretrained {dataset!r}"
+            )
+        card = read_card(path, "utrack checkpoint")
+        held = UTrackConfig.from_card(card["config"])
+        differ = [f for f in ARCHITECTURE if getattr(held, f) != getattr(self.config, f)]
+        if held.dataset != dataset or differ:
+            raise ConfigError(
+                f"checkpoint {path} ({held.variant} on {held.dataset}) cannot start a network"
+                f" pre-trained on {dataset}" + (f" (fields differing: {differ})" if differ else "")
+            )
+        weights = checkpoint_weights(path, "utrack checkpoint")
+        return {
+            "checkpoint": str(path),
+            "sha256": file_sha256(weights),
+            "variant": held.variant,
+            "dataset": held.dataset,
+        }
+
     @classmethod
     def hyperparameters(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """``UTrackTraining``'s fields with the dataset's defaults; an ablation's
-        ``occlusion_tau`` (Table 6) is its training tau."""
+        """``UTrackTraining``'s fields with the dataset's defaults for the method's tier; an
+        ablation's ``occlusion_tau`` (Table 6) is its training tau."""
         tau = {"occlusion_tau": config["occlusion_tau"]} if config.get("occlusion_tau") else {}
-        return training_config(config["dataset"], config.get("smoke", False), **tau).to_card()
+        return training_config(
+            config["dataset"], config.get("smoke", False), config.get("model", "crops"), **tau
+        ).to_card()
 
     @classmethod
     def from_method(
         cls, config: dict[str, Any], training: dict[str, Any], data: RunData
     ) -> UTrackRecipe:
         network = registry_network(config)
-        return cls(network, training_config(network.dataset, **training), data)
+        return cls(network, training_config(network.dataset, model=network.model, **training), data)
 
     def build_model(self) -> CropEmbedder | JointModel:
-        return build_network(self.config)
+        """The network from the run's seed, its weights from ``pretrained_weights`` when given
+        (the detector's alone: the task weights start afresh, as the code's ``load_model``
+        leaves its loss module; heads the checkpoint lacks keep their initialisation)."""
+        model = build_network(self.config)
+        if self.pretrained is None:
+            return model
+        weights = load_tensors(checkpoint_weights(self.pretrained["checkpoint"]))
+        if isinstance(model, CropEmbedder):
+            model.load_state_dict(weights)
+            return model
+        prefix = "detector."
+        detector = {k.removeprefix(prefix): v for k, v in weights.items() if k.startswith(prefix)}
+        missing, unexpected = model.detector.load_state_dict(detector, strict=False)
+        absent = [k for k in missing if not k.startswith("heads.occlusion")]
+        if absent or unexpected:
+            raise ConfigError(
+                f"checkpoint {self.pretrained['checkpoint']} does not fit the network: missing"
+                f" {absent[:3]}, unexpected {unexpected[:3]}"
+            )
+        return model
 
     def build_optimizer(self, model: CropEmbedder | JointModel) -> torch.optim.Adam:
         """Adam over the network, or over the OccE heads alone with ``train_part occlusion``
@@ -236,7 +341,7 @@ class UTrackRecipe(Recipe):
         masks = [torch.from_numpy(t["reg_mask"]).bool() for t in targets]
         features = gather(outputs["id"], index)
         reid = self._reid_loss([f[m] for f, m in zip(features, masks)], pairs)
-        total = model.weights(detection, reid)
+        total = model.weights(detection, self.training.id_weight * reid)
         objective = detection + reid
         return {
             "total": total,
