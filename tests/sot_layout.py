@@ -21,14 +21,17 @@ def walk(rng: np.random.Generator, frames: int, decimals: int | None = None) -> 
     return np.round(boxes, decimals or 0)
 
 
-def predict(rng: np.random.Generator, gt: np.ndarray, edge: bool = False) -> np.ndarray:
-    """A tracker's boxes for ``gt``: jittered, drifting, some NaN rows (lost), some zero-area and
-    some far off; ``edge``: some boxes reaching past the image's left/top and right/bottom."""
+def predict(
+    rng: np.random.Generator, gt: np.ndarray, edge: bool = False, lost: bool = True
+) -> np.ndarray:
+    """A tracker's boxes for ``gt``: jittered, some NaN rows (``lost``), some zero-area and some
+    far off; ``edge``: some boxes reaching past the image's left/top and right/bottom."""
     pred = gt + rng.normal(0, [6.0, 6.0, 4.0, 4.0], size=gt.shape)
     pred[:, 2:] = np.abs(pred[:, 2:])
     frames = len(gt)
     pick = rng.permutation(np.arange(1, frames))
-    pred[pick[:3]] = np.nan
+    if lost:
+        pred[pick[:3]] = np.nan
     pred[pick[3:5], 2] = 0.0
     pred[pick[5:7]] += [150.0, 100.0, 0.0, 0.0]
     pred[pick[7]] = gt[pick[7]]  # IoU 1
