@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
-from harness.metrics.assignment import linear_sum_assignment
+from harness.metrics.assignment import FrameBlocks, linear_sum_assignment
 from harness.metrics.iou import EPS
 
 #: TrackEval's HOTA alphas: ``np.arange(0.05, 0.99, 0.05)``.
@@ -88,32 +90,43 @@ class Sequence:
             iou=joined(values).astype(float),
         )
 
-    def counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rows per frame and first row of each frame, gt then predictions (0-based frames)."""
+    @cached_property
+    def layout(self) -> Layout:
         gt_counts = np.bincount(self.gt_frame - 1, minlength=self.num_frames)
         pred_counts = np.bincount(self.pred_frame - 1, minlength=self.num_frames)
-        return (
+        return Layout(
             gt_counts,
             np.cumsum(gt_counts) - gt_counts,
             pred_counts,
             np.cumsum(pred_counts) - pred_counts,
         )
 
-    def frame_matrix(self, t: int, pairs: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Frame ``t``'s dense (gt, prediction) matrix of ``values`` at ``pairs`` (indices into
-        the pair arrays, all in frame ``t``), zero elsewhere: TrackEval's layout."""
-        gt_counts, gt_start, pred_counts, pred_start = self._layout
-        matrix = np.zeros((gt_counts[t], pred_counts[t]))
-        matrix[self.gt_row[pairs] - gt_start[t], self.pred_row[pairs] - pred_start[t]] = values
-        return matrix
+    def blocks(self, pairs: np.ndarray, frames: np.ndarray) -> FrameBlocks:
+        """The dense matrices of ``frames`` (0-based) with room for ``pairs`` (indices into the
+        pair arrays) as TrackEval lays them out."""
+        return FrameBlocks(
+            self.gt_frame,
+            self.pred_frame,
+            self.gt_row[pairs],
+            self.pred_row[pairs],
+            frames,
+            self.num_frames,
+        )
 
-    @property
-    def _layout(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        cached = self.__dict__.get("_cached_layout")
-        if cached is None:
-            cached = self.counts()
-            object.__setattr__(self, "_cached_layout", cached)
-        return cached
+    def pair_at(self, gt_rows: np.ndarray, pred_rows: np.ndarray) -> np.ndarray:
+        """The pairs (indices into the pair arrays) of (gt row, prediction row), which must be
+        pairs."""
+        key = self.gt_row * len(self.pred_frame) + self.pred_row
+        return np.searchsorted(key, gt_rows * len(self.pred_frame) + pred_rows)
+
+
+class Layout(NamedTuple):
+    """Per 0-based frame: gt rows, first gt row, predictions, first prediction."""
+
+    gt_counts: np.ndarray
+    gt_start: np.ndarray
+    pred_counts: np.ndarray
+    pred_start: np.ndarray
 
 
 def evaluate_sequence(seq: Sequence) -> dict[str, dict]:
@@ -216,7 +229,7 @@ def clear(seq: Sequence) -> dict:
     candidate = np.flatnonzero(seq.iou >= CLEAR_THRESHOLD - EPS)
     frames = seq.gt_frame[seq.gt_row[candidate]] - 1
     contested = _contested_frames(seq, candidate, frames)
-    gt_counts, _, pred_counts, _ = seq._layout
+    gt_counts, _, pred_counts, _ = seq.layout
     evaluated = (gt_counts > 0) & (pred_counts > 0)
     previous_evaluated = np.concatenate([[-1], np.flatnonzero(evaluated)])[
         np.cumsum(evaluated) - evaluated
@@ -281,30 +294,32 @@ def _solve_contested(
 ) -> np.ndarray:
     """The matched candidate pairs of the contested frames, solved in frame order on TrackEval's
     score matrix (the continuation bonus needs the previous evaluated frame's matches)."""
-    gt_counts, gt_start, _, pred_start = seq._layout
-    all_pairs_of = _frame_slices(seq.gt_frame[seq.gt_row] - 1, seq.num_frames)
-    candidates_of = _frame_slices(frames, seq.num_frames)
-    solved: dict[int, np.ndarray] = {}
-    for t in np.flatnonzero(contested).tolist():
+    candidate_bounds = np.searchsorted(frames, np.arange(seq.num_frames + 1))
+    blocks = seq.blocks(candidate, np.flatnonzero(contested))
+    similarities = blocks.matrices(blocks.dense(seq.iou[candidate]))
+    last_ids = np.full(seq.num_gt_ids, -1)  # the predicted id matched to each gt id there
+    solved: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for k, t in enumerate(blocks.frames.tolist()):
+        gt_rows, pred_rows = blocks.rows(k)
         before = int(previous_evaluated[t])
-        continuing = np.full(gt_counts[t], -1)  # predicted id each gt row's id had there
-        if before >= 0:
-            last = solved.get(before)
-            if last is None:
-                start, stop = candidates_of[before]
-                last = candidate[start:stop]
-            last_ids = np.full(seq.num_gt_ids, -1)
-            last_ids[seq.gt_id[seq.gt_row[last]]] = seq.pred_id[seq.pred_row[last]]
-            continuing = last_ids[seq.gt_id[gt_start[t] : gt_start[t] + gt_counts[t]]]
-        pairs = np.arange(*all_pairs_of[t])
-        similarity = seq.frame_matrix(t, pairs, seq.iou[pairs])
-        pred_ids = seq.pred_id[pred_start[t] : pred_start[t] + similarity.shape[1]]
-        score = CONTINUATION_BONUS * (pred_ids[None, :] == continuing[:, None]) + similarity
+        if before in solved:
+            last_gt, last_pred = solved[before]
+        else:
+            last = candidate[candidate_bounds[max(before, 0)] : candidate_bounds[before + 1]]
+            last_gt, last_pred = seq.gt_row[last], seq.pred_row[last]
+        last_ids[seq.gt_id[last_gt]] = seq.pred_id[last_pred]
+        continuing = seq.pred_id[pred_rows][None, :] == last_ids[seq.gt_id[gt_rows]][:, None]
+        last_ids[seq.gt_id[last_gt]] = -1
+        similarity = similarities[k]
+        score = CONTINUATION_BONUS * continuing + similarity
         score[similarity < CLEAR_THRESHOLD - EPS] = 0
         rows, cols = linear_sum_assignment(-score)
         keep = score[rows, cols] > EPS
-        solved[t] = _pair_indices(seq, rows[keep] + gt_start[t], cols[keep] + pred_start[t])
-    return np.concatenate(list(solved.values()))
+        solved[t] = gt_rows[rows[keep]], pred_rows[cols[keep]]
+    return seq.pair_at(
+        np.concatenate([r for r, _ in solved.values()]),
+        np.concatenate([c for _, c in solved.values()]),
+    )
 
 
 def _clear_final(res: dict) -> dict:
@@ -366,12 +381,12 @@ def hota(seq: Sequence) -> dict:
         return res
 
     gt_row, pred_row, iou = seq.gt_row, seq.pred_row, seq.iou
-    gt_counts, _, pred_counts, _ = seq._layout
+    gt_counts, _, pred_counts, _ = seq.layout
     frames = seq.gt_frame[gt_row] - 1
     # Global alignment (eq. 9) with TrackEval's arithmetic: per frame, IoU / (its column's sum
     # + its row's sum - IoU), summed per id pair over frames in frame order.
     # Rows are contiguous; a column is only in a one-column matrix.
-    _, gt_start, _, pred_start = seq._layout
+    _, gt_start, _, pred_start = seq.layout
     row_length = pred_counts[seq.gt_frame - 1]
     col_length = gt_counts[seq.pred_frame - 1]
     row_sum = _line_sums(gt_row, pred_row - pred_start[frames], iou, row_length, row_length >= 8)
@@ -397,16 +412,11 @@ def hota(seq: Sequence) -> dict:
     positive = np.flatnonzero(score > 0)
     contested = _contested_frames(seq, positive, frames[positive])
     matched = positive[~contested[frames[positive]]]
-    if contested.any():
-        pairs_of = _frame_slices(frames, seq.num_frames)
-        solved = [matched]
-        for t in np.flatnonzero(contested).tolist():
-            pairs = np.arange(*pairs_of[t])
-            rows, cols = linear_sum_assignment(-seq.frame_matrix(t, pairs, score[pairs]))
-            similarity = seq.frame_matrix(t, pairs, iou[pairs])
-            hit = similarity[rows, cols] > 0
-            solved.append(_pair_indices(seq, rows[hit] + gt_start[t], cols[hit] + pred_start[t]))
-        matched = np.sort(np.concatenate(solved))
+    if contested.any():  # a match of score 0 passes no alpha (its IoU is 0 or tiny)
+        blocks = seq.blocks(np.arange(len(iou)), np.flatnonzero(contested))
+        rows, cols, value = blocks.assign(blocks.dense(score))
+        hit = value > 0
+        matched = np.sort(np.concatenate([matched, seq.pair_at(rows[hit], cols[hit])]))
 
     # Each match counts at the alphas up to its highest passed one: level = how many it passes.
     level = np.searchsorted(ALPHAS - EPS, iou[matched], side="right")
@@ -463,23 +473,6 @@ def _combine_hota(results: list[dict]) -> dict:
 
 def _sums(results: list[dict], fields: tuple[str, ...]) -> dict:
     return {field: sum(r[field] for r in results) for field in fields}
-
-
-def _frame_slices(frames: np.ndarray, num_frames: int) -> np.ndarray:
-    """(start, stop) of each 0-based frame's run in the sorted array ``frames``."""
-    return np.stack(
-        [
-            np.searchsorted(frames, np.arange(num_frames), side="left"),
-            np.searchsorted(frames, np.arange(num_frames), side="right"),
-        ],
-        axis=1,
-    )
-
-
-def _pair_indices(seq: Sequence, gt_rows: np.ndarray, pred_rows: np.ndarray) -> np.ndarray:
-    """Indices in the pair arrays of (gt row, prediction row) pairs that are there."""
-    key = seq.gt_row.astype(np.int64) * len(seq.pred_frame) + seq.pred_row
-    return np.searchsorted(key, gt_rows.astype(np.int64) * len(seq.pred_frame) + pred_rows)
 
 
 def _line_sums(

@@ -33,7 +33,7 @@ import numpy as np
 
 from harness.data import BoxTable
 from harness.errors import ConfigError, FormatError
-from harness.metrics.iou import EPS, FramePairs
+from harness.metrics.iou import EPS
 
 PEDESTRIAN = 1
 VALID_CLASSES = np.arange(1, 14)
@@ -118,7 +118,7 @@ def _matched_to_distractors(
     is in every optimal assignment, so it is decided without the Hungarian step; only frames
     with a distractor candidate that competes with other candidates run it.
     """
-    from harness.metrics.assignment import linear_sum_assignment  # here: the CLI starts faster
+    from harness.metrics.assignment import FrameBlocks  # here: the CLI starts faster
 
     a, b, iou = overlaps
     candidate = iou >= 0.5 - EPS
@@ -130,24 +130,11 @@ def _matched_to_distractors(
     removed = np.zeros(len(pred), dtype=bool)
     removed[b[isolated]] = True
 
-    # Frames where a distractor candidate competes: their full score matrices in one flat array,
-    # solved frame by frame, the matches checked all at once.
+    # Frames where a distractor candidate competes: solved on their full score matrices.
     pair_t = gt.frame[a] - 1
     contested = np.zeros(num_frames, dtype=bool)
     contested[pair_t[on_distractor & ~isolated]] = True
-    gt_rows = np.flatnonzero(contested[gt.frame - 1])
-    pred_rows = np.flatnonzero(contested[pred.frame - 1])
-    layout = FramePairs(gt.frame[gt_rows], pred.frame[pred_rows], num_frames)
-    pick = contested[pair_t]
-    scores = layout.dense(
-        np.searchsorted(gt_rows, a[pick]), np.searchsorted(pred_rows, b[pick]), iou[pick]
-    )
-    frames = np.flatnonzero(contested)
-    matches = [linear_sum_assignment(-m) for m in layout.matrices(scores, frames)]
-    if matches:
-        t = np.repeat(frames, [len(r) for r, _ in matches])
-        rows = layout.a_start[t] + np.concatenate([r for r, _ in matches])
-        cols = layout.b_start[t] + np.concatenate([c for _, c in matches])
-        hit = (scores[layout.flat_index(rows, cols)] > EPS) & distractor[gt_rows[rows]]
-        removed[pred_rows[cols[hit]]] = True
+    blocks = FrameBlocks(gt.frame, pred.frame, a, b, np.flatnonzero(contested), num_frames)
+    rows, cols, score = blocks.assign(blocks.dense(iou))
+    removed[cols[(score > EPS) & distractor[rows]]] = True
     return removed

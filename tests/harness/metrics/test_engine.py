@@ -108,7 +108,7 @@ def test_adversarial_workloads_equal_trackeval(workload, protocol):
 def test_crowded_frames_send_every_frame_to_the_solver_and_still_agree():
     gt, pred = crowd(np.random.default_rng(7), 15, 10, 3.0)
     seq = prepare({"s": gt}, {"s": pred})["s"]
-    gt_counts, _, pred_counts, _ = seq.counts()
+    gt_counts, _, pred_counts, _ = seq.layout
     pairs = np.bincount(seq.gt_frame[seq.gt_row] - 1, minlength=seq.num_frames)
     assert np.array_equal(pairs, gt_counts * pred_counts)  # every gt box meets every prediction
     ours = _engines_agree({"s": gt}, {"s": pred}, "plain")
