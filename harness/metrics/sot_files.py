@@ -109,11 +109,13 @@ class Truth:
 def read_boxes(path: Path, what: str = "results") -> Track:
     """A file of x,y,w,h rows (commas, tabs or spaces; blank lines skipped; ``nan`` allowed)."""
     values, lines = _read_rows(path, 4, "numbers (x, y, w, h)", what)
+    track = Track(values, lines, path)
     negative = np.flatnonzero((values[:, 2:] < 0).any(axis=1))
     if len(negative):
-        row = negative[0]
-        raise FormatError(f"negative width or height: {values[row, 2:].tolist()}", path, lines[row])
-    return Track(values, lines, path)
+        raise track.error(
+            negative[0], f"negative width or height: {values[negative[0], 2:].tolist()}"
+        )
+    return track
 
 
 def _read_rows(path: Path, columns: int, named: str, what: str) -> tuple[np.ndarray, np.ndarray]:
