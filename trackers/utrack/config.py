@@ -197,7 +197,7 @@ class UTrackTraining(NetworkConfig):
         return self.lr * (0.1 if iteration >= self.lr_step else 1.0)
 
     def smoke(self) -> UTrackTraining:
-        return self.replace(batch=2, frame_range=3, validation_pairs=2)
+        return self.replace(batch=2, frame_range=min(self.frame_range, 3), validation_pairs=2)
 
 
 @dataclass(frozen=True)
