@@ -200,11 +200,15 @@ class UTrackRecipe(Recipe):
         path, dataset = self.training.pretrained_weights, self.config.pretrained
         if path is None and dataset is None:
             return None
-        if path is None or dataset is None:
+        if path is None:
             raise ConfigError(
-                "utrack --hparam pretrained_weights=CHECKPOINT goes with a network pre-trained on"
-                " a dataset (config pretrained, e.g. outrack:OccE-pretrained): got"
-                f" pretrained_weights {path!r} and pretrained {dataset!r}"
+                f"this network starts from a model trained on {dataset}: give its checkpoint as"
+                " --hparam pretrained_weights=CHECKPOINT"
+            )
+        if dataset is None:
+            raise ConfigError(
+                "--hparam pretrained_weights needs a network pre-trained on a dataset (config"
+                " pretrained, e.g. outrack:OccE-pretrained)"
             )
         card = read_card(path, "utrack checkpoint")
         held = UTrackConfig.from_card(card["config"])
