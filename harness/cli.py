@@ -283,6 +283,13 @@ def evaluate(
         Path | None,
         typer.Option(help="Single-object: write success.png and precision.png into this folder."),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Multi-object metrics by trackbench's engine or TrackEval's own metric classes "
+            "(trackeval); the numbers are equal."
+        ),
+    ] = "trackbench",
 ) -> None:
     """Evaluate tracker results against ground truth like TrackEval does (single-object: like the
     got10k toolkit)."""
@@ -306,7 +313,14 @@ def evaluate(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyResultsWarning)
         result = evaluate_files(
-            gt, pred, protocol, benchmark=benchmark, split=split, tracker=tracker, seqmap=seqmap
+            gt,
+            pred,
+            protocol,
+            benchmark=benchmark,
+            split=split,
+            tracker=tracker,
+            seqmap=seqmap,
+            engine=engine,
         )
     _echo_warnings(caught, EmptyResultsWarning)
     by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class

@@ -38,7 +38,7 @@ from pathlib import Path
 
 from harness.errors import EmptyResultsWarning, FormatError
 from harness.metrics.kitti import evaluate_kitti, read_kitti
-from harness.metrics.mot import evaluate
+from harness.metrics.mot import DEFAULT_ENGINE, check_engine, evaluate
 from harness.metrics.protocols import KITTI_PROTOCOLS, check_protocol, required_gt_classes
 from harness.motchallenge import read_mot
 
@@ -93,15 +93,18 @@ def evaluate_files(
     split: str | None = None,
     tracker: str | None = None,
     seqmap: str | Path | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> dict:
     """Metrics of the predictions at ``pred_path`` against the ground truth at ``gt_path``.
 
     Layouts, ``benchmark``/``split``/``tracker`` and seqmaps as the module docstring says;
-    ``seqmap`` (a file, KITTI's format for KITTI protocols) replaces any seqmap found. A missing
+    ``seqmap`` (a file, KITTI's format for KITTI protocols) replaces any seqmap found; ``engine``
+    as ``harness.metrics.mot.evaluate``'s. A missing
     or malformed file is a ``FormatError`` naming it (and the line); an empty results file is
     evaluated, with an ``EmptyResultsWarning``. See ``harness.metrics.mot.evaluate``.
     """
     check_protocol(protocol)
+    check_engine(engine)
     kitti = protocol in KITTI_PROTOCOLS
     gt = find_gt_sequences(
         Path(gt_path), benchmark, split, kitti, None if seqmap is None else Path(seqmap)
@@ -116,7 +119,7 @@ def evaluate_files(
             seq: read_kitti(path, "result", lengths.get(seq)) for seq, path in pred_files.items()
         }
         _warn_if_empty(results, pred_files)
-        return evaluate_kitti(labels, results, KITTI_PROTOCOLS[protocol], lengths)
+        return evaluate_kitti(labels, results, KITTI_PROTOCOLS[protocol], lengths, engine)
     classes = required_gt_classes(protocol)
     truth = {
         seq: read_mot(path, "gt", seq_length=lengths.get(seq), classes=classes)
@@ -127,7 +130,7 @@ def evaluate_files(
         for seq, path in pred_files.items()
     }
     _warn_if_empty(pred, pred_files)
-    return evaluate(truth, pred, protocol, lengths)
+    return evaluate(truth, pred, protocol, lengths, engine)
 
 
 def find_gt_sequences(
