@@ -334,7 +334,8 @@ def comparison_layout(table: PaperTable, tidy: pd.DataFrame, flags: Sequence[str
         ["paper_row", "ref", "detections"], sort=False, dropna=False
     ):
         n = int(cells["n_seeds"].max())
-        row = [Cell(paper_row), Cell(ref), Cell(detections or "—"), Cell(str(n))]
+        ours = ref if isinstance(ref, str) else "—"  # a row trackbench does not run: no ref
+        row = [Cell(paper_row), Cell(ours), Cell(detections or "—"), Cell(str(n))]
         for column, cell in zip(table.columns, cells.to_dict("records")):
             info = _in_paper_units(metric_named(cell["metric"]), column)
             count = int(cell["ours_n"]) if isinstance(cell.get("spread"), str) else n

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from mot_layout import write_sequence
@@ -22,6 +23,8 @@ from harness.errors import ConfigError
 from harness.experiment import load_experiment
 from harness.papers import paper_table
 from harness.registry import parse_method
+from harness.results.layouts import comparison_layout
+from harness.results.paper_comparison import compare_with_paper
 from harness.training import RunData, train
 from trackers.utrack import tracker as tracker_module
 from trackers.utrack.augment import (
@@ -308,3 +311,15 @@ def test_the_paper_scale_experiments_refuse_to_load_without_their_checkpoints(
     code, _, err = trackbench("run", path, "--out", tmp_path)
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and "checkpoint not found" in err
+
+
+def test_paper_rows_trackbench_does_not_run_read_as_a_dash_on_a_board():
+    """Table 10's starred FairMOT and CycAs rows and its CenterTrack rows have no method."""
+    table = paper_table("utrack-t10")
+    columns = ["dataset", "split", "method", "ablation", "detections", "axes", "n_seeds"]
+    nothing = pd.DataFrame({name: [] for name in [*columns, "n_sequences"]})
+    rows = comparison_layout(table, compare_with_paper(nothing, table)).rows
+    assert [row[1].text for row in rows][:6] == [
+        "utrack:supervised", "—", "utrack:cycas", "—", "outrack:no-occe",
+        "outrack:no-occe-pretrained",
+    ]  # fmt: skip
