@@ -23,6 +23,8 @@ tests only). Registering imports neither torch nor the model.
 
 from __future__ import annotations
 
+from typing import Any
+
 from harness.registry import register_method
 
 PAPER = (
@@ -50,7 +52,7 @@ CONFIG = {
     "device": "cpu",
 }
 
-ABLATIONS = {
+ABLATIONS: dict[str, dict[str, Any]] = {
     "UTrack": {},
     "no-reid": {"reid": "none"},
     "supervised": {"reid": "supervised"},
@@ -101,7 +103,7 @@ OUTRACK_CONFIG = {
     "occlusion_tau": 0.7,
 }
 
-OUTRACK_ABLATIONS = {
+OUTRACK_ABLATIONS: dict[str, dict[str, Any]] = {
     "OccE": {},
     "no-occe": {"occe": False},
     "code-output": {"inference": {"occe_output": "code"}},
