@@ -10,13 +10,15 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from harness.data import BoxTable
 from harness.errors import FormatError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Kind = Literal["gt", "det", "result"]
 MIN_COLUMNS = 6
@@ -81,6 +83,11 @@ def _parse_rows(
     assert first_line is not None  # the text is not blank
     first = first_line.group()
     sep = "," if "," in first else r"\s+"
+    plain = _plain_numbers(text) if sep == "," else None
+    if plain is not None and MIN_COLUMNS <= len(plain) <= MAX_COLUMNS:
+        return _table(plain, len(plain), kind, None, path, seq_length, classes)
+    import pandas as pd  # here: plain comma files (the usual case) need no pandas
+
     try:
         df = pd.read_csv(
             io.BytesIO(text.encode("utf-8")),
@@ -110,6 +117,57 @@ def _parse_rows(
     columns, lines = _clean_numbers(df), None
     if columns is None:
         columns, lines = _coerce_numbers(df, text, path)
+    return _table(columns, ncols, kind, lines, path, seq_length, classes)
+
+
+def _plain_numbers(text: str) -> list[np.ndarray] | None:
+    """The float columns of a comma-separated ``text`` whose every line holds the same number of
+    fields and every field a number (read by Arrow's CSV reader, whose numbers are ``float()``'s
+    exactly), else None: blank lines, text, NaN, missing fields and the like go to the pandas
+    path, which reads them and names the line of any error."""
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
+
+    try:
+        table = arrow_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=arrow_csv.ReadOptions(autogenerate_column_names=True, use_threads=False),
+            parse_options=arrow_csv.ParseOptions(ignore_empty_lines=False),
+        )
+    except pa.ArrowInvalid:
+        return None
+    columns = []
+    for column in table.columns:
+        dtype = _ARROW_NUMBERS.get(str(column.type))
+        if dtype is None or column.null_count:
+            return None
+        # From the chunks' value buffers: converting through pyarrow would import pandas.
+        values = np.concatenate(
+            [
+                np.frombuffer(chunk.buffers()[1], dtype, len(chunk) + chunk.offset)[chunk.offset :]
+                for chunk in column.chunks
+            ]
+        ).astype(np.float64)
+        if np.isnan(values).any():
+            return None
+        columns.append(values)
+    return columns
+
+
+_ARROW_NUMBERS = {"int64": np.int64, "double": np.float64}  # the numeric types Arrow's CSV infers
+
+
+def _table(
+    columns: list[np.ndarray],
+    ncols: int,
+    kind: Kind,
+    lines: np.ndarray | None,
+    path: str | Path,
+    seq_length: int | None,
+    classes: np.ndarray | None,
+) -> BoxTable:
+    """The validated BoxTable of float ``columns`` (``lines``: the line of each row; None when
+    row i is line i + 1)."""
     n = len(columns[0])
     if n == 0:
         if kind == "gt":
@@ -143,6 +201,8 @@ def _clean_numbers(df: pd.DataFrame) -> list[np.ndarray] | None:
 def _coerce_numbers(df: pd.DataFrame, text: str, path) -> tuple[list[np.ndarray], np.ndarray]:
     """Float columns of the non-blank rows and their 1-based line numbers; the first field that
     is not a number is an error naming its line."""
+    import pandas as pd
+
     ncols = df.shape[1]
     blank = df.isna().all(axis=1).to_numpy()
     if blank.any():  # only then is the per-line scan for blank lines needed
@@ -261,6 +321,8 @@ def write_mot(path: str | Path, table: BoxTable, kind: Kind = "result") -> None:
         extra = [table.conf, table.cls, table.visibility]
     else:
         extra = [table.conf, -np.ones(n), -np.ones(n), -np.ones(n)]
+    import pandas as pd  # here: reading needs no pandas
+
     frame = pd.Series(table.frame).astype(str)
     ident = pd.Series(table.id).astype(str)
     parts = [frame, ident] + [pd.Series(c).map(_fmt) for c in [*table.box.T, *extra]]

@@ -216,9 +216,9 @@ def test_help_and_evaluate_import_only_what_they_need(tmp_path, motmetrics_data)
     assert imported("run", "--help") == set()
     gt, pred = (motmetrics_data / "TUD-Campus" / name for name in ("gt.txt", "test.txt"))
     # SciPy's assignment solver is loaded without the scipy package; TrackEval only on request.
-    assert imported("evaluate", "--gt", gt, "--pred", pred) == {"pandas"}
+    assert imported("evaluate", "--gt", gt, "--pred", pred) == set()  # Arrow reads plain files
     on_trackeval = imported("evaluate", "--gt", gt, "--pred", pred, "--engine", "trackeval")
-    assert on_trackeval == {"pandas", "scipy", "trackeval"}
+    assert on_trackeval == {"scipy", "trackeval"}
 
 
 def test_run_then_report(trackbench, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from harness.data import BoxTable
 from harness.errors import FormatError
-from harness.motchallenge import parse_mot, read_mot, write_mot
+from harness.motchallenge import _plain_numbers, parse_mot, read_mot, write_mot
 
 ROW = "1,1,10,20,30,40,1,-1,-1,-1"
 
@@ -123,3 +123,18 @@ def test_seq_length_and_classes_name_the_first_offending_line():
         parse_mot("\n1,1,10,20,30,40,1\n2,1,10,20,30,40,1\n", "gt", "f.txt", classes=classes)
     assert len(parse_mot(text, "gt", seq_length=3, classes=np.arange(1, 15))) == 2
     assert len(parse_mot("1,1,10,20,30,40,1\n", "result", classes=classes)) == 1  # gt only
+
+
+def test_plain_comma_files_are_read_by_arrow_exactly_and_the_rest_by_pandas():
+    """Arrow's CSV reader takes files of numbers only; its values are float()'s to the bit
+    (long decimals included); anything else goes to the pandas path."""
+    rng = np.random.default_rng(0)
+    fields = [f"{x:.17g}" for x in rng.random(2000) * 1000] + ["-0.5", "12", "1e-3", "0.1"]
+    text = "".join(f"{v},{v},{v},{v},{v},{v}\n" for v in fields)
+    columns = _plain_numbers(text)
+    assert columns is not None and len(columns) == 6
+    assert np.array_equal(columns[3], [float(v) for v in fields])
+    for irregular in ("1,2,3\n\n4,5,6\n", "1,2,x\n", "1,2,nan\n", "1,2,3\n4,5\n", "1,2,\n3,4,\n"):
+        assert _plain_numbers(irregular) is None, irregular
+    parsed = parse_mot("1,1,10,20,30,40,1,-1,-1,-1\n\n2,1,11,21,31,41,1,-1,-1,-1\n", "result")
+    assert parsed.frame.tolist() == [1, 2]  # the blank line, read by the pandas path
