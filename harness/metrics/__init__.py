@@ -1,5 +1,6 @@
-"""Metrics: the metric catalogue, TrackEval's CLEAR/Identity/HOTA/Count in memory, evaluation
-protocols, file evaluation, the py-motmetrics cross-check and single-object IoU metrics.
+"""Metrics: the metric catalogue, CLEAR/Identity/HOTA/Count as TrackEval computes them (our engine
+or TrackEval's classes), evaluation protocols, file evaluation (multi-object and single-object
+results files), the py-motmetrics cross-check and single-object IoU metrics.
 
 The names below load their modules on first use, so that importing a light part of the package
 (e.g. ``harness.metrics.protocols`` for the CLI's help) does not import TrackEval, SciPy or pandas.

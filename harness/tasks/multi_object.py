@@ -1,6 +1,6 @@
 """Multi-object cells: every sequence tracked frame by frame (``timed_track``) with the detections
 of the cell's variant, the output checked (``check_result``) and evaluated with the cell's
-protocol (TrackEval's CLEAR, Identity, HOTA).
+protocol (CLEAR, Identity, HOTA as TrackEval defines them: ``harness.metrics.mot``).
 
 A test split, whose ground truth only the benchmark's server has, is tracked and not scored: its
 result is the submission that server takes, as a zip (``submission_archive``). MOTChallenge: one

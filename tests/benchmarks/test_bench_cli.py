@@ -2,7 +2,7 @@
 
 Each round is a fresh interpreter running the installed entry point's code (``python -m
 harness.cli``): ``--help``, and ``evaluate`` of one small file (TUD-Campus, 71 frames, from the
-motmetrics wheel), whose time is mostly importing TrackEval, SciPy and pandas.
+motmetrics wheel), which imports neither TrackEval nor the SciPy package nor pandas.
 
 Run: .venv/bin/python -m pytest tests/benchmarks/test_bench_cli.py --benchmark-enable -q
 """
