@@ -96,6 +96,20 @@ def test_evaluate_json_has_the_documented_keys(trackbench, tud):
         assert values["MOTA"] == pytest.approx(1 - errors / values["GT_Dets"])
 
 
+def test_evaluate_engines_agree_and_an_unknown_one_is_refused(trackbench, tud):
+    gt, pred = tud
+    outputs = [
+        json.loads(trackbench("evaluate", "--gt", gt, "--pred", pred, "--json", *engine)[1])
+        for engine in ((), ("--engine", "trackeval"))
+    ]
+    ours, theirs = ({**r["sequences"], "COMBINED": r["combined"]} for r in outputs)
+    assert ours.keys() == theirs.keys()
+    for scope, values in theirs.items():
+        assert ours[scope] == pytest.approx(values, abs=1e-12, rel=0), scope
+    code, _, err = trackbench("evaluate", "--gt", gt, "--pred", pred, "--engine", "fast")
+    assert code == 2 and "unknown evaluation engine 'fast'" in err
+
+
 def test_evaluate_prints_a_table(trackbench, tud):
     gt, pred = tud
     code, out, _ = trackbench("evaluate", "--gt", gt, "--pred", pred)
