@@ -131,6 +131,9 @@ def test_sequences_without_rows_on_one_side():
     no_gt = gt.select(gt.conf == 2)  # a gt file whose every row is dropped by the protocol
     only_pred = _engines_agree({"a": no_gt, "b": gt}, {"a": pred, "b": pred}, "plain", {"a": 20})
     assert only_pred["sequences"]["a"]["FP"] == len(pred)
+    apart = _table(pred.frame, pred.id, pred.box + 5000)  # rows on both sides, no pair overlaps
+    nothing = _engines_agree({"a": gt}, {"a": apart}, "plain")
+    assert nothing["combined"]["HOTA"] == 0 and nothing["combined"]["LocA"] == 1
 
 
 def test_sequence_round_trips_through_trackevals_data_dict():
