@@ -233,8 +233,8 @@ def evaluate(
         Path,
         typer.Option(
             help="Tracker results: a file, a folder of <seq>.txt, a tracker folder with data/, a "
-            "folder of tracker folders (with --tracker) or TrackEval's trackers/mot_challenge "
-            "(with --benchmark, --split and --tracker)."
+            "folder of tracker folders or TrackEval's trackers/mot_challenge (with --benchmark "
+            "and --split): every tracker in it, or the one --tracker names."
         ),
     ],
     protocol: Annotated[
@@ -255,7 +255,8 @@ def evaluate(
         ),
     ] = None,
     tracker: Annotated[
-        str | None, typer.Option(help="The tracker folder to evaluate among several.")
+        str | None,
+        typer.Option(help="The tracker folder to evaluate among several (default: every one)."),
     ] = None,
     seqmap: Annotated[
         Path | None,
@@ -298,6 +299,7 @@ def evaluate(
     from harness.errors import EmptyResultsWarning
     from harness.metrics import evaluate_files
     from harness.metrics.catalogue import in_catalogue_order, metric_named
+    from harness.metrics.files import tracker_names
     from harness.metrics.sot_files import single_object_protocol
 
     single_object = single_object_protocol(task, protocol, gt)
@@ -310,42 +312,50 @@ def evaluate(
     if sequences or repetitions or plots:
         raise ConfigError("--sequences, --repetitions and --plots are single-object options")
     protocol = protocol or "plain"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", EmptyResultsWarning)
-        result = evaluate_files(
-            gt,
-            pred,
-            protocol,
-            benchmark=benchmark,
-            split=split,
-            tracker=tracker,
-            seqmap=seqmap,
-            engine=engine,
-        )
-    _echo_warnings(caught, EmptyResultsWarning)
-    by_class = result.get("classes", {None: result})  # KITTI protocols: one result per class
-    for values_of in by_class.values():
-        values_of["sequences"] = {
-            name: in_catalogue_order(values) for name, values in values_of["sequences"].items()
-        }
-        values_of["combined"] = in_catalogue_order(values_of["combined"])
+    # A folder of tracker folders without --tracker: every tracker, as TrackEval evaluates them.
+    names: list[str | None] = [] if tracker else list(tracker_names(pred, benchmark, split))
+    results: dict[str | None, dict] = {}
+    for name in names or [tracker]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", EmptyResultsWarning)
+            results[name] = evaluate_files(
+                gt,
+                pred,
+                protocol,
+                benchmark=benchmark,
+                split=split,
+                tracker=name,
+                seqmap=seqmap,
+                engine=engine,
+            )
+        _echo_warnings(caught, EmptyResultsWarning)
+    for result in results.values():
+        for values_of in result.get("classes", {None: result}).values():  # KITTI: per class
+            values_of["sequences"] = {
+                seq: in_catalogue_order(values) for seq, values in values_of["sequences"].items()
+            }
+            values_of["combined"] = in_catalogue_order(values_of["combined"])
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        typer.echo(json.dumps({"trackers": results} if names else results[tracker], indent=2))
         return
-    for cls, values_of in by_class.items():
-        columns = {**values_of["sequences"], "COMBINED": values_of["combined"]}
-        engine = " (FairMOT's evaluator, not TrackEval)" if protocol == FAIRMOT else ""
-        caption = (
-            f"protocol {protocol}{engine}" + (f", class {cls}" if cls else "") + "; ratios in %"
-        )
-        table = Table(caption=caption)
-        table.add_column("metric")
-        for name in columns:
-            table.add_column(name, justify="right")
-        for name in values_of["combined"]:
-            info = metric_named(name)
-            table.add_row(name, *(info.format(values[name]) for values in columns.values()))
-        _console().print(table)
+    evaluator = " (FairMOT's evaluator, not TrackEval)" if protocol == FAIRMOT else ""
+    for name, result in results.items():
+        for cls, values_of in result.get("classes", {None: result}).items():
+            columns = {**values_of["sequences"], "COMBINED": values_of["combined"]}
+            caption = (
+                f"protocol {protocol}{evaluator}"
+                + (f", tracker {name}" if names else "")
+                + (f", class {cls}" if cls else "")
+                + "; ratios in %"
+            )
+            table = Table(caption=caption)
+            table.add_column("metric")
+            for column in columns:
+                table.add_column(column, justify="right")
+            for metric in values_of["combined"]:
+                info = metric_named(metric)
+                table.add_row(metric, *(info.format(values[metric]) for values in columns.values()))
+            _console().print(table)
 
 
 def _echo_warnings(caught: list[Any], category: type[Warning]) -> None:

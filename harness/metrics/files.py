@@ -219,6 +219,20 @@ def find_pred_folder(
     )
 
 
+def tracker_names(
+    path: Path, benchmark: str | None = None, split: str | None = None
+) -> list[str]:
+    """The trackers at ``path`` when it is a folder of tracker folders (TrackEval's
+    ``trackers/mot_challenge/MOT17-train``, or ``trackers/mot_challenge`` with ``benchmark`` and
+    ``split``): its subfolders holding ``data/`` or ``.txt`` results, by name; empty for the
+    layouts of one tracker (a file, a tracker folder, a folder of ``<seq>.txt``)."""
+    if not path.is_dir() or (path / "data").is_dir() or _txt_files(path):
+        return []
+    if benchmark and split and (path / f"{benchmark}-{split}").is_dir():
+        path = path / f"{benchmark}-{split}"
+    return [p.name for p in _subfolders(path) if (p / "data").is_dir() or _txt_files(p)]
+
+
 def read_seqmap(path: Path, kitti: bool = False) -> Seqmap:
     """A seqmap file: TrackEval's MOTChallenge format (a header line ``name``, then one sequence
     per line, its first comma-separated field) or, with ``kitti``, KITTI's ``<seq> empty <first>

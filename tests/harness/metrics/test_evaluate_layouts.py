@@ -354,12 +354,25 @@ def _break_seqmap(layout: MotLayout) -> str:
     return f"{layout.seqmap}:7: sequence MOT17-04-SDP: no prediction file "
 
 
+def test_cli_evaluates_every_tracker_of_a_folder_of_trackers(trackbench, mot17):
+    """As TrackEval does without TRACKERS_TO_EVAL: each tracker folder, one result each."""
+    shutil.copytree(mot17.tracker, mot17.tracker.parent / "theirs")
+    args = ("evaluate", "--gt", mot17.gt_top, "--pred", mot17.trackers_top, "--protocol", "mot17")
+    split = ("--benchmark", "MOT17", "--split", "train")
+    code, out, _ = trackbench(*args, *split, "--json")
+    assert code == 0
+    trackers = json.loads(out)["trackers"]
+    assert sorted(trackers) == ["ours", "theirs"] and trackers["ours"] == trackers["theirs"]
+    code, one, _ = trackbench(*args, *split, "--tracker", "ours", "--json")
+    assert json.loads(one) == trackers["ours"]
+    code, table, _ = trackbench(*args, *split)
+    assert "tracker ours" in table and "tracker theirs" in table
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
         ([], "{gt_top}: no ground-truth sequences: expected"),
-        (["--benchmark", "MOT17", "--split", "train"], "{trackers_top}/MOT17-train: no pred"),
-        (["--benchmark", "MOT17", "--split", "train"], "--tracker; it holds ours"),
         (["--benchmark", "MOT20", "--split", "train", "--tracker", "ours"], "it holds MOT17-train"),
         (["--benchmark", "MOT17", "--split", "train", "--tracker", "ours"], _break_gt_class_column),
         (["--benchmark", "MOT17", "--split", "train", "--tracker", "ours"], _break_seq_length),
