@@ -92,6 +92,7 @@ class Sequence:
 
     @cached_property
     def layout(self) -> Layout:
+        """Rows per frame and where each frame's rows start."""
         gt_counts = np.bincount(self.gt_frame - 1, minlength=self.num_frames)
         pred_counts = np.bincount(self.pred_frame - 1, minlength=self.num_frames)
         return Layout(
