@@ -105,17 +105,27 @@ class FrameEncoder(nn.Module):
     def feature_map(self, images: Tensor) -> Tensor:
         """(B, filters, side, side): tanh of the (pooled) convolution of images (B, C, K, K).
 
-        A one-channel input is convolved as a product with its unfolded patches, whose
-        gradients are matrix products too: on a CPU, 2-3x faster in training than the direct
-        convolution's backward (tests/benchmarks/test_bench_gan_train.py), which stays faster
-        for ConvTracker's four channels."""
+        With one channel and a kernel of m strides (Appendix A: 10 = 2 x 5) the frame is cut
+        into stride x stride blocks and the convolution is the sum of m² shifted products of
+        blocks with the kernel's m x m parts: on a CPU 2-3x faster in training than the direct
+        convolution or a product with unfolded patches (tests/benchmarks/test_bench_gan_train.py);
+        the direct convolution stays faster for ConvTracker's four channels."""
         conv = self.conv
-        if conv.in_channels > 1:
+        (kernel, _), (stride, _) = conv.kernel_size, conv.stride
+        if conv.in_channels > 1 or kernel % stride:
             return self._pooled(conv(images))
-        patches = F.unfold(images, conv.kernel_size, stride=conv.stride)  # (B, C·k·k, L)
-        side = (images.shape[-1] - conv.kernel_size[0]) // conv.stride[0] + 1
-        weight = conv.weight.flatten(1)
-        return self._pooled((weight @ patches + conv.bias[:, None]).unflatten(-1, (side, side)))
+        m = kernel // stride
+        side = (images.shape[-1] - kernel) // stride + 1
+        n = side + m - 1  # blocks per row and column that the valid convolution reads
+        blocks = images[:, 0, : n * stride, : n * stride].unflatten(1, (n, stride))
+        blocks = blocks.unflatten(-1, (n, stride)).transpose(2, 3).flatten(-2)  # (B, n, n, s²)
+        parts = conv.weight[:, 0].unflatten(1, (m, stride)).unflatten(-1, (m, stride))
+        parts = parts.permute(1, 3, 2, 4, 0).flatten(2, 3)  # (m, m, s², filters)
+        response = conv.bias
+        for dy in range(m):
+            for dx in range(m):
+                response = response + blocks[:, dy : dy + side, dx : dx + side] @ parts[dy, dx]
+        return self._pooled(response.permute(0, 3, 1, 2))
 
     def _pooled(self, response: Tensor) -> Tensor:
         if self.pool > 1:
@@ -141,6 +151,37 @@ def _dense(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
     if bias:
         nn.init.zeros_(layer.bias)
     return layer
+
+
+class _StepProjection(torch.autograd.Function):
+    """x_t Wᵀ + b for step t of a sequence (``GRU.project`` in one step of ``RecTracker``'s
+    attention loop), whose weight gradient Σ_t g_tᵀ x_t is one product over all steps instead of
+    one per step: each step's backward keeps (g_t, x_t) in ``steps`` and step 0's, which runs
+    last because every later step's input depends on its output, forms the sum."""
+
+    @staticmethod
+    def forward(ctx, features: Tensor, weight: Tensor, bias: Tensor, steps: dict) -> Tensor:
+        ctx.steps, ctx.index = steps, len(steps["features"])
+        steps["features"].append(features.detach())
+        ctx.save_for_backward(weight)
+        return F.linear(features, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):  # type: ignore[override]
+        (weight,) = ctx.saved_tensors
+        steps, index = ctx.steps, ctx.index
+        if steps.get("summed"):
+            raise RuntimeError(f"step {index}'s projection gradient arrived after step 0's")
+        steps["grads"][index] = grad
+        weight_grad = None
+        if index == 0:  # steps with no gradient (none reached) add nothing
+            received = sorted(steps["grads"])
+            weight_grad = torch.cat([steps["grads"][i] for i in received]).T @ torch.cat(
+                [steps["features"][i] for i in received]
+            )
+            steps["summed"] = True
+        features_grad = grad @ weight if ctx.needs_input_grad[0] else None
+        return features_grad, weight_grad, grad.sum(0), None
 
 
 class GRU(nn.Module):
@@ -174,9 +215,12 @@ class GRU(nn.Module):
         for weights in (*self.weight_gates.data.chunk(2), self.weight_candidate.data):
             nn.init.orthogonal_(weights)
 
-    def project(self, features: Tensor) -> Tensor:
-        """W_· φ + b_· of the three gates, (..., 3H), for features (..., F)."""
-        return F.linear(features, self.weight_features, self.bias)
+    def project(self, features: Tensor, steps: dict | None = None) -> Tensor:
+        """W_· φ + b_· of the three gates, (..., 3H), for features (..., F); ``steps`` (a dict
+        shared by one sequence's steps, ``_StepProjection``) defers the weight gradient."""
+        if steps is None or not torch.is_grad_enabled():
+            return F.linear(features, self.weight_features, self.bias)
+        return _StepProjection.apply(features, self.weight_features, self.bias, steps)
 
     def forward(self, projected: Tensor, box: Tensor, hidden: Tensor) -> Tensor:
         """h' (N, H) of projected features (N, 3H), the previous box (N, 4) and h (N, H)."""
@@ -317,20 +361,24 @@ class RecTracker(nn.Module):
         attention = self.attention_head(hidden) if self.grid else None
         return box, RecState(hidden, box, attention)
 
-    def step(self, frame: Tensor, state: RecState) -> tuple[Tensor, RecState]:
-        """Box (N, 4) of frame (N, 1, K, K) and the updated state."""
+    def step(
+        self, frame: Tensor, state: RecState, steps: dict | None = None
+    ) -> tuple[Tensor, RecState]:
+        """Box (N, 4) of frame (N, 1, K, K) and the updated state (``steps``: ``GRU.project``)."""
         if self.grid:
             frame = frame * self.mask(state)[:, None]
-        return self._advance(self.gru.project(self.encoder(frame)), state)
+        return self._advance(self.gru.project(self.encoder(frame), steps), state)
 
     def forward(self, frames: Tensor, first_box: Tensor) -> Tensor:
         """Boxes (N, T, 4) of frames (N, T, 1, K, K); without attention the conv and the GRU's
-        input projection run on all frames at once."""
+        input projection run on all frames at once, with it the projection's weight gradient
+        does (``_StepProjection``)."""
         state = self.initial_state(first_box)
         predicted = []
         if self.grid:
+            steps: dict = {"features": [], "grads": {}}
             for t in range(frames.shape[1]):
-                box, state = self.step(frames[:, t], state)
+                box, state = self.step(frames[:, t], state, steps)
                 predicted.append(box)
         else:
             features = self.encoder(frames.flatten(0, 1))

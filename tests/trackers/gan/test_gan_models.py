@@ -78,6 +78,34 @@ def test_conv_output_is_19_by_19_by_32_for_a_100_pixel_frame():
     assert pooled(torch.rand(2, 4, 100, 100)).shape == (2, 4 * 4 * 32)
 
 
+@pytest.mark.parametrize(
+    ("frame", "kernel", "stride", "channels"),
+    [(100, 10, 5, 1), (32, 9, 3, 1), (30, 6, 3, 1), (30, 7, 3, 1), (100, 10, 5, 4)],
+)
+def test_encoder_convolution_equals_the_direct_convolution_with_its_gradients(
+    frame, kernel, stride, channels
+):
+    """The block-product convolution (one channel, kernel a multiple of the stride) and the
+    direct one it falls back to give conv2d's values and gradients for weights, bias and
+    frames (the attention models differentiate through the masked frame)."""
+    config = GanConfig(frame_size=frame, conv_kernel=kernel, conv_stride=stride)
+    torch.manual_seed(0)
+    encoder = FrameEncoder(channels, config).double()
+    torch.nn.init.normal_(encoder.conv.bias)
+    images = torch.rand(3, channels, frame, frame, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(3, config.conv_filters, config.conv_size, config.conv_size).double()
+    ours = encoder.feature_map(images)
+    conv = encoder.conv
+    direct = torch.tanh(torch.nn.functional.conv2d(images, conv.weight, conv.bias, stride=stride))
+    assert ours.shape == direct.shape
+    assert torch.allclose(ours, direct, atol=1e-12)
+    inputs = (conv.weight, conv.bias, images)
+    for got, want in zip(
+        torch.autograd.grad(ours, inputs, upstream), torch.autograd.grad(direct, inputs, upstream)
+    ):
+        assert torch.allclose(got, want, atol=1e-10)
+
+
 def _box_around(centre_y: float, centre_x: float, half: float = 6.0) -> torch.Tensor:
     """Normalised corners of a box with the given centre (0-based pixels), float64."""
     pixels = torch.tensor(
@@ -173,21 +201,30 @@ def test_forward_shapes_and_zero_initialised_box_head(model_name, code):
 
 @pytest.mark.parametrize("model_name", MODELS)
 @pytest.mark.parametrize("code", [False, True])
-def test_step_loop_equals_batched_forward(model_name, code):
+def test_step_loop_equals_batched_forward_with_its_gradients(model_name, code):
+    """The batched forward (all frames through the conv and projection at once, or for the
+    attention models the projection's weight gradient formed once, ``_StepProjection``) gives
+    the online steps' boxes and the same gradients for every parameter."""
     torch.manual_seed(0)
-    model = build_model(_config(model_name, code))
+    model = build_model(_config(model_name, code)).double()
     _randomise_box_head(model)
-    frames, boxes = _moving_square(n=2, length=6)
-    with torch.no_grad():
-        batched = model(frames, boxes[:, 0])
-        state = model.initial_state(boxes[:, 0])
-        online = []
-        for t in range(frames.shape[1]):
-            box, state = model.step(frames[:, t], state)
-            online.append(box)
+    frames, boxes = (tensor.double() for tensor in _moving_square(n=2, length=6))
+    batched = model(frames, boxes[:, 0])
+    state = model.initial_state(boxes[:, 0])
+    online = []
+    for t in range(frames.shape[1]):
+        box, state = model.step(frames[:, t], state)
+        online.append(box)
     online = torch.stack(online, 1)
-    assert torch.allclose(batched, online, atol=1e-5)
+    assert torch.allclose(batched, online, atol=1e-12)
     assert batched[:, 1:].sub(batched[:, :-1]).abs().max() > 1e-3  # the boxes do move
+    parameters = list(model.parameters())
+    for got, want in zip(
+        torch.autograd.grad(tracking_loss(batched, boxes), parameters),
+        torch.autograd.grad(tracking_loss(online, boxes), parameters),
+    ):
+        assert want.abs().max() > 0
+        assert torch.allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
 def test_conv_tracker_state_holds_the_last_four_frames_and_boxes():
