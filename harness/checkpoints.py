@@ -251,7 +251,13 @@ def publish_checkpoint(
     if best:
         run = read_card(Path(source) / "last", "training run")
         if not (Path(source) / "best.json").is_file():
-            raise ConfigError(f"{source}: the run has no best checkpoint (validation was off)")
+            if not run.get("validation"):
+                raise ConfigError(f"{source}: the run has no best checkpoint (validation was off)")
+            start = run.get("initialised_from", [{}])[-1].get("checkpoint", "its start")
+            raise ConfigError(
+                f"{source}: no validation point of the run beat the best it carried over from"
+                f" {start}, which stays its best checkpoint"
+            )
         source = Path(source) / "best"
         selected = {"trained": run["iterations"], "validation": run.get("validation", [])}
     weights, checkpoint = load_checkpoint(source)

@@ -281,6 +281,23 @@ def test_the_best_validation_point_is_kept_as_best_and_publish_best_takes_it(tmp
         publish_checkpoint(every, tmp_path / "pub2" / "last", best=True)
 
 
+class ConstantRecipe(SelectingRecipe):
+    def validate(self, model: nn.Module) -> dict:
+        return {"mse": 1.0}
+
+
+def test_publish_best_of_a_warm_run_that_never_beat_its_start_names_the_start(tmp_path):
+    from harness.checkpoints import publish_checkpoint
+
+    train(ConstantRecipe(), tmp_path / "run", 3, **SCHEDULE)
+    published = tmp_path / "published" / "last"
+    publish_checkpoint(tmp_path / "run", published, best=True)
+    warm = tmp_path / "warm"
+    train(ConstantRecipe(), warm, 6, **{**SCHEDULE, "init_from": published})  # ties: no new best
+    with pytest.raises(ConfigError, match=f"no validation point .* from {published}, which stays"):
+        publish_checkpoint(warm, tmp_path / "again" / "last", best=True)
+
+
 def test_a_resume_with_a_smaller_budget_than_the_checkpoint_is_refused(tmp_path):
     train(WalkRecipe(), tmp_path, 4, **SCHEDULE)
     with pytest.raises(ConfigError, match="holds 4 iterations, more than the 3 asked"):
