@@ -244,22 +244,18 @@ def publish_checkpoint(
 
     ``best``: ``source`` is a training run's folder and its best-validated checkpoint
     (``<source>/best``, ``harness.training``) is published; the card's ``selected`` adds how far
-    the run went (``trained``) and every validation point it made."""
+    the run went (``trained``) and every validation point it made. A run started from a
+    best-validated checkpoint (``initialised_from``) whose points never beat it has no
+    ``best`` of its own: that start is its best, and is published with the run's ``selected``."""
     if dtype is not None and dtype not in PUBLISHED_DTYPES:
         raise ConfigError(f"dtype must be one of {list(PUBLISHED_DTYPES)}, not {dtype!r}")
     selected = None
     if best:
         run = read_card(Path(source) / "last", "training run")
-        if not (Path(source) / "best.json").is_file():
-            if not run.get("validation"):
-                raise ConfigError(f"{source}: the run has no best checkpoint (validation was off)")
-            start = run.get("initialised_from", [{}])[-1].get("checkpoint", "its start")
-            raise ConfigError(
-                f"{source}: no validation point of the run beat the best it carried over from"
-                f" {start}, which stays its best checkpoint"
-            )
-        source = Path(source) / "best"
         selected = {"trained": run["iterations"], "validation": run.get("validation", [])}
+        source = Path(source) / "best"
+        if not source.with_suffix(".json").is_file():
+            source = _unbeaten_start(source.parent, run)
     weights, checkpoint = load_checkpoint(source)
     if dtype is not None:
         cast = getattr(torch, dtype)
@@ -274,6 +270,28 @@ def publish_checkpoint(
         card["selected"] = {**card["selected"], **selected}
     save_checkpoint(target, weights, card)
     return card
+
+
+def _unbeaten_start(run_folder: Path, run: dict[str, Any]) -> Path:
+    """The checkpoint a run without a best of its own started from, when that start was itself
+    published as its run's best (so it is still the best point of the validation the run
+    carried over); ConfigError otherwise."""
+    if not run.get("validation"):
+        raise ConfigError(f"{run_folder}: the run has no best checkpoint (validation was off)")
+    if not run.get("initialised_from"):
+        raise ConfigError(f"{run_folder}: the run has no best checkpoint")
+    origin = run["initialised_from"][-1]
+    start = Path(origin["checkpoint"])
+    card = read_card(start, "start of the run")
+    weights, _ = checkpoint_files(start)
+    if file_sha256(weights) != origin["sha256"]:
+        raise ConfigError(f"{start}: not the checkpoint the run {run_folder} started from (sha256)")
+    if card.get("selected", {}).get("iteration") != card["iterations"]:
+        raise ConfigError(
+            f"{run_folder}: no validation point beat the run's start, {start}, which was not"
+            " published as a best checkpoint"
+        )
+    return start
 
 
 def card_summary(card: dict[str, Any]) -> dict[str, Any]:

@@ -286,16 +286,28 @@ class ConstantRecipe(SelectingRecipe):
         return {"mse": 1.0}
 
 
-def test_publish_best_of_a_warm_run_that_never_beat_its_start_names_the_start(tmp_path):
-    from harness.checkpoints import publish_checkpoint
+def test_publish_best_of_a_warm_run_that_never_beat_its_start_publishes_the_start(tmp_path):
+    from harness.checkpoints import load_checkpoint, publish_checkpoint
 
     train(ConstantRecipe(), tmp_path / "run", 3, **SCHEDULE)
-    published = tmp_path / "published" / "last"
-    publish_checkpoint(tmp_path / "run", published, best=True)
+    start = tmp_path / "start" / "last"
+    publish_checkpoint(tmp_path / "run", start, best=True)
     warm = tmp_path / "warm"
-    train(ConstantRecipe(), warm, 6, **{**SCHEDULE, "init_from": published})  # ties: no new best
-    with pytest.raises(ConfigError, match=f"no validation point .* from {published}, which stays"):
-        publish_checkpoint(warm, tmp_path / "again" / "last", best=True)
+    run = train(ConstantRecipe(), warm, 6, **{**SCHEDULE, "init_from": start})  # ties: no best
+    assert not (warm / "best.json").exists()
+    card = publish_checkpoint(warm, tmp_path / "again" / "last", "float16", best=True)
+    assert card["iterations"] == read_card(start)["iterations"]
+    assert card["selected"]["trained"] == 6 and card["selected"]["validation"] == run.validation
+    assert card["selected"]["iteration"] == card["iterations"]
+    weights, _ = load_checkpoint(tmp_path / "again" / "last")
+    started, _ = load_checkpoint(start)
+    assert all(torch.equal(weights[k], v.half()) for k, v in started.items())
+    # a start that was not its run's best is not the warm run's best either
+    publish_checkpoint(tmp_path / "run" / "last", tmp_path / "plain" / "last")
+    plain = tmp_path / "plain-warm"
+    train(ConstantRecipe(), plain, 6, **{**SCHEDULE, "init_from": tmp_path / "plain" / "last"})
+    with pytest.raises(ConfigError, match="not published as a best checkpoint"):
+        publish_checkpoint(plain, tmp_path / "again2" / "last", best=True)
 
 
 def test_a_resume_with_a_smaller_budget_than_the_checkpoint_is_refused(tmp_path):
