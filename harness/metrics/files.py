@@ -219,9 +219,7 @@ def find_pred_folder(
     )
 
 
-def tracker_names(
-    path: Path, benchmark: str | None = None, split: str | None = None
-) -> list[str]:
+def tracker_names(path: Path, benchmark: str | None = None, split: str | None = None) -> list[str]:
     """The trackers at ``path`` when it is a folder of tracker folders (TrackEval's
     ``trackers/mot_challenge/MOT17-train``, or ``trackers/mot_challenge`` with ``benchmark`` and
     ``split``): its subfolders holding ``data/`` or ``.txt`` results, by name; empty for the
